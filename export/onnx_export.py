@@ -1,0 +1,108 @@
+"""Checkpoint → ONNX with dynamic height/width, clamped output and the filter contract.
+
+The exported graph takes ``input`` (N×3×H×W float in the model's range) and, for UNets with a
+latent code, ``latent`` (int64 [1], the code index); it returns ``output`` clamped to the
+input range. Every export is followed by :func:`export.parity.check_parity`.
+"""
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+
+import onnx
+import torch
+from torch import nn
+
+from export.contract import FilterContract
+from export.errors import UserError
+from models.transformer_net import TransformerNet
+from models.unet import UNet
+
+log = logging.getLogger(__name__)
+OPSET = 18
+
+
+class ExportWrapper(nn.Module):
+    """What the ONNX graph computes: the network plus the latent lookup and the output clamp."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+        self.high = 255.0 if model.input_range == "0-255" else 1.0
+        self.has_latent = isinstance(model, UNet) and model.config.latent_codes > 0
+
+    def forward(self, x: torch.Tensor, latent: torch.Tensor | None = None) -> torch.Tensor:
+        if self.has_latent:
+            code = self.model.code_vectors(latent.reshape(1)).expand(x.shape[0], -1)
+            y = self.model.decode(x, code)
+        elif isinstance(self.model, UNet):
+            y = self.model.decode(x)
+        else:
+            y = self.model(x)
+        return y.clamp(0.0, self.high)
+
+
+def contract_for(model: nn.Module, name: str, **overrides: object) -> FilterContract:
+    """The contract a network of ours implies; ``overrides`` set kind, work_size, licence…"""
+    base: dict[str, object] = dict(
+        name=name,
+        input_range=model.input_range,
+        size_multiple=model.size_multiple,
+        latent_codes=model.config.latent_codes if isinstance(model, UNet) else 0,
+    )
+    base.update({k: v for k, v in overrides.items() if v is not None})
+    return FilterContract(**base)  # type: ignore[arg-type]
+
+
+def sample_inputs(wrapper: ExportWrapper, h: int, w: int, batch: int = 1) -> tuple[torch.Tensor, ...]:
+    x = torch.rand(batch, 3, h, w) * wrapper.high
+    return (x, torch.zeros(1, dtype=torch.int64)) if wrapper.has_latent else (x,)
+
+
+def export_model(model: nn.Module, contract: FilterContract, path: Path) -> Path:
+    """Write ``model`` as ONNX to ``path`` with ``contract`` in its metadata."""
+    if not isinstance(model, (UNet, TransformerNet)):
+        raise UserError(f"cannot export {type(model).__name__}: only UNet and TransformerNet are supported")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wrapper = ExportWrapper(model.eval().float().cpu()).eval()
+    m = contract.size_multiple
+    args = sample_inputs(wrapper, 16 * m, 24 * m, batch=2)
+    h, w = torch.export.Dim("h", min=1, max=4096 // m), torch.export.Dim("w", min=1, max=4096 // m)
+    shapes: dict[str, object] = {"x": {0: torch.export.Dim("batch", min=1, max=64), 2: m * h, 3: m * w}}
+    names = ["input"]
+    if wrapper.has_latent:
+        shapes["latent"] = None
+        names.append("latent")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(
+            wrapper, args, dynamo=True, input_names=names, output_names=["output"],
+            dynamic_shapes=shapes, opset_version=OPSET, verbose=False, external_data=False,
+        )
+    proto = program.model_proto
+    del proto.metadata_props[:]
+    for key, value in contract.to_props().items():
+        proto.metadata_props.add(key=key, value=value)
+    proto.doc_string = f"{contract.name}: {type(model).__name__} filter exported by realtime-export"
+    onnx.checker.check_model(proto)
+    tmp = path.with_name(path.name + ".tmp")
+    onnx.save(proto, str(tmp))
+    tmp.replace(path)
+    log.info("wrote %s (%.1f MB)", path, path.stat().st_size / 1e6)
+    return path
+
+
+def read_contract(path: Path) -> FilterContract:
+    """The contract stored in an ONNX file (without loading the weights into a session)."""
+    proto = onnx.load(str(path), load_external_data=False)
+    return FilterContract.from_props({p.key: p.value for p in proto.metadata_props}, fallback_name=Path(path).stem)
+
+
+def write_contract(proto: onnx.ModelProto, contract: FilterContract) -> None:
+    """Replace the ``filter.*`` metadata of ``proto`` with ``contract`` (other keys kept)."""
+    keep = [(p.key, p.value) for p in proto.metadata_props if not p.key.startswith("filter.")]
+    del proto.metadata_props[:]
+    for key, value in keep + list(contract.to_props().items()):
+        proto.metadata_props.add(key=key, value=value)

@@ -1,0 +1,54 @@
+"""Build and cache a TensorRT engine for a model through ONNX Runtime's TensorRT provider.
+
+The engine (fp16, one min/opt/max shape profile) and the timing cache go to the user's cache
+folder, where ``realtime --provider tensorrt`` (or ``auto``) finds them on the next start.
+Where TensorRT is not available this says so in one line and fails; it never pretends.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+
+from export.errors import UserError
+from realtime.providers import ORT_NAMES, ShapeProfile, cache_dir, create_session
+
+log = logging.getLogger(__name__)
+
+
+def build_engine(onnx_path: Path, profile: ShapeProfile) -> Path:
+    """Create a TensorRT session (which builds or loads the cached engine) and run it once."""
+    import onnxruntime as ort
+    from tqdm import tqdm
+
+    unavailable = (
+        "TensorRT is not available: {why}; it needs onnxruntime-gpu with an NVIDIA GPU and the CUDA 13, "
+        "cuDNN 9 and TensorRT 10 libraries. No engine was built"
+    )
+    if ORT_NAMES["tensorrt"] not in ort.get_available_providers():
+        raise UserError(unavailable.format(why="this ONNX Runtime build has no TensorrtExecutionProvider"))
+    if not Path(onnx_path).is_file():
+        raise UserError(f"model file {onnx_path} does not exist")
+    with tqdm(total=2, desc=f"TensorRT engine for {Path(onnx_path).name}", unit="step") as bar:
+        bar.set_postfix_str("building (minutes on first run, cached afterwards)")
+        start = time.perf_counter()
+        try:
+            session, used = create_session(Path(onnx_path), "tensorrt", profile)
+        except UserError as exc:
+            if "asked for, but ONNX Runtime gave" not in str(exc):
+                raise
+            raise UserError(unavailable.format(why="ONNX Runtime could not load its TensorRT provider")) from None
+        bar.update(1)
+        feeds = {"input": np.random.rand(1, 3, *profile.opt_hw).astype(np.float32)}
+        names = {i.name for i in session.get_inputs()}
+        if "latent" in names:
+            feeds["latent"] = np.zeros(1, dtype=np.int64)
+        session.run(None, feeds)
+        bar.update(1)
+    if used != ORT_NAMES["tensorrt"]:
+        raise UserError(f"TensorRT session fell back to {used}: no engine was built")
+    folder = cache_dir() / "tensorrt"
+    log.info("engine ready in %.1f s; cache in %s", time.perf_counter() - start, folder)
+    return folder

@@ -1,0 +1,1 @@
+"""PyTorch networks, losses, teachers and training CLIs (needs the ``train`` extra)."""

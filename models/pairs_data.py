@@ -1,0 +1,89 @@
+"""(input, output) training pairs: from a teacher function applied on the fly, or a folder.
+
+FilterClone's sampling: scale the image so its short side is a random size in
+[short_min, short_max], take a random ``crop``² window, and pair it with the filter's output
+for that same window at that same scale.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+import torch
+
+from export.errors import UserError
+from models.media import IMAGE_EXTS, fit_short_side, list_media, read_rgb
+
+Teacher = Callable[[np.ndarray, random.Random], np.ndarray]
+
+
+@dataclass
+class CropConfig:
+    crop: int = 256
+    short_min: int = 256
+    short_max: int = 384
+    flip: bool = True
+
+
+def to_tensor(rgb: np.ndarray) -> torch.Tensor:
+    """H×W×3 uint8 → 3×H×W float in 0–1."""
+    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float().div_(255.0)
+
+
+def random_window(shape: tuple[int, ...], crop: int, rng: random.Random) -> tuple[int, int]:
+    h, w = shape[:2]
+    return rng.randint(0, h - crop), rng.randint(0, w - crop)
+
+
+class TeacherPairs:
+    """Random crops of in-memory images, each paired with ``teacher(crop)``."""
+
+    def __init__(self, images: list[np.ndarray], teacher: Teacher, crops: CropConfig) -> None:
+        if not images:
+            raise UserError("no training images")
+        self.images, self.teacher, self.crops = images, teacher, crops
+
+    def sample(self, rng: random.Random) -> tuple[np.ndarray, np.ndarray]:
+        c = self.crops
+        img = self.images[rng.randrange(len(self.images))]
+        img = fit_short_side(img, max(rng.randint(c.short_min, c.short_max), c.crop))
+        y, x = random_window(img.shape, c.crop, rng)
+        src = img[y : y + c.crop, x : x + c.crop]
+        if c.flip and rng.random() < 0.5:
+            src = src[:, ::-1]
+        src = np.ascontiguousarray(src)
+        return src, self.teacher(src, rng)
+
+
+class FolderPairs:
+    """Pairs from ``FOLDER/inputs/NAME`` and ``FOLDER/outputs/NAME`` (same names, same sizes)."""
+
+    def __init__(self, folder: Path, crops: CropConfig) -> None:
+        inputs = list_media(folder / "inputs", IMAGE_EXTS) if (folder / "inputs").is_dir() else []
+        self.pairs = [(p, folder / "outputs" / p.name) for p in inputs if (folder / "outputs" / p.name).is_file()]
+        if not self.pairs:
+            raise UserError(f"{folder} holds no pairs: put images in {folder}/inputs and same-named results in {folder}/outputs")
+        self.crops = crops
+
+    def sample(self, rng: random.Random) -> tuple[np.ndarray, np.ndarray]:
+        c = self.crops
+        src_path, dst_path = self.pairs[rng.randrange(len(self.pairs))]
+        src, dst = read_rgb(src_path), read_rgb(dst_path)
+        if src.shape != dst.shape:
+            dst = cv2.resize(dst, (src.shape[1], src.shape[0]), interpolation=cv2.INTER_AREA)
+        short = max(rng.randint(c.short_min, c.short_max), c.crop)
+        src, dst = fit_short_side(src, short), fit_short_side(dst, short)
+        y, x = random_window(src.shape, c.crop, rng)
+        src, dst = src[y : y + c.crop, x : x + c.crop], dst[y : y + c.crop, x : x + c.crop]
+        if c.flip and rng.random() < 0.5:
+            src, dst = src[:, ::-1], dst[:, ::-1]
+        return src, dst
+
+
+def batch(source: TeacherPairs | FolderPairs, size: int, rng: random.Random) -> tuple[torch.Tensor, torch.Tensor]:
+    pairs = [source.sample(rng) for _ in range(size)]
+    return torch.stack([to_tensor(a) for a, _ in pairs]), torch.stack([to_tensor(b) for _, b in pairs])

@@ -1,0 +1,226 @@
+"""Paired training (FilterClone's recipe): clone a filter from (input, output) pairs.
+
+    python -m models.train_pairs --teacher cartoon --out runs/cartoon.pt --steps 3000
+    python -m models.train_pairs --pairs FOLDER --out runs/myfilter.pt
+
+L1 ("median") regression plus 0.01 × the VQ codebook losses, Adam, random crops, dead codes
+reset every 100 steps. Resumable (``--resume`` continues from ``--out``); Ctrl-C saves first.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import random
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from export.errors import UserError, run_cli
+from models.checkpoint import build_model, load_state_checked, read_checkpoint, save_checkpoint
+from models.media import data_root, fit_short_side, load_collection
+from models.pairs_data import CropConfig, FolderPairs, TeacherPairs, batch, to_tensor
+from models.teachers import CARTOON_STYLES, TEACHERS, cartoon
+from models.unet import UNet
+
+log = logging.getLogger("train_pairs")
+DEFAULT_HOLDOUT = ("skimage__astronaut", "liveportrait__d18", "skimage__coffee")
+
+
+@dataclass
+class TrainConfig:
+    out: Path
+    teacher: str | None = "cartoon"
+    pairs: Path | None = None
+    data: Path = field(default_factory=data_root)
+    holdout: tuple[str, ...] = DEFAULT_HOLDOUT
+    channels: tuple[int, ...] = (32, 64, 64, 128)
+    blocks_per_level: int = 2
+    latent_codes: int = 4
+    residual_output: bool = False
+    steps: int = 10000
+    batch_size: int = 8
+    crops: CropConfig = field(default_factory=CropConfig)
+    lr: float = 1e-4
+    vq_weight: float = 0.01
+    reset_every: int = 100
+    save_every: int = 250
+    seed: int = 0
+    device: str = "auto"
+    name: str = "filter"
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda asked for, but this PyTorch build sees no CUDA GPU; use --device cpu")
+    return torch.device(name)
+
+
+def validation_pairs(images: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """Fixed validation set: a centred 256² crop of each held-out image under every teacher style."""
+    xs, ys, styles = [], [], []
+    for img in images:
+        img = fit_short_side(img, 256)
+        h, w = img.shape[:2]
+        crop = np.ascontiguousarray(img[(h - 256) // 2 : (h - 256) // 2 + 256, (w - 256) // 2 : (w - 256) // 2 + 256])
+        for style_name, style in CARTOON_STYLES.items():
+            xs.append(to_tensor(crop))
+            ys.append(to_tensor(cartoon(crop, style)))
+            styles.append(style_name)
+    return torch.stack(xs), torch.stack(ys), styles
+
+
+@torch.no_grad()
+def evaluate(model: UNet, xs: torch.Tensor, ys: torch.Tensor, styles: list[str], device: torch.device) -> dict[str, Any]:
+    """Validation L1 (0–1 scale) with the code the encoder picks, and which code each style gets."""
+    model.eval()
+    total, votes = 0.0, {}
+    for i in range(0, len(xs), 8):
+        x, y = xs[i : i + 8].to(device), ys[i : i + 8].to(device)
+        out = model(x, target=y)
+        total += (out.image.clamp(0, 1) - y).abs().mean(dim=(1, 2, 3)).sum().item()
+        if out.indices is not None:
+            for s, k in zip(styles[i : i + 8], out.indices.tolist()):
+                votes.setdefault(s, []).append(k)
+    model.train()
+    codes = {s: max(set(v), key=v.count) for s, v in votes.items()}
+    return {"val_l1": total / len(xs), "style_codes": codes}
+
+
+def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
+    torch.manual_seed(cfg.seed)
+    rng = random.Random(cfg.seed)
+    device = pick_device(cfg.device)
+    if cfg.pairs is not None:
+        source: TeacherPairs | FolderPairs = FolderPairs(cfg.pairs, cfg.crops)
+        val_images: list[np.ndarray] = []
+    else:
+        if cfg.teacher not in TEACHERS:
+            raise UserError(f"unknown teacher {cfg.teacher!r}; known: {', '.join(TEACHERS)}")
+        train_images, val_images = load_collection(cfg.data, set(cfg.holdout))
+        source = TeacherPairs(train_images, TEACHERS[cfg.teacher], cfg.crops)
+    model = build_model("unet", dict(
+        channels=cfg.channels, blocks_per_level=cfg.blocks_per_level, num_downsamples=min(2, len(cfg.channels) - 1),
+        latent_codes=cfg.latent_codes, residual_output=cfg.residual_output)).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(s / cfg.steps, 1.0))))
+    step, history = 0, []
+    if resume and cfg.out.is_file():
+        payload = read_checkpoint(cfg.out)
+        state = payload.get("train_state")
+        if state is None:
+            raise UserError(f"{cfg.out} has no training state to resume from (it was released); train into a new --out")
+        load_state_checked(model, payload["state_dict"], str(cfg.out))
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        step, history = state["step"], list(state["history"])
+        rng.setstate(state["python_rng"])
+        torch.set_rng_state(state["torch_rng"])
+        log.info("resumed %s at step %d", cfg.out, step)
+    val = validation_pairs(val_images) if val_images and cfg.latent_codes else None
+    usage = torch.zeros(max(cfg.latent_codes, 1), dtype=torch.long)
+    recent: deque[torch.Tensor] = deque(maxlen=8)
+    meta: dict[str, Any] = {}
+
+    def save() -> None:
+        meta.update(name=cfg.name, steps=step, history=history[-50:], teacher=cfg.teacher,
+                    train_config={k: str(v) for k, v in asdict(cfg).items()}, saved=time.strftime("%Y-%m-%d %H:%M:%S"))
+        save_checkpoint(cfg.out, model, meta, train_state={
+            "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "step": step, "history": history,
+            "python_rng": rng.getstate(), "torch_rng": torch.get_rng_state()})
+
+    model.train()
+    bar = tqdm(total=cfg.steps, initial=step, desc=f"train {cfg.name}", unit="step", dynamic_ncols=True)
+    try:
+        while step < cfg.steps:
+            x, y = batch(source, cfg.batch_size, rng)
+            x, y = x.to(device), y.to(device)
+            out = model(x, target=y)
+            l1 = (out.image - y).abs().mean()
+            loss = l1 + cfg.vq_weight * out.vq_loss
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            step += 1
+            history.append(round(l1.item(), 5))
+            bar.update(1)
+            bar.set_postfix(l1=f"{np.mean(history[-50:]):.4f}")
+            if out.indices is not None:
+                usage += torch.bincount(out.indices.cpu(), minlength=cfg.latent_codes)
+                recent.append(out.encodings)
+                if step % cfg.reset_every == 0:
+                    moved = model.quantizer.reset_codes(usage == 0, torch.cat(list(recent)))
+                    if moved:
+                        log.info("step %d: reset %d dead latent codes", step, moved)
+                    usage.zero_()
+            if step % cfg.save_every == 0 or step == cfg.steps:
+                if val is not None:
+                    meta.update(evaluate(model, *val, device))
+                    bar.write(f"step {step}: val L1 {meta['val_l1']:.4f} codes {meta['style_codes']}")
+                save()
+    except KeyboardInterrupt:
+        bar.close()
+        save()
+        log.warning("interrupted at step %d; saved %s (continue with --resume)", step, cfg.out)
+        raise
+    bar.close()
+    return meta
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--teacher", default="cartoon", help=f"filter to clone on the fly ({', '.join(TEACHERS)})")
+    src.add_argument("--pairs", type=Path, help="folder with inputs/ and outputs/ images of the same names")
+    p.add_argument("--data", type=Path, default=data_root(), help="photos/videos for --teacher (default: %(default)s)")
+    p.add_argument("--holdout", default=",".join(DEFAULT_HOLDOUT), help="file stems kept out for validation")
+    p.add_argument("--out", type=Path, required=True, help="checkpoint to write (and --resume from)")
+    p.add_argument("--name", default=None, help="filter name stored in the checkpoint")
+    p.add_argument("--channels", default="32,64,64,128")
+    p.add_argument("--blocks", type=int, default=2, help="residual blocks per level")
+    p.add_argument("--latent-codes", type=int, default=4, help="K variants (0 = no latent)")
+    p.add_argument("--residual", action="store_true", help="predict output − input (trains faster)")
+    p.add_argument("--steps", type=int, default=10000)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--crop", type=int, default=256)
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--save-every", type=int, default=250)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--resume", action="store_true")
+    a = p.parse_args(argv)
+    try:
+        channels = tuple(int(c) for c in a.channels.split(","))
+    except ValueError:
+        raise UserError(f"--channels must be comma-separated integers, got {a.channels!r}") from None
+    cfg = TrainConfig(
+        out=a.out, teacher=None if a.pairs else a.teacher, pairs=a.pairs, data=a.data,
+        holdout=tuple(s for s in a.holdout.split(",") if s), channels=channels, blocks_per_level=a.blocks,
+        latent_codes=a.latent_codes, residual_output=a.residual, steps=a.steps, batch_size=a.batch,
+        crops=CropConfig(crop=a.crop), lr=a.lr, save_every=a.save_every, seed=a.seed, device=a.device,
+        name=a.name or a.out.stem,
+    )
+    return cfg, a.resume
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    cfg, resume = parse_args(argv)
+    meta = train(cfg, resume)
+    if "val_l1" in meta:
+        print(f"validation L1 {meta['val_l1']:.4f} (0-1 scale), style → code {meta['style_codes']}")
+    print(f"saved {cfg.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_cli(main))

@@ -1,0 +1,143 @@
+"""ONNX Runtime sessions on the best provider there is, and proof of which one was used.
+
+``auto`` tries TensorRT (fp16, engine + timing cache in the user's cache folder), then CUDA,
+then CPU. ONNX Runtime silently falls back to CPU when a GPU provider cannot load, so after
+creating a session we compare ``get_providers()`` with what was asked and say so loudly.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from export.errors import UserError
+
+log = logging.getLogger(__name__)
+
+ORT_NAMES = {
+    "tensorrt": "TensorrtExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "cpu": "CPUExecutionProvider",
+}
+CHOICES = ("auto", *ORT_NAMES)
+
+
+def cache_dir() -> Path:
+    """Per-user cache folder for TensorRT engines and timing caches."""
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Caches"
+    else:
+        base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return base / "realtime-filters"
+
+
+@dataclass(frozen=True)
+class ShapeProfile:
+    """TensorRT optimisation profile for the ``input`` tensor (N×3×H×W)."""
+
+    min_hw: tuple[int, int] = (64, 64)
+    opt_hw: tuple[int, int] = (480, 640)
+    max_hw: tuple[int, int] = (1088, 1920)
+
+    def option(self, hw: tuple[int, int], name: str = "input") -> str:
+        return f"{name}:1x3x{hw[0]}x{hw[1]}"
+
+
+def tensorrt_options(profile: ShapeProfile | None, fp16: bool = True, input_name: str = "input") -> dict[str, Any]:
+    folder = cache_dir() / "tensorrt"
+    folder.mkdir(parents=True, exist_ok=True)
+    opts: dict[str, Any] = {
+        "trt_fp16_enable": fp16,
+        "trt_engine_cache_enable": True,
+        "trt_engine_cache_path": str(folder),
+        "trt_timing_cache_enable": True,
+        "trt_timing_cache_path": str(folder),
+        "trt_max_workspace_size": 2 << 30,
+    }
+    if profile is not None:
+        opts["trt_profile_min_shapes"] = profile.option(profile.min_hw, input_name)
+        opts["trt_profile_opt_shapes"] = profile.option(profile.opt_hw, input_name)
+        opts["trt_profile_max_shapes"] = profile.option(profile.max_hw, input_name)
+    return opts
+
+
+def provider_chain(choice: str, profile: ShapeProfile | None = None, input_name: str = "input") -> list[Any]:
+    """The providers list to hand ONNX Runtime for ``choice`` (auto|tensorrt|cuda|cpu)."""
+    import onnxruntime as ort
+
+    if choice not in CHOICES:
+        raise UserError(f"unknown provider {choice!r}; choose one of {', '.join(CHOICES)}")
+    available = set(ort.get_available_providers())
+    wanted = ["tensorrt", "cuda", "cpu"] if choice == "auto" else [choice, "cpu"]
+    chain: list[Any] = []
+    for name in wanted:
+        ort_name = ORT_NAMES[name]
+        if ort_name not in available:
+            if choice == name:
+                raise UserError(
+                    f"--provider {name} asked for, but this ONNX Runtime build has no {ort_name} "
+                    f"(available: {', '.join(sorted(available))}); install onnxruntime-gpu with CUDA/TensorRT or use --provider cpu"
+                )
+            continue
+        chain.append((ort_name, tensorrt_options(profile, input_name=input_name)) if name == "tensorrt" else ort_name)
+    return chain
+
+
+def verify_providers(session: Any, choice: str) -> str:
+    """Return the provider ONNX Runtime really runs on; fail or warn when it is not the one asked."""
+    used = session.get_providers()[0]
+    if choice in ("tensorrt", "cuda") and used != ORT_NAMES[choice]:
+        raise UserError(
+            f"--provider {choice} asked for, but ONNX Runtime gave {used} (the GPU provider failed to load: "
+            "check the CUDA/cuDNN/TensorRT libraries onnxruntime-gpu needs, or use --provider cpu)"
+        )
+    if choice == "auto" and used == ORT_NAMES["cpu"]:
+        gpu = [p for p in ORT_NAMES.values() if p != ORT_NAMES["cpu"]]
+        import onnxruntime as ort
+
+        if any(p in ort.get_available_providers() for p in gpu):
+            log.warning("a GPU provider is installed but ONNX Runtime fell back to CPU: running on CPU")
+    return used
+
+
+def short_name(ort_name: str) -> str:
+    return {v: k for k, v in ORT_NAMES.items()}.get(ort_name, ort_name)
+
+
+def create_session(
+    path: Path, choice: str = "auto", profile: ShapeProfile | None = None, threads: int = 0
+) -> tuple[Any, str]:
+    """(session, provider really used) for ONNX file ``path``; bad files give one clear line."""
+    import onnxruntime as ort
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"model file {path} does not exist")
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads:
+        opts.intra_op_num_threads = threads
+    opts.log_severity_level = 3
+    chain = provider_chain(choice, profile)
+    # A GPU provider that cannot load makes ONNX Runtime print a banner on stdout and native
+    # errors on stderr before it falls back to CPU; verify_providers says it in one line instead.
+    ort.set_default_logger_severity(4)
+    banner = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(banner):
+            session = ort.InferenceSession(str(path), sess_options=opts, providers=chain)
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise UserError(f"cannot load model {path}: corrupt or not a valid ONNX file ({first[:160]})") from None
+    finally:
+        ort.set_default_logger_severity(3)
+    if banner.getvalue().strip():
+        log.debug("onnxruntime: %s", banner.getvalue().strip())
+    return session, verify_providers(session, choice)

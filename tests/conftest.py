@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from models.media import data_root
+
+logging.getLogger("onnx_ir").setLevel(logging.WARNING)
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The shared real media (../shared/data or $REALTIME_DATA); skip when it is absent."""
+    root = data_root()
+    if not (root / "faces").is_dir():
+        pytest.skip(f"real test media not found at {root} (set REALTIME_DATA to the shared data folder)")
+    return root
+
+
+@pytest.fixture(scope="session")
+def face_photo(data_dir: Path) -> np.ndarray:
+    from models.media import read_rgb
+
+    return read_rgb(data_dir / "faces" / "skimage__astronaut.png")
+
+
+def synthetic_photo(h: int, w: int, seed: int) -> np.ndarray:
+    """A photo-like RGB image: smooth gradients, a few filled shapes with edges, mild noise."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    img = np.stack([xx / w, yy / h, 0.5 + 0.5 * np.sin(xx / 17 + yy / 23)], axis=-1) * 200 + 20
+    img = img.astype(np.uint8)
+    for _ in range(6):
+        color = tuple(int(c) for c in rng.integers(0, 255, 3))
+        center = (int(rng.integers(0, w)), int(rng.integers(0, h)))
+        cv2.circle(img, center, int(rng.integers(8, max(9, min(h, w) // 3))), color, -1)
+    noise = rng.normal(0, 4, img.shape)
+    return np.clip(img + noise, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="session")
+def photo_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of generated photo-like images (for training and int8 calibration)."""
+    folder = tmp_path_factory.mktemp("photos")
+    for i in range(6):
+        cv2.imwrite(str(folder / f"img{i}.png"), cv2.cvtColor(synthetic_photo(150 + 10 * i, 190, i), cv2.COLOR_RGB2BGR))
+    return folder
+
+
+@pytest.fixture
+def zoo_onnx(tmp_path: Path) -> Path:
+    """A model-zoo style fixed-size model: input 'input1' [1,3,224,224] in 0–255, output
+    'output1'; it swaps the red and blue channels."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    swap = np.eye(3, dtype=np.float32)[::-1].reshape(3, 3, 1, 1)
+    w = helper.make_tensor("w", TensorProto.FLOAT, [3, 3, 1, 1], swap.flatten().tolist())
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["input1", "w"], ["output1"])], "zoo",
+        [helper.make_tensor_value_info("input1", TensorProto.FLOAT, [1, 3, 224, 224])],
+        [helper.make_tensor_value_info("output1", TensorProto.FLOAT, [1, 3, 224, 224])], [w],
+    )
+    path = tmp_path / "zoo.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    return path

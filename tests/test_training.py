@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import random
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from models.checkpoint import load_checkpoint, read_checkpoint
+from models.pairs_data import CropConfig
+from models.teachers import CARTOON_STYLES, cartoon, random_cartoon
+from models.train_pairs import TrainConfig, train
+from tests.conftest import synthetic_photo
+
+
+def tiny_config(tmp_path: Path, data: Path, steps: int, **kw) -> TrainConfig:
+    return TrainConfig(
+        out=tmp_path / "tiny.pt", data=data, holdout=("img0",), channels=(8, 16), blocks_per_level=1,
+        latent_codes=kw.pop("latent_codes", 2), residual_output=True, steps=steps, batch_size=4,
+        crops=CropConfig(crop=32, short_min=48, short_max=64), lr=3e-3, save_every=kw.pop("save_every", 10), **kw,
+    )
+
+
+def test_cartoon_teacher_variants_differ_and_keep_shape():
+    img = synthetic_photo(64, 80, 0)
+    outs = [cartoon(img, s) for s in CARTOON_STYLES.values()]
+    assert all(o.shape == img.shape and o.dtype == np.uint8 for o in outs)
+    assert min(np.abs(a.astype(int) - b).mean() for i, a in enumerate(outs) for b in outs[i + 1:]) > 1.0
+    assert random_cartoon(img, random.Random(0)).shape == img.shape
+
+
+def test_a_few_training_steps_lower_the_loss(tmp_path, photo_folder):
+    meta = train(tiny_config(tmp_path, photo_folder, steps=40))
+    history = read_checkpoint(tmp_path / "tiny.pt")["train_state"]["history"]
+    assert len(history) == 40
+    assert np.mean(history[-8:]) < 0.8 * np.mean(history[:8])
+    assert "val_l1" in meta and 0 < meta["val_l1"] < 1
+    model, saved_meta, _ = load_checkpoint(tmp_path / "tiny.pt")
+    assert saved_meta["steps"] == 40 and model.config.latent_codes == 2
+
+
+def test_training_resumes_where_it_stopped(tmp_path, photo_folder):
+    train(tiny_config(tmp_path, photo_folder, steps=10))
+    train(tiny_config(tmp_path, photo_folder, steps=16), resume=True)
+    state = read_checkpoint(tmp_path / "tiny.pt")["train_state"]
+    assert state["step"] == 16 and len(state["history"]) == 16
+
+
+def test_training_from_a_folder_of_pairs(tmp_path):
+    for sub in ("inputs", "outputs"):
+        (tmp_path / "pairs" / sub).mkdir(parents=True)
+    for i in range(3):
+        img = synthetic_photo(70, 90, i)
+        cv2.imwrite(str(tmp_path / "pairs" / "inputs" / f"{i}.png"), img)
+        cv2.imwrite(str(tmp_path / "pairs" / "outputs" / f"{i}.png"), 255 - img)
+    cfg = tiny_config(tmp_path, tmp_path, steps=30, latent_codes=0, pairs=tmp_path / "pairs", teacher=None)
+    train(cfg)
+    history = read_checkpoint(cfg.out)["train_state"]["history"]
+    assert np.mean(history[-6:]) < np.mean(history[:6])

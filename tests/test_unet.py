@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from models.unet import UNet, UNetConfig
+
+
+def test_default_unet_is_filterclone_shape():
+    model = UNet()
+    assert model.config.channels == (32, 64, 64, 128) and model.size_multiple == 4
+    with torch.no_grad():
+        out = model(torch.rand(2, 3, 48, 64))
+    assert out.image.shape == (2, 3, 48, 64) and out.indices is None
+
+
+def test_latent_unet_trains_with_target_and_runs_with_index():
+    model = UNet(UNetConfig(channels=(8, 16, 16, 32), blocks_per_level=1, latent_codes=5))
+    x, y = torch.rand(3, 3, 32, 40), torch.rand(3, 3, 32, 40)
+    out = model(x, target=y)
+    assert out.image.shape == x.shape and out.indices.shape == (3,) and out.vq_loss.item() > 0
+    out.image.mean().backward()  # straight-through: the encoder gets gradients from the image
+    assert model.encoder.head.weight.grad is not None and model.encoder.head.weight.grad.abs().sum() > 0
+    with torch.no_grad():
+        a = model(x, latent=torch.tensor([0, 0, 0])).image
+        b = model(x, latent=torch.tensor([1, 1, 1])).image
+    assert not torch.allclose(a, b), "different codes must give different outputs"
+
+
+def test_latent_unet_needs_a_code():
+    model = UNet(UNetConfig(channels=(8, 16), blocks_per_level=1, num_downsamples=1, latent_codes=2))
+    with pytest.raises(ValueError):
+        model(torch.rand(1, 3, 16, 16))
+
+
+def test_dead_codes_move_to_encoder_outputs():
+    model = UNet(UNetConfig(channels=(8, 16), blocks_per_level=1, num_downsamples=1, latent_codes=4))
+    candidates = torch.full((5, 3), 7.0)
+    moved = model.quantizer.reset_codes(torch.tensor([True, False, True, False]), candidates)
+    assert moved == 2
+    assert torch.allclose(model.quantizer.codebook[0], torch.full((3,), 7.0), atol=0.1)
