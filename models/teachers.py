@@ -27,10 +27,11 @@ class CartoonStyle:
 
 
 CARTOON_STYLES: dict[str, CartoonStyle] = {
-    "bold": CartoonStyle(smoothing_passes=3, sigma_color=50, levels=5, saturation=1.4, edge_strength=1.0, edge_block=9, edge_offset=6),
-    "soft": CartoonStyle(smoothing_passes=2, sigma_color=30, levels=9, saturation=1.15, edge_strength=0.6, edge_block=7, edge_offset=7),
-    "flat": CartoonStyle(smoothing_passes=4, sigma_color=60, levels=4, saturation=1.5, edge_strength=0.0),
-    "ink": CartoonStyle(smoothing_passes=2, sigma_color=40, levels=7, saturation=0.6, edge_strength=1.0, edge_block=11, edge_offset=4),
+    # Flavours of one look (flat colour bands + dark outlines), so every code is a cartoon.
+    "bold": CartoonStyle(smoothing_passes=3, sigma_color=50, levels=5, saturation=1.4, edge_strength=1.0, edge_block=9, edge_offset=8),
+    "soft": CartoonStyle(smoothing_passes=2, sigma_color=35, levels=8, saturation=1.2, edge_strength=0.6, edge_block=7, edge_offset=9),
+    "vivid": CartoonStyle(smoothing_passes=3, sigma_color=50, levels=6, saturation=1.8, edge_strength=0.85, edge_block=9, edge_offset=8),
+    "muted": CartoonStyle(smoothing_passes=2, sigma_color=40, levels=6, saturation=0.7, edge_strength=1.0, edge_block=11, edge_offset=7),
 }
 
 

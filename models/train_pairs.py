@@ -27,7 +27,7 @@ from models.checkpoint import build_model, load_state_checked, read_checkpoint, 
 from models.media import data_root, fit_short_side, load_collection
 from models.pairs_data import CropConfig, FolderPairs, TeacherPairs, batch, to_tensor
 from models.teachers import CARTOON_STYLES, TEACHERS, cartoon
-from models.unet import UNet
+from models.unet import UNet, kmeans
 
 log = logging.getLogger("train_pairs")
 DEFAULT_HOLDOUT = ("skimage__astronaut", "liveportrait__d18", "skimage__coffee")
@@ -50,6 +50,7 @@ class TrainConfig:
     lr: float = 1e-4
     vq_weight: float = 0.01
     reset_every: int = 100
+    vq_warmup: int = 0  # steps with the continuous code before k-means initialises the codebook
     save_every: int = 250
     seed: int = 0
     device: str = "auto"
@@ -127,7 +128,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
         log.info("resumed %s at step %d", cfg.out, step)
     val = validation_pairs(val_images) if val_images and cfg.latent_codes else None
     usage = torch.zeros(max(cfg.latent_codes, 1), dtype=torch.long)
-    recent: deque[torch.Tensor] = deque(maxlen=8)
+    recent: deque[torch.Tensor] = deque(maxlen=32)
     meta: dict[str, Any] = {}
 
     def save() -> None:
@@ -143,7 +144,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
         while step < cfg.steps:
             x, y = batch(source, cfg.batch_size, rng)
             x, y = x.to(device), y.to(device)
-            out = model(x, target=y)
+            warming = step < cfg.vq_warmup
+            out = model(x, target=y, quantize=not warming)
             l1 = (out.image - y).abs().mean()
             loss = l1 + cfg.vq_weight * out.vq_loss
             opt.zero_grad(set_to_none=True)
@@ -154,7 +156,12 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
             history.append(round(l1.item(), 5))
             bar.update(1)
             bar.set_postfix(l1=f"{np.mean(history[-50:]):.4f}")
-            if out.indices is not None:
+            if warming:
+                recent.append(out.encodings)
+                if step == cfg.vq_warmup:
+                    model.quantizer.codebook.data = kmeans(torch.cat(list(recent)), cfg.latent_codes, seed=cfg.seed)
+                    log.info("step %d: codebook initialised by k-means on %d encodings", step, len(recent) * cfg.batch_size)
+            elif out.indices is not None:
                 usage += torch.bincount(out.indices.cpu(), minlength=cfg.latent_codes)
                 recent.append(out.encodings)
                 if step % cfg.reset_every == 0:
@@ -189,9 +196,12 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
     p.add_argument("--blocks", type=int, default=2, help="residual blocks per level")
     p.add_argument("--latent-codes", type=int, default=4, help="K variants (0 = no latent)")
     p.add_argument("--residual", action="store_true", help="predict output − input (trains faster)")
+    p.add_argument("--vq-warmup", type=int, default=0, help="steps with a continuous code, then k-means codebook init")
     p.add_argument("--steps", type=int, default=10000)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--crop", type=int, default=256)
+    p.add_argument("--short-min", type=int, default=256, help="images are scaled so their short side is")
+    p.add_argument("--short-max", type=int, default=384, help="… a random size in [short-min, short-max]")
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--save-every", type=int, default=250)
     p.add_argument("--seed", type=int, default=0)
@@ -205,8 +215,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
     cfg = TrainConfig(
         out=a.out, teacher=None if a.pairs else a.teacher, pairs=a.pairs, data=a.data,
         holdout=tuple(s for s in a.holdout.split(",") if s), channels=channels, blocks_per_level=a.blocks,
-        latent_codes=a.latent_codes, residual_output=a.residual, steps=a.steps, batch_size=a.batch,
-        crops=CropConfig(crop=a.crop), lr=a.lr, save_every=a.save_every, seed=a.seed, device=a.device,
+        latent_codes=a.latent_codes, residual_output=a.residual, steps=a.steps, vq_warmup=a.vq_warmup, batch_size=a.batch,
+        crops=CropConfig(crop=a.crop, short_min=a.short_min, short_max=a.short_max), lr=a.lr, save_every=a.save_every, seed=a.seed, device=a.device,
         name=a.name or a.out.stem,
     )
     return cfg, a.resume

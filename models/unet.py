@@ -173,12 +173,17 @@ class UNet(nn.Module):
         return self.quantizer.codebook[indices]
 
     def forward(
-        self, x: torch.Tensor, target: torch.Tensor | None = None, latent: torch.Tensor | None = None
+        self, x: torch.Tensor, target: torch.Tensor | None = None, latent: torch.Tensor | None = None,
+        quantize: bool = True,
     ) -> UNetOutput:
         """Training/eval forward. The code comes from ``target`` (training, through the encoder
-        and quantizer) or from the ``latent`` indices (inference)."""
+        and quantizer) or from the ``latent`` indices (inference). ``quantize=False`` feeds the
+        encoder's continuous vector to the decoder (the VQ warm-up, see :func:`kmeans`)."""
         if not self.config.latent_codes:
             return UNetOutput(self.decode(x), x.new_zeros(()))
+        if target is not None and not quantize:
+            z = self.encoder(x, target)
+            return UNetOutput(self.decode(x, z), x.new_zeros(()), None, z.detach())
         if target is not None:
             z = self.encoder(x, target)
             code, indices, vq_loss = self.quantizer(z)
@@ -186,3 +191,26 @@ class UNet(nn.Module):
         if latent is None:
             raise ValueError("pass target (training) or latent indices (inference)")
         return UNetOutput(self.decode(x, self.code_vectors(latent)), x.new_zeros(()), latent)
+
+
+@torch.no_grad()
+def kmeans(points: torch.Tensor, k: int, iters: int = 25, seed: int = 0) -> torch.Tensor:
+    """k centroids of ``points`` (N × D) by k-means++ seeding and Lloyd steps.
+
+    Used once after the VQ warm-up: the codebook starts on the clusters the encoder formed
+    while it was trained without quantisation, so no code starts dead.
+    """
+    g = torch.Generator(device="cpu").manual_seed(seed)
+    pts = points.detach().float().cpu()
+    centroids = pts[torch.randint(len(pts), (1,), generator=g)]
+    while len(centroids) < k:
+        d2 = torch.cdist(pts, centroids).min(dim=1).values ** 2
+        probs = d2 / d2.sum() if d2.sum() > 0 else torch.full_like(d2, 1 / len(d2))
+        centroids = torch.cat([centroids, pts[torch.multinomial(probs, 1, generator=g)]])
+    for _ in range(iters):
+        assign = torch.cdist(pts, centroids).argmin(dim=1)
+        for j in range(k):
+            members = pts[assign == j]
+            if len(members):
+                centroids[j] = members.mean(dim=0)
+    return centroids.to(points.device)

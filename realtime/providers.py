@@ -75,7 +75,7 @@ def provider_chain(choice: str, profile: ShapeProfile | None = None, input_name:
     if choice not in CHOICES:
         raise UserError(f"unknown provider {choice!r}; choose one of {', '.join(CHOICES)}")
     available = set(ort.get_available_providers())
-    wanted = ["tensorrt", "cuda", "cpu"] if choice == "auto" else [choice, "cpu"]
+    wanted = ["tensorrt", "cuda", "cpu"] if choice == "auto" else list(dict.fromkeys([choice, "cpu"]))
     chain: list[Any] = []
     for name in wanted:
         ort_name = ORT_NAMES[name]
@@ -103,7 +103,8 @@ def verify_providers(session: Any, choice: str) -> str:
         import onnxruntime as ort
 
         if any(p in ort.get_available_providers() for p in gpu):
-            log.warning("a GPU provider is installed but ONNX Runtime fell back to CPU: running on CPU")
+            log.warning("running on CPU: onnxruntime-gpu is installed but its GPU providers did not load "
+                        "(no NVIDIA GPU, or CUDA 13 / cuDNN 9 libraries missing)")
     return used
 
 

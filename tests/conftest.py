@@ -70,3 +70,44 @@ def zoo_onnx(tmp_path: Path) -> Path:
     path = tmp_path / "zoo.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
     return path
+
+
+def make_onnx_filter(path: Path, props: dict[str, str] | None = None, nan: bool = False, kind: str = "frame") -> Path:
+    """A tiny real ONNX filter (RGB → BGR channel swap, or NaN everywhere) with a contract.
+
+    Built with onnx.helper, so the runtime tests do not need torch.
+    """
+    import onnx
+    from onnx import TensorProto, helper
+
+    from export.contract import FilterContract
+
+    swap = np.eye(3, dtype=np.float32)[::-1].reshape(3, 3, 1, 1)
+    nodes = [helper.make_node("Conv", ["input", "w"], ["conv"])]
+    inits = [helper.make_tensor("w", TensorProto.FLOAT, [3, 3, 1, 1], swap.flatten().tolist())]
+    if nan:
+        inits.append(helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0]))
+        nodes += [helper.make_node("Mul", ["conv", "zero"], ["z"]), helper.make_node("Div", ["z", "z"], ["output"])]
+    else:
+        nodes.append(helper.make_node("Identity", ["conv"], ["output"]))
+    graph = helper.make_graph(
+        nodes, "tiny",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, "h", "w"])],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 3, "h", "w"])], inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    contract = FilterContract(name=path.stem, kind=kind, input_range="0-1", size_multiple=4, work_size=128)
+    for k, v in {**contract.to_props(), **(props or {})}.items():
+        model.metadata_props.add(key=k, value=v)
+    onnx.save(model, str(path))
+    return path
+
+
+@pytest.fixture
+def swap_onnx(tmp_path: Path) -> Path:
+    return make_onnx_filter(tmp_path / "swap.onnx")
+
+
+@pytest.fixture(scope="session")
+def face_video(data_dir: Path) -> Path:
+    return data_dir / "videos" / "liveportrait__d18.mp4"

@@ -1,0 +1,114 @@
+"""Turn a training checkpoint into a bundled filter: slim checkpoint, ONNX, model card, picture.
+
+    python -m models.release runs/cartoon.pt --work-size 384 --license MIT
+
+Writes models/checkpoints/NAME.pt (weights + config + metadata, no optimiser state),
+realtime/bundled/NAME.onnx (parity-checked) and NAME.json (validation L1, size, CPU time),
+and docs/NAME_astronaut.jpg: input | teacher | model for each latent code.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import statistics
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from export.cli import latent_names
+from export.errors import UserError, run_cli
+from export.onnx_export import contract_for, export_model
+from export.parity import check_parity
+from models.checkpoint import load_checkpoint, save_checkpoint
+from models.media import data_root, fit_short_side, read_rgb
+from models.teachers import CARTOON_STYLES, cartoon
+
+ROOT = Path(__file__).resolve().parents[1]
+log = logging.getLogger("release")
+
+
+def cpu_ms_per_frame(onnx_path: Path, h: int, w: int, runs: int = 20) -> float:
+    """Median ONNX Runtime CPU time for one h×w frame (code 0 when the model has a latent)."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    feeds = {"input": np.random.rand(1, 3, h, w).astype(np.float32)}
+    if any(i.name == "latent" for i in session.get_inputs()):
+        feeds["latent"] = np.zeros(1, np.int64)
+    session.run(None, feeds)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        session.run(None, feeds)
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def gallery(model: torch.nn.Module, meta: dict, photo: np.ndarray, short: int) -> np.ndarray:
+    """Rows: teacher style | model with the code that style maps to; first column the input."""
+    img = fit_short_side(photo, short)
+    h, w = (img.shape[0] // 4) * 4, (img.shape[1] // 4) * 4
+    img = np.ascontiguousarray(img[:h, :w])
+    x = torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255
+    codes = meta.get("style_codes", {})
+    tiles_top, tiles_bottom = [img], [img]
+    with torch.no_grad():
+        for style_name, style in CARTOON_STYLES.items():
+            code = int(codes.get(style_name, 0))
+            y = model(x, latent=torch.tensor([code])).image.clamp(0, 1)[0].permute(1, 2, 0).numpy()
+            tiles_top.append(cartoon(img, style))
+            tiles_bottom.append((y * 255 + 0.5).astype(np.uint8))
+    return np.concatenate([np.concatenate(tiles_top, 1), np.concatenate(tiles_bottom, 1)], 0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("checkpoint", type=Path)
+    p.add_argument("--name", help="filter name (default: from the checkpoint)")
+    p.add_argument("--work-size", type=int, default=384)
+    p.add_argument("--license", default="MIT")
+    p.add_argument("--photo", type=Path, default=data_root() / "faces" / "skimage__astronaut.png")
+    a = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("onnx_ir").setLevel(logging.WARNING)
+    model, meta, _ = load_checkpoint(a.checkpoint)
+    name = a.name or meta.get("name") or a.checkpoint.stem
+    if "val_l1" not in meta:
+        raise UserError(f"{a.checkpoint} has no validation L1: train with held-out images first")
+    meta = {**meta, "name": name, "license": a.license, "source": f"trained by models.train_pairs on ../shared/data ({meta.get('steps')} steps)"}
+    meta.pop("history", None)
+    slim = ROOT / "models" / "checkpoints" / f"{name}.pt"
+    save_checkpoint(slim, model, meta)
+    codes = getattr(model.config, "latent_codes", 0)
+    contract = contract_for(model, name, work_size=a.work_size, license=a.license, source=meta["source"],
+                            latent_names=latent_names(meta, codes))
+    onnx_path = export_model(model, contract, ROOT / "realtime" / "bundled" / f"{name}.onnx")
+    check_parity(model, onnx_path, contract, "fp32")
+    card = {
+        "name": name,
+        "validation_l1": round(float(meta["val_l1"]), 5),
+        "validation_l1_255": round(float(meta["val_l1"]) * 255, 2),
+        "style_codes": meta.get("style_codes", {}),
+        "train_steps": meta.get("steps"),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "onnx_bytes": onnx_path.stat().st_size,
+        "checkpoint_bytes": slim.stat().st_size,
+        "cpu_ms_256x256": round(cpu_ms_per_frame(onnx_path, 256, 256), 1),
+        "cpu_ms_work_size": round(cpu_ms_per_frame(onnx_path, a.work_size, a.work_size * 4 // 3), 1),
+        "work_size": a.work_size,
+    }
+    (ROOT / "realtime" / "bundled" / f"{name}.json").write_text(json.dumps(card, indent=2) + "\n")
+    if a.photo.is_file():
+        picture = gallery(model, meta, read_rgb(a.photo), 384)
+        (ROOT / "docs").mkdir(exist_ok=True)
+        cv2.imwrite(str(ROOT / "docs" / f"{name}_astronaut.jpg"), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
+    print(json.dumps(card, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_cli(main))

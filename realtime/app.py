@@ -1,0 +1,93 @@
+"""Wiring: command-line options → source, filter chain, sinks and the pipeline."""
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import Any
+
+import numpy as np
+
+from export.errors import UserError
+from realtime.engine import FilterModel
+from realtime.filters import AppliedFilter, FilterChain, FilterSettings
+from realtime.pipeline import HOTKEYS, Pipeline, PipelineConfig
+from realtime.registry import bundled_filters, parse_chain
+from realtime.sinks import NullSink, PreviewSink, Sink, VideoFileSink, VirtualCamSink
+from realtime.sources import SourceSpec, open_source
+from realtime.stats import RunStats
+
+log = logging.getLogger(__name__)
+
+
+class ChainLoader:
+    """Builds the filter chain for hotkey option ``i`` (0 = the chain asked for, then each
+    other bundled filter), loading each ONNX file once."""
+
+    def __init__(self, spec: str, provider: str, threads: int, work_size: int | None, frame_hw: tuple[int, int]) -> None:
+        first = parse_chain(spec)
+        others = [[p] for name, p in bundled_filters().items() if [p] != first]
+        self.options = [first] + others
+        self.provider, self.threads, self.work_size, self.frame_hw = provider, threads, work_size, frame_hw
+        self.models: dict[str, FilterModel] = {}
+
+    def model(self, path: Any) -> FilterModel:
+        key = str(path)
+        if key not in self.models:
+            m = FilterModel(path, self.provider, self.threads)
+            m.warmup(self.warm_size(m))
+            self.models[key] = m
+        return self.models[key]
+
+    def warm_size(self, m: FilterModel) -> tuple[int, int]:
+        c = m.contract
+        if c.kind == "face" or c.fixed_size:
+            return c.fixed_size or (c.work_size, c.work_size)
+        h, w = self.frame_hw
+        short = self.work_size or c.work_size
+        s = min(1.0, short / min(h, w))
+        return max(1, round(h * s)), max(1, round(w * s))
+
+    def __call__(self, option: int) -> FilterChain:
+        paths = self.options[option % len(self.options)]
+        return FilterChain([AppliedFilter(self.model(p), FilterSettings(work_size=self.work_size)) for p in paths])
+
+    @property
+    def providers(self) -> str:
+        return ",".join(sorted({m.provider for m in self.models.values()}))
+
+
+def run(args: argparse.Namespace, extra_sinks: list[Sink] | None = None) -> dict[str, Any]:
+    loader = None
+    source = open_source(SourceSpec(args.source, args.size, args.fps, paced=not args.fast, loop=args.loop))
+    sinks: list[Sink] = list(extra_sinks or [])
+    preview = None
+    try:
+        w, h = source.size
+        loader = ChainLoader(args.filter, args.provider, args.threads, args.work_size, (h, w))
+        chain0 = loader(0)  # loads, verifies the provider and warms up before the first frame
+        if args.output:
+            sinks.append(VideoFileSink(args.output, (w, h), args.fps))
+        if args.virtual_cam:
+            device = None if args.virtual_cam is True else str(args.virtual_cam)
+            sinks.append(VirtualCamSink((w, h), args.fps, device, args.virtual_cam_backend))
+        if args.preview:
+            preview = PreviewSink(f"realtime: {chain0.name}")
+            print(HOTKEYS, flush=True)
+        if not sinks and preview is None:
+            sinks.append(NullSink())
+    except BaseException:
+        source.close()
+        for s in sinks:
+            s.close()
+        raise
+    stats = RunStats(provider=loader.providers)
+    cfg = PipelineConfig(fps=args.fps, mirror=args.mirror, frames=args.frames, track=args.track,
+                         repeat=args.repeat, strength=args.strength, latent=args.latent)
+    pipeline = Pipeline(source, loader, len(loader.options), sinks, preview, cfg, stats)
+    summary = pipeline.run()
+    summary["provider"] = loader.providers
+    if args.stats:
+        stats.provider = loader.providers
+        summary = stats.write(args.stats, pipeline.captured.dropped)
+        log.info("stats written to %s", args.stats)
+    return summary

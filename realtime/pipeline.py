@@ -1,0 +1,286 @@
+"""The live loop: capture → process → output, each in its own thread, newest frame wins.
+
+    capture thread ──Slot──► process thread ──Slot──► output (main thread, paced at --fps)
+    source.read, mirror      tracking, filter chain     preview + hotkeys, virtual cam, file
+
+Every frame carries its id and capture time; the output records latency = output time −
+capture time of the frame the result came from. When inference is slower than the output
+rate, the output re-sends the newest finished result (or the newest raw frame with
+``repeat="raw"``) so a virtual camera keeps its frame rate. Unpaced sources (files processed
+as fast as possible) use back-pressure instead of dropping frames.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from realtime.filters import FilterChain
+from realtime.frames import Frame, Slot
+from realtime.sinks import PreviewSink, Sink
+from realtime.sources import Source
+from realtime.stats import RunStats
+from realtime.tracking import FaceTracker
+
+log = logging.getLogger(__name__)
+
+HOTKEYS = """hotkeys: n/p next/previous filter   +/- strength   l next latent code   m mirror
+         f or space toggle filter   s show stats   h this help   q or Esc quit"""
+
+
+@dataclass
+class PipelineConfig:
+    fps: float = 30.0
+    mirror: bool = False
+    frames: int | None = None  # stop after this many output frames
+    track: bool = True
+    repeat: str = "result"  # when inference is behind: re-send the newest "result" or "raw" frame
+    strength: float = 1.0
+    latent: int = 0
+
+
+@dataclass
+class Result:
+    frame: Frame
+    image: np.ndarray
+
+
+class Controls:
+    """Live settings changed by hotkeys; read by the process thread."""
+
+    def __init__(self, cfg: PipelineConfig, options: int) -> None:
+        self.strength, self.latent, self.mirror = cfg.strength, cfg.latent, cfg.mirror
+        self.enabled, self.show_stats = True, False
+        self.option, self.options = 0, options
+        self.quit = False
+
+    def handle(self, key: int) -> str | None:
+        """Apply one key press; return a message to show, if any."""
+        if key < 0:
+            return None
+        k = chr(key & 0xFF).lower() if (key & 0xFF) < 128 else ""
+        if key & 0xFF == 27 or k == "q":
+            self.quit = True
+        elif k == "n":
+            self.option = (self.option + 1) % self.options
+        elif k == "p":
+            self.option = (self.option - 1) % self.options
+        elif k in "+=":
+            self.strength = round(min(1.0, self.strength + 0.1), 2)
+        elif k in "-_":
+            self.strength = round(max(0.0, self.strength - 0.1), 2)
+        elif k == "l":
+            self.latent += 1
+        elif k == "m":
+            self.mirror = not self.mirror
+        elif k in "f ":
+            self.enabled = not self.enabled
+        elif k == "s":
+            self.show_stats = not self.show_stats
+        elif k == "h":
+            print(HOTKEYS, flush=True)
+        else:
+            return None
+        return k
+
+
+class Pipeline:
+    def __init__(
+        self, source: Source, load_chain: Callable[[int], FilterChain], options: int, sinks: list[Sink],
+        preview: PreviewSink | None, cfg: PipelineConfig, stats: RunStats | None = None,
+    ) -> None:
+        self.source, self.load_chain, self.sinks, self.preview, self.cfg = source, load_chain, sinks, preview, cfg
+        self.controls = Controls(cfg, options)
+        self.stats = stats or RunStats()
+        self.captured: Slot[Frame] = Slot()
+        self.results: Slot[Result] = Slot()
+        self.stop = threading.Event()
+        self.latest_raw: Frame | None = None
+        self.paced = source.live or getattr(source, "paced", True)
+        self.tracker = FaceTracker() if cfg.track else None
+        self.chain = load_chain(0)
+        self.errors: list[BaseException] = []
+
+    # ------------------------------------------------------------------ threads
+    def _capture(self) -> None:
+        period = 1.0 / self.cfg.fps
+        next_t = time.perf_counter()
+        frame_id = 0
+        try:
+            while not self.stop.is_set():
+                t0 = time.perf_counter()
+                image = self.source.read()
+                if image is None:
+                    break
+                if self.controls.mirror:
+                    image = cv2.flip(image, 1)
+                now = time.perf_counter()
+                frame = Frame(frame_id, now, image, {"capture": (now - t0) * 1000})
+                frame_id += 1
+                self.stats.frames_captured += 1
+                self.latest_raw = frame
+                if self.paced:
+                    self.captured.put(frame)
+                    if not self.source.live:  # files/images/synthetic: real-time pacing
+                        next_t += period
+                        delay = next_t - time.perf_counter()
+                        if delay > 0:
+                            time.sleep(delay)
+                        else:
+                            next_t = time.perf_counter()
+                else:
+                    self.captured.put_when_empty(frame, self.stop)
+        except BaseException as exc:  # surfaced by run()
+            self.errors.append(exc)
+        finally:
+            self.captured.close()
+
+    def _process(self) -> None:
+        option = 0
+        try:
+            while not self.stop.is_set():
+                frame = self.captured.take(timeout=0.1)
+                if frame is None:
+                    if self.captured.closed:
+                        break
+                    continue
+                start = time.perf_counter()
+                if self.controls.option != option:
+                    option = self.controls.option
+                    self.chain = self.load_chain(option)
+                    log.info("filter: %s", self.chain.name)
+                    self.stats.filters = self.chain.name
+                self._apply_controls()
+                face = None
+                if self.tracker is not None:
+                    t = time.perf_counter()
+                    face = self.tracker.process(frame.image, frame.captured)
+                    frame.stages["track"] = (time.perf_counter() - t) * 1000
+                    self.stats.face_frames += face is not None
+                image = self.chain.apply(frame.image, face, frame.stages)
+                frame.stages["process"] = (time.perf_counter() - start) * 1000
+                self.stats.frames_processed += 1
+                for name, ms in frame.stages.items():
+                    self.stats.stage(name, ms)
+                result = Result(frame, image)
+                if self.paced:
+                    self.results.put(result)
+                else:
+                    self.results.put_when_empty(result, self.stop)
+        except BaseException as exc:
+            self.errors.append(exc)
+            self.stop.set()
+        finally:
+            self.results.close()
+
+    def _apply_controls(self) -> None:
+        c = self.controls
+        self.chain.enabled = c.enabled
+        for f in self.chain.filters:
+            f.settings.strength = c.strength
+            f.model.set_latent(c.latent)
+
+    # ------------------------------------------------------------------ output (main thread)
+    def _send(self, result: Result, repeated: bool) -> None:
+        image = result.image
+        if repeated and self.cfg.repeat == "raw" and self.latest_raw is not None:
+            image = self.latest_raw.image
+        t0 = time.perf_counter()
+        for sink in self.sinks:
+            if hasattr(sink, "size") and tuple(getattr(sink, "size")) != (image.shape[1], image.shape[0]):
+                image = cv2.resize(image, tuple(getattr(sink, "size")))
+            sink.send(image)
+        if self.preview is not None:
+            self.preview.send(image, self._status())
+            msg = self.controls.handle(self.preview.last_key)
+            if msg == "s":
+                print(self.stats.summary(self.captured.dropped), flush=True)
+            if self.preview.closed_by_user:
+                self.controls.quit = True
+        now = time.perf_counter()
+        self.stats.stage("output", (now - t0) * 1000)
+        self.stats.output(now, result.frame.captured, repeated)
+
+    def _status(self) -> str:
+        s = self.stats
+        text = f"{s.live_fps():4.1f} fps  {s.live_latency():4.0f} ms  {s.provider}  {self.chain.name}  strength {self.controls.strength:.1f}"
+        if not self.controls.enabled:
+            text += "  [off]"
+        if self.controls.show_stats:
+            text += f"  captured {s.frames_captured} processed {s.frames_processed} dropped {self.captured.dropped}"
+        return text
+
+    def _done(self) -> bool:
+        n = self.cfg.frames
+        return self.controls.quit or self.stop.is_set() or (n is not None and self.stats.frames_output >= n)
+
+    def _output_paced(self) -> None:
+        period = 1.0 / self.cfg.fps
+        next_tick = time.perf_counter()
+        latest: Result | None = None
+        fresh = False
+        while not self._done():
+            while True:  # collect the newest result until the next tick
+                remaining = next_tick - time.perf_counter()
+                item = self.results.take(timeout=max(remaining, 0.0)) if remaining > 0 else self.results.take(timeout=0)
+                if item is not None:
+                    latest, fresh = item, True
+                if remaining <= 0 or (item is None and self.results.closed):
+                    break
+            if latest is None:
+                if self.results.closed:
+                    return
+                next_tick = time.perf_counter() + period
+                continue
+            if not fresh and self.results.closed:
+                return  # the source ended and its last result was sent
+            self._send(latest, repeated=not fresh)
+            fresh = False
+            next_tick += period
+            if next_tick < time.perf_counter() - period:
+                next_tick = time.perf_counter()
+
+    def _output_unpaced(self) -> None:
+        while not self._done():
+            item = self.results.take(timeout=0.1)
+            if item is None:
+                if self.results.closed:
+                    return
+                continue
+            self._send(item, repeated=False)
+
+    def run(self) -> dict:
+        """Run until the source ends, --frames is reached, the user quits or Ctrl-C."""
+        self.stats.filters = self.chain.name
+        threads = [threading.Thread(target=self._capture, name="capture", daemon=True),
+                   threading.Thread(target=self._process, name="process", daemon=True)]
+        for t in threads:
+            t.start()
+        try:
+            if self.paced:
+                self._output_paced()
+            else:
+                self._output_unpaced()
+        except KeyboardInterrupt:
+            log.info("stopping (Ctrl-C)")
+        finally:
+            self.stop.set()
+            self.captured.close()
+            self.results.close()
+            for t in threads:
+                t.join(timeout=5)
+            self.source.close()
+            for sink in self.sinks:
+                sink.close()
+            if self.preview is not None:
+                self.preview.close()
+            if self.tracker is not None:
+                self.tracker.close()
+        if self.errors:
+            raise self.errors[0]
+        return self.stats.summary(self.captured.dropped)

@@ -1,0 +1,42 @@
+"""The filters that ship with the package (``realtime/bundled/NAME.onnx``) and name lookup.
+
+``--filter`` takes a bundled name or a path to any ONNX file; ``a+b`` chains them.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from export.errors import UserError
+
+BUNDLED = Path(__file__).resolve().parent / "bundled"
+VARIANTS = (".fp16", ".int8")
+
+
+def bundled_filters() -> dict[str, Path]:
+    """name → fp32 ONNX file for every bundled filter."""
+    out = {}
+    for path in sorted(BUNDLED.glob("*.onnx")):
+        stem = path.name[: -len(".onnx")]
+        if not stem.endswith(VARIANTS):
+            out[stem] = path
+    return out
+
+
+def resolve_filter(spec: str) -> Path:
+    spec = spec.strip()
+    known = bundled_filters()
+    if spec in known:
+        return known[spec]
+    path = Path(spec).expanduser()
+    if path.suffix.lower() == ".onnx" or path.exists():
+        if not path.is_file():
+            raise UserError(f"model file {path} does not exist")
+        return path
+    raise UserError(f"unknown filter {spec!r}; bundled filters: {', '.join(known) or 'none'} (or pass a path to an .onnx file)")
+
+
+def parse_chain(text: str) -> list[Path]:
+    parts = [p for p in text.split("+") if p.strip()]
+    if not parts:
+        raise UserError("--filter needs a name, e.g. --filter cartoon (see --list-filters)")
+    return [resolve_filter(p) for p in parts]

@@ -1,0 +1,82 @@
+"""Counters, latency percentiles and per-stage timings for one run; written as JSON at exit."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def percentiles(values: list[float] | deque[float], ps: tuple[int, ...] = (50, 95, 99)) -> dict[str, float]:
+    if not values:
+        return {f"p{p}": 0.0 for p in ps}
+    arr = np.asarray(values, dtype=np.float64)
+    return {f"p{p}": round(float(np.percentile(arr, p)), 3) for p in ps}
+
+
+@dataclass
+class RunStats:
+    frames_captured: int = 0
+    frames_processed: int = 0
+    frames_output: int = 0
+    frames_repeated: int = 0  # outputs that re-sent an older result because inference was behind
+    face_frames: int = 0
+    provider: str = "?"
+    filters: str = ""
+    started: float = field(default_factory=time.perf_counter)
+    first_output: float | None = None
+    latency_ms: list[float] = field(default_factory=list)
+    stages_ms: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    recent_output: deque[float] = field(default_factory=lambda: deque(maxlen=60))
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def stage(self, name: str, ms: float) -> None:
+        with self.lock:
+            self.stages_ms[name].append(ms)
+
+    def output(self, now: float, captured: float, repeated: bool) -> None:
+        with self.lock:
+            self.frames_output += 1
+            self.frames_repeated += int(repeated)
+            self.latency_ms.append((now - captured) * 1000)
+            self.recent_output.append(now)
+            if self.first_output is None:
+                self.first_output = now
+
+    def live_fps(self) -> float:
+        r = self.recent_output
+        return (len(r) - 1) / (r[-1] - r[0]) if len(r) > 1 and r[-1] > r[0] else 0.0
+
+    def live_latency(self) -> float:
+        return float(np.median(self.latency_ms[-30:])) if self.latency_ms else 0.0
+
+    def summary(self, dropped: int) -> dict[str, Any]:
+        with self.lock:
+            end = time.perf_counter()
+            span = (self.recent_output[-1] if self.recent_output else end) - (self.first_output or self.started)
+            return {
+                "frames_captured": self.frames_captured,
+                "frames_processed": self.frames_processed,
+                "frames_output": self.frames_output,
+                "frames_dropped": dropped,
+                "frames_repeated": self.frames_repeated,
+                "fps_output": round((self.frames_output - 1) / span, 2) if span > 0 and self.frames_output > 1 else 0.0,
+                "latency_ms": percentiles(self.latency_ms),
+                "stages_ms": {k: percentiles(v, (50, 95)) for k, v in sorted(self.stages_ms.items())},
+                "provider": self.provider,
+                "filters": self.filters,
+                "face_frames": self.face_frames,
+                "time_to_first_output_s": round((self.first_output or end) - self.started, 3),
+                "duration_s": round(end - self.started, 3),
+            }
+
+    def write(self, path: Path, dropped: int) -> dict[str, Any]:
+        data = self.summary(dropped)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data, indent=2) + "\n")
+        return data

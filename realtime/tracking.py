@@ -1,0 +1,111 @@
+"""Face tracking with MediaPipe Face Mesh (0.10.21 ``solutions``, models bundled in the wheel).
+
+Runs on a downscaled copy of the frame, in tracking mode (MediaPipe re-runs its detector only
+when it loses the face, so the detection is reused while the face stays in view), and smooths
+the 468 landmarks with a One Euro filter. :func:`face_transform` turns landmarks into the
+affine map to an upright square face crop.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+from dataclasses import dataclass
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+from realtime.one_euro import OneEuroConfig, OneEuroFilter
+
+log = logging.getLogger(__name__)
+LEFT_EYE, RIGHT_EYE = 33, 263  # outer eye corners in the 468-point mesh
+
+
+@dataclass
+class Face:
+    landmarks: np.ndarray  # 468×2 pixel coordinates in the full frame (smoothed)
+    raw: np.ndarray  # the same before smoothing
+
+    @property
+    def box(self) -> tuple[float, float, float, float]:
+        x0, y0 = self.landmarks.min(axis=0)
+        x1, y1 = self.landmarks.max(axis=0)
+        return float(x0), float(y0), float(x1), float(y1)
+
+
+@contextlib.contextmanager
+def quiet_native_stderr() -> Iterator[None]:
+    """Silence C++ log lines (MediaPipe/TFLite start-up chatter) written straight to fd 2."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+class FaceTracker:
+    def __init__(self, max_side: int = 480, smoothing: OneEuroConfig | None = None, min_confidence: float = 0.5) -> None:
+        with quiet_native_stderr():
+            import mediapipe as mp
+
+            self.mesh = mp.solutions.face_mesh.FaceMesh(
+                static_image_mode=False, max_num_faces=1, refine_landmarks=False,
+                min_detection_confidence=min_confidence, min_tracking_confidence=min_confidence,
+            )
+            # the first call initialises the graph and prints its chatter
+            self.mesh.process(np.zeros((48, 64, 3), np.uint8))
+        self.max_side = max_side
+        self.seen_face = False
+        self.smoother = OneEuroFilter(smoothing or OneEuroConfig(min_cutoff=1.0, beta=0.05))
+
+    def process(self, bgr: np.ndarray, t: float) -> Face | None:
+        h, w = bgr.shape[:2]
+        scale = min(1.0, self.max_side / max(h, w))
+        small = cv2.resize(bgr, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA) if scale < 1 else bgr
+        rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
+        if self.seen_face:
+            result = self.mesh.process(rgb)
+        else:  # MediaPipe logs a warning the first time it projects landmarks
+            with quiet_native_stderr():
+                result = self.mesh.process(rgb)
+        if not result.multi_face_landmarks:
+            self.smoother.reset()
+            return None
+        self.seen_face = True
+        pts = result.multi_face_landmarks[0].landmark
+        raw = np.array([(p.x * w, p.y * h) for p in pts], dtype=np.float64)
+        return Face(self.smoother(raw, t), raw)
+
+    def close(self) -> None:
+        self.mesh.close()
+
+
+def face_transform(face: Face, size: int, margin: float = 1.7) -> np.ndarray:
+    """2×3 affine matrix mapping the frame to an upright ``size``² crop around the face."""
+    lm = face.landmarks
+    dx, dy = lm[RIGHT_EYE] - lm[LEFT_EYE]
+    angle = math.degrees(math.atan2(dy, dx))
+    x0, y0 = lm.min(axis=0)
+    x1, y1 = lm.max(axis=0)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    side = max(x1 - x0, y1 - y0, 8.0) * margin
+    m = cv2.getRotationMatrix2D((cx, cy), angle, size / side)
+    m[:, 2] += (size / 2 - cx, size / 2 - cy)
+    return m
+
+
+def feather_mask(size: int, feather: float = 0.12) -> np.ndarray:
+    """size×size float32 weights: 1 inside an ellipse, falling smoothly to 0 at the edge."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    r = np.sqrt(((xx + 0.5) / size * 2 - 1) ** 2 + ((yy + 0.5) / size * 2 - 1) ** 2)
+    inner = 1.0 - 2 * feather
+    return np.clip((1.0 - r) / (1.0 - inner), 0.0, 1.0).astype(np.float32) if inner < 1 else (r < 1).astype(np.float32)

@@ -1,0 +1,157 @@
+"""Parts of the live loop on their own: One Euro, slots, frames, engine, chains, controls, config."""
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from export.errors import UserError
+from realtime.engine import FilterModel
+from realtime.filters import AppliedFilter, FilterChain, FilterSettings
+from realtime.frames import Slot, to_bgr
+from realtime.one_euro import OneEuroConfig, OneEuroFilter
+from realtime.pipeline import Controls, PipelineConfig
+from tests.conftest import make_onnx_filter
+
+
+def test_runtime_never_imports_torch():
+    code = ("import sys, realtime.cli, realtime.app, realtime.pipeline, realtime.engine, realtime.tracking, "
+            "realtime.sinks, realtime.sources; assert 'torch' not in sys.modules, 'torch imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
+
+
+def test_one_euro_smooths_noise_and_follows_a_step():
+    rng = np.random.default_rng(0)
+    f = OneEuroFilter(OneEuroConfig(min_cutoff=1.0, beta=0.05))
+    t = np.arange(120) / 30.0
+    noisy = 100 + rng.normal(0, 2, 120)
+    smooth = np.array([f(np.array([v]), ti)[0] for v, ti in zip(noisy, t)])
+    assert smooth[30:].std() < 0.5 * noisy[30:].std()
+    f.reset()
+    step = np.where(np.arange(60) < 30, 0.0, 200.0)
+    out = np.array([f(np.array([v]), ti)[0] for v, ti in zip(step, t[:60])])
+    assert out[40] > 150, "a fast move must be followed within a few frames"
+
+
+def test_slot_keeps_only_the_newest_item():
+    slot: Slot[int] = Slot()
+    for i in range(5):
+        slot.put(i)
+    assert slot.take(timeout=0) == 4 and slot.dropped == 4
+    assert slot.take(timeout=0.01) is None
+    slot.close()
+    assert slot.take() is None
+
+
+def test_slot_back_pressure_waits_for_the_taker():
+    slot: Slot[int] = Slot()
+    stop = threading.Event()
+    slot.put_when_empty(1, stop)
+    t = threading.Thread(target=slot.put_when_empty, args=(2, stop))
+    t.start()
+    t.join(0.1)
+    assert t.is_alive(), "second put must wait until the first item is taken"
+    assert slot.take() == 1
+    t.join(1)
+    assert slot.take() == 2 and slot.dropped == 0
+
+
+@pytest.mark.parametrize("shape,dtype", [((77, 101), np.uint8), ((60, 90, 4), np.uint8), ((50, 70, 1), np.uint8),
+                                         ((40, 40, 3), np.float32), ((30, 50, 3), np.uint16)])
+def test_odd_frames_become_bgr_uint8(shape, dtype):
+    image = (np.random.rand(*shape) * (1 if dtype == np.float32 else 200)).astype(dtype)
+    out = to_bgr(image)
+    assert out.dtype == np.uint8 and out.shape == (shape[0], shape[1], 3) and out.flags.c_contiguous
+
+
+def test_engine_pads_to_the_size_multiple_and_crops_back(swap_onnx):
+    model = FilterModel(swap_onnx, "cpu")
+    assert model.provider == "cpu" and model.contract.size_multiple == 4
+    rgb = np.random.rand(37, 51, 3).astype(np.float32)
+    np.testing.assert_allclose(model.run(rgb), rgb[..., ::-1], atol=1e-6)
+
+
+def test_engine_infers_a_contract_for_foreign_models(zoo_onnx):
+    model = FilterModel(zoo_onnx, "cpu")
+    assert model.contract.fixed_size == (224, 224) and model.input_name == "input1"
+    out = model.run(np.random.rand(90, 120, 3).astype(np.float32) * 0.004)
+    assert out.shape == (90, 120, 3)
+
+
+def test_chain_handles_odd_sizes_gray_and_alpha(swap_onnx):
+    chain = FilterChain([AppliedFilter(FilterModel(swap_onnx, "cpu"), FilterSettings())])
+    for image in [np.random.randint(0, 255, (33, 47), np.uint8), np.random.randint(0, 255, (64, 48, 4), np.uint8)]:
+        bgr = to_bgr(image)
+        stages: dict[str, float] = {}
+        out = chain.apply(bgr, None, stages)
+        assert out.shape == bgr.shape and "filter:swap" in stages
+        np.testing.assert_array_equal(out, bgr[..., ::-1])
+
+
+def test_strength_blends_filter_and_input(swap_onnx):
+    f = AppliedFilter(FilterModel(swap_onnx, "cpu"), FilterSettings(strength=0.5))
+    bgr = np.zeros((16, 16, 3), np.uint8)
+    bgr[..., 0] = 200
+    out = f.apply(bgr, None)
+    assert abs(int(out[0, 0, 0]) - 100) <= 1 and abs(int(out[0, 0, 2]) - 100) <= 1
+
+
+def test_nan_model_passes_frames_through_and_warns_once(tmp_path, caplog):
+    path = make_onnx_filter(tmp_path / "nan.onnx", nan=True)
+    f = AppliedFilter(FilterModel(path, "cpu"), FilterSettings())
+    bgr = np.random.randint(0, 255, (32, 40, 3), np.uint8)
+    with caplog.at_level(logging.WARNING):
+        outs = [f.apply(bgr, None) for _ in range(3)]
+    assert all(np.array_equal(o, bgr) for o in outs)
+    assert sum("NaN" in r.message for r in caplog.records) == 1
+
+
+def test_face_filter_without_a_face_passes_through(tmp_path):
+    path = make_onnx_filter(tmp_path / "face.onnx", kind="face")
+    f = AppliedFilter(FilterModel(path, "cpu"), FilterSettings())
+    bgr = np.random.randint(0, 255, (48, 64, 3), np.uint8)
+    assert f.apply(bgr, None) is bgr
+
+
+def test_hotkeys_change_the_live_settings():
+    c = Controls(PipelineConfig(strength=0.5), options=3)
+    for key in "n", "n", "n", "p", "+", "+", "l", "m", "f":
+        c.handle(ord(key))
+    assert (c.option, c.strength, c.latent, c.mirror, c.enabled) == (2, 0.7, 1, True, False)
+    c.handle(ord("-"))
+    assert c.strength == 0.6
+    assert c.handle(-1) is None and not c.quit
+    c.handle(27)
+    assert c.quit
+
+
+def test_provider_that_is_not_there_fails_in_one_line(swap_onnx):
+    import onnxruntime as ort
+
+    try:
+        model = FilterModel(swap_onnx, "cuda")
+    except UserError as exc:
+        assert "cuda" in str(exc).lower() and "\n" not in str(exc)
+    else:  # a machine with a working CUDA provider
+        assert model.provider == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers()
+
+
+def test_corrupt_and_non_image_models_are_refused(tmp_path):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not onnx at all")
+    with pytest.raises(UserError, match="corrupt"):
+        FilterModel(bad, "cpu")
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("ReduceMean", ["input"], ["output"], keepdims=0)], "g",
+                              [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 8, 8])],
+                              [helper.make_tensor_value_info("output", TensorProto.FLOAT, [])])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(tmp_path / "scalar.onnx"))
+    with pytest.raises(UserError, match="not an image filter"):
+        FilterModel(tmp_path / "scalar.onnx", "cpu")

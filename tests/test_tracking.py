@@ -1,0 +1,64 @@
+"""Face tracking on real media: finds faces in the videos, ignores no-face photos, smooths jitter."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from models.media import read_rgb, read_video_frames
+from realtime.tracking import FaceTracker, face_transform
+
+
+@pytest.fixture
+def tracker():
+    t = FaceTracker()
+    yield t
+    t.close()
+
+
+@pytest.mark.parametrize("video", ["liveportrait__d18.mp4", "liveportrait__d3.mp4", "tpsmm__driving.mp4"])
+def test_tracks_the_face_in_real_videos(tracker, data_dir, video):
+    frames = read_video_frames(data_dir / "videos" / video, every=3, limit=40)
+    found = 0
+    for i, rgb in enumerate(frames):
+        face = tracker.process(np.ascontiguousarray(rgb[..., ::-1]), i / 10)
+        if face is not None:
+            found += 1
+            x0, y0, x1, y1 = face.box
+            h, w = rgb.shape[:2]
+            assert 0 <= x0 < x1 <= w * 1.05 and 0 <= y0 < y1 <= h * 1.05
+    assert found >= 0.9 * len(frames), f"face found in {found}/{len(frames)} frames"
+
+
+def test_no_face_photos_give_no_face(tracker, data_dir):
+    for name in ["skimage__coffee.png", "face_alignment__grass.jpg", "neural_style__hoovertowernight.jpg"]:
+        tracker.smoother.reset()
+        assert tracker.process(read_rgb(data_dir / "faces" / "noface" / name)[..., ::-1].copy(), 0.0) is None
+
+
+def test_many_faces_give_one_tracked_face(tracker, data_dir):
+    face = tracker.process(read_rgb(data_dir / "faces" / "facenet__multiface.jpg")[..., ::-1].copy(), 0.0)
+    assert face is None or face.landmarks.shape == (468, 2)
+
+
+def test_one_euro_lowers_landmark_jitter_on_a_still_face(tracker, face_photo):
+    rng = np.random.default_rng(0)
+    bgr = np.ascontiguousarray(face_photo[..., ::-1])
+    raw, smooth = [], []
+    for i in range(40):
+        noisy = np.clip(bgr + rng.normal(0, 6, bgr.shape), 0, 255).astype(np.uint8)  # sensor noise on a still face
+        face = tracker.process(noisy, i / 30)
+        assert face is not None
+        raw.append(face.raw)
+        smooth.append(face.landmarks)
+    jitter_raw = np.abs(np.diff(np.array(raw[10:]), axis=0)).mean()
+    jitter_smooth = np.abs(np.diff(np.array(smooth[10:]), axis=0)).mean()
+    assert jitter_smooth < 0.6 * jitter_raw, (jitter_raw, jitter_smooth)
+
+
+def test_face_transform_is_an_upright_square_around_the_face(tracker, face_photo):
+    face = tracker.process(np.ascontiguousarray(face_photo[..., ::-1]), 0.0)
+    m = face_transform(face, 256)
+    pts = face.landmarks @ m[:, :2].T + m[:, 2]
+    assert pts.min() > 0 and pts.max() < 256
+    left, right = pts[33], pts[263]
+    assert abs(left[1] - right[1]) < 2.0, "eyes must be level in the crop"
