@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
-import random
-import time
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,11 +17,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from export.errors import UserError, run_cli
-from models.checkpoint import build_model, load_state_checked, read_checkpoint, save_checkpoint
+from models.checkpoint import build_model
 from models.media import data_root, fit_short_side, load_collection
+from models.training import TrainingRun, pick_device
 from models.pairs_data import CropConfig, FolderPairs, TeacherPairs, batch, to_tensor
 from models.teachers import CARTOON_STYLES, TEACHERS, cartoon
 from models.unet import UNet, kmeans
@@ -55,14 +52,6 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     name: str = "filter"
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda asked for, but this PyTorch build sees no CUDA GPU; use --device cpu")
-    return torch.device(name)
 
 
 def validation_pairs(images: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
@@ -97,8 +86,6 @@ def evaluate(model: UNet, xs: torch.Tensor, ys: torch.Tensor, styles: list[str],
 
 
 def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
-    torch.manual_seed(cfg.seed)
-    rng = random.Random(cfg.seed)
     device = pick_device(cfg.device)
     if cfg.pairs is not None:
         source: TeacherPairs | FolderPairs = FolderPairs(cfg.pairs, cfg.crops)
@@ -108,79 +95,47 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
             raise UserError(f"unknown teacher {cfg.teacher!r}; known: {', '.join(TEACHERS)}")
         train_images, val_images = load_collection(cfg.data, set(cfg.holdout))
         source = TeacherPairs(train_images, TEACHERS[cfg.teacher], cfg.crops)
+    torch.manual_seed(cfg.seed)
     model = build_model("unet", dict(
         channels=cfg.channels, blocks_per_level=cfg.blocks_per_level, num_downsamples=min(2, len(cfg.channels) - 1),
         latent_codes=cfg.latent_codes, residual_output=cfg.residual_output)).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(s / cfg.steps, 1.0))))
-    step, history = 0, []
-    if resume and cfg.out.is_file():
-        payload = read_checkpoint(cfg.out)
-        state = payload.get("train_state")
-        if state is None:
-            raise UserError(f"{cfg.out} has no training state to resume from (it was released); train into a new --out")
-        load_state_checked(model, payload["state_dict"], str(cfg.out))
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
-        step, history = state["step"], list(state["history"])
-        rng.setstate(state["python_rng"])
-        torch.set_rng_state(state["torch_rng"])
-        log.info("resumed %s at step %d", cfg.out, step)
+    run = TrainingRun(model, cfg.out, cfg.steps, cfg.lr, cfg.seed, cfg.name, resume, cfg.save_every)
     val = validation_pairs(val_images) if val_images and cfg.latent_codes else None
     usage = torch.zeros(max(cfg.latent_codes, 1), dtype=torch.long)
     recent: deque[torch.Tensor] = deque(maxlen=32)
-    meta: dict[str, Any] = {}
+    last: dict[str, Any] = {}
 
-    def save() -> None:
-        meta.update(name=cfg.name, steps=step, history=history[-50:], teacher=cfg.teacher,
-                    train_config={k: str(v) for k, v in asdict(cfg).items()}, saved=time.strftime("%Y-%m-%d %H:%M:%S"))
-        save_checkpoint(cfg.out, model, meta, train_state={
-            "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "step": step, "history": history,
-            "python_rng": rng.getstate(), "torch_rng": torch.get_rng_state()})
+    def train_step() -> torch.Tensor:
+        x, y = batch(source, cfg.batch_size, run.rng)
+        x, y = x.to(device), y.to(device)
+        out = model(x, target=y, quantize=run.step >= cfg.vq_warmup)
+        last["out"] = out
+        l1 = (out.image - y).abs().mean()
+        # logged loss is the L1; the VQ terms ride along with their small weight
+        return l1 + cfg.vq_weight * out.vq_loss
 
-    model.train()
-    bar = tqdm(total=cfg.steps, initial=step, desc=f"train {cfg.name}", unit="step", dynamic_ncols=True)
-    try:
-        while step < cfg.steps:
-            x, y = batch(source, cfg.batch_size, rng)
-            x, y = x.to(device), y.to(device)
-            warming = step < cfg.vq_warmup
-            out = model(x, target=y, quantize=not warming)
-            l1 = (out.image - y).abs().mean()
-            loss = l1 + cfg.vq_weight * out.vq_loss
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            step += 1
-            history.append(round(l1.item(), 5))
-            bar.update(1)
-            bar.set_postfix(l1=f"{np.mean(history[-50:]):.4f}")
-            if warming:
-                recent.append(out.encodings)
-                if step == cfg.vq_warmup:
-                    model.quantizer.codebook.data = kmeans(torch.cat(list(recent)), cfg.latent_codes, seed=cfg.seed)
-                    log.info("step %d: codebook initialised by k-means on %d encodings", step, len(recent) * cfg.batch_size)
-            elif out.indices is not None:
-                usage += torch.bincount(out.indices.cpu(), minlength=cfg.latent_codes)
-                recent.append(out.encodings)
-                if step % cfg.reset_every == 0:
-                    moved = model.quantizer.reset_codes(usage == 0, torch.cat(list(recent)))
-                    if moved:
-                        log.info("step %d: reset %d dead latent codes", step, moved)
-                    usage.zero_()
-            if step % cfg.save_every == 0 or step == cfg.steps:
-                if val is not None:
-                    meta.update(evaluate(model, *val, device))
-                    bar.write(f"step {step}: val L1 {meta['val_l1']:.4f} codes {meta['style_codes']}")
-                save()
-    except KeyboardInterrupt:
-        bar.close()
-        save()
-        log.warning("interrupted at step %d; saved %s (continue with --resume)", step, cfg.out)
-        raise
-    bar.close()
-    return meta
+    def after_step(step: int) -> None:
+        out = last["out"]
+        if out.encodings is None:
+            return
+        recent.append(out.encodings)
+        if step <= cfg.vq_warmup:
+            if step == cfg.vq_warmup:
+                model.quantizer.codebook.data = kmeans(torch.cat(list(recent)), cfg.latent_codes, seed=cfg.seed)
+                log.info("step %d: codebook initialised by k-means on %d encodings", step, sum(len(r) for r in recent))
+            return
+        usage.add_(torch.bincount(out.indices.cpu(), minlength=cfg.latent_codes))
+        if step % cfg.reset_every == 0:
+            moved = model.quantizer.reset_codes(usage == 0, torch.cat(list(recent)))
+            if moved:
+                log.info("step %d: reset %d dead latent codes", step, moved)
+            usage.zero_()
+
+    def on_save() -> dict[str, Any]:
+        return evaluate(model, *val, device) if val is not None else {}
+
+    meta = {"teacher": cfg.teacher, "train_config": {k: str(v) for k, v in asdict(cfg).items()}}
+    return run.run(train_step, after_step, on_save, meta)
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:

@@ -23,11 +23,12 @@ class ChainLoader:
     """Builds the filter chain for hotkey option ``i`` (0 = the chain asked for, then each
     other bundled filter), loading each ONNX file once."""
 
-    def __init__(self, spec: str, provider: str, threads: int, work_size: int | None, frame_hw: tuple[int, int]) -> None:
+    def __init__(self, spec: str, provider: str, threads: int, work_size: int | None) -> None:
         first = parse_chain(spec)
         others = [[p] for name, p in bundled_filters().items() if [p] != first]
         self.options = [first] + others
-        self.provider, self.threads, self.work_size, self.frame_hw = provider, threads, work_size, frame_hw
+        self.provider, self.threads, self.work_size = provider, threads, work_size
+        self.frame_hw = (480, 640)  # set to the source's size before the first load
         self.models: dict[str, FilterModel] = {}
 
     def model(self, path: Any) -> FilterModel:
@@ -57,13 +58,13 @@ class ChainLoader:
 
 
 def run(args: argparse.Namespace, extra_sinks: list[Sink] | None = None) -> dict[str, Any]:
-    loader = None
+    loader = ChainLoader(args.filter, args.provider, args.threads, args.work_size)  # unknown names fail first
     source = open_source(SourceSpec(args.source, args.size, args.fps, paced=not args.fast, loop=args.loop))
     sinks: list[Sink] = list(extra_sinks or [])
     preview = None
     try:
         w, h = source.size
-        loader = ChainLoader(args.filter, args.provider, args.threads, args.work_size, (h, w))
+        loader.frame_hw = (h, w)
         chain0 = loader(0)  # loads, verifies the provider and warms up before the first frame
         if args.output:
             sinks.append(VideoFileSink(args.output, (w, h), args.fps))

@@ -131,6 +131,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.set_defaults(**load_config(parser, args.config))
         args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if not args.verbose:  # OpenCV's videoio probes print a warning per missing camera
+        os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
+        import cv2
+
+        cv2.setLogLevel(0)
     if args.list_filters:
         return list_filters()
     if args.list_cameras:

@@ -53,7 +53,13 @@ def quiet_native_stderr() -> Iterator[None]:
 
 
 class FaceTracker:
-    def __init__(self, max_side: int = 480, smoothing: OneEuroConfig | None = None, min_confidence: float = 0.5) -> None:
+    def __init__(
+        self, max_side: int = 480, smoothing: OneEuroConfig | None = None, min_confidence: float = 0.5,
+        still_threshold: float = 1.0,
+    ) -> None:
+        """``still_threshold``: mean change (0–255) of a 64×48 thumbnail below which the frame
+        counts as still and the previous landmarks are reused without running the mesh
+        (0 disables)."""
         with quiet_native_stderr():
             import mediapipe as mp
 
@@ -64,10 +70,25 @@ class FaceTracker:
             # the first call initialises the graph and prints its chatter
             self.mesh.process(np.zeros((48, 64, 3), np.uint8))
         self.max_side = max_side
+        self.still_threshold = still_threshold
+        self.thumb: np.ndarray | None = None
+        self.last: Face | None = None
+        self.reused = 0
         self.seen_face = False
         self.smoother = OneEuroFilter(smoothing or OneEuroConfig(min_cutoff=1.0, beta=0.05))
 
     def process(self, bgr: np.ndarray, t: float) -> Face | None:
+        if self.still_threshold > 0:
+            thumb = cv2.resize(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), (64, 48), interpolation=cv2.INTER_AREA).astype(np.float32)
+            still = self.thumb is not None and thumb.shape == self.thumb.shape and float(np.abs(thumb - self.thumb).mean()) < self.still_threshold
+            self.thumb = thumb
+            if still and self.last is not None:
+                self.reused += 1
+                return Face(self.smoother(self.last.raw, t), self.last.raw)
+        self.last = self._detect(bgr, t)
+        return self.last
+
+    def _detect(self, bgr: np.ndarray, t: float) -> Face | None:
         h, w = bgr.shape[:2]
         scale = min(1.0, self.max_side / max(h, w))
         small = cv2.resize(bgr, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA) if scale < 1 else bgr

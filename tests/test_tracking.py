@@ -40,7 +40,8 @@ def test_many_faces_give_one_tracked_face(tracker, data_dir):
     assert face is None or face.landmarks.shape == (468, 2)
 
 
-def test_one_euro_lowers_landmark_jitter_on_a_still_face(tracker, face_photo):
+def test_one_euro_lowers_landmark_jitter_on_a_still_face(face_photo):
+    tracker = FaceTracker(still_threshold=0)  # run the mesh on every frame to see its raw jitter
     rng = np.random.default_rng(0)
     bgr = np.ascontiguousarray(face_photo[..., ::-1])
     raw, smooth = [], []
@@ -50,6 +51,7 @@ def test_one_euro_lowers_landmark_jitter_on_a_still_face(tracker, face_photo):
         assert face is not None
         raw.append(face.raw)
         smooth.append(face.landmarks)
+    tracker.close()
     jitter_raw = np.abs(np.diff(np.array(raw[10:]), axis=0)).mean()
     jitter_smooth = np.abs(np.diff(np.array(smooth[10:]), axis=0)).mean()
     assert jitter_smooth < 0.6 * jitter_raw, (jitter_raw, jitter_smooth)
@@ -62,3 +64,32 @@ def test_face_transform_is_an_upright_square_around_the_face(tracker, face_photo
     assert pts.min() > 0 and pts.max() < 256
     left, right = pts[33], pts[263]
     assert abs(left[1] - right[1]) < 2.0, "eyes must be level in the crop"
+
+
+def test_face_filter_changes_the_face_and_leaves_the_corners(tracker, face_photo, tmp_path):
+    from realtime.engine import FilterModel
+    from realtime.filters import AppliedFilter, FilterSettings
+    from tests.conftest import make_onnx_filter
+
+    f = AppliedFilter(FilterModel(make_onnx_filter(tmp_path / "face.onnx", kind="face"), "cpu"), FilterSettings())
+    bgr = np.ascontiguousarray(face_photo[..., ::-1])
+    face = tracker.process(bgr, 0.0)
+    out = f.apply(bgr, face)
+    assert out.shape == bgr.shape and out.dtype == np.uint8
+    x0, y0, x1, y1 = (int(v) for v in face.box)
+    cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
+    centre = (slice(cy - 10, cy + 10), slice(cx - 10, cx + 10))
+    swapped = bgr[centre][..., ::-1].astype(int)  # the crop is resampled twice: compare on average
+    assert np.abs(out[centre].astype(int) - swapped).mean() < 6
+    assert np.abs(out[centre].astype(int) - bgr[centre]).mean() > 3 * np.abs(out[centre].astype(int) - swapped).mean()
+    assert np.array_equal(out[:20, :20], bgr[:20, :20]) and np.array_equal(out[-20:, -20:], bgr[-20:, -20:])
+
+
+def test_a_still_frame_reuses_the_previous_landmarks(tracker, face_photo):
+    bgr = np.ascontiguousarray(face_photo[..., ::-1])
+    first = tracker.process(bgr, 0.0)
+    second = tracker.process(bgr.copy(), 0.033)
+    assert tracker.reused == 1 and np.array_equal(first.raw, second.raw)
+    moved = np.roll(bgr, 40, axis=1)
+    third = tracker.process(moved, 0.066)
+    assert tracker.reused == 1 and third.raw[:, 0].mean() > first.raw[:, 0].mean() + 20

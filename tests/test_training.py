@@ -59,3 +59,26 @@ def test_training_from_a_folder_of_pairs(tmp_path):
     train(cfg)
     history = read_checkpoint(cfg.out)["train_state"]["history"]
     assert np.mean(history[-6:]) < np.mean(history[:6])
+
+
+def test_kmeans_finds_separated_clusters():
+    import torch
+
+    from models.unet import kmeans
+
+    g = torch.Generator().manual_seed(0)
+    centres = torch.tensor([[0.0, 0, 0], [5, 0, 0], [0, 5, 5]])
+    points = torch.cat([c + 0.1 * torch.randn(30, 3, generator=g) for c in centres])
+    found = kmeans(points, 3)
+    assert torch.cdist(centres, found).min(dim=1).values.max() < 0.2
+
+
+def test_vq_warmup_then_quantised_training(tmp_path, photo_folder):
+    import torch
+
+    cfg = tiny_config(tmp_path, photo_folder, steps=12, vq_warmup=6)
+    train(cfg)
+    model, meta, _ = load_checkpoint(cfg.out)
+    book = model.quantizer.codebook.detach()
+    assert torch.isfinite(book).all() and torch.pdist(book).min() > 0
+    assert meta["steps"] == 12 and "style_codes" in meta

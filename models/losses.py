@@ -1,0 +1,159 @@
+"""Perceptual (content) and style (Gram) losses, with two loss networks.
+
+- :class:`VGG16Features`: the torchvision VGG16 ``features`` layout (same state-dict keys, so
+  ``vgg16-397923af.pth`` loads without torchvision), returning relu1_2, relu2_2, relu3_3 and
+  relu4_3. Needs the user's downloaded ImageNet weights.
+- :class:`RandomFeatures`: no download at all. Random multi-scale convolution features
+  (Ustyuzhaninov et al. 2017 showed one layer of random filters at several sizes captures
+  texture statistics): the image and its 2×/4×/8× downsampled copies go through fixed random
+  filter banks of several kernel sizes, then ReLU. Deterministic for a seed.
+
+Both take RGB in 0–1 and return a list of feature maps, coarse-to-fine order not implied.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from export.errors import UserError
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def gram(features: torch.Tensor) -> torch.Tensor:
+    """Gram matrix normalised by C·H·W (as in pytorch/examples): N×C×H×W → N×C×C."""
+    n, c, h, w = features.shape
+    f = features.reshape(n, c, h * w)
+    return f @ f.transpose(1, 2) / (c * h * w)
+
+
+def total_variation(x: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference between neighbouring pixels (smoothness prior)."""
+    return (x[..., 1:, :] - x[..., :-1, :]).abs().mean() + (x[..., :, 1:] - x[..., :, :-1]).abs().mean()
+
+
+class VGG16Features(nn.Module):
+    LAYERS = {3: "relu1_2", 8: "relu2_2", 15: "relu3_3", 22: "relu4_3"}
+    CFG = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512)
+
+    def __init__(self, weights: Path | None = None) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        c = 3
+        for v in self.CFG:
+            if v == "M":
+                layers.append(nn.MaxPool2d(2, 2))
+            else:
+                layers += [nn.Conv2d(c, int(v), 3, padding=1), nn.ReLU(inplace=False)]
+                c = int(v)
+        self.features = nn.Sequential(*layers)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+        if weights is not None:
+            self.load(weights)
+        self.requires_grad_(False).eval()
+
+    def load(self, path: Path) -> None:
+        path = Path(path)
+        if not path.is_file():
+            raise UserError(f"VGG16 weights {path} do not exist (torchvision's vgg16-397923af.pth), or use --loss-net random")
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception:
+            raise UserError(f"{path} is corrupt or not a PyTorch state dict") from None
+        ours = {k: v for k, v in state.items() if k.startswith("features.") and k in self.state_dict()}
+        missing = [k for k in self.state_dict() if k.startswith("features.") and k not in ours]
+        if missing:
+            raise UserError(f"{path} is not a VGG16 state dict: missing {', '.join(missing[:3])}")
+        self.load_state_dict(ours, strict=False)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        h = (x - self.mean) / self.std
+        out = []
+        for i, layer in enumerate(self.features):
+            h = layer(h)
+            if i in self.LAYERS:
+                out.append(h)
+        return out
+
+
+@dataclass
+class RandomFeaturesConfig:
+    seed: int = 0
+    scales: tuple[int, ...] = (1, 2, 4, 8)  # downsampling factors of the input
+    kernel_sizes: tuple[int, ...] = (3, 5, 7)
+    maps: int = 32  # filters per kernel size and scale
+    content_scale: int = 2  # which scale's features the content loss uses
+
+
+class RandomFeatures(nn.Module):
+    """Fixed random multi-scale filter banks + ReLU; one feature map list per scale."""
+
+    def __init__(self, config: RandomFeaturesConfig | None = None) -> None:
+        super().__init__()
+        self.config = cfg = config or RandomFeaturesConfig()
+        g = torch.Generator().manual_seed(cfg.seed)
+        self.banks = nn.ParameterList()
+        for _ in cfg.scales:
+            for k in cfg.kernel_sizes:
+                w = torch.randn(cfg.maps, 3, k, k, generator=g)
+                w -= w.mean(dim=(1, 2, 3), keepdim=True)  # respond to structure, not brightness
+                w /= w.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
+                self.banks.append(nn.Parameter(w, requires_grad=False))
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.eval()
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        x = x - self.mean
+        out = []
+        banks = iter(self.banks)
+        for s in self.config.scales:
+            xs = F.avg_pool2d(x, s) if s > 1 else x
+            maps = [F.conv2d(F.pad(xs, [w.shape[-1] // 2] * 4, mode="reflect"), w) for w in (next(banks) for _ in self.config.kernel_sizes)]
+            out.append(F.relu(torch.cat(maps, dim=1)))
+        return out
+
+
+@dataclass
+class StyleLossConfig:
+    content_weight: float = 1.0
+    style_weight: float = 1.0
+    tv_weight: float = 0.0
+    content_layers: tuple[int, ...] = (1,)  # indices into the loss network's output list
+    style_layers: tuple[int, ...] = field(default_factory=lambda: (0, 1, 2, 3))
+    # divide each term by the target's mean square, so the weights mean the same for any net
+    normalize: bool = True
+
+
+class StyleLoss(nn.Module):
+    """content_weight·MSE(features) + style_weight·Σ MSE(Gram) + tv_weight·TV."""
+
+    def __init__(self, net: nn.Module, style_image: torch.Tensor, config: StyleLossConfig | None = None) -> None:
+        super().__init__()
+        self.net, self.config = net, config or StyleLossConfig()
+        with torch.no_grad():
+            feats = net(style_image)
+            self.style_grams = [gram(feats[i]) for i in self.config.style_layers]
+            self.style_scale = [g.pow(2).mean().clamp_min(1e-12) if self.config.normalize else 1.0 for g in self.style_grams]
+
+    def forward(self, output: torch.Tensor, content: torch.Tensor) -> dict[str, torch.Tensor]:
+        c = self.config
+        out_f = self.net(output)
+        with torch.no_grad():
+            content_f = self.net(content)
+        content_loss = sum(
+            F.mse_loss(out_f[i], content_f[i]) / (content_f[i].pow(2).mean().clamp_min(1e-12) if c.normalize else 1.0)
+            for i in c.content_layers
+        )
+        style_loss = sum(
+            F.mse_loss(gram(out_f[i]), g.expand(output.shape[0], -1, -1)) / scale
+            for i, g, scale in zip(c.style_layers, self.style_grams, self.style_scale)
+        )
+        tv = total_variation(output) if c.tv_weight else output.new_zeros(())
+        total = c.content_weight * content_loss + c.style_weight * style_loss + c.tv_weight * tv
+        return {"total": total, "content": content_loss, "style": style_loss, "tv": tv}

@@ -1,0 +1,155 @@
+"""Johnson et al. (2016) fast style transfer: train a TransformerNet for one style image.
+
+    python -m models.train_style --style STYLE.jpg --out runs/mosaic.pt [--images FOLDER]
+        [--width 32] [--loss-net random|vgg16 --vgg-weights vgg16-397923af.pth] [--steps 4000]
+
+Content images are random crops of the photos and video frames under --images (default: the
+shared media); a few are held out and stylised into a sample sheet every --sample-every steps.
+Resumable with --resume; Ctrl-C saves first.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import random
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+
+from export.errors import UserError, run_cli
+from models.losses import StyleLoss, StyleLossConfig
+from models.media import data_root, fit_short_side, load_collection, read_rgb
+from models.pairs_data import CropConfig, random_window, to_tensor
+from models.stylize_image import loss_network
+from models.train_pairs import DEFAULT_HOLDOUT
+from models.training import TrainingRun, pick_device
+from models.transformer_net import TransformerNet, TransformerNetConfig
+
+log = logging.getLogger("train_style")
+
+
+@dataclass
+class StyleTrainConfig:
+    style: Path
+    out: Path
+    images: Path = field(default_factory=data_root)
+    holdout: tuple[str, ...] = DEFAULT_HOLDOUT
+    width: int = 32
+    res_blocks: int = 5
+    loss_net: str = "random"
+    vgg_weights: Path | None = None
+    style_size: int = 384
+    steps: int = 4000
+    batch_size: int = 4
+    crops: CropConfig = field(default_factory=lambda: CropConfig(crop=256, short_min=256, short_max=512))
+    lr: float = 1e-3
+    content_weight: float = 1.0
+    style_weight: float = 5.0
+    tv_weight: float = 0.0
+    sample_every: int = 500
+    seed: int = 0
+    device: str = "auto"
+    name: str = "style"
+
+
+def content_batch(images: list[np.ndarray], crops: CropConfig, size: int, rng: random.Random) -> torch.Tensor:
+    out = []
+    for _ in range(size):
+        img = images[rng.randrange(len(images))]
+        img = fit_short_side(img, max(rng.randint(crops.short_min, crops.short_max), crops.crop))
+        y, x = random_window(img.shape, crops.crop, rng)
+        crop = img[y : y + crops.crop, x : x + crops.crop]
+        out.append(to_tensor(crop[:, ::-1] if crops.flip and rng.random() < 0.5 else crop))
+    return torch.stack(out)
+
+
+@torch.no_grad()
+def sample_sheet(model: TransformerNet, images: list[np.ndarray], device: torch.device) -> np.ndarray:
+    model.eval()
+    rows = []
+    for img in images[:3]:
+        img = fit_short_side(img, 256)
+        img = np.ascontiguousarray(img[: img.shape[0] // 4 * 4, : img.shape[1] // 4 * 4][:256, :256])
+        y = model(to_tensor(img)[None].to(device) * 255).clamp(0, 255)[0].permute(1, 2, 0).cpu().numpy()
+        rows.append(np.concatenate([img, y.astype(np.uint8)], 1))
+    model.train()
+    return np.concatenate(rows, 0)
+
+
+def train(cfg: StyleTrainConfig, resume: bool = False) -> dict[str, Any]:
+    device = pick_device(cfg.device)
+    if not cfg.style.is_file():
+        raise UserError(f"style image {cfg.style} does not exist")
+    style = to_tensor(fit_short_side(read_rgb(cfg.style), cfg.style_size))[None].to(device)
+    train_images, val_images = load_collection(cfg.images, set(cfg.holdout))
+    net = loss_network(cfg.loss_net, cfg.vgg_weights).to(device)
+    criterion = StyleLoss(net, style, StyleLossConfig(cfg.content_weight, cfg.style_weight, cfg.tv_weight))
+    torch.manual_seed(cfg.seed)
+    model = TransformerNet(TransformerNetConfig(cfg.width, cfg.res_blocks)).to(device)
+    run = TrainingRun(model, cfg.out, cfg.steps, cfg.lr, cfg.seed, cfg.name, resume, save_every=min(250, cfg.sample_every))
+    samples = cfg.out.with_suffix("")
+    parts: dict[str, float] = {}
+
+    def train_step() -> torch.Tensor:
+        x = content_batch(train_images, cfg.crops, cfg.batch_size, run.rng).to(device)
+        y = model(x * 255.0) / 255.0
+        losses = criterion(y, x)
+        parts.update(content=float(losses["content"]), style=float(losses["style"]))
+        return losses["total"]
+
+    def after_step(step: int) -> None:
+        if step % cfg.sample_every == 0 and val_images:
+            samples.mkdir(parents=True, exist_ok=True)
+            sheet = sample_sheet(model, val_images, device)
+            cv2.imwrite(str(samples / f"step{step:06d}.jpg"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+
+    def on_save() -> dict[str, Any]:
+        return {"content_loss": round(parts.get("content", 0.0), 5), "style_loss": round(parts.get("style", 0.0), 5)}
+
+    meta = {"style_image": cfg.style.name, "loss_net": cfg.loss_net,
+            "train_config": {k: str(v) for k, v in asdict(cfg).items()}}
+    return run.run(train_step, after_step, on_save, meta)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--style", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--name")
+    p.add_argument("--images", type=Path, default=data_root(), help="content photos/videos (default: %(default)s)")
+    p.add_argument("--width", type=int, default=32, help="32 = Johnson's network; 8 or 16 for CPU students")
+    p.add_argument("--res-blocks", type=int, default=5)
+    p.add_argument("--loss-net", default="random", choices=["random", "vgg16"])
+    p.add_argument("--vgg-weights", type=Path)
+    p.add_argument("--steps", type=int, default=4000)
+    p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--crop", type=int, default=256)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--content-weight", type=float, default=1.0)
+    p.add_argument("--style-weight", type=float, default=5.0)
+    p.add_argument("--tv-weight", type=float, default=0.0)
+    p.add_argument("--sample-every", type=int, default=500)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--resume", action="store_true")
+    a = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if not a.images.is_dir():
+        raise UserError(f"content folder {a.images} does not exist or is not a folder")
+    cfg = StyleTrainConfig(
+        style=a.style, out=a.out, images=a.images, width=a.width, res_blocks=a.res_blocks, loss_net=a.loss_net,
+        vgg_weights=a.vgg_weights, steps=a.steps, batch_size=a.batch, crops=CropConfig(crop=a.crop, short_min=a.crop, short_max=2 * a.crop),
+        lr=a.lr, content_weight=a.content_weight, style_weight=a.style_weight, tv_weight=a.tv_weight,
+        sample_every=a.sample_every, seed=a.seed, device=a.device, name=a.name or a.out.stem,
+    )
+    train(cfg, a.resume)
+    print(f"saved {cfg.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_cli(main))
