@@ -83,7 +83,8 @@ def run(args: argparse.Namespace, extra_sinks: list[Sink] | None = None) -> dict
         raise
     stats = RunStats(provider=loader.providers)
     cfg = PipelineConfig(fps=args.fps, mirror=args.mirror, frames=args.frames, track=args.track,
-                         repeat=args.repeat, strength=args.strength, latent=args.latent)
+                         repeat=args.repeat, strength=args.strength, latent=args.latent,
+                         temporal=args.temporal)
     pipeline = Pipeline(source, loader, len(loader.options), sinks, preview, cfg, stats)
     summary = pipeline.run()
     summary["provider"] = loader.providers

@@ -64,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--work-size", type=int, help="short side frame filters run at (default: the model's)")
     p.add_argument("--fast", action="store_true", help="process a video file as fast as possible (no pacing, no drops)")
     p.add_argument("--loop", action="store_true", help="loop a video file")
+    p.add_argument("--no-temporal", dest="temporal", action="store_false", default=True,
+                   help="no temporal stabilisation (it blends with the previous output where the input is still)")
     p.add_argument("--no-track", dest="track", action="store_false", default=True, help="skip face tracking")
     p.add_argument("--repeat", choices=["result", "raw"], default="result",
                    help="when inference is behind, re-send the newest result (default) or the raw frame")

@@ -25,6 +25,7 @@ from realtime.frames import Frame, Slot
 from realtime.sinks import PreviewSink, Sink
 from realtime.sources import Source
 from realtime.stats import RunStats
+from realtime.temporal import TemporalStabilizer
 from realtime.tracking import FaceTracker
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ class PipelineConfig:
     repeat: str = "result"  # when inference is behind: re-send the newest "result" or "raw" frame
     strength: float = 1.0
     latent: int = 0
+    temporal: bool = True  # blend with the previous output where the input did not change
 
 
 @dataclass
@@ -101,8 +103,9 @@ class Pipeline:
         self.results: Slot[Result] = Slot()
         self.stop = threading.Event()
         self.latest_raw: Frame | None = None
-        self.paced = source.live or getattr(source, "paced", True)
+        self.paced = source.live or source.paced
         self.tracker = FaceTracker() if cfg.track else None
+        self.stabilizer = TemporalStabilizer() if cfg.temporal else None
         self.chain = load_chain(0)
         self.errors: list[BaseException] = []
 
@@ -153,6 +156,8 @@ class Pipeline:
                 if self.controls.option != option:
                     option = self.controls.option
                     self.chain = self.load_chain(option)
+                    if self.stabilizer is not None:
+                        self.stabilizer.reset()
                     log.info("filter: %s", self.chain.name)
                     self.stats.filters = self.chain.name
                 self._apply_controls()
@@ -163,6 +168,10 @@ class Pipeline:
                     frame.stages["track"] = (time.perf_counter() - t) * 1000
                     self.stats.face_frames += face is not None
                 image = self.chain.apply(frame.image, face, frame.stages)
+                if self.stabilizer is not None and self.chain.enabled:
+                    t = time.perf_counter()
+                    image = self.stabilizer(frame.image, image)
+                    frame.stages["temporal"] = (time.perf_counter() - t) * 1000
                 frame.stages["process"] = (time.perf_counter() - start) * 1000
                 self.stats.frames_processed += 1
                 for name, ms in frame.stages.items():

@@ -28,6 +28,7 @@ class Source(Protocol):
     fps: float
     size: tuple[int, int]  # (width, height)
     live: bool  # frames arrive in real time by themselves
+    paced: bool  # the loop should pace reads to fps (files); False = as fast as possible
 
     def read(self) -> np.ndarray | None: ...
 
@@ -76,7 +77,7 @@ class CameraSource:
 
 
 class VideoSource:
-    def __init__(self, path: Path, paced: bool = True, loop: bool = False) -> None:
+    def __init__(self, path: Path, paced: bool = True, loop: bool = False, size: tuple[int, int] | None = None) -> None:
         if not path.is_file():
             raise UserError(f"video {path} does not exist")
         self.path, self.loop = path, loop
@@ -84,7 +85,9 @@ class VideoSource:
         if not self.cap.isOpened():
             raise UserError(f"cannot open video {path}: unsupported or corrupt file")
         self.fps = self.cap.get(cv2.CAP_PROP_FPS) or 30.0
-        self.size = (int(self.cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(self.cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+        native = (int(self.cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(self.cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+        self.resize = tuple(size) if size and tuple(size) != native else None
+        self.size = self.resize or native
         self.live = False
         self.paced = paced
 
@@ -93,7 +96,10 @@ class VideoSource:
         if not ok and self.loop:
             self.cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
             ok, frame = self.cap.read()
-        return to_bgr(frame) if ok else None
+        if not ok:
+            return None
+        frame = to_bgr(frame)
+        return cv2.resize(frame, self.resize, interpolation=cv2.INTER_AREA) if self.resize else frame
 
     def close(self) -> None:
         self.cap.release()
@@ -102,11 +108,13 @@ class VideoSource:
 class ImageSource:
     """A still image, repeated forever (paced to ``fps``)."""
 
-    def __init__(self, path: Path, fps: float) -> None:
+    def __init__(self, path: Path, fps: float, size: tuple[int, int] | None = None) -> None:
         image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
         if image is None:
             raise UserError(f"cannot read image {path}")
         self.image = to_bgr(image)
+        if size:
+            self.image = cv2.resize(self.image, tuple(size), interpolation=cv2.INTER_AREA)
         self.fps, self.live, self.paced = fps, False, True
         self.size = (self.image.shape[1], self.image.shape[0])
 
@@ -154,14 +162,18 @@ def open_source(spec: SourceSpec) -> Source:
     text = spec.text.strip()
     if text.isdigit():
         return CameraSource(int(text), spec.size, spec.fps)
+    source: Source
     if text == "synthetic":
-        return SyntheticSource(spec.size or (640, 480), spec.fps)
-    path = Path(text).expanduser()
-    if not path.exists():
-        raise UserError(f"source {text!r} is not a camera index, 'synthetic', or an existing file")
-    if path.suffix.lower() in IMAGE_EXTS:
-        return ImageSource(path, spec.fps)
-    source = VideoSource(path, spec.paced, spec.loop)
+        source = SyntheticSource(spec.size or (640, 480), spec.fps)
+    else:
+        path = Path(text).expanduser()
+        if not path.exists():
+            raise UserError(f"source {text!r} is not a camera index, 'synthetic', or an existing file")
+        if path.suffix.lower() in IMAGE_EXTS:
+            source = ImageSource(path, spec.fps, spec.size)
+        else:
+            source = VideoSource(path, spec.paced, spec.loop, spec.size)
+    source.paced = spec.paced  # type: ignore[misc]
     return source
 
 

@@ -1,0 +1,1 @@
+"""Measurements: flicker of filters on real videos (and, later, FPS/latency)."""

@@ -1,0 +1,182 @@
+"""FPS and latency of filters, model-only and end to end, side by side with a baseline.
+
+    python -m benchmarks.fps [--filter cartoon ...] [--sizes 640x480 1280x720]
+        [--providers cpu] [--source synthetic|VIDEO] [--frames 60] [--out benchmarks/results/NAME]
+
+For every filter × provider × size: model-only throughput (ONNX Runtime on a frame already at
+the filter's work size) and end-to-end throughput through the real pipeline (source →
+tracking → filter → null sink, unpaced, so it measures how fast the machine can go), with
+latency p50/p95/p99 and per-stage times. The baseline is the full-width Johnson network
+(1.68 M parameters) in ONNX Runtime fp32 at the same size, so every row also has a ratio to it.
+Writes JSON, a Markdown table and a PNG plot; prints the table.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from export.contract import parse_size
+from export.errors import UserError, run_cli
+
+log = logging.getLogger("benchmarks.fps")
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+@dataclass
+class Case:
+    filter: str
+    path: Path
+    provider: str
+    size: tuple[int, int]  # (width, height)
+
+
+def baseline_onnx(folder: Path) -> Path:
+    """The full-width Johnson TransformerNet as fp32 ONNX (random weights: speed does not depend on them)."""
+    path = folder / "baseline_johnson_fp32.onnx"
+    if path.is_file():
+        return path
+    try:
+        import torch
+
+        from export.onnx_export import contract_for, export_model
+        from models.transformer_net import TransformerNet
+    except ImportError:
+        raise UserError("the baseline is exported with PyTorch: install the train extra (./run installs it)") from None
+    torch.manual_seed(0)
+    model = TransformerNet().eval()
+    export_model(model, contract_for(model, "baseline-johnson", work_size=480, license="n/a", source="benchmark baseline"), path)
+    return path
+
+
+def model_only(path: Path, provider: str, hw: tuple[int, int], runs: int) -> dict[str, float]:
+    from realtime.engine import FilterModel
+
+    m = FilterModel(path, provider)
+    h, w = hw
+    rgb = np.random.rand(h, w, 3).astype(np.float32)
+    m.run(rgb)
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        m.run(rgb)
+        times.append((time.perf_counter() - t) * 1000)
+    return {"ms_p50": round(statistics.median(times), 2), "fps": round(1000 / statistics.median(times), 2),
+            "provider": m.provider, "input_hw": [h, w]}
+
+
+def work_hw(path: Path, provider: str, size: tuple[int, int], work_size: int | None) -> tuple[int, int]:
+    from realtime.engine import FilterModel
+
+    c = FilterModel(path, provider).contract
+    w, h = size
+    if c.fixed_size:
+        return c.fixed_size
+    short = work_size or c.work_size
+    s = min(1.0, short / min(h, w))
+    return round(h * s), round(w * s)
+
+
+def end_to_end(spec: str, provider: str, size: tuple[int, int], source: str, frames: int, track: bool) -> dict[str, Any]:
+    from realtime.cli import build_parser
+    from realtime.app import run
+
+    args = build_parser().parse_args([
+        "--filter", spec, "--source", source, "--size", f"{size[0]}x{size[1]}", "--no-preview", "--fast",
+        "--frames", str(frames), "--provider", provider, "--loop", *([] if track else ["--no-track"])])
+    return run(args)
+
+
+def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
+    lines = [f"# FPS benchmark — {meta['machine']}", "", f"{meta['date']}; source `{meta['source']}`, {meta['frames']} frames end to end.", "",
+             "| filter | provider | size | model ms | model fps | e2e fps | latency p50 / p95 / p99 ms | × baseline e2e |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lat = r["e2e"]["latency_ms"]
+        lines.append(f"| {r['filter']} | {r['provider']} | {r['size']} | {r['model']['ms_p50']} | {r['model']['fps']} | "
+                     f"{r['e2e']['fps_output']} | {lat['p50']:.1f} / {lat['p95']:.1f} / {lat['p99']:.1f} | {r.get('ratio_e2e', '')} |")
+    lines += ["", "Per-stage p50 ms (end to end):", ""]
+    for r in rows:
+        stages = ", ".join(f"{k} {v['p50']}" for k, v in r["e2e"]["stages_ms"].items())
+        lines.append(f"- {r['filter']} {r['provider']} {r['size']}: {stages}")
+    return "\n".join(lines) + "\n"
+
+
+def plot(rows: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [f"{r['filter']}\n{r['provider']} {r['size']}" for r in rows]
+    x = np.arange(len(rows))
+    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(rows)), 4))
+    ax.bar(x - 0.2, [r["model"]["fps"] for r in rows], 0.4, label="model only")
+    ax.bar(x + 0.2, [r["e2e"]["fps_output"] for r in rows], 0.4, label="end to end")
+    ax.axhline(30, color="gray", linestyle="--", linewidth=1, label="30 fps")
+    ax.set_xticks(x, labels, fontsize=7)
+    ax.set_ylabel("frames per second")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from realtime.registry import bundled_filters, resolve_filter
+
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--filter", nargs="*", help="bundled names or ONNX files (default: all bundled)")
+    p.add_argument("--sizes", nargs="*", default=["640x480", "1280x720"])
+    p.add_argument("--providers", nargs="*", default=["cpu"])
+    p.add_argument("--source", default="synthetic")
+    p.add_argument("--frames", type=int, default=60)
+    p.add_argument("--runs", type=int, default=20, help="model-only timing runs")
+    p.add_argument("--no-track", dest="track", action="store_false", default=True)
+    p.add_argument("--out", type=Path, default=RESULTS / f"{platform.node() or 'machine'}")
+    a = p.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    sizes = []
+    for s in a.sizes:
+        try:
+            w, h = parse_size(s)  # "640x480": width x height
+        except ValueError as exc:
+            raise UserError(f"--sizes: {exc}") from None
+        sizes.append((w, h))
+    a.out.mkdir(parents=True, exist_ok=True)
+    base = baseline_onnx(a.out)
+    specs = a.filter or list(bundled_filters())
+    rows: list[dict[str, Any]] = []
+    for provider in a.providers:
+        for size in sizes:
+            base_e2e = end_to_end(str(base), provider, size, a.source, a.frames, a.track)
+            base_model = model_only(base, provider, (size[1] // 4 * 4, size[0] // 4 * 4), max(3, a.runs // 4))
+            rows.append({"filter": "baseline (Johnson fp32)", "provider": provider, "size": f"{size[0]}x{size[1]}",
+                         "model": base_model, "e2e": base_e2e, "ratio_e2e": 1.0})
+            for spec in specs:
+                path = resolve_filter(spec)
+                mo = model_only(path, provider, work_hw(path, provider, size, None), a.runs)
+                e2e = end_to_end(spec, provider, size, a.source, a.frames, a.track)
+                ratio = round(e2e["fps_output"] / base_e2e["fps_output"], 2) if base_e2e["fps_output"] else 0.0
+                rows.append({"filter": spec, "provider": provider, "size": f"{size[0]}x{size[1]}", "model": mo, "e2e": e2e, "ratio_e2e": ratio})
+                print(f"{spec} {provider} {size[0]}x{size[1]}: model {mo['fps']} fps, e2e {e2e['fps_output']} fps ({ratio}× baseline)")
+    meta = {"machine": f"{platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores",
+            "date": time.strftime("%Y-%m-%d %H:%M"), "source": a.source, "frames": a.frames}
+    (a.out / "fps.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
+    table = markdown(rows, meta)
+    (a.out / "fps.md").write_text(table)
+    plot(rows, a.out / "fps.png")
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_cli(main))
