@@ -24,6 +24,8 @@ class CartoonStyle:
     edge_strength: float = 1.0  # 0 = no edges, 1 = black edges
     edge_block: int = 9  # adaptive-threshold neighbourhood (odd)
     edge_offset: float = 5.0  # higher = fewer edges
+    band_softness: float = 0.35  # width of the ramp between lightness bands (0 = hard steps)
+    edge_softness: float = 4.0  # gray levels over which an outline fades in (0 = binary)
 
 
 CARTOON_STYLES: dict[str, CartoonStyle] = {
@@ -35,6 +37,24 @@ CARTOON_STYLES: dict[str, CartoonStyle] = {
 }
 
 
+def soft_bands(lightness: np.ndarray, levels: int, softness: float) -> np.ndarray:
+    """Quantise 0–255 values into ``levels`` flat bands joined by smooth ramps.
+
+    Between two band centres the value stays flat and then rises over a ramp ``softness``
+    band-widths wide (0 = the hard staircase). Continuous, so a network can learn it.
+    """
+    step = 255.0 / levels
+    u = lightness / step - 0.5
+    k = np.floor(u)
+    r = u - k
+    if softness <= 0:
+        t = (r >= 0.5).astype(np.float32)
+    else:
+        x = np.clip((r - 0.5) / softness + 0.5, 0.0, 1.0)
+        t = x * x * (3 - 2 * x)
+    return np.clip((k + 0.5 + t) * step, 0.0, 255.0)
+
+
 def cartoon(rgb: np.ndarray, style: CartoonStyle = CARTOON_STYLES["bold"]) -> np.ndarray:
     """Cartoonise an H×W×3 uint8 RGB image; returns the same shape and dtype."""
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
@@ -43,16 +63,15 @@ def cartoon(rgb: np.ndarray, style: CartoonStyle = CARTOON_STYLES["bold"]) -> np
     for _ in range(style.smoothing_passes):
         smooth = cv2.bilateralFilter(smooth, 7, style.sigma_color, 5)
     lab = cv2.cvtColor(smooth, cv2.COLOR_RGB2LAB).astype(np.float32)
-    step = 255.0 / style.levels
-    lab[..., 0] = (np.floor(lab[..., 0] / step) + 0.5) * step
+    lab[..., 0] = soft_bands(lab[..., 0], style.levels, style.band_softness)
     lab[..., 1:] = (lab[..., 1:] - 128.0) * style.saturation + 128.0
     out = cv2.cvtColor(np.clip(lab, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB).astype(np.float32)
     if style.edge_strength > 0:
-        gray = cv2.medianBlur(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), 7)
-        edges = cv2.adaptiveThreshold(
-            gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY, style.edge_block, style.edge_offset
-        )
-        out *= 1.0 - style.edge_strength * (1.0 - edges[..., None].astype(np.float32) / 255.0)
+        gray = cv2.medianBlur(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), 7).astype(np.float32)
+        local_mean = cv2.boxFilter(gray, -1, (style.edge_block, style.edge_block), borderType=cv2.BORDER_REPLICATE)
+        below = local_mean - style.edge_offset - gray  # > 0: darker than its surroundings (adaptive threshold)
+        ink = np.clip(below / style.edge_softness, 0.0, 1.0) if style.edge_softness > 0 else (below > 0).astype(np.float32)
+        out *= 1.0 - style.edge_strength * ink[..., None]
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 

@@ -41,6 +41,7 @@ class TrainConfig:
     blocks_per_level: int = 2
     latent_codes: int = 4
     residual_output: bool = False
+    norm_groups: int = 32
     steps: int = 10000
     batch_size: int = 8
     crops: CropConfig = field(default_factory=CropConfig)
@@ -98,7 +99,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     torch.manual_seed(cfg.seed)
     model = build_model("unet", dict(
         channels=cfg.channels, blocks_per_level=cfg.blocks_per_level, num_downsamples=min(2, len(cfg.channels) - 1),
-        latent_codes=cfg.latent_codes, residual_output=cfg.residual_output)).to(device)
+        latent_codes=cfg.latent_codes, residual_output=cfg.residual_output, norm_groups=cfg.norm_groups)).to(device)
     run = TrainingRun(model, cfg.out, cfg.steps, cfg.lr, cfg.seed, cfg.name, resume, cfg.save_every)
     val = validation_pairs(val_images) if val_images and cfg.latent_codes else None
     usage = torch.zeros(max(cfg.latent_codes, 1), dtype=torch.long)
@@ -151,6 +152,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
     p.add_argument("--blocks", type=int, default=2, help="residual blocks per level")
     p.add_argument("--latent-codes", type=int, default=4, help="K variants (0 = no latent)")
     p.add_argument("--residual", action="store_true", help="predict output − input (trains faster)")
+    p.add_argument("--norm-groups", type=int, default=32, help="GroupNorm groups (fewer train faster in thin nets)")
     p.add_argument("--vq-warmup", type=int, default=0, help="steps with a continuous code, then k-means codebook init")
     p.add_argument("--steps", type=int, default=10000)
     p.add_argument("--batch", type=int, default=8)
@@ -170,7 +172,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
     cfg = TrainConfig(
         out=a.out, teacher=None if a.pairs else a.teacher, pairs=a.pairs, data=a.data,
         holdout=tuple(s for s in a.holdout.split(",") if s), channels=channels, blocks_per_level=a.blocks,
-        latent_codes=a.latent_codes, residual_output=a.residual, steps=a.steps, vq_warmup=a.vq_warmup, batch_size=a.batch,
+        latent_codes=a.latent_codes, residual_output=a.residual, norm_groups=a.norm_groups, steps=a.steps, vq_warmup=a.vq_warmup, batch_size=a.batch,
         crops=CropConfig(crop=a.crop, short_min=a.short_min, short_max=a.short_max), lr=a.lr, save_every=a.save_every, seed=a.seed, device=a.device,
         name=a.name or a.out.stem,
     )

@@ -130,3 +130,44 @@ def test_config_file_options_and_command_line_override(monkeypatch, capsys, tmp_
     assert code == 0, err
     stats = json.loads((tmp_path / "s.json").read_text())
     assert stats["frames_output"] == 3 and stats["filters"] == "swap"
+
+
+def test_camera_path_with_a_driver_that_accepts_the_size(monkeypatch, capsys, tmp_path, swap_onnx, caplog):
+    """The camera source end to end, with cv2.VideoCapture replaced by a fake driver
+    (no /dev/video here): requested vs negotiated settings are logged, frames flow."""
+    import json
+    import logging
+
+    import numpy as np
+
+    class FakeCamera:
+        def __init__(self, index, backend=None):
+            self.props = {cv2.CAP_PROP_FRAME_WIDTH: 640, cv2.CAP_PROP_FRAME_HEIGHT: 480, cv2.CAP_PROP_FPS: 30,
+                          cv2.CAP_PROP_FOURCC: cv2.VideoWriter_fourcc(*"YUYV")}
+            self.t = 0
+
+        def isOpened(self):
+            return True
+
+        def set(self, prop, value):
+            self.props[prop] = value
+            return True
+
+        def get(self, prop):
+            return self.props.get(prop, 0)
+
+        def read(self):
+            self.t += 1
+            w, h = int(self.props[cv2.CAP_PROP_FRAME_WIDTH]), int(self.props[cv2.CAP_PROP_FRAME_HEIGHT])
+            return True, np.full((h, w, 3), self.t % 255, np.uint8)
+
+        def release(self):
+            pass
+
+    monkeypatch.setattr(cv2, "VideoCapture", FakeCamera)
+    with caplog.at_level(logging.INFO):
+        code, err = run(monkeypatch, capsys, "--filter", str(swap_onnx), "--source", "0", "--size", "320x240", "--no-preview",
+                        "--frames", "5", "--no-track", "--stats", str(tmp_path / "s.json"))
+    assert code == 0, err
+    assert any("camera 0: asked 320x240" in r.message and "got 320x240" in r.message for r in caplog.records)
+    assert json.loads((tmp_path / "s.json").read_text())["frames_output"] == 5
