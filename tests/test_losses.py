@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import torch
+
+from models.losses import RandomFeatures, RandomFeaturesConfig, StyleLoss, VGG16Features, gram, total_variation
+
+
+def test_gram_of_a_known_tensor():
+    f = torch.tensor([[1.0, 2.0], [3.0, 4.0]]).reshape(1, 2, 1, 2)  # C=2, H=1, W=2
+    expected = torch.tensor([[5.0, 11.0], [11.0, 25.0]]) / (2 * 1 * 2)
+    torch.testing.assert_close(gram(f)[0], expected)
+
+
+def test_random_features_are_deterministic_for_a_seed():
+    x = torch.rand(1, 3, 64, 64)
+    a = RandomFeatures(RandomFeaturesConfig(seed=3))(x)
+    b = RandomFeatures(RandomFeaturesConfig(seed=3))(x)
+    c = RandomFeatures(RandomFeaturesConfig(seed=4))(x)
+    assert all(torch.equal(p, q) for p, q in zip(a, b))
+    assert not torch.equal(a[0], c[0])
+    assert [t.shape[-1] for t in a] == [64, 32, 16, 8]
+
+
+def test_vgg16_layout_matches_torchvision_keys():
+    keys = VGG16Features().state_dict()
+    assert "features.0.weight" in keys and "features.21.weight" in keys and tuple(keys["features.21.weight"].shape) == (512, 512, 3, 3)
+
+
+def test_style_loss_is_zero_for_the_content_and_style_itself_and_tv():
+    x = torch.rand(1, 3, 32, 32)
+    loss = StyleLoss(RandomFeatures(), x)(x, x)
+    assert loss["total"].item() < 1e-6
+    assert total_variation(torch.ones(1, 3, 8, 8)).item() == 0
