@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from export.errors import run_cli
-from models.losses import RandomFeatures, RandomFeaturesConfig, StyleLoss, StyleLossConfig, gram
+from models.losses import RandomFeatures, RandomFeaturesConfig, StyleLossConfig, gram
 from models.media import data_root, fit_short_side, read_rgb
 from models.stylize_image import GatysConfig, stylize, to_tensor
 

@@ -5,9 +5,7 @@ import argparse
 import logging
 from typing import Any
 
-import numpy as np
 
-from export.errors import UserError
 from realtime.engine import FilterModel
 from realtime.filters import AppliedFilter, FilterChain, FilterSettings
 from realtime.pipeline import HOTKEYS, Pipeline, PipelineConfig

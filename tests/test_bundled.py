@@ -6,7 +6,6 @@ import json
 import cv2
 import numpy as np
 import onnxruntime as ort
-import pytest
 
 from export.contract import FilterContract
 from models.media import fit_short_side

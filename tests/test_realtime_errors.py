@@ -6,10 +6,8 @@ import sys
 import cv2
 import pytest
 
-from export.errors import UserError
 from realtime.cli import entry
 from realtime.registry import bundled_filters
-from tests.conftest import make_onnx_filter
 
 
 def run(monkeypatch, capsys, *args: str) -> tuple[int, str]:
@@ -89,7 +87,6 @@ def test_camera_that_refuses_the_size(monkeypatch, capsys, swap_onnx):
 
 
 def test_provider_not_available(monkeypatch, capsys, swap_onnx):
-    import onnxruntime as ort
 
     code, err = run(monkeypatch, capsys, "--filter", str(swap_onnx), "--source", "synthetic", "--no-preview", "--frames", "1", "--provider", "tensorrt")
     if code == 0:
@@ -101,6 +98,7 @@ def test_virtual_camera_missing_prints_the_modprobe_line(monkeypatch, capsys, sw
     monkeypatch.setattr("realtime.sinks.loopback_devices", lambda: [])
     line = one_line(*run(monkeypatch, capsys, "--filter", str(swap_onnx), "--source", "synthetic", "--no-preview", "--virtual-cam"),
                     "sudo modprobe v4l2loopback devices=1 exclusive_caps=1 card_label=")
+    assert "v4l2loopback-dkms" in line
 
 
 def test_named_virtual_camera_device_missing(monkeypatch, capsys, swap_onnx):

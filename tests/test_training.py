@@ -1,12 +1,10 @@
 from __future__ import annotations
 
 import random
-import shutil
 from pathlib import Path
 
 import cv2
 import numpy as np
-import pytest
 
 from models.checkpoint import load_checkpoint, read_checkpoint
 from models.pairs_data import CropConfig

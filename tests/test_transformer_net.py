@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import pytest
 import torch
 
 from models.transformer_net import TransformerNet, TransformerNetConfig, drop_legacy_keys, infer_config
