@@ -18,7 +18,7 @@ import numpy as np
 
 from export.errors import UserError, run_cli
 from realtime.engine import FilterModel
-from realtime.filters import AppliedFilter, FilterSettings
+from realtime.filters import AppliedFilter, FilterSettings, work_shape
 from realtime.registry import resolve_filter
 from realtime.temporal import TemporalStabilizer, flicker_and_response
 
@@ -35,8 +35,8 @@ def read_frames(path: Path, count: int, short: int = 360) -> list[np.ndarray]:
         if not ok:
             break
         h, w = bgr.shape[:2]
-        s = short / min(h, w)
-        frames.append(cv2.resize(bgr, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA) if s < 1 else bgr)
+        sh, sw = work_shape(h, w, short)
+        frames.append(cv2.resize(bgr, (sw, sh), interpolation=cv2.INTER_AREA) if (sh, sw) != (h, w) else bgr)
     cap.release()
     return frames
 

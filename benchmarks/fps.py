@@ -76,13 +76,11 @@ def model_only(path: Path, provider: str, hw: tuple[int, int], runs: int) -> dic
 def work_hw(path: Path, provider: str, size: tuple[int, int], work_size: int | None) -> tuple[int, int]:
     from realtime.engine import FilterModel
 
+    from realtime.filters import work_shape
+
     c = FilterModel(path, provider).contract
     w, h = size
-    if c.fixed_size:
-        return c.fixed_size
-    short = work_size or c.work_size
-    s = min(1.0, short / min(h, w))
-    return round(h * s), round(w * s)
+    return c.fixed_size or work_shape(h, w, work_size or c.work_size)
 
 
 def end_to_end(spec: str, provider: str, size: tuple[int, int], source: str, frames: int, track: bool) -> dict[str, Any]:

@@ -7,12 +7,12 @@ from typing import Any
 
 
 from realtime.engine import FilterModel
-from realtime.filters import AppliedFilter, FilterChain, FilterSettings
+from realtime.filters import AppliedFilter, FilterChain, FilterSettings, work_shape
 from realtime.pipeline import HOTKEYS, Pipeline, PipelineConfig
 from realtime.registry import bundled_filters, parse_chain
 from realtime.sinks import NullSink, PreviewSink, Sink, VideoFileSink, VirtualCamSink
 from realtime.sources import SourceSpec, open_source
-from realtime.stats import RunStats
+from realtime.stats import RunStats, write_json
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +41,7 @@ class ChainLoader:
         c = m.contract
         if c.kind == "face" or c.fixed_size:
             return c.fixed_size or (c.work_size, c.work_size)
-        h, w = self.frame_hw
-        short = self.work_size or c.work_size
-        s = min(1.0, short / min(h, w))
-        return max(1, round(h * s)), max(1, round(w * s))
+        return work_shape(*self.frame_hw, self.work_size or c.work_size)
 
     def __call__(self, option: int) -> FilterChain:
         paths = self.options[option % len(self.options)]
@@ -85,9 +82,8 @@ def run(args: argparse.Namespace, extra_sinks: list[Sink] | None = None) -> dict
                          temporal=args.temporal)
     pipeline = Pipeline(source, loader, len(loader.options), sinks, preview, cfg, stats)
     summary = pipeline.run()
-    summary["provider"] = loader.providers
+    summary["provider"] = loader.providers  # hotkeys may have loaded more models
     if args.stats:
-        stats.provider = loader.providers
-        summary = stats.write(args.stats, pipeline.captured.dropped)
+        write_json(args.stats, summary)
         log.info("stats written to %s", args.stats)
     return summary

@@ -27,6 +27,12 @@ class FilterSettings:
     work_size: int | None = None  # override the model's short side for frame filters
 
 
+def work_shape(h: int, w: int, short: int) -> tuple[int, int]:
+    """(height, width) after shrinking so the short side is at most ``short`` (never enlarged)."""
+    scale = min(1.0, short / min(h, w))
+    return max(1, round(h * scale)), max(1, round(w * scale))
+
+
 def to_rgb01(bgr: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB).astype(np.float32) * (1.0 / 255.0)
 
@@ -66,11 +72,10 @@ class AppliedFilter:
 
     def _apply_frame(self, bgr: np.ndarray) -> np.ndarray:
         h, w = bgr.shape[:2]
-        short = self.settings.work_size or self.model.contract.work_size
-        scale = min(1.0, short / min(h, w))
-        small = cv2.resize(bgr, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA) if scale < 1 else bgr
+        sh, sw = work_shape(h, w, self.settings.work_size or self.model.contract.work_size)
+        small = cv2.resize(bgr, (sw, sh), interpolation=cv2.INTER_AREA) if (sh, sw) != (h, w) else bgr
         out = to_bgr8(self.model.run(to_rgb01(small)))
-        if scale < 1:
+        if (sh, sw) != (h, w):
             out = cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
         return blend(out, bgr, self.settings.strength)
 

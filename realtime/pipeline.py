@@ -236,7 +236,7 @@ class Pipeline:
         while not self._done():
             while True:  # collect the newest result until the next tick
                 remaining = next_tick - time.perf_counter()
-                item = self.results.take(timeout=max(remaining, 0.0)) if remaining > 0 else self.results.take(timeout=0)
+                item = self.results.take(timeout=max(remaining, 0.0))
                 if item is not None:
                     latest, fresh = item, True
                 if remaining <= 0 or (item is None and self.results.closed):

@@ -75,8 +75,7 @@ class RunStats:
                 "duration_s": round(end - self.started, 3),
             }
 
-    def write(self, path: Path, dropped: int) -> dict[str, Any]:
-        data = self.summary(dropped)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(data, indent=2) + "\n")
-        return data
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2) + "\n")
