@@ -157,3 +157,14 @@ class StyleLoss(nn.Module):
         tv = total_variation(output) if c.tv_weight else output.new_zeros(())
         total = c.content_weight * content_loss + c.style_weight * style_loss + c.tv_weight * tv
         return {"total": total, "content": content_loss, "style": style_loss, "tv": tv}
+
+
+def loss_network(name: str, vgg_weights: Path | None = None, random: RandomFeaturesConfig | None = None) -> nn.Module:
+    """``random`` (offline, no download) or ``vgg16`` (needs the user's torchvision weights file)."""
+    if name == "vgg16":
+        if vgg_weights is None:
+            raise UserError("--loss-net vgg16 needs --vgg-weights (torchvision's vgg16-397923af.pth); or use --loss-net random")
+        return VGG16Features(vgg_weights)
+    if name == "random":
+        return RandomFeatures(random)
+    raise UserError(f"unknown loss network {name!r}: use random or vgg16")

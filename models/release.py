@@ -1,10 +1,13 @@
 """Turn a training checkpoint into a bundled filter: slim checkpoint, ONNX, model card, picture.
 
     python -m models.release runs/cartoon.pt --work-size 384 --license MIT
+    python -m models.release runs/mosaic.pt --work-size 360 --style STYLE.jpg   # a style network
 
 Writes models/checkpoints/NAME.pt (weights + config + metadata, no optimiser state),
-realtime/bundled/NAME.onnx (parity-checked) and NAME.json (validation L1, size, CPU time),
-and docs/NAME_astronaut.jpg: input | teacher | model for each latent code.
+realtime/bundled/NAME.onnx (parity-checked) and NAME.json (size, CPU times, and validation L1
+for paired filters), and a picture: docs/NAME_astronaut.jpg (input | teacher | model for each
+latent code) for paired filters; docs/styles/NAME.jpg (photo | style | Gatys | network) for
+style networks, the Gatys still made with the same loss network the network was trained with.
 """
 from __future__ import annotations
 
@@ -25,7 +28,10 @@ from export.onnx_export import contract_for, export_model
 from export.parity import check_parity
 from models.checkpoint import load_checkpoint, save_checkpoint
 from models.media import data_root, fit_short_side, read_rgb
+from models.style_images import read_style
 from models.teachers import CARTOON_STYLES, cartoon
+from models.transformer_net import TransformerNet
+from realtime.filters import work_shape
 
 ROOT = Path(__file__).resolve().parents[1]
 log = logging.getLogger("release")
@@ -46,6 +52,27 @@ def cpu_ms_per_frame(onnx_path: Path, h: int, w: int, runs: int = 20) -> float:
         session.run(None, feeds)
         times.append((time.perf_counter() - start) * 1000)
     return statistics.median(times)
+
+
+def style_gallery(model: torch.nn.Module, meta: dict, photo: np.ndarray, style: np.ndarray, short: int,
+                  gatys_steps: int) -> np.ndarray:
+    """One row: photo | style image | Gatys still (same loss network) | the trained network."""
+    from models.stylize_image import GatysConfig, stylize
+    from models.train_style import loss_config, loss_network_for
+
+    img = fit_short_side(photo, short)
+    h, w = (img.shape[0] // 4) * 4, (img.shape[1] // 4) * 4
+    img = np.ascontiguousarray(img[:h, :w])
+    thumb = cv2.resize(style, (w, h), interpolation=cv2.INTER_AREA)
+    with torch.no_grad():
+        y = model(torch.from_numpy(img).permute(2, 0, 1)[None].float()).clamp(0, 255)[0].permute(1, 2, 0).numpy()
+    tiles = [img, thumb]
+    if gatys_steps > 0:
+        net, loss_cfg = loss_network_for(meta), loss_config(meta)
+        still, _ = stylize(img, style, net, GatysConfig(size=short, steps=gatys_steps), loss_cfg)
+        tiles.append(cv2.resize(still, (w, h), interpolation=cv2.INTER_AREA))
+    tiles.append((y + 0.5).astype(np.uint8))
+    return np.concatenate(tiles, 1)
 
 
 def gallery(model: torch.nn.Module, meta: dict, photo: np.ndarray, short: int) -> np.ndarray:
@@ -72,14 +99,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--work-size", type=int, default=384)
     p.add_argument("--license", default="MIT")
     p.add_argument("--photo", type=Path, default=data_root() / "faces" / "skimage__astronaut.png")
+    p.add_argument("--style", type=Path, help="style networks: the style image (default: found by name under the data folder)")
+    p.add_argument("--gatys-steps", type=int, default=300, help="style networks: Gatys steps for the comparison still (0 = skip)")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("onnx_ir").setLevel(logging.WARNING)
     model, meta, _ = load_checkpoint(a.checkpoint)
     name = a.name or meta.get("name") or a.checkpoint.stem
-    if "val_l1" not in meta:
+    is_style = isinstance(model, TransformerNet)
+    if not is_style and "val_l1" not in meta:
         raise UserError(f"{a.checkpoint} has no validation L1: train with held-out images first")
-    meta = {**meta, "name": name, "license": a.license, "source": f"trained by models.train_pairs on ../shared/data ({meta.get('steps')} steps)"}
+    trainer = "models.train_style" if is_style else "models.train_pairs"
+    meta = {**meta, "name": name, "license": a.license, "source": f"trained by {trainer} on ../shared/data ({meta.get('steps')} steps)"}
     meta.pop("history", None)
     slim = ROOT / "models" / "checkpoints" / f"{name}.pt"
     save_checkpoint(slim, model, meta)
@@ -88,24 +119,39 @@ def main(argv: list[str] | None = None) -> int:
                             latent_names=latent_names(meta, codes))
     onnx_path = export_model(model, contract, ROOT / "realtime" / "bundled" / f"{name}.onnx")
     check_parity(model, onnx_path, contract, "fp32")
-    card = {
-        "name": name,
-        "validation_l1": round(float(meta["val_l1"]), 5),
-        "validation_l1_255": round(float(meta["val_l1"]) * 255, 2),
-        "style_codes": meta.get("style_codes", {}),
+    m = contract.size_multiple  # the engine pads frames up to this multiple
+    wh, ww = (-(-side // m) * m for side in work_shape(480, 640, a.work_size))
+    card: dict = {"name": name}
+    if is_style:
+        card.update(style_image=meta.get("style_image"), loss_net=meta.get("loss_net"), width=model.config.width,
+                    content_loss=meta.get("content_loss"), style_loss=meta.get("style_loss"))
+    else:
+        card.update(validation_l1=round(float(meta["val_l1"]), 5), validation_l1_255=round(float(meta["val_l1"]) * 255, 2),
+                    style_codes=meta.get("style_codes", {}))
+    card.update({
         "train_steps": meta.get("steps"),
         "parameters": sum(p.numel() for p in model.parameters()),
         "onnx_bytes": onnx_path.stat().st_size,
         "checkpoint_bytes": slim.stat().st_size,
         "cpu_ms_256x256": round(cpu_ms_per_frame(onnx_path, 256, 256), 1),
-        "cpu_ms_work_size": round(cpu_ms_per_frame(onnx_path, a.work_size, a.work_size * 4 // 3), 1),
         "work_size": a.work_size,
-    }
+        # a 640×480 camera frame runs at the work size (short side), then is resized back
+        "cpu_ms_640x480_frame": round(cpu_ms_per_frame(onnx_path, wh, ww), 1),
+        "cpu_ms_640x480_full_res": round(cpu_ms_per_frame(onnx_path, 480, 640, runs=5), 1),
+    })
     (ROOT / "realtime" / "bundled" / f"{name}.json").write_text(json.dumps(card, indent=2) + "\n")
     if a.photo.is_file():
-        picture = gallery(model, meta, read_rgb(a.photo), 384)
-        (ROOT / "docs").mkdir(exist_ok=True)
-        cv2.imwrite(str(ROOT / "docs" / f"{name}_astronaut.jpg"), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
+        if is_style:
+            style_name = str(meta.get("style_image", ""))
+            default = data_root() / "styles" / style_name
+            style = read_style(a.style or (default if default.is_file() else style_name))
+            picture = style_gallery(model, meta, read_rgb(a.photo), style, a.work_size, a.gatys_steps)
+            out = ROOT / "docs" / "styles" / f"{name}.jpg"
+        else:
+            picture = gallery(model, meta, read_rgb(a.photo), 384)
+            out = ROOT / "docs" / f"{name}_astronaut.jpg"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(out), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
     print(json.dumps(card, indent=2))
     return 0
 

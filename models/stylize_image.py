@@ -16,7 +16,7 @@ import torch
 from tqdm import tqdm
 
 from export.errors import UserError, run_cli
-from models.losses import RandomFeatures, StyleLoss, StyleLossConfig, VGG16Features
+from models.losses import StyleLoss, StyleLossConfig, loss_network
 from models.media import fit_short_side, read_rgb
 
 log = logging.getLogger("stylize_image")
@@ -42,16 +42,6 @@ def to_image(x: torch.Tensor) -> np.ndarray:
     return (x.detach().clamp(0, 1)[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
 
 
-def loss_network(name: str, vgg_weights: Path | None) -> torch.nn.Module:
-    if name == "vgg16":
-        if vgg_weights is None:
-            raise UserError("--loss-net vgg16 needs --vgg-weights (torchvision's vgg16-397923af.pth); or use --loss-net random")
-        return VGG16Features(vgg_weights)
-    if name == "random":
-        return RandomFeatures()
-    raise UserError(f"unknown loss network {name!r}: use random or vgg16")
-
-
 def stylize(content: np.ndarray, style: np.ndarray, net: torch.nn.Module, cfg: GatysConfig,
             loss_cfg: StyleLossConfig | None = None) -> tuple[np.ndarray, list[float]]:
     """Return the stylised image and the loss after every step."""
@@ -70,7 +60,7 @@ def stylize(content: np.ndarray, style: np.ndarray, net: torch.nn.Module, cfg: G
         opt.step()
         with torch.no_grad():
             x.clamp_(0, 1)
-        history.append(float(losses["total"]))
+        history.append(losses["total"].item())
     return to_image(x), history
 
 

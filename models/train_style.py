@@ -21,10 +21,10 @@ import numpy as np
 import torch
 
 from export.errors import UserError, run_cli
-from models.losses import StyleLoss, StyleLossConfig
-from models.media import data_root, fit_short_side, load_collection, read_rgb
+from models.losses import RandomFeaturesConfig, StyleLoss, StyleLossConfig, loss_network
+from models.media import data_root, fit_short_side, load_collection
+from models.style_images import read_style
 from models.pairs_data import CropConfig, random_window, to_tensor
-from models.stylize_image import loss_network
 from models.train_pairs import DEFAULT_HOLDOUT
 from models.training import TrainingRun, pick_device
 from models.transformer_net import TransformerNet, TransformerNetConfig
@@ -56,6 +56,29 @@ class StyleTrainConfig:
     name: str = "style"
 
 
+def loss_meta_for(cfg: StyleTrainConfig) -> dict[str, Any]:
+    """Everything needed to rebuild the training loss later (stored in the checkpoint)."""
+    loss = StyleLossConfig(cfg.content_weight, cfg.style_weight, cfg.tv_weight)
+    meta: dict[str, Any] = {"loss_net": cfg.loss_net, "loss": asdict(loss)}
+    if cfg.loss_net == "random":
+        meta["random_features"] = asdict(RandomFeaturesConfig())
+    elif cfg.vgg_weights is not None:
+        meta["vgg_weights"] = str(cfg.vgg_weights)
+    return meta
+
+
+def loss_config(meta: dict[str, Any]) -> StyleLossConfig:
+    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in meta.get("loss", {}).items()}
+    return StyleLossConfig(**fields)
+
+
+def loss_network_for(meta: dict[str, Any]) -> torch.nn.Module:
+    """The loss network a checkpoint was trained with (random features, or the user's VGG16)."""
+    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in meta.get("random_features", {}).items()}
+    weights = meta.get("vgg_weights")
+    return loss_network(meta.get("loss_net", "random"), Path(weights) if weights else None, RandomFeaturesConfig(**fields))
+
+
 def content_batch(images: list[np.ndarray], crops: CropConfig, size: int, rng: random.Random) -> torch.Tensor:
     out = []
     for _ in range(size):
@@ -82,12 +105,11 @@ def sample_sheet(model: TransformerNet, images: list[np.ndarray], device: torch.
 
 def train(cfg: StyleTrainConfig, resume: bool = False) -> dict[str, Any]:
     device = pick_device(cfg.device)
-    if not cfg.style.is_file():
-        raise UserError(f"style image {cfg.style} does not exist")
-    style = to_tensor(fit_short_side(read_rgb(cfg.style), cfg.style_size))[None].to(device)
+    style = to_tensor(fit_short_side(read_style(cfg.style), cfg.style_size))[None].to(device)
     train_images, val_images = load_collection(cfg.images, set(cfg.holdout))
-    net = loss_network(cfg.loss_net, cfg.vgg_weights).to(device)
-    criterion = StyleLoss(net, style, StyleLossConfig(cfg.content_weight, cfg.style_weight, cfg.tv_weight))
+    loss_meta = loss_meta_for(cfg)
+    net = loss_network_for(loss_meta).to(device)
+    criterion = StyleLoss(net, style, loss_config(loss_meta))
     torch.manual_seed(cfg.seed)
     model = TransformerNet(TransformerNetConfig(cfg.width, cfg.res_blocks)).to(device)
     run = TrainingRun(model, cfg.out, cfg.steps, cfg.lr, cfg.seed, cfg.name, resume, save_every=min(250, cfg.sample_every))
@@ -98,7 +120,7 @@ def train(cfg: StyleTrainConfig, resume: bool = False) -> dict[str, Any]:
         x = content_batch(train_images, cfg.crops, cfg.batch_size, run.rng).to(device)
         y = model(x * 255.0) / 255.0
         losses = criterion(y, x)
-        parts.update(content=float(losses["content"]), style=float(losses["style"]))
+        parts.update(content=losses["content"].item(), style=losses["style"].item())
         return losses["total"]
 
     def after_step(step: int) -> None:
@@ -110,7 +132,7 @@ def train(cfg: StyleTrainConfig, resume: bool = False) -> dict[str, Any]:
     def on_save() -> dict[str, Any]:
         return {"content_loss": round(parts.get("content", 0.0), 5), "style_loss": round(parts.get("style", 0.0), 5)}
 
-    meta = {"style_image": cfg.style.name, "loss_net": cfg.loss_net,
+    meta = {"style_image": cfg.style.name, **loss_meta,
             "train_config": {k: str(v) for k, v in asdict(cfg).items()}}
     return run.run(train_step, after_step, on_save, meta)
 

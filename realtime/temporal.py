@@ -52,8 +52,8 @@ class TemporalStabilizer:
         d = change_map(self.prev_in, frame_in, c.scale)
         weight = c.keep * np.clip(1.0 - d / c.threshold, 0.0, 1.0)
         h, w = frame_out.shape[:2]
-        weight = cv2.resize(weight, (w, h), interpolation=cv2.INTER_LINEAR)[..., None]
-        out = (frame_out.astype(np.float32) * (1.0 - weight) + self.prev_out.astype(np.float32) * weight + 0.5).astype(np.uint8)
+        weight = cv2.resize(weight, (w, h), interpolation=cv2.INTER_LINEAR)
+        out = cv2.blendLinear(frame_out, self.prev_out, 1.0 - weight, weight)  # one pass in C++, rounds to uint8
         self.prev_in, self.prev_out = frame_in, out
         return out
 
