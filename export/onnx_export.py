@@ -16,6 +16,7 @@ from torch import nn
 
 from export.contract import FilterContract
 from export.errors import UserError
+from models.guided import GuidedUpsample
 from models.transformer_net import TransformerNet
 from models.unet import UNet
 
@@ -29,18 +30,24 @@ class ExportWrapper(nn.Module):
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
+        self.inner = model.net if isinstance(model, GuidedUpsample) else model
         self.high = 255.0 if model.input_range == "0-255" else 1.0
-        self.has_latent = isinstance(model, UNet) and model.config.latent_codes > 0
+        self.has_latent = latent_codes(model) > 0
 
     def forward(self, x: torch.Tensor, latent: torch.Tensor | None = None) -> torch.Tensor:
-        if self.has_latent:
-            code = self.model.code_vectors(latent.reshape(1)).expand(x.shape[0], -1)
-            y = self.model.decode(x, code)
+        code = self.inner.code_vectors(latent.reshape(1)).expand(x.shape[0], -1) if self.has_latent else None
+        if isinstance(self.model, GuidedUpsample):
+            y = self.model(x, code)
         elif isinstance(self.model, UNet):
-            y = self.model.decode(x)
+            y = self.model.decode(x, code)
         else:
             y = self.model(x)
         return y.clamp(0.0, self.high)
+
+
+def latent_codes(model: nn.Module) -> int:
+    inner = model.net if isinstance(model, GuidedUpsample) else model
+    return inner.config.latent_codes if isinstance(inner, UNet) else 0
 
 
 def contract_for(model: nn.Module, name: str, **overrides: object) -> FilterContract:
@@ -49,7 +56,7 @@ def contract_for(model: nn.Module, name: str, **overrides: object) -> FilterCont
         name=name,
         input_range=model.input_range,
         size_multiple=model.size_multiple,
-        latent_codes=model.config.latent_codes if isinstance(model, UNet) else 0,
+        latent_codes=latent_codes(model),
     )
     base.update({k: v for k, v in overrides.items() if v is not None})
     return FilterContract(**base)  # type: ignore[arg-type]
@@ -62,8 +69,8 @@ def sample_inputs(wrapper: ExportWrapper, h: int, w: int, batch: int = 1) -> tup
 
 def export_model(model: nn.Module, contract: FilterContract, path: Path) -> Path:
     """Write ``model`` as ONNX to ``path`` with ``contract`` in its metadata."""
-    if not isinstance(model, (UNet, TransformerNet)):
-        raise UserError(f"cannot export {type(model).__name__}: only UNet and TransformerNet are supported")
+    if not isinstance(model, (UNet, TransformerNet, GuidedUpsample)):
+        raise UserError(f"cannot export {type(model).__name__}: only UNet, TransformerNet and GuidedUpsample are supported")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     wrapper = ExportWrapper(model.eval().float().cpu()).eval()

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from export.errors import UserError
+from models.guided import GuidedConfig, GuidedUpsample
 from models.transformer_net import TransformerNet, TransformerNetConfig
 from models.unet import UNet, UNetConfig
 
@@ -25,6 +26,7 @@ FORMAT = "realtime-filter/1"
 ARCHS: dict[str, tuple[type[nn.Module], type]] = {
     "unet": (UNet, UNetConfig),
     "transformer_net": (TransformerNet, TransformerNetConfig),
+    "guided": (GuidedUpsample, GuidedConfig),
 }
 
 

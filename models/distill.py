@@ -1,0 +1,203 @@
+"""Distil a trained filter into a light CPU student that runs at 1/factor size + guided upsampling.
+
+    python -m models.distill --teacher models/checkpoints/mosaic.pt --out runs/mosaic_fast.pt \\
+        --width 8 --res-blocks 3 --factor 2 --steps 3000
+
+The student (same architecture family as the teacher, fewer channels) is wrapped in
+:class:`models.guided.GuidedUpsample` and trained end to end to reproduce the teacher's output
+at full size on random crops of the shared photos and video frames: L1 + (1 − SSIM). For a
+teacher with a latent code, a code is drawn per batch and the student learns its own embedding
+of each code. Validation reports the SSIM to the teacher on held-out images (the number the
+speed benchmark quotes). Resumable; progress bar; Ctrl-C saves first.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from benchmarks.quality import ssim
+from export.errors import UserError, run_cli
+from models.checkpoint import arch_name, build_model, load_checkpoint
+from models.guided import GuidedConfig, GuidedUpsample
+from models.media import data_root, fit_short_side, load_collection
+from models.pairs_data import CropConfig, to_tensor
+from models.train_pairs import DEFAULT_HOLDOUT
+from models.train_style import content_batch
+from models.training import TrainingRun, pick_device
+from models.unet import UNet
+
+log = logging.getLogger("distill")
+
+
+@dataclass
+class DistillConfig:
+    teacher: Path
+    out: Path
+    images: Path = field(default_factory=data_root)
+    holdout: tuple[str, ...] = DEFAULT_HOLDOUT
+    width: int = 8  # TransformerNet students
+    res_blocks: int = 3
+    channels: tuple[int, ...] = (8, 16, 16, 32)  # UNet students
+    factor: int = 2
+    radius: int = 2
+    eps: float = 1e-3
+    steps: int = 3000
+    batch_size: int = 4
+    crops: CropConfig = field(default_factory=lambda: CropConfig(crop=256, short_min=256, short_max=512))
+    lr: float = 2e-3
+    ssim_weight: float = 1.0
+    save_every: int = 250
+    seed: int = 0
+    device: str = "auto"
+    name: str = "student"
+
+
+def student_for(teacher: torch.nn.Module, cfg: DistillConfig) -> GuidedUpsample:
+    arch = arch_name(teacher)
+    inner = dataclasses.asdict(teacher.config)
+    if arch == "transformer_net":
+        inner.update(width=cfg.width, res_blocks=cfg.res_blocks)
+    elif arch == "unet":
+        inner.update(channels=tuple(cfg.channels), blocks_per_level=1, norm_groups=min(4, min(cfg.channels)))
+    else:
+        raise UserError(f"cannot distil a {arch} teacher: give the checkpoint of a full network")
+    return GuidedUpsample(GuidedConfig(arch, inner, cfg.factor, cfg.radius, cfg.eps))
+
+
+def ssim_loss(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """1 − SSIM (3×3 box windows; inputs 0–1), a differentiable twin of benchmarks.quality.ssim."""
+    c1, c2 = 0.01**2, 0.03**2
+    mu_a, mu_b = F.avg_pool2d(a, 3, 1, 1), F.avg_pool2d(b, 3, 1, 1)
+    var_a = F.avg_pool2d(a * a, 3, 1, 1) - mu_a**2
+    var_b = F.avg_pool2d(b * b, 3, 1, 1) - mu_b**2
+    cov = F.avg_pool2d(a * b, 3, 1, 1) - mu_a * mu_b
+    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
+    return 1 - s.mean()
+
+
+class Runner:
+    """Calls a teacher or student with the optional latent code, returns 0–1 images."""
+
+    def __init__(self, teacher: torch.nn.Module) -> None:
+        self.scale = 255.0 if teacher.input_range == "0-255" else 1.0
+        self.codes = teacher.config.latent_codes if isinstance(teacher, UNet) else 0
+
+    def teacher(self, model: torch.nn.Module, x01: torch.Tensor, code: int | None) -> torch.Tensor:
+        x = x01 * self.scale
+        y = model.decode(x, model.code_vectors(torch.tensor([code], device=x.device)).expand(len(x), -1)) if self.codes else model(x)
+        return (y / self.scale).clamp(0, 1)
+
+    def student(self, model: GuidedUpsample, x01: torch.Tensor, code: int | None) -> torch.Tensor:
+        x = x01 * self.scale
+        vec = model.net.code_vectors(torch.tensor([code], device=x.device)).expand(len(x), -1) if self.codes else None
+        return (model(x, vec) / self.scale).clamp(0, 1)
+
+
+def validation_images(images: list[np.ndarray], size: int = 256) -> list[np.ndarray]:
+    out = []
+    for img in images[:6]:
+        img = fit_short_side(img, size)
+        h, w = img.shape[:2]
+        out.append(np.ascontiguousarray(img[(h - size) // 2 : (h - size) // 2 + size, (w - size) // 2 : (w - size) // 2 + size]))
+    return out
+
+
+@torch.no_grad()
+def evaluate(student: GuidedUpsample, teacher: torch.nn.Module, run: Runner, images: list[np.ndarray], device: torch.device) -> float:
+    student.eval()
+    scores = []
+    for img in images:
+        x = to_tensor(img)[None].to(device)
+        for code in range(max(run.codes, 1)) if run.codes else [None]:
+            a = run.teacher(teacher, x, code)[0].permute(1, 2, 0).cpu().numpy() * 255
+            b = run.student(student, x, code)[0].permute(1, 2, 0).cpu().numpy() * 255
+            scores.append(ssim(a, b))
+    student.train()
+    return float(np.mean(scores))
+
+
+def distill(cfg: DistillConfig, resume: bool = False) -> dict[str, Any]:
+    device = pick_device(cfg.device)
+    teacher, teacher_meta, _ = load_checkpoint(cfg.teacher)
+    if isinstance(teacher, GuidedUpsample):
+        raise UserError(f"{cfg.teacher} is already a fast student; distil from the full network's checkpoint")
+    teacher = teacher.to(device).eval().requires_grad_(False)
+    train_images, val_images = load_collection(cfg.images, set(cfg.holdout))
+    torch.manual_seed(cfg.seed)
+    student = student_for(teacher, cfg).to(device)
+    run = Runner(teacher)
+    if run.codes:  # start each code's embedding where the teacher's is
+        student.net.quantizer.codebook.data.copy_(teacher.quantizer.codebook.data)
+    trainer = TrainingRun(student, cfg.out, cfg.steps, cfg.lr, cfg.seed, cfg.name, resume, cfg.save_every)
+    val = validation_images(val_images)
+    code_rng = random.Random(cfg.seed + 1)
+
+    def train_step() -> torch.Tensor:
+        x = content_batch(train_images, cfg.crops, cfg.batch_size, trainer.rng).to(device)
+        code = code_rng.randrange(run.codes) if run.codes else None
+        with torch.no_grad():
+            target = run.teacher(teacher, x, code)
+        y = run.student(student, x, code)
+        return (y - target).abs().mean() + cfg.ssim_weight * ssim_loss(y, target)
+
+    def on_save() -> dict[str, Any]:
+        return {"val_ssim": round(evaluate(student, teacher, run, val, device), 4)} if val else {}
+
+    meta = {"teacher": str(cfg.teacher.name), "teacher_name": teacher_meta.get("name"),
+            "style_image": teacher_meta.get("style_image"), "style_codes": teacher_meta.get("style_codes", {}),
+            "train_config": {k: str(v) for k, v in dataclasses.asdict(cfg).items()}}
+    return trainer.run(train_step, None, on_save, meta)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--teacher", type=Path, required=True, help="checkpoint of the full network")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--name")
+    p.add_argument("--images", type=Path, default=data_root(), help="content photos/videos (default: %(default)s)")
+    p.add_argument("--width", type=int, default=8, help="TransformerNet student width")
+    p.add_argument("--res-blocks", type=int, default=3)
+    p.add_argument("--channels", default="8,16,16,32", help="UNet student channels")
+    p.add_argument("--factor", type=int, default=2, help="the student runs at 1/factor of the frame size")
+    p.add_argument("--radius", type=int, default=2)
+    p.add_argument("--eps", type=float, default=1e-3)
+    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--crop", type=int, default=256)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--ssim-weight", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--resume", action="store_true")
+    a = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if not a.images.is_dir():
+        raise UserError(f"content folder {a.images} does not exist or is not a folder")
+    try:
+        channels = tuple(int(c) for c in a.channels.split(","))
+    except ValueError:
+        raise UserError(f"--channels must be comma-separated integers, got {a.channels!r}") from None
+    cfg = DistillConfig(
+        teacher=a.teacher, out=a.out, images=a.images, width=a.width, res_blocks=a.res_blocks, channels=channels,
+        factor=a.factor, radius=a.radius, eps=a.eps, steps=a.steps, batch_size=a.batch,
+        crops=CropConfig(crop=a.crop, short_min=a.crop, short_max=2 * a.crop), lr=a.lr, ssim_weight=a.ssim_weight,
+        seed=a.seed, device=a.device, name=a.name or a.out.stem,
+    )
+    meta = distill(cfg, a.resume)
+    if "val_ssim" in meta:
+        print(f"validation SSIM to the teacher {meta['val_ssim']:.4f}")
+    print(f"saved {cfg.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_cli(main))

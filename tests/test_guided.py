@@ -1,0 +1,66 @@
+"""Fast students: guided upsampling, its export, distillation, and the SSIM used to judge them."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from benchmarks.quality import ssim
+from export.onnx_export import contract_for, export_model
+from export.parity import check_parity
+from models.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from models.distill import DistillConfig, distill
+from models.guided import GuidedUpsample, guided_upsample, luminance
+from models.pairs_data import CropConfig
+from models.transformer_net import TransformerNet, TransformerNetConfig
+from models.unet import UNet, UNetConfig
+from tests.conftest import synthetic_photo
+
+
+def test_guided_upsampling_reproduces_a_local_linear_function_of_the_input_at_full_size():
+    full = torch.from_numpy(synthetic_photo(64, 96, 0)).permute(2, 0, 1)[None].float() / 255
+    low = torch.nn.functional.avg_pool2d(full, 2)
+    out = guided_upsample(low, 0.8 * luminance(low) + 0.1, full, radius=2, eps=1e-6)
+    expected = 0.8 * luminance(full) + 0.1
+    assert (out - expected).abs().mean() < 2e-3
+    # sharper than plain bilinear upsampling of the same low-resolution result
+    plain = torch.nn.functional.interpolate(0.8 * luminance(low) + 0.1, size=(64, 96), mode="bilinear", align_corners=False)
+    assert (out - expected).abs().mean() < 0.5 * (plain - expected).abs().mean()
+
+
+def test_guided_student_checkpoint_export_and_parity(tmp_path):
+    torch.manual_seed(0)
+    for net in (TransformerNet(TransformerNetConfig(4, 1)),
+                UNet(UNetConfig(channels=(8, 16), blocks_per_level=1, num_downsamples=1, latent_codes=2, norm_groups=4))):
+        model = GuidedUpsample.around(net, factor=2).eval()
+        assert model.size_multiple == 2 * net.size_multiple
+        save_checkpoint(tmp_path / "g.pt", model, {"name": "g"})
+        loaded, _, _ = load_checkpoint(tmp_path / "g.pt")
+        contract = contract_for(loaded, "g")
+        assert contract.latent_codes == (2 if isinstance(net, UNet) else 0)
+        path = export_model(loaded, contract, tmp_path / "g.onnx")
+        check_parity(loaded, path, contract, "fp32")
+
+
+def test_ssim_is_one_for_identical_images_and_drops_with_noise():
+    img = synthetic_photo(64, 64, 2)
+    noisy = np.clip(img + np.random.default_rng(0).normal(0, 25, img.shape), 0, 255).astype(np.uint8)
+    assert ssim(img, img) == 1.0
+    assert 0.2 < ssim(img, noisy) < 0.9
+    assert ssim(img, noisy) > ssim(img, 255 - img)
+
+
+def test_distilling_a_teacher_lowers_the_loss_and_reports_ssim(tmp_path, photo_folder):
+    torch.manual_seed(0)
+    for name, teacher in (("style", TransformerNet(TransformerNetConfig(8, 1))),
+                          ("cartoon", UNet(UNetConfig(channels=(8, 16), blocks_per_level=1, num_downsamples=1, latent_codes=2,
+                                                      residual_output=True, norm_groups=4)))):
+        save_checkpoint(tmp_path / f"{name}.pt", teacher, {"name": name})
+        cfg = DistillConfig(teacher=tmp_path / f"{name}.pt", out=tmp_path / f"{name}_fast.pt", images=photo_folder, holdout=("img0",),
+                            width=4, res_blocks=1, channels=(4, 8), steps=30, batch_size=2, save_every=15,
+                            crops=CropConfig(crop=32, short_min=48, short_max=64), lr=5e-3)
+        meta = distill(cfg)
+        history = read_checkpoint(cfg.out)["train_state"]["history"]
+        assert np.mean(history[-6:]) < np.mean(history[:6]), name
+        assert 0 < meta["val_ssim"] <= 1
+        student, _, _ = load_checkpoint(cfg.out)
+        assert isinstance(student, GuidedUpsample) and student.config.factor == 2
