@@ -26,7 +26,7 @@ from torch.nn import functional as F
 
 from benchmarks.quality import ssim
 from export.errors import UserError, run_cli
-from models.checkpoint import arch_name, build_model, load_checkpoint
+from models.checkpoint import arch_name, load_checkpoint
 from models.guided import GuidedConfig, GuidedUpsample
 from models.media import data_root, fit_short_side, load_collection
 from models.pairs_data import CropConfig, to_tensor
