@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
 from typing import Any
 
-
+from export.errors import UserError
 from realtime.engine import FilterModel
 from realtime.filters import AppliedFilter, FilterChain, FilterSettings, work_shape
 from realtime.pipeline import HOTKEYS, Pipeline, PipelineConfig
-from realtime.registry import bundled_filters, parse_chain
+from realtime.registry import bundled_filters, fast_variant, parse_chain
 from realtime.sinks import NullSink, PreviewSink, Sink, VideoFileSink, VirtualCamSink
 from realtime.sources import SourceSpec, open_source
 from realtime.stats import RunStats, write_json
@@ -21,21 +22,36 @@ class ChainLoader:
     """Builds the filter chain for hotkey option ``i`` (0 = the chain asked for, then each
     other bundled filter), loading each ONNX file once."""
 
-    def __init__(self, spec: str, provider: str, threads: int, work_size: int | None) -> None:
+    def __init__(self, spec: str, provider: str, threads: int, work_size: int | None, variant: str = "auto") -> None:
         first = parse_chain(spec)
+        if variant == "fast":
+            missing = [p.name for p in first if fast_variant(p) is None]
+            if missing:
+                raise UserError(f"--variant fast: no fast variant of {', '.join(missing)} (needs NAME.fast.onnx beside it); use --variant auto")
         others = [[p] for name, p in bundled_filters().items() if [p] != first]
         self.options = [first] + others
-        self.provider, self.threads, self.work_size = provider, threads, work_size
+        self.provider, self.threads, self.work_size, self.variant = provider, threads, work_size, variant
         self.frame_hw = (480, 640)  # set to the source's size before the first load
         self.models: dict[str, FilterModel] = {}
 
     def model(self, path: Any) -> FilterModel:
         key = str(path)
         if key not in self.models:
-            m = FilterModel(path, self.provider, self.threads)
+            m = self.load(Path(path))
             m.warmup(self.warm_size(m))
             self.models[key] = m
         return self.models[key]
+
+    def load(self, path: Path) -> FilterModel:
+        """The full model, or its fast variant when asked for or when auto ends up on the CPU."""
+        fast = fast_variant(path) if self.variant != "full" else None
+        if fast is not None and self.variant == "fast":
+            return FilterModel(fast, self.provider, self.threads)
+        full = FilterModel(path, self.provider, self.threads)
+        if fast is not None and full.provider == "cpu":
+            log.info("%s: running its fast CPU variant %s (--variant full to force the full model)", full.name, fast.name)
+            return FilterModel(fast, self.provider, self.threads)
+        return full
 
     def warm_size(self, m: FilterModel) -> tuple[int, int]:
         c = m.contract
@@ -53,7 +69,7 @@ class ChainLoader:
 
 
 def run(args: argparse.Namespace, extra_sinks: list[Sink] | None = None) -> dict[str, Any]:
-    loader = ChainLoader(args.filter, args.provider, args.threads, args.work_size)  # unknown names fail first
+    loader = ChainLoader(args.filter, args.provider, args.threads, args.work_size, args.variant)  # unknown names fail first
     source = open_source(SourceSpec(args.source, args.size, args.fps, paced=not args.fast, loop=args.loop))
     sinks: list[Sink] = list(extra_sinks or [])
     preview = None

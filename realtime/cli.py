@@ -57,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", type=int, help="stop after N output frames")
     p.add_argument("--stats", type=Path, help="write run statistics to FILE.json at exit")
     p.add_argument("--provider", default="auto", choices=["auto", "tensorrt", "cuda", "cpu"])
+    p.add_argument("--variant", default="auto", choices=["auto", "full", "fast"],
+                   help="auto: a filter's fast CPU variant when running on CPU, the full model on GPU (default)")
     p.add_argument("--strength", type=_strength, default=1.0, help="blend of filter and input, 0..1 (default 1)")
     p.add_argument("--latent", type=int, default=0, help="latent code (variant) of filters that have them")
     p.add_argument("--work-size", type=int, help="short side frame filters run at (default: the model's)")

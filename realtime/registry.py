@@ -1,6 +1,10 @@
 """The filters that ship with the package (``realtime/bundled/NAME.onnx``) and name lookup.
 
 ``--filter`` takes a bundled name or a path to any ONNX file; ``a+b`` chains them.
+
+A filter may have a light CPU variant next to it, ``NAME.fast.onnx`` (a distilled student
+that runs at a fraction of the frame size with guided upsampling). ``--variant auto`` uses it
+when the full model would run on the CPU provider; ``full`` or ``fast`` force one.
 """
 from __future__ import annotations
 
@@ -9,7 +13,8 @@ from pathlib import Path
 from export.errors import UserError
 
 BUNDLED = Path(__file__).resolve().parent / "bundled"
-VARIANTS = (".fp16", ".int8")
+VARIANTS = (".fp16", ".int8", ".fast")
+CHOICES = ("auto", "full", "fast")
 
 
 def bundled_filters() -> dict[str, Path]:
@@ -40,3 +45,11 @@ def parse_chain(text: str) -> list[Path]:
     if not parts:
         raise UserError("--filter needs a name, e.g. --filter cartoon (see --list-filters)")
     return [resolve_filter(p) for p in parts]
+
+
+def fast_variant(path: Path) -> Path | None:
+    """``NAME.fast.onnx`` beside ``NAME.onnx``, if there is one."""
+    path = Path(path)
+    stem = path.name[: -len(".onnx")] if path.name.endswith(".onnx") else path.stem
+    candidate = path.with_name(f"{stem}.fast.onnx")
+    return candidate if candidate.is_file() and candidate != path else None

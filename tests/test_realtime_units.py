@@ -155,3 +155,18 @@ def test_corrupt_and_non_image_models_are_refused(tmp_path):
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(tmp_path / "scalar.onnx"))
     with pytest.raises(UserError, match="not an image filter"):
         FilterModel(tmp_path / "scalar.onnx", "cpu")
+
+
+def test_variant_auto_takes_the_fast_sibling_on_cpu_and_full_or_fast_can_be_forced(tmp_path):
+    from realtime.app import ChainLoader
+    from realtime.registry import fast_variant
+
+    full = make_onnx_filter(tmp_path / "look.onnx", {"filter.name": "look"})
+    assert fast_variant(full) is None
+    with pytest.raises(UserError, match="no fast variant of look.onnx"):
+        ChainLoader(str(full), "cpu", 1, None, "fast")
+    fast = make_onnx_filter(tmp_path / "look.fast.onnx", {"filter.name": "look-fast"})
+    assert fast_variant(full) == fast and fast_variant(fast) is None
+    for variant, expected in (("auto", "look-fast"), ("fast", "look-fast"), ("full", "look")):
+        loader = ChainLoader(str(full), "cpu", 1, None, variant)
+        assert loader(0).filters[0].model.name == expected, variant
