@@ -72,8 +72,20 @@ def main(argv: list[str] | None = None) -> int:
             r = measure(path, video, a.frames)
             results[f"{spec}/{video.name}"] = r
             print(f"{spec:12s} {video.name:34s} {r['flicker_off']:11.2f} {r['flicker_on']:6.2f} {r['response_off']:12.2f} {r['response_on']:6.2f}")
+    summary = {}
+    for spec in a.filter:
+        rows = [r for k, r in results.items() if k.startswith(f"{spec}/")]
+        summary[spec] = {k: round(float(np.mean([r[k] for r in rows])), 3) for k in rows[0]}
     a.json.parent.mkdir(parents=True, exist_ok=True)
-    a.json.write_text(json.dumps(results, indent=2) + "\n")
+    a.json.write_text(json.dumps({"per_video": results, "mean": summary, "frames": a.frames,
+                                  "videos": [v.name for v in videos]}, indent=2) + "\n")
+    lines = ["| filter | flicker off → on | response off → on | flicker left | response kept |", "|---|---|---|---|---|"]
+    for spec, m in summary.items():
+        lines.append(f"| {spec} | {m['flicker_off']:.2f} → {m['flicker_on']:.2f} | {m['response_off']:.2f} → {m['response_on']:.2f} "
+                     f"| {m['flicker_ratio']:.0%} | {m['response_kept']:.0%} |")
+    table = "\n".join(lines) + "\n"
+    a.json.with_suffix(".md").write_text(f"Mean over {', '.join(v.name for v in videos)} ({a.frames} frames each), 0–255 scale.\n\n" + table)
+    print(table)
     return 0
 
 

@@ -40,3 +40,17 @@ def test_first_frame_and_size_change_pass_through():
     b = np.full((40, 50, 3), 7, np.uint8)
     assert stab(a, a) is a
     assert stab(b, b) is b
+
+
+def test_flicker_benchmark_writes_json_and_markdown(tmp_path, face_video):
+    import json
+
+    from benchmarks.flicker import main
+    from tests.conftest import make_onnx_filter
+
+    model = make_onnx_filter(tmp_path / "swap.onnx")
+    assert main(["--filter", str(model), "--videos", str(face_video), "--frames", "6", "--json", str(tmp_path / "f.json")]) == 0
+    result = json.loads((tmp_path / "f.json").read_text())
+    mean = result["mean"][str(model)]
+    assert mean["response_off"] > mean["flicker_off"] >= 0 and 0 <= mean["flicker_ratio"] <= 1.0
+    assert "| flicker off → on |" in (tmp_path / "f.md").read_text()
