@@ -32,7 +32,7 @@ from models.media import data_root, fit_short_side, load_collection
 from models.pairs_data import CropConfig, to_tensor
 from models.train_pairs import DEFAULT_HOLDOUT
 from models.train_style import content_batch
-from models.training import TrainingRun, pick_device
+from models.training import TrainingRun, add_run_args, parse_ints, pick_device
 from models.unet import UNet
 
 log = logging.getLogger("distill")
@@ -161,8 +161,6 @@ def distill(cfg: DistillConfig, resume: bool = False) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--teacher", type=Path, required=True, help="checkpoint of the full network")
-    p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--name")
     p.add_argument("--images", type=Path, default=data_root(), help="content photos/videos (default: %(default)s)")
     p.add_argument("--width", type=int, default=8, help="TransformerNet student width")
     p.add_argument("--res-blocks", type=int, default=3)
@@ -170,22 +168,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--factor", type=int, default=2, help="the student runs at 1/factor of the frame size")
     p.add_argument("--radius", type=int, default=2)
     p.add_argument("--eps", type=float, default=1e-3)
-    p.add_argument("--steps", type=int, default=3000)
-    p.add_argument("--batch", type=int, default=4)
-    p.add_argument("--crop", type=int, default=256)
-    p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--ssim-weight", type=float, default=1.0)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--resume", action="store_true")
+    add_run_args(p, steps=3000, lr=2e-3, batch=4, crop=256)
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if not a.images.is_dir():
         raise UserError(f"content folder {a.images} does not exist or is not a folder")
-    try:
-        channels = tuple(int(c) for c in a.channels.split(","))
-    except ValueError:
-        raise UserError(f"--channels must be comma-separated integers, got {a.channels!r}") from None
+    channels = parse_ints(a.channels, "--channels")
     cfg = DistillConfig(
         teacher=a.teacher, out=a.out, images=a.images, width=a.width, res_blocks=a.res_blocks, channels=channels,
         factor=a.factor, radius=a.radius, eps=a.eps, steps=a.steps, batch_size=a.batch,

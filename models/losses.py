@@ -12,6 +12,7 @@ Both take RGB in 0–1 and return a list of feature maps, coarse-to-fine order n
 """
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -122,7 +123,7 @@ class RandomFeatures(nn.Module):
 @dataclass
 class StyleLossConfig:
     content_weight: float = 1.0
-    style_weight: float = 1.0
+    style_weight: float = 5.0
     tv_weight: float = 0.0
     content_layers: tuple[int, ...] = (1,)  # indices into the loss network's output list
     style_layers: tuple[int, ...] = field(default_factory=lambda: (0, 1, 2, 3))
@@ -168,3 +169,13 @@ def loss_network(name: str, vgg_weights: Path | None = None, random: RandomFeatu
     if name == "random":
         return RandomFeatures(random)
     raise UserError(f"unknown loss network {name!r}: use random or vgg16")
+
+
+def add_loss_args(p: argparse.ArgumentParser) -> None:
+    """Loss options shared by Gatys stills and Johnson training (defaults: StyleLossConfig's)."""
+    d = StyleLossConfig()
+    p.add_argument("--loss-net", default="random", choices=["random", "vgg16"], help="random needs no download")
+    p.add_argument("--vgg-weights", type=Path, help="torchvision's vgg16-397923af.pth, for --loss-net vgg16")
+    p.add_argument("--content-weight", type=float, default=d.content_weight)
+    p.add_argument("--style-weight", type=float, default=d.style_weight)
+    p.add_argument("--tv-weight", type=float, default=d.tv_weight)

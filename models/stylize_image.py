@@ -16,7 +16,7 @@ import torch
 from tqdm import tqdm
 
 from export.errors import UserError, run_cli
-from models.losses import StyleLoss, StyleLossConfig, loss_network
+from models.losses import add_loss_args, StyleLoss, StyleLossConfig, loss_network
 from models.media import fit_short_side, read_rgb
 
 log = logging.getLogger("stylize_image")
@@ -27,9 +27,6 @@ class GatysConfig:
     size: int = 384  # short side of the result
     steps: int = 300
     lr: float = 0.02
-    content_weight: float = 1.0
-    style_weight: float = 1.0
-    tv_weight: float = 0.0
     init: str = "content"  # start from the content image or "noise"
     seed: int = 0
 
@@ -48,7 +45,7 @@ def stylize(content: np.ndarray, style: np.ndarray, net: torch.nn.Module, cfg: G
     torch.manual_seed(cfg.seed)
     c = to_tensor(fit_short_side(content, cfg.size))
     s = to_tensor(fit_short_side(style, cfg.size))
-    loss_cfg = loss_cfg or StyleLossConfig(content_weight=cfg.content_weight, style_weight=cfg.style_weight, tv_weight=cfg.tv_weight)
+    loss_cfg = loss_cfg or StyleLossConfig()
     criterion = StyleLoss(net, s, loss_cfg)
     x = (c.clone() if cfg.init == "content" else torch.rand_like(c)).requires_grad_(True)
     opt = torch.optim.Adam([x], lr=cfg.lr)
@@ -69,23 +66,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--style", type=Path, required=True)
     p.add_argument("--content", type=Path, required=True)
     p.add_argument("-o", "--output", type=Path, required=True)
-    p.add_argument("--loss-net", default="random", choices=["random", "vgg16"])
-    p.add_argument("--vgg-weights", type=Path)
     p.add_argument("--size", type=int, default=384)
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--lr", type=float, default=0.02)
-    p.add_argument("--content-weight", type=float, default=1.0)
-    p.add_argument("--style-weight", type=float, default=1.0)
-    p.add_argument("--tv-weight", type=float, default=0.0)
+    add_loss_args(p)
     p.add_argument("--init", choices=["content", "noise"], default="content")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     for path in (a.style, a.content):
         if not path.is_file():
             raise UserError(f"image {path} does not exist")
-    cfg = GatysConfig(size=a.size, steps=a.steps, lr=a.lr, content_weight=a.content_weight,
-                      style_weight=a.style_weight, tv_weight=a.tv_weight, init=a.init)
-    image, history = stylize(read_rgb(a.content), read_rgb(a.style), loss_network(a.loss_net, a.vgg_weights), cfg)
+    cfg = GatysConfig(size=a.size, steps=a.steps, lr=a.lr, init=a.init)
+    loss_cfg = StyleLossConfig(a.content_weight, a.style_weight, a.tv_weight)
+    image, history = stylize(read_rgb(a.content), read_rgb(a.style), loss_network(a.loss_net, a.vgg_weights), cfg, loss_cfg)
     a.output.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(a.output), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
         raise UserError(f"cannot write {a.output}: use a .png or .jpg name in a writable folder")

@@ -21,7 +21,7 @@ import torch
 from export.errors import UserError, run_cli
 from models.checkpoint import build_model
 from models.media import data_root, fit_short_side, load_collection
-from models.training import TrainingRun, pick_device
+from models.training import TrainingRun, add_run_args, parse_ints, pick_device
 from models.pairs_data import CropConfig, FolderPairs, TeacherPairs, batch, to_tensor
 from models.teachers import CARTOON_STYLES, TEACHERS, cartoon
 from models.unet import UNet, kmeans
@@ -146,29 +146,18 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
     src.add_argument("--pairs", type=Path, help="folder with inputs/ and outputs/ images of the same names")
     p.add_argument("--data", type=Path, default=data_root(), help="photos/videos for --teacher (default: %(default)s)")
     p.add_argument("--holdout", default=",".join(DEFAULT_HOLDOUT), help="file stems kept out for validation")
-    p.add_argument("--out", type=Path, required=True, help="checkpoint to write (and --resume from)")
-    p.add_argument("--name", default=None, help="filter name stored in the checkpoint")
     p.add_argument("--channels", default="32,64,64,128")
     p.add_argument("--blocks", type=int, default=2, help="residual blocks per level")
     p.add_argument("--latent-codes", type=int, default=4, help="K variants (0 = no latent)")
     p.add_argument("--residual", action="store_true", help="predict output − input (trains faster)")
     p.add_argument("--norm-groups", type=int, default=32, help="GroupNorm groups (fewer train faster in thin nets)")
     p.add_argument("--vq-warmup", type=int, default=0, help="steps with a continuous code, then k-means codebook init")
-    p.add_argument("--steps", type=int, default=10000)
-    p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--crop", type=int, default=256)
     p.add_argument("--short-min", type=int, default=256, help="images are scaled so their short side is")
     p.add_argument("--short-max", type=int, default=384, help="… a random size in [short-min, short-max]")
-    p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--save-every", type=int, default=250)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--resume", action="store_true")
+    add_run_args(p, steps=10000, lr=1e-4, batch=8, crop=256)
     a = p.parse_args(argv)
-    try:
-        channels = tuple(int(c) for c in a.channels.split(","))
-    except ValueError:
-        raise UserError(f"--channels must be comma-separated integers, got {a.channels!r}") from None
+    channels = parse_ints(a.channels, "--channels")
     cfg = TrainConfig(
         out=a.out, teacher=None if a.pairs else a.teacher, pairs=a.pairs, data=a.data,
         holdout=tuple(s for s in a.holdout.split(",") if s), channels=channels, blocks_per_level=a.blocks,

@@ -21,12 +21,12 @@ import numpy as np
 import torch
 
 from export.errors import UserError, run_cli
-from models.losses import RandomFeaturesConfig, StyleLoss, StyleLossConfig, loss_network
+from models.losses import add_loss_args, RandomFeaturesConfig, StyleLoss, StyleLossConfig, loss_network
 from models.media import data_root, fit_short_side, load_collection
 from models.style_images import read_style
 from models.pairs_data import CropConfig, random_window, to_tensor
 from models.train_pairs import DEFAULT_HOLDOUT
-from models.training import TrainingRun, pick_device
+from models.training import TrainingRun, add_run_args, pick_device
 from models.transformer_net import TransformerNet, TransformerNetConfig
 
 log = logging.getLogger("train_style")
@@ -47,9 +47,7 @@ class StyleTrainConfig:
     batch_size: int = 4
     crops: CropConfig = field(default_factory=lambda: CropConfig(crop=256, short_min=256, short_max=512))
     lr: float = 1e-3
-    content_weight: float = 1.0
-    style_weight: float = 5.0
-    tv_weight: float = 0.0
+    loss: StyleLossConfig = field(default_factory=StyleLossConfig)
     sample_every: int = 500
     seed: int = 0
     device: str = "auto"
@@ -58,8 +56,7 @@ class StyleTrainConfig:
 
 def loss_meta_for(cfg: StyleTrainConfig) -> dict[str, Any]:
     """Everything needed to rebuild the training loss later (stored in the checkpoint)."""
-    loss = StyleLossConfig(cfg.content_weight, cfg.style_weight, cfg.tv_weight)
-    meta: dict[str, Any] = {"loss_net": cfg.loss_net, "loss": asdict(loss)}
+    meta: dict[str, Any] = {"loss_net": cfg.loss_net, "loss": asdict(cfg.loss)}
     if cfg.loss_net == "random":
         meta["random_features"] = asdict(RandomFeaturesConfig())
     elif cfg.vgg_weights is not None:
@@ -140,24 +137,12 @@ def train(cfg: StyleTrainConfig, resume: bool = False) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--style", type=Path, required=True)
-    p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--name")
     p.add_argument("--images", type=Path, default=data_root(), help="content photos/videos (default: %(default)s)")
     p.add_argument("--width", type=int, default=32, help="32 = Johnson's network; 8 or 16 for CPU students")
     p.add_argument("--res-blocks", type=int, default=5)
-    p.add_argument("--loss-net", default="random", choices=["random", "vgg16"])
-    p.add_argument("--vgg-weights", type=Path)
-    p.add_argument("--steps", type=int, default=4000)
-    p.add_argument("--batch", type=int, default=4)
-    p.add_argument("--crop", type=int, default=256)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--content-weight", type=float, default=1.0)
-    p.add_argument("--style-weight", type=float, default=5.0)
-    p.add_argument("--tv-weight", type=float, default=0.0)
+    add_loss_args(p)
     p.add_argument("--sample-every", type=int, default=500)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--resume", action="store_true")
+    add_run_args(p, steps=4000, lr=1e-3, batch=4, crop=256)
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if not a.images.is_dir():
@@ -165,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = StyleTrainConfig(
         style=a.style, out=a.out, images=a.images, width=a.width, res_blocks=a.res_blocks, loss_net=a.loss_net,
         vgg_weights=a.vgg_weights, steps=a.steps, batch_size=a.batch, crops=CropConfig(crop=a.crop, short_min=a.crop, short_max=2 * a.crop),
-        lr=a.lr, content_weight=a.content_weight, style_weight=a.style_weight, tv_weight=a.tv_weight,
+        lr=a.lr, loss=StyleLossConfig(a.content_weight, a.style_weight, a.tv_weight),
         sample_every=a.sample_every, seed=a.seed, device=a.device, name=a.name or a.out.stem,
     )
     train(cfg, a.resume)

@@ -4,6 +4,7 @@ save on Ctrl-C so no work is lost.
 """
 from __future__ import annotations
 
+import argparse
 import logging
 import math
 import random
@@ -19,6 +20,26 @@ from export.errors import UserError
 from models.checkpoint import load_state_checked, read_checkpoint, save_checkpoint
 
 log = logging.getLogger(__name__)
+
+
+def add_run_args(p: argparse.ArgumentParser, steps: int, lr: float, batch: int, crop: int) -> None:
+    """The options every trainer here shares."""
+    p.add_argument("--out", type=Path, required=True, help="checkpoint to write (and --resume from)")
+    p.add_argument("--name", help="filter name stored in the checkpoint (default: the --out file name)")
+    p.add_argument("--steps", type=int, default=steps)
+    p.add_argument("--batch", type=int, default=batch)
+    p.add_argument("--crop", type=int, default=crop, help="training crop side in pixels")
+    p.add_argument("--lr", type=float, default=lr)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--resume", action="store_true", help="continue from --out where it stopped")
+
+
+def parse_ints(text: str, option: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(c) for c in text.split(","))
+    except ValueError:
+        raise UserError(f"{option} must be comma-separated integers, got {text!r}") from None
 
 
 def pick_device(name: str) -> torch.device:

@@ -6,6 +6,7 @@ import json
 import cv2
 import numpy as np
 import onnxruntime as ort
+import pytest
 
 from export.contract import FilterContract
 from models.media import fit_short_side
@@ -45,3 +46,42 @@ def test_bundled_cartoon_changes_a_face_photo_towards_the_teacher(face_photo):
     gray_in = cv2.Laplacian(cv2.cvtColor(img, cv2.COLOR_RGB2GRAY), cv2.CV_32F)
     gray_out = cv2.Laplacian(cv2.cvtColor(best, cv2.COLOR_RGB2GRAY), cv2.CV_32F)
     assert not np.allclose(gray_in, gray_out)
+
+
+def style_cards() -> list[dict]:
+    cards = [json.loads(p.read_text()) for p in sorted(BUNDLED.glob("*.json"))]
+    return [c for c in cards if c.get("style_image")]
+
+
+def colour_transform_residual(src: np.ndarray, out: np.ndarray) -> float:
+    """Mean |out − best global affine colour transform of src| (0–255): ~0 for a mere tint."""
+    x = np.concatenate([src.reshape(-1, 3).astype(np.float64), np.ones((src.shape[0] * src.shape[1], 1))], 1)
+    y = out.reshape(-1, 3).astype(np.float64)
+    coef, *_ = np.linalg.lstsq(x, y, rcond=None)
+    return float(np.abs(x @ coef - y).mean())
+
+
+def test_colour_transform_residual_sees_through_a_tint(face_photo):
+    img = fit_short_side(face_photo, 128)
+    tinted = np.clip(img.astype(np.float32) * [1.1, 0.9, 0.7] + [10, 0, 20], 0, 255).astype(np.uint8)
+    assert colour_transform_residual(img, tinted) < 2
+    assert colour_transform_residual(img, cv2.GaussianBlur(img, (0, 0), 3)) > 5
+
+
+def test_the_promised_styles_are_bundled():
+    names = {c["name"] for c in style_cards()}
+    assert {"mosaic", "candy", "starry_night", "the_scream", "psychedelic"} <= names
+
+
+@pytest.mark.parametrize("card", style_cards(), ids=lambda c: c["name"])
+def test_bundled_style_restyles_a_face_beyond_a_colour_shift(card, face_photo):
+    session = ort.InferenceSession(str(bundled_filters()[card["name"]]), providers=["CPUExecutionProvider"])
+    contract = FilterContract.from_props(session.get_modelmeta().custom_metadata_map)
+    img = fit_short_side(face_photo, contract.work_size)
+    h, w = (img.shape[0] // 4) * 4, (img.shape[1] // 4) * 4
+    img = np.ascontiguousarray(img[:h, :w])
+    y = session.run(None, {"input": img.transpose(2, 0, 1)[None].astype(np.float32) * (contract.scale / 255)})[0][0]
+    out = np.clip(y.transpose(1, 2, 0) * (255 / contract.scale), 0, 255).astype(np.uint8)
+    assert out.shape == img.shape
+    assert colour_transform_residual(img, out) > 15, f"{card['name']} only recolours the photo"
+    assert card["onnx_bytes"] < 8e6

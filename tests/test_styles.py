@@ -29,7 +29,7 @@ def tiny_style_config(tmp_path: Path, images: Path, steps: int) -> StyleTrainCon
     return StyleTrainConfig(
         style=write_style(tmp_path / "style.png"), out=tmp_path / "tiny_style.pt", images=images, holdout=("img0",),
         width=4, res_blocks=1, style_size=96, steps=steps, batch_size=2, crops=CropConfig(crop=48, short_min=48, short_max=64),
-        lr=5e-3, style_weight=5.0, sample_every=10,
+        lr=5e-3, loss=StyleLossConfig(style_weight=5.0), sample_every=10,
     )
 
 
@@ -42,7 +42,7 @@ def test_a_few_style_training_steps_lower_the_loss_and_write_samples(tmp_path, p
     model, meta, _ = load_checkpoint(cfg.out)
     assert meta["style_image"] == "style.png" and meta["loss_net"] == "random" and model.config.width == 4
     # the loss the network was trained with can be rebuilt from the checkpoint alone
-    assert loss_config(meta) == StyleLossConfig(cfg.content_weight, cfg.style_weight, cfg.tv_weight)
+    assert loss_config(meta) == cfg.loss
     assert isinstance(loss_network_for(meta), RandomFeatures)
 
 
