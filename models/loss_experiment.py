@@ -28,8 +28,8 @@ from models.media import data_root, fit_short_side, read_rgb
 from models.stylize_image import GatysConfig, stylize, to_tensor
 
 CANDIDATES: dict[str, tuple[RandomFeaturesConfig, StyleLossConfig]] = {
-    "k3-7 s1-8 m32": (RandomFeaturesConfig(), StyleLossConfig(style_weight=5.0)),
-    "k3-7 s1-8 m32 sw20": (RandomFeaturesConfig(), StyleLossConfig(style_weight=20.0)),
+    "k3-7 s1-8 m32": (RandomFeaturesConfig(kernel_sizes=(3, 5, 7), maps=32), StyleLossConfig(style_weight=5.0)),
+    "k3-7 s1-8 m32 sw20": (RandomFeaturesConfig(kernel_sizes=(3, 5, 7), maps=32), StyleLossConfig(style_weight=20.0)),
     "k3-11 s1-8 m48": (RandomFeaturesConfig(kernel_sizes=(3, 5, 7, 11), maps=48), StyleLossConfig(style_weight=5.0)),
     "k3 s1-16 m64": (RandomFeaturesConfig(kernel_sizes=(3,), scales=(1, 2, 4, 8, 16), maps=64),
                      StyleLossConfig(style_weight=5.0, style_layers=(0, 1, 2, 3, 4))),

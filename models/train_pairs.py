@@ -42,6 +42,7 @@ class TrainConfig:
     latent_codes: int = 4
     residual_output: bool = False
     norm_groups: int = 32
+    edge_sigmas: tuple[tuple[float, float], ...] = ()
     steps: int = 10000
     batch_size: int = 8
     crops: CropConfig = field(default_factory=CropConfig)
@@ -99,7 +100,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     torch.manual_seed(cfg.seed)
     model = build_model("unet", dict(
         channels=cfg.channels, blocks_per_level=cfg.blocks_per_level, num_downsamples=min(2, len(cfg.channels) - 1),
-        latent_codes=cfg.latent_codes, residual_output=cfg.residual_output, norm_groups=cfg.norm_groups)).to(device)
+        latent_codes=cfg.latent_codes, residual_output=cfg.residual_output, norm_groups=cfg.norm_groups,
+        edge_sigmas=cfg.edge_sigmas)).to(device)
     run = TrainingRun(model, cfg.out, cfg.steps, cfg.lr, cfg.seed, cfg.name, resume, cfg.save_every)
     val = validation_pairs(val_images) if val_images and cfg.latent_codes else None
     usage = torch.zeros(max(cfg.latent_codes, 1), dtype=torch.long)
@@ -151,6 +153,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
     p.add_argument("--latent-codes", type=int, default=4, help="K variants (0 = no latent)")
     p.add_argument("--residual", action="store_true", help="predict output − input (trains faster)")
     p.add_argument("--norm-groups", type=int, default=32, help="GroupNorm groups (fewer train faster in thin nets)")
+    p.add_argument("--edge-sigmas", default="", help="fixed DoG input channels, e.g. 1.2:3,1.5:4 (centre:surround σ)")
     p.add_argument("--vq-warmup", type=int, default=0, help="steps with a continuous code, then k-means codebook init")
     p.add_argument("--short-min", type=int, default=256, help="images are scaled so their short side is")
     p.add_argument("--short-max", type=int, default=384, help="… a random size in [short-min, short-max]")
@@ -158,10 +161,14 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
     add_run_args(p, steps=10000, lr=1e-4, batch=8, crop=256)
     a = p.parse_args(argv)
     channels = parse_ints(a.channels, "--channels")
+    try:
+        edges = tuple((float(c), float(s)) for c, s in (pair.split(":") for pair in a.edge_sigmas.split(",") if pair))
+    except ValueError:
+        raise UserError(f"--edge-sigmas must look like 1.2:3,1.5:4, got {a.edge_sigmas!r}") from None
     cfg = TrainConfig(
         out=a.out, teacher=None if a.pairs else a.teacher, pairs=a.pairs, data=a.data,
         holdout=tuple(s for s in a.holdout.split(",") if s), channels=channels, blocks_per_level=a.blocks,
-        latent_codes=a.latent_codes, residual_output=a.residual, norm_groups=a.norm_groups, steps=a.steps, vq_warmup=a.vq_warmup, batch_size=a.batch,
+        latent_codes=a.latent_codes, residual_output=a.residual, norm_groups=a.norm_groups, edge_sigmas=edges, steps=a.steps, vq_warmup=a.vq_warmup, batch_size=a.batch,
         crops=CropConfig(crop=a.crop, short_min=a.short_min, short_max=a.short_max), lr=a.lr, save_every=a.save_every, seed=a.seed, device=a.device,
         name=a.name or a.out.stem,
     )
