@@ -111,7 +111,15 @@ class RandomFeatures(nn.Module):
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
         self.eval()
 
+    @property
+    def min_side(self) -> int:
+        """Smallest image side the coarsest scale's widest filter can be reflect-padded at."""
+        return max(self.config.scales) * (max(self.config.kernel_sizes) // 2 + 1)
+
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        if min(x.shape[-2:]) < self.min_side:
+            raise UserError(f"images of {x.shape[-1]}×{x.shape[-2]} are too small for the random loss network: "
+                            f"use at least {self.min_side} pixels a side (--size/--crop)")
         x = x - self.mean
         out = []
         banks = iter(self.banks)
@@ -131,10 +139,13 @@ class StyleLossConfig:
     style_layers: tuple[int, ...] = field(default_factory=lambda: (0, 1, 2, 3))
     # divide each term by the target's mean square, so the weights mean the same for any net
     normalize: bool = True
+    # penalty on output values outside [0, 1]: the loss network only ever sees the clamped image,
+    # so a generator cannot satisfy it with out-of-range colours (random features would let it)
+    range_weight: float = 10.0
 
 
 class StyleLoss(nn.Module):
-    """content_weight·MSE(features) + style_weight·Σ MSE(Gram) + tv_weight·TV."""
+    """content_weight·MSE(features) + style_weight·Σ MSE(Gram) + tv_weight·TV + range_weight·out-of-range²."""
 
     def __init__(self, net: nn.Module, style_image: torch.Tensor, config: StyleLossConfig | None = None) -> None:
         super().__init__()
@@ -146,7 +157,9 @@ class StyleLoss(nn.Module):
 
     def forward(self, output: torch.Tensor, content: torch.Tensor) -> dict[str, torch.Tensor]:
         c = self.config
-        out_f = self.net(output)
+        inside = output.clamp(0.0, 1.0)
+        range_loss = (output - inside).pow(2).mean()
+        out_f = self.net(inside)
         with torch.no_grad():
             content_f = self.net(content)
         content_loss = sum(
@@ -157,9 +170,9 @@ class StyleLoss(nn.Module):
             F.mse_loss(gram(out_f[i]), g.expand(output.shape[0], -1, -1)) / scale
             for i, g, scale in zip(c.style_layers, self.style_grams, self.style_scale)
         )
-        tv = total_variation(output) if c.tv_weight else output.new_zeros(())
-        total = c.content_weight * content_loss + c.style_weight * style_loss + c.tv_weight * tv
-        return {"total": total, "content": content_loss, "style": style_loss, "tv": tv}
+        tv = total_variation(inside) if c.tv_weight else output.new_zeros(())
+        total = c.content_weight * content_loss + c.style_weight * style_loss + c.tv_weight * tv + c.range_weight * range_loss
+        return {"total": total, "content": content_loss, "style": style_loss, "tv": tv, "range": range_loss}
 
 
 def loss_network(name: str, vgg_weights: Path | None = None, random: RandomFeaturesConfig | None = None) -> nn.Module:
@@ -181,3 +194,8 @@ def add_loss_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--content-weight", type=float, default=d.content_weight)
     p.add_argument("--style-weight", type=float, default=d.style_weight)
     p.add_argument("--tv-weight", type=float, default=d.tv_weight)
+
+
+def loss_options(a: argparse.Namespace) -> StyleLossConfig:
+    """The StyleLossConfig that add_loss_args' options describe."""
+    return StyleLossConfig(content_weight=a.content_weight, style_weight=a.style_weight, tv_weight=a.tv_weight)

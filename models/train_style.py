@@ -19,9 +19,10 @@ from typing import Any
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from export.errors import UserError, run_cli
-from models.losses import add_loss_args, RandomFeaturesConfig, StyleLoss, StyleLossConfig, loss_network
+from models.losses import add_loss_args, RandomFeaturesConfig, StyleLoss, StyleLossConfig, loss_network, loss_options
 from models.media import data_root, fit_short_side, load_collection
 from models.style_images import read_style
 from models.pairs_data import CropConfig, random_window, to_tensor
@@ -49,6 +50,9 @@ class StyleTrainConfig:
     lr: float = 1e-3
     loss: StyleLossConfig = field(default_factory=StyleLossConfig)
     sample_every: int = 500
+    # first steps learn the identity by pixel L1 (cheap, no loss network): the perceptual loss then
+    # starts from the photo, as Gatys starts from the content image, instead of from a grey field
+    identity_steps: int = 200
     seed: int = 0
     device: str = "auto"
     name: str = "style"
@@ -109,6 +113,8 @@ def train(cfg: StyleTrainConfig, resume: bool = False) -> dict[str, Any]:
     criterion = StyleLoss(net, style, loss_config(loss_meta))
     torch.manual_seed(cfg.seed)
     model = TransformerNet(TransformerNetConfig(cfg.width, cfg.res_blocks)).to(device)
+    with torch.no_grad():  # start from mid-grey, inside the output range (a resumed run loads its own)
+        model.deconv3.conv2d.bias.fill_(127.5)
     run = TrainingRun(model, cfg.out, cfg.steps, cfg.lr, cfg.seed, cfg.name, resume, save_every=min(250, cfg.sample_every))
     samples = cfg.out.with_suffix("")
     parts: dict[str, float] = {}
@@ -116,7 +122,12 @@ def train(cfg: StyleTrainConfig, resume: bool = False) -> dict[str, Any]:
     def train_step() -> torch.Tensor:
         x = content_batch(train_images, cfg.crops, cfg.batch_size, run.rng).to(device)
         y = model(x * 255.0) / 255.0
+        if run.step < cfg.identity_steps:
+            l1 = F.l1_loss(y, x)
+            parts["identity_l1"] = l1.item()
+            return l1
         losses = criterion(y, x)
+        parts.pop("identity_l1", None)
         parts.update(content=losses["content"].item(), style=losses["style"].item())
         return losses["total"]
 
@@ -127,7 +138,7 @@ def train(cfg: StyleTrainConfig, resume: bool = False) -> dict[str, Any]:
             cv2.imwrite(str(samples / f"step{step:06d}.jpg"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
 
     def on_save() -> dict[str, Any]:
-        return {"content_loss": round(parts.get("content", 0.0), 5), "style_loss": round(parts.get("style", 0.0), 5)}
+        return {k if k == "identity_l1" else f"{k}_loss": round(v, 5) for k, v in parts.items()}
 
     meta = {"style_image": cfg.style.name, **loss_meta,
             "train_config": {k: str(v) for k, v in asdict(cfg).items()}}
@@ -142,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--res-blocks", type=int, default=5)
     add_loss_args(p)
     p.add_argument("--sample-every", type=int, default=500)
+    p.add_argument("--identity-steps", type=int, default=StyleTrainConfig.identity_steps,
+                   help="pixel-L1 identity warm-up steps before the style loss")
     add_run_args(p, steps=4000, lr=1e-3, batch=4, crop=256)
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -150,8 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     cfg = StyleTrainConfig(
         style=a.style, out=a.out, images=a.images, width=a.width, res_blocks=a.res_blocks, loss_net=a.loss_net,
         vgg_weights=a.vgg_weights, steps=a.steps, batch_size=a.batch, crops=CropConfig(crop=a.crop, short_min=a.crop, short_max=2 * a.crop),
-        lr=a.lr, loss=StyleLossConfig(a.content_weight, a.style_weight, a.tv_weight),
-        sample_every=a.sample_every, seed=a.seed, device=a.device, name=a.name or a.out.stem,
+        lr=a.lr, loss=loss_options(a),
+        sample_every=a.sample_every, identity_steps=a.identity_steps, seed=a.seed, device=a.device, name=a.name or a.out.stem,
     )
     train(cfg, a.resume)
     print(f"saved {cfg.out}")

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import pytest
 import torch
 
+from export.errors import UserError
 from models.losses import RandomFeatures, RandomFeaturesConfig, StyleLoss, VGG16Features, gram, total_variation
 
 
@@ -27,7 +29,14 @@ def test_vgg16_layout_matches_torchvision_keys():
 
 
 def test_style_loss_is_zero_for_the_content_and_style_itself_and_tv():
-    x = torch.rand(1, 3, 32, 32)
+    x = torch.rand(1, 3, 48, 48)
     loss = StyleLoss(RandomFeatures(), x)(x, x)
     assert loss["total"].item() < 1e-6
     assert total_variation(torch.ones(1, 3, 8, 8)).item() == 0
+
+
+def test_too_small_images_for_the_random_net_give_one_line():
+    net = RandomFeatures()
+    assert net.min_side == 48  # scale 8 × (11 // 2 + 1)
+    with pytest.raises(UserError, match="too small for the random loss network: use at least 48 pixels"):
+        net(torch.rand(1, 3, 40, 64))

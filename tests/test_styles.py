@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from export.errors import UserError
 from models.checkpoint import load_checkpoint, read_checkpoint
-from models.losses import RandomFeatures, RandomFeaturesConfig, StyleLossConfig
+from models.losses import RandomFeatures, RandomFeaturesConfig, StyleLoss, StyleLossConfig
 from models.pairs_data import CropConfig
 from models.style_images import psychedelic, read_style
 from models.stylize_image import GatysConfig, stylize
@@ -25,11 +27,11 @@ def write_style(path: Path) -> Path:
     return path
 
 
-def tiny_style_config(tmp_path: Path, images: Path, steps: int) -> StyleTrainConfig:
+def tiny_style_config(tmp_path: Path, images: Path, steps: int, identity_steps: int = 0) -> StyleTrainConfig:
     return StyleTrainConfig(
         style=write_style(tmp_path / "style.png"), out=tmp_path / "tiny_style.pt", images=images, holdout=("img0",),
         width=4, res_blocks=1, style_size=96, steps=steps, batch_size=2, crops=CropConfig(crop=48, short_min=48, short_max=64),
-        lr=5e-3, loss=StyleLossConfig(style_weight=5.0), sample_every=10,
+        lr=5e-3, loss=StyleLossConfig(style_weight=5.0), sample_every=10, identity_steps=identity_steps,
     )
 
 
@@ -44,6 +46,27 @@ def test_a_few_style_training_steps_lower_the_loss_and_write_samples(tmp_path, p
     # the loss the network was trained with can be rebuilt from the checkpoint alone
     assert loss_config(meta) == cfg.loss
     assert isinstance(loss_network_for(meta), RandomFeatures)
+
+
+def test_identity_warm_up_starts_the_network_from_the_photo(tmp_path, photo_folder):
+    cfg = replace(tiny_style_config(tmp_path, photo_folder, steps=40, identity_steps=40), lr=2e-2)
+    train(cfg)
+    history = read_checkpoint(cfg.out)["train_state"]["history"]
+    # pixel L1 in 0-1 units (not the perceptual loss, which is far larger), from mid-grey towards the photo
+    assert max(history) < 0.3 and np.mean(history[-5:]) < 0.92 * np.mean(history[:5])
+
+
+def test_the_loss_network_only_sees_in_range_colours():
+    torch.manual_seed(0)
+    criterion = StyleLoss(RandomFeatures(RandomFeaturesConfig(maps=8)), torch.rand(1, 3, 96, 96), StyleLossConfig())
+    content = torch.rand(1, 3, 96, 96)
+    wild = (content * 3 - 1).requires_grad_(True)  # a third of the values below 0, a third above 1
+    losses = criterion(wild, content)
+    tame = criterion(wild.detach().clamp(0, 1), content)
+    assert torch.allclose(losses["content"], tame["content"]) and torch.allclose(losses["style"], tame["style"])
+    assert losses["range"] > 0 and tame["range"] == 0
+    losses["range"].backward()
+    assert (wild.grad[wild < 0] < 0).all() and (wild.grad[wild > 1] > 0).all(), "descent pulls colours back into range"
 
 
 def test_gatys_lowers_its_loss():

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -39,3 +40,20 @@ def test_dead_codes_move_to_encoder_outputs():
     moved = model.quantizer.reset_codes(torch.tensor([True, False, True, False]), candidates)
     assert moved == 2
     assert torch.allclose(model.quantizer.codebook[0], torch.full((3,), 7.0), atol=0.1)
+
+
+def test_edge_input_channels_match_the_teachers_difference_of_gaussians():
+    import cv2
+
+    from models.unet import EdgeFeatures
+    from tests.conftest import synthetic_photo
+
+    img = synthetic_photo(64, 80, 3)
+    x = torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255
+    dog = EdgeFeatures(((1.2, 3.0), (1.5, 4.0)))(x)[0].numpy() / 10 * 255
+    gray = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    for channel, (c, s) in zip(dog, ((1.2, 3.0), (1.5, 4.0))):
+        ref = cv2.GaussianBlur(gray, (0, 0), s, borderType=cv2.BORDER_REPLICATE) - cv2.GaussianBlur(gray, (0, 0), c, borderType=cv2.BORDER_REPLICATE)
+        assert np.abs(channel - ref).max() < 1.5  # gray levels; cv2 rounds its gray conversion
+    net = UNet(UNetConfig(channels=(8, 16), blocks_per_level=1, num_downsamples=1, latent_codes=2, edge_sigmas=((1.2, 3.0),)))
+    assert net(x, latent=torch.tensor([1])).image.shape == x.shape
