@@ -4,7 +4,8 @@
 
 flicker = mean |out_t − out_t−1| (0–255) over pixels whose input did not change;
 response = the same over pixels whose input changed. Stabilisation should cut flicker while
-keeping the response (no ghosting, no frozen face). Prints a table and writes JSON.
+keeping the response (no ghosting, no frozen face). Prints a table and writes JSON + Markdown;
+filters measured earlier with the same videos and frames stay in the report.
 """
 from __future__ import annotations
 
@@ -53,6 +54,23 @@ def measure(model_path: Path, video: Path, frames: int) -> dict[str, float]:
             "flicker_ratio": round(fs / fr, 3) if fr else 0.0, "response_kept": round(rs / rr, 3) if rr else 0.0}
 
 
+def read_report(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def merged(old: dict | None, new: dict) -> dict:
+    """The earlier report with the filters just measured replaced, when both used the same videos and frames."""
+    if not old or old.get("frames") != new["frames"] or old.get("videos") != new["videos"]:
+        return new
+    fresh = set(new["mean"])
+    per_video = {k: v for k, v in old.get("per_video", {}).items() if k.split("/")[0] not in fresh}
+    mean = {k: v for k, v in old.get("mean", {}).items() if k not in fresh}
+    return {**new, "per_video": {**per_video, **new["per_video"]}, "mean": {**mean, **new["mean"]}}
+
+
 def main(argv: list[str] | None = None) -> int:
     from models.media import data_root
 
@@ -76,9 +94,11 @@ def main(argv: list[str] | None = None) -> int:
     for spec in a.filter:
         rows = [r for k, r in results.items() if k.startswith(f"{spec}/")]
         summary[spec] = {k: round(float(np.mean([r[k] for r in rows])), 3) for k in rows[0]}
+    report = {"per_video": results, "mean": summary, "frames": a.frames, "videos": [v.name for v in videos]}
+    report = merged(read_report(a.json), report)
+    summary = report["mean"]
     a.json.parent.mkdir(parents=True, exist_ok=True)
-    a.json.write_text(json.dumps({"per_video": results, "mean": summary, "frames": a.frames,
-                                  "videos": [v.name for v in videos]}, indent=2) + "\n")
+    a.json.write_text(json.dumps(report, indent=2) + "\n")
     lines = ["| filter | flicker off → on | response off → on | flicker left | response kept |", "|---|---|---|---|---|"]
     for spec, m in summary.items():
         lines.append(f"| {spec} | {m['flicker_off']:.2f} → {m['flicker_on']:.2f} | {m['response_off']:.2f} → {m['response_on']:.2f} "

@@ -54,3 +54,18 @@ def test_flicker_benchmark_writes_json_and_markdown(tmp_path, face_video):
     mean = result["mean"][str(model)]
     assert mean["response_off"] > mean["flicker_off"] >= 0 and 0 <= mean["flicker_ratio"] <= 1.0
     assert "| flicker off → on |" in (tmp_path / "f.md").read_text()
+
+
+def test_flicker_report_keeps_filters_measured_earlier_with_the_same_videos():
+    from benchmarks.flicker import merged
+
+    def report(name: str, value: float, frames: int = 60) -> dict:
+        return {"per_video": {f"{name}/v.mp4": {"flicker_off": value}}, "mean": {name: {"flicker_off": value}},
+                "frames": frames, "videos": ["v.mp4"]}
+
+    both = merged(report("cartoon", 1.0), report("mosaic", 2.0))
+    assert both["mean"] == {"cartoon": {"flicker_off": 1.0}, "mosaic": {"flicker_off": 2.0}} and len(both["per_video"]) == 2
+    again = merged(both, report("cartoon", 3.0))
+    assert again["mean"]["cartoon"] == {"flicker_off": 3.0} and again["mean"]["mosaic"] == {"flicker_off": 2.0}
+    assert merged(both, report("candy", 4.0, frames=30))["mean"] == {"candy": {"flicker_off": 4.0}}, "other frames: start over"
+    assert merged(None, report("candy", 4.0))["mean"] == {"candy": {"flicker_off": 4.0}}
