@@ -2,6 +2,7 @@
 
     python -m models.release runs/cartoon.pt --work-size 384 --license MIT
     python -m models.release runs/mosaic.pt --work-size 360 --style STYLE.jpg   # a style network
+    python -m models.release --retime        # measure every bundled card's CPU times again
 
 Writes models/checkpoints/NAME.pt (weights + config + metadata, no optimiser state),
 realtime/bundled/NAME.onnx (parity-checked) and NAME.json (size, CPU times, and validation L1
@@ -54,6 +55,40 @@ def cpu_ms_per_frame(onnx_path: Path, h: int, w: int, runs: int = 20) -> float:
     return statistics.median(times)
 
 
+def cpu_times(onnx_path: Path, work_size: int, multiple: int) -> dict[str, float | int]:
+    """The model card's CPU timings (ONNX Runtime, all cores of this machine)."""
+    wh, ww = (-(-side // multiple) * multiple for side in work_shape(480, 640, work_size))  # the engine pads to the multiple
+    return {
+        "cpu_ms_256x256": round(cpu_ms_per_frame(onnx_path, 256, 256), 1),
+        "work_size": work_size,
+        # a 640×480 camera frame runs at the work size (short side), then is resized back
+        "cpu_ms_640x480_frame": round(cpu_ms_per_frame(onnx_path, wh, ww), 1),
+        "cpu_ms_640x480_full_res": round(cpu_ms_per_frame(onnx_path, 480, 640, runs=5), 1),
+    }
+
+
+def retime(folder: Path) -> list[dict]:
+    """Measure the CPU timings of every bundled model card again (on an otherwise idle machine)."""
+    import onnxruntime as ort
+
+    from export.contract import FilterContract
+
+    cards = []
+    for card_path in sorted(folder.glob("*.json")):
+        onnx_path = card_path.with_suffix(".onnx")
+        if not onnx_path.is_file():
+            continue
+        card = json.loads(card_path.read_text())
+        props = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"]).get_modelmeta().custom_metadata_map
+        contract = FilterContract.from_props(props, fallback_name=onnx_path.stem)
+        card.update(cpu_times(onnx_path, int(card.get("work_size") or contract.work_size), contract.size_multiple))
+        card_path.write_text(json.dumps(card, indent=2) + "\n")
+        cards.append(card)
+        print(f"{card['name']}: {card['cpu_ms_256x256']} ms at 256×256, {card['cpu_ms_640x480_frame']} ms per 640×480 frame "
+              f"(work size {card['work_size']}), {card['cpu_ms_640x480_full_res']} ms at full 640×480")
+    return cards
+
+
 def style_gallery(model: torch.nn.Module, meta: dict, photo: np.ndarray, style: np.ndarray, short: int,
                   gatys_steps: int) -> np.ndarray:
     """One row: photo | style image | Gatys still (same loss network) | the trained network."""
@@ -94,7 +129,8 @@ def gallery(model: torch.nn.Module, meta: dict, photo: np.ndarray, short: int) -
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("checkpoint", type=Path)
+    p.add_argument("checkpoint", type=Path, nargs="?")
+    p.add_argument("--retime", action="store_true", help="only measure the CPU times of every bundled model card again")
     p.add_argument("--name", help="filter name (default: from the checkpoint)")
     p.add_argument("--work-size", type=int, default=384)
     p.add_argument("--license", default="MIT")
@@ -104,6 +140,11 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("onnx_ir").setLevel(logging.WARNING)
+    if a.retime:
+        retime(ROOT / "realtime" / "bundled")
+        return 0
+    if a.checkpoint is None:
+        raise UserError("give a checkpoint to release (or --retime)")
     model, meta, _ = load_checkpoint(a.checkpoint)
     name = a.name or meta.get("name") or a.checkpoint.stem
     is_style = isinstance(model, TransformerNet)
@@ -119,8 +160,6 @@ def main(argv: list[str] | None = None) -> int:
                             latent_names=latent_names(meta, codes))
     onnx_path = export_model(model, contract, ROOT / "realtime" / "bundled" / f"{name}.onnx")
     check_parity(model, onnx_path, contract, "fp32")
-    m = contract.size_multiple  # the engine pads frames up to this multiple
-    wh, ww = (-(-side // m) * m for side in work_shape(480, 640, a.work_size))
     card: dict = {"name": name}
     if is_style:
         card.update(style_image=meta.get("style_image"), loss_net=meta.get("loss_net"), width=model.config.width,
@@ -133,11 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         "parameters": sum(p.numel() for p in model.parameters()),
         "onnx_bytes": onnx_path.stat().st_size,
         "checkpoint_bytes": slim.stat().st_size,
-        "cpu_ms_256x256": round(cpu_ms_per_frame(onnx_path, 256, 256), 1),
-        "work_size": a.work_size,
-        # a 640×480 camera frame runs at the work size (short side), then is resized back
-        "cpu_ms_640x480_frame": round(cpu_ms_per_frame(onnx_path, wh, ww), 1),
-        "cpu_ms_640x480_full_res": round(cpu_ms_per_frame(onnx_path, 480, 640, runs=5), 1),
+        **cpu_times(onnx_path, a.work_size, contract.size_multiple),
     })
     (ROOT / "realtime" / "bundled" / f"{name}.json").write_text(json.dumps(card, indent=2) + "\n")
     if a.photo.is_file():

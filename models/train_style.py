@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import logging
 import random
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -69,8 +69,10 @@ def loss_meta_for(cfg: StyleTrainConfig) -> dict[str, Any]:
 
 
 def loss_config(meta: dict[str, Any]) -> StyleLossConfig:
-    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in meta.get("loss", {}).items()}
-    return StyleLossConfig(**fields)
+    """The training loss's settings (settings this version does not know are ignored)."""
+    known = {f.name for f in fields(StyleLossConfig)}
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in meta.get("loss", {}).items() if k in known}
+    return StyleLossConfig(**values)
 
 
 def loss_network_for(meta: dict[str, Any]) -> torch.nn.Module:

@@ -84,4 +84,5 @@ def test_bundled_style_restyles_a_face_beyond_a_colour_shift(card, face_photo):
     out = np.clip(y.transpose(1, 2, 0) * (255 / contract.scale), 0, 255).astype(np.uint8)
     assert out.shape == img.shape
     assert colour_transform_residual(img, out) > 15, f"{card['name']} only recolours the photo"
+    assert 40 < out.mean() < 220 and out.std() > 25, f"{card['name']} gives a dark, blown-out or flat picture"
     assert card["onnx_bytes"] < 8e6

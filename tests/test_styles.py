@@ -114,3 +114,10 @@ def test_release_of_a_style_network(tmp_path, photo_folder, monkeypatch):
     picture = cv2.imread(str(tmp_path / "docs" / "styles" / "tinystyle.jpg"))
     assert picture.shape[0] == 64 and picture.shape[1] >= 4 * 64, "photo | style | Gatys | network"
     assert (tmp_path / "models" / "checkpoints" / "tinystyle.pt").is_file()
+    card_path = tmp_path / "realtime" / "bundled" / "tinystyle.json"
+    card_path.write_text(json.dumps({**card, "cpu_ms_256x256": -1.0}))
+    assert release.main(["--retime"]) == 0
+    again = json.loads(card_path.read_text())
+    assert again["cpu_ms_256x256"] > 0 and again["style_image"] == "style.png" and again["work_size"] == 64
+    with pytest.raises(UserError, match="give a checkpoint"):
+        release.main([])
