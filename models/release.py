@@ -2,6 +2,7 @@
 
     python -m models.release runs/cartoon.pt --work-size 384 --license MIT
     python -m models.release runs/mosaic.pt --work-size 360 --style STYLE.jpg   # a style network
+    python -m models.release runs/mosaic_fast.pt --work-size 720    # a distilled student → mosaic.fast.onnx
     python -m models.release --retime        # measure every bundled card's CPU times again
 
 Writes models/checkpoints/NAME.pt (weights + config + metadata, no optimiser state),
@@ -25,9 +26,10 @@ import torch
 
 from export.cli import latent_names
 from export.errors import UserError, run_cli
-from export.onnx_export import contract_for, export_model
+from export.onnx_export import contract_for, export_model, latent_codes
 from export.parity import check_parity
 from models.checkpoint import load_checkpoint, save_checkpoint
+from models.guided import GuidedUpsample
 from models.media import data_root, fit_short_side, read_rgb
 from models.style_images import read_style
 from models.teachers import CARTOON_STYLES, cartoon
@@ -146,22 +148,31 @@ def main(argv: list[str] | None = None) -> int:
     if a.checkpoint is None:
         raise UserError("give a checkpoint to release (or --retime)")
     model, meta, _ = load_checkpoint(a.checkpoint)
-    name = a.name or meta.get("name") or a.checkpoint.stem
-    is_style = isinstance(model, TransformerNet)
-    if not is_style and "val_l1" not in meta:
+    is_student = isinstance(model, GuidedUpsample)
+    is_style = isinstance(model.net if is_student else model, TransformerNet)
+    if is_student:  # a distilled CPU student ships beside its teacher as NAME.fast.onnx
+        if "val_ssim" not in meta or not meta.get("teacher_name"):
+            raise UserError(f"{a.checkpoint} has no validation SSIM or teacher name: distil it with python -m models.distill")
+        name = a.name or f"{meta['teacher_name']}.fast"
+    else:
+        name = a.name or meta.get("name") or a.checkpoint.stem
+    if not is_style and not is_student and "val_l1" not in meta:
         raise UserError(f"{a.checkpoint} has no validation L1: train with held-out images first")
-    trainer = "models.train_style" if is_style else "models.train_pairs"
+    trainer = "models.distill" if is_student else "models.train_style" if is_style else "models.train_pairs"
     meta = {**meta, "name": name, "license": a.license, "source": f"trained by {trainer} on ../shared/data ({meta.get('steps')} steps)"}
     meta.pop("history", None)
     slim = ROOT / "models" / "checkpoints" / f"{name}.pt"
     save_checkpoint(slim, model, meta)
-    codes = getattr(model.config, "latent_codes", 0)
+    codes = latent_codes(model)
     contract = contract_for(model, name, work_size=a.work_size, license=a.license, source=meta["source"],
                             latent_names=latent_names(meta, codes))
     onnx_path = export_model(model, contract, ROOT / "realtime" / "bundled" / f"{name}.onnx")
     check_parity(model, onnx_path, contract, "fp32")
     card: dict = {"name": name}
-    if is_style:
+    if is_student:
+        card.update(teacher=meta["teacher_name"], factor=model.config.factor, validation_ssim_to_teacher=meta["val_ssim"],
+                    style_image=meta.get("style_image"), style_codes=meta.get("style_codes", {}))
+    elif is_style:
         card.update(style_image=meta.get("style_image"), loss_net=meta.get("loss_net"), width=model.config.width,
                     content_loss=meta.get("content_loss"), style_loss=meta.get("style_loss"))
     else:
@@ -175,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         **cpu_times(onnx_path, a.work_size, contract.size_multiple),
     })
     (ROOT / "realtime" / "bundled" / f"{name}.json").write_text(json.dumps(card, indent=2) + "\n")
-    if a.photo.is_file():
+    if a.photo.is_file() and not is_student:
         if is_style:
             style_name = str(meta.get("style_image", ""))
             default = data_root() / "styles" / style_name

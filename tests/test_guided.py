@@ -1,10 +1,14 @@
 """Fast students: guided upsampling, its export, distillation, and the SSIM used to judge them."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
+import pytest
 import torch
 
 from benchmarks.quality import ssim
+from export.errors import UserError
 from export.onnx_export import contract_for, export_model
 from export.parity import check_parity
 from models.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
@@ -49,7 +53,11 @@ def test_ssim_is_one_for_identical_images_and_drops_with_noise():
     assert ssim(img, noisy) > ssim(img, 255 - img)
 
 
-def test_distilling_a_teacher_lowers_the_loss_and_reports_ssim(tmp_path, photo_folder):
+def test_distilling_a_teacher_lowers_the_loss_and_reports_ssim(tmp_path, photo_folder, monkeypatch):
+    import models.release as release
+    from realtime.registry import fast_variant
+
+    monkeypatch.setattr(release, "ROOT", tmp_path)
     torch.manual_seed(0)
     for name, teacher in (("style", TransformerNet(TransformerNetConfig(8, 1))),
                           ("cartoon", UNet(UNetConfig(channels=(8, 16), blocks_per_level=1, num_downsamples=1, latent_codes=2,
@@ -64,3 +72,14 @@ def test_distilling_a_teacher_lowers_the_loss_and_reports_ssim(tmp_path, photo_f
         assert 0 < meta["val_ssim"] <= 1
         student, _, _ = load_checkpoint(cfg.out)
         assert isinstance(student, GuidedUpsample) and student.config.factor == 2
+        # released beside its teacher as NAME.fast.onnx, which --variant auto picks on CPU
+        assert release.main([str(cfg.out), "--work-size", "64"]) == 0
+        bundled = tmp_path / "realtime" / "bundled"
+        card = json.loads((bundled / f"{name}.fast.json").read_text())
+        assert card["teacher"] == name and card["factor"] == 2 and card["validation_ssim_to_teacher"] == meta["val_ssim"]
+        assert card["cpu_ms_640x480_frame"] > 0
+        (bundled / f"{name}.onnx").write_bytes(b"")  # the teacher's file beside it
+        assert fast_variant(bundled / f"{name}.onnx") == bundled / f"{name}.fast.onnx"
+    with pytest.raises(UserError, match="no validation SSIM or teacher name"):
+        save_checkpoint(tmp_path / "anon.pt", student, {"name": "anon"})
+        release.main([str(tmp_path / "anon.pt")])
