@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 import threading
 import time
 from collections import defaultdict, deque
@@ -19,6 +21,28 @@ def percentiles(values: list[float] | deque[float], ps: tuple[int, ...] = (50, 9
     return {f"p{p}": round(float(np.percentile(arr, p)), 3) for p in ps}
 
 
+def process_age_s() -> float | None:
+    """Seconds since this process started (interpreter start-up and imports included); None off Linux."""
+    try:
+        with open("/proc/self/stat") as f:
+            start_ticks = float(f.read().rsplit(")", 1)[1].split()[19])  # field 22: start time after boot
+        with open("/proc/uptime") as f:
+            uptime = float(f.read().split()[0])
+        return round(uptime - start_ticks / os.sysconf("SC_CLK_TCK"), 3)
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+
+
+def peak_rss_mb() -> float | None:
+    """Peak resident memory of this process so far, in MB (None where the OS does not say)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)  # bytes on macOS, KiB on Linux
+
+
 @dataclass
 class RunStats:
     frames_captured: int = 0
@@ -30,6 +54,7 @@ class RunStats:
     filters: str = ""
     started: float = field(default_factory=time.perf_counter)
     first_output: float | None = None
+    first_output_process_age: float | None = None  # seconds since the process started, at the first output
     latency_ms: list[float] = field(default_factory=list)
     stages_ms: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     recent_output: deque[float] = field(default_factory=lambda: deque(maxlen=60))
@@ -47,6 +72,7 @@ class RunStats:
             self.recent_output.append(now)
             if self.first_output is None:
                 self.first_output = now
+                self.first_output_process_age = process_age_s()
 
     def live_fps(self) -> float:
         r = self.recent_output
@@ -71,7 +97,9 @@ class RunStats:
                 "provider": self.provider,
                 "filters": self.filters,
                 "face_frames": self.face_frames,
-                "time_to_first_output_s": round((self.first_output or end) - self.started, 3),
+                "time_to_first_output_s": round((self.first_output or end) - self.started, 3),  # after loading
+                "time_to_first_output_from_process_start_s": self.first_output_process_age,  # imports + loading included
+                "peak_rss_mb": peak_rss_mb(),
                 "duration_s": round(end - self.started, 3),
             }
 
