@@ -1,6 +1,6 @@
 """FPS and latency of filters, model-only and end to end, side by side with a baseline.
 
-    python -m benchmarks.fps [--filter cartoon ...] [--sizes 640x480 1280x720]
+    python -m benchmarks.fps [--filter cartoon ...] [--sizes 640x480 1280x720] [--variants full fast]
         [--providers cpu] [--source synthetic|VIDEO] [--frames 60] [--out benchmarks/results/NAME]
 
 For every filter × provider × size: model-only throughput (ONNX Runtime on a frame already at
@@ -8,6 +8,8 @@ the filter's work size) and end-to-end throughput through the real pipeline (sou
 tracking → filter → null sink, unpaced, so it measures how fast the machine can go), with
 latency p50/p95/p99 and per-stage times. The baseline is the full-width Johnson network
 (1.68 M parameters) in ONNX Runtime fp32 at the same size, so every row also has a ratio to it.
+A filter's fast variant is also compared with its full network: SSIM of their outputs at the
+benchmark size. Start-up (peak RSS, time to the first frame) is measured in a fresh process.
 Writes JSON, a Markdown table and a PNG plot; prints the table.
 """
 from __future__ import annotations
@@ -17,11 +19,15 @@ import json
 import logging
 import platform
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from export.contract import parse_size
@@ -83,28 +89,78 @@ def work_hw(path: Path, provider: str, size: tuple[int, int], work_size: int | N
     return c.fixed_size or work_shape(h, w, work_size or c.work_size)
 
 
-def end_to_end(spec: str, provider: str, size: tuple[int, int], source: str, frames: int, track: bool) -> dict[str, Any]:
+def end_to_end(spec: str, provider: str, size: tuple[int, int], source: str, frames: int, track: bool,
+               variant: str = "full") -> dict[str, Any]:
     from realtime.cli import build_parser
     from realtime.app import run
 
     args = build_parser().parse_args([
         "--filter", spec, "--source", source, "--size", f"{size[0]}x{size[1]}", "--no-preview", "--fast",
-        "--frames", str(frames), "--provider", provider, "--loop", *([] if track else ["--no-track"])])
+        "--frames", str(frames), "--provider", provider, "--variant", variant, "--loop", *([] if track else ["--no-track"])])
     return run(args)
 
 
-def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
+def sample_frames(source: str, size: tuple[int, int], count: int) -> list[np.ndarray]:
+    """``count`` BGR frames of the benchmark's source at ``size`` (spread over a video's length)."""
+    from realtime.sources import SourceSpec, open_source
+
+    src = open_source(SourceSpec(source, size, paced=False))
+    try:
+        frames = []
+        for _ in range(count * 5):
+            frame = src.read()
+            if frame is None:
+                break
+            frames.append(frame)
+    finally:
+        src.close()
+    picked = frames[:: max(1, len(frames) // count)][:count]
+    return [cv2.resize(f, size, interpolation=cv2.INTER_AREA) if (f.shape[1], f.shape[0]) != size else f for f in picked]
+
+
+def ssim_to_full(full: Path, fast: Path, frames: list[np.ndarray], provider: str) -> float:
+    """Mean SSIM of the fast variant's output (run as the live loop runs it) to the full network's
+    output at the same size (run at the frame's own resolution)."""
+    from benchmarks.quality import ssim
+    from realtime.engine import FilterModel
+    from realtime.filters import AppliedFilter, FilterSettings
+
+    h, w = frames[0].shape[:2]
+    reference = AppliedFilter(FilterModel(full, provider), FilterSettings(work_size=min(h, w)))
+    student = AppliedFilter(FilterModel(fast, provider), FilterSettings())
+    return round(float(np.mean([ssim(student.apply(f, None), reference.apply(f, None)) for f in frames])), 4)
+
+
+def startup(spec: str, variant: str, source: str, frames: int = 15) -> dict[str, Any]:
+    """Peak RSS and time to the first output frame of a fresh ``realtime`` process."""
+    with tempfile.TemporaryDirectory() as tmp:
+        stats = Path(tmp) / "s.json"
+        cmd = [sys.executable, "-m", "realtime.cli", "--filter", spec, "--variant", variant, "--source", source,
+               "--no-preview", "--frames", str(frames), "--stats", str(stats), "--loop"]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        if done.returncode != 0 or not stats.is_file():
+            raise UserError(f"realtime failed while measuring start-up: {(done.stderr or done.stdout).strip().splitlines()[-1:]}")
+        s = json.loads(stats.read_text())
+    return {"peak_rss_mb": s.get("peak_rss_mb"), "first_frame_s": s.get("time_to_first_output_from_process_start_s")}
+
+
+def markdown(rows: list[dict[str, Any]], meta: dict[str, Any], starts: dict[str, dict[str, Any]]) -> str:
     lines = [f"# FPS benchmark — {meta['machine']}", "", f"{meta['date']}; source `{meta['source']}`, {meta['frames']} frames end to end.", "",
-             "| filter | provider | size | model ms | model fps | e2e fps | latency p50 / p95 / p99 ms | × baseline e2e |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| filter | variant | provider | size | model ms | model fps | e2e fps | latency p50 / p95 / p99 ms | × baseline e2e | SSIM to full |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lat = r["e2e"]["latency_ms"]
-        lines.append(f"| {r['filter']} | {r['provider']} | {r['size']} | {r['model']['ms_p50']} | {r['model']['fps']} | "
-                     f"{r['e2e']['fps_output']} | {lat['p50']:.1f} / {lat['p95']:.1f} / {lat['p99']:.1f} | {r.get('ratio_e2e', '')} |")
+        lines.append(f"| {r['filter']} | {r.get('variant', '')} | {r['provider']} | {r['size']} | {r['model']['ms_p50']} | {r['model']['fps']} | "
+                     f"{r['e2e']['fps_output']} | {lat['p50']:.1f} / {lat['p95']:.1f} / {lat['p99']:.1f} | {r.get('ratio_e2e', '')} | "
+                     f"{r.get('ssim_to_full', '')} |")
     lines += ["", "Per-stage p50 ms (end to end):", ""]
     for r in rows:
         stages = ", ".join(f"{k} {v['p50']}" for k, v in r["e2e"]["stages_ms"].items())
-        lines.append(f"- {r['filter']} {r['provider']} {r['size']}: {stages}")
+        lines.append(f"- {r['filter']} {r.get('variant', '')} {r['provider']} {r['size']}: {stages}")
+    if starts:
+        lines += ["", "Start-up of a fresh `realtime` process (variant auto): peak RSS and time to the first output frame, "
+                  "imports and model loading included:", "", "| filter | peak RSS MB | first frame s |", "|---|---|---|"]
+        lines += [f"| {name} | {v['peak_rss_mb']} | {v['first_frame_s']} |" for name, v in starts.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -114,7 +170,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = [f"{r['filter']}\n{r['provider']} {r['size']}" for r in rows]
+    labels = [f"{r['filter']} {r.get('variant', '')}\n{r['provider']} {r['size']}" for r in rows]
     x = np.arange(len(rows))
     fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(rows)), 4))
     ax.bar(x - 0.2, [r["model"]["fps"] for r in rows], 0.4, label="model only")
@@ -129,7 +185,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from realtime.registry import bundled_filters, resolve_filter
+    from realtime.registry import bundled_filters, fast_variant, resolve_filter
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--filter", nargs="*", help="bundled names or ONNX files (default: all bundled)")
@@ -139,6 +195,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--frames", type=int, default=60)
     p.add_argument("--runs", type=int, default=20, help="model-only timing runs")
     p.add_argument("--no-track", dest="track", action="store_false", default=True)
+    p.add_argument("--variants", nargs="*", default=["full", "fast"], choices=["full", "fast"],
+                   help="full network and/or its fast CPU student (NAME.fast.onnx, skipped where there is none)")
+    p.add_argument("--ssim-frames", type=int, default=8, help="frames on which the fast variant is compared with the full one")
+    p.add_argument("--no-startup", dest="startup", action="store_false", default=True,
+                   help="skip the fresh-process peak RSS / time-to-first-frame measurement")
     p.add_argument("--out", type=Path, default=RESULTS / f"{platform.node() or 'machine'}")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -157,19 +218,31 @@ def main(argv: list[str] | None = None) -> int:
         for size in sizes:
             base_e2e = end_to_end(str(base), provider, size, a.source, a.frames, a.track)
             base_model = model_only(base, provider, (size[1] // 4 * 4, size[0] // 4 * 4), max(3, a.runs // 4))
-            rows.append({"filter": "baseline (Johnson fp32)", "provider": provider, "size": f"{size[0]}x{size[1]}",
+            rows.append({"filter": "baseline (Johnson fp32)", "variant": "full", "provider": provider, "size": f"{size[0]}x{size[1]}",
                          "model": base_model, "e2e": base_e2e, "ratio_e2e": 1.0})
+            frames = sample_frames(a.source, size, a.ssim_frames) if "fast" in a.variants else []
             for spec in specs:
-                path = resolve_filter(spec)
-                mo = model_only(path, provider, work_hw(path, provider, size, None), a.runs)
-                e2e = end_to_end(spec, provider, size, a.source, a.frames, a.track)
-                ratio = round(e2e["fps_output"] / base_e2e["fps_output"], 2) if base_e2e["fps_output"] else 0.0
-                rows.append({"filter": spec, "provider": provider, "size": f"{size[0]}x{size[1]}", "model": mo, "e2e": e2e, "ratio_e2e": ratio})
-                print(f"{spec} {provider} {size[0]}x{size[1]}: model {mo['fps']} fps, e2e {e2e['fps_output']} fps ({ratio}× baseline)")
+                full = resolve_filter(spec)
+                for variant in a.variants:
+                    path = full if variant == "full" else fast_variant(full)
+                    if path is None:
+                        log.warning("%s has no fast variant (NAME.fast.onnx): skipped", spec)
+                        continue
+                    mo = model_only(path, provider, work_hw(path, provider, size, None), a.runs)
+                    e2e = end_to_end(spec, provider, size, a.source, a.frames, a.track, variant)
+                    ratio = round(e2e["fps_output"] / base_e2e["fps_output"], 2) if base_e2e["fps_output"] else 0.0
+                    row = {"filter": spec, "variant": variant, "provider": provider, "size": f"{size[0]}x{size[1]}",
+                           "model": mo, "e2e": e2e, "ratio_e2e": ratio}
+                    if variant == "fast" and frames:
+                        row["ssim_to_full"] = ssim_to_full(full, path, frames, provider)
+                    rows.append(row)
+                    print(f"{spec} {variant} {provider} {size[0]}x{size[1]}: model {mo['fps']} fps, e2e {e2e['fps_output']} fps "
+                          f"({ratio}× baseline){'' if 'ssim_to_full' not in row else ', SSIM to full ' + str(row['ssim_to_full'])}")
+    starts = {spec: startup(spec, "auto", a.source) for spec in specs} if a.startup else {}
     meta = {"machine": f"{platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores",
             "date": time.strftime("%Y-%m-%d %H:%M"), "source": a.source, "frames": a.frames}
-    (a.out / "fps.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
-    table = markdown(rows, meta)
+    (a.out / "fps.json").write_text(json.dumps({"meta": meta, "rows": rows, "startup": starts}, indent=2) + "\n")
+    table = markdown(rows, meta, starts)
     (a.out / "fps.md").write_text(table)
     plot(rows, a.out / "fps.png")
     print(table)

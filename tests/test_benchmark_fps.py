@@ -1,0 +1,31 @@
+"""The FPS benchmark end to end on tiny filters: rows, ratios, fast-vs-full SSIM, start-up, files."""
+from __future__ import annotations
+
+import json
+
+from benchmarks.fps import main
+from tests.conftest import make_onnx_filter
+
+
+def test_fps_benchmark_reports_variants_baseline_ratio_ssim_and_startup(tmp_path):
+    full = make_onnx_filter(tmp_path / "swap.onnx")
+    make_onnx_filter(tmp_path / "swap.fast.onnx")  # its "student": the same channel swap at work size 128
+    lone = make_onnx_filter(tmp_path / "lone.onnx")  # no fast variant: its fast row is skipped
+    out = tmp_path / "report"
+    assert main(["--filter", str(full), str(lone), "--sizes", "256x192", "--frames", "6", "--runs", "3", "--ssim-frames", "3",
+                 "--no-track", "--out", str(out)]) == 0
+    report = json.loads((out / "fps.json").read_text())
+    rows = {(r["filter"].split("/")[-1], r["variant"]): r for r in report["rows"]}
+    assert set(rows) == {("baseline (Johnson fp32)", "full"), ("swap.onnx", "full"), ("swap.onnx", "fast"), ("lone.onnx", "full")}
+    fast = rows[("swap.onnx", "fast")]
+    # the same swap, only run at a lower work size and upscaled: close to, but not exactly, the full output
+    assert 0.8 < fast["ssim_to_full"] < 1.0
+    assert fast["model"]["input_hw"] == [128, 171] and rows[("swap.onnx", "full")]["model"]["input_hw"] == [128, 171]
+    for r in report["rows"]:
+        assert r["e2e"]["fps_output"] > 0 and r["e2e"]["frames_output"] == 6 and r["ratio_e2e"] > 0
+        assert r["e2e"]["latency_ms"]["p95"] >= r["e2e"]["latency_ms"]["p50"] > 0
+    for name, s in report["startup"].items():
+        assert s["peak_rss_mb"] > 20 and s["first_frame_s"] > 0, name
+    table = (out / "fps.md").read_text()
+    assert "| SSIM to full |" in table and "peak RSS MB" in table
+    assert (out / "fps.png").stat().st_size > 1000
