@@ -25,6 +25,7 @@ import torch
 from export.errors import run_cli
 from models.losses import RandomFeatures, RandomFeaturesConfig, StyleLossConfig, gram
 from models.media import data_root, fit_short_side, read_rgb
+from models.style_images import style_thumbnail
 from models.stylize_image import GatysConfig, stylize, to_tensor
 
 CANDIDATES: dict[str, tuple[RandomFeaturesConfig, StyleLossConfig]] = {
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{cand:22s} {name:32s} style {base['style_distance']:.3f}→{scores['style_distance']:.3f} "
                   f"content {scores['content_distance']:.3f}", flush=True)
         rows.append(np.concatenate(tiles, 1))
-    header = np.concatenate([content] + [fit_short_side(s, a.size)[: content.shape[0], : content.shape[1]] for s in styles.values()], 1)
+    header = np.concatenate([content] + [style_thumbnail(s, name, *content.shape[:2]) for name, s in styles.items()], 1)
     sheet = np.concatenate([header] + rows, 0)
     a.out.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(a.out / "sheet.jpg"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])

@@ -31,7 +31,7 @@ from export.parity import check_parity
 from models.checkpoint import load_checkpoint, save_checkpoint
 from models.guided import GuidedUpsample
 from models.media import data_root, fit_short_side, read_rgb
-from models.style_images import read_style
+from models.style_images import read_style, style_thumbnail
 from models.teachers import CARTOON_STYLES, cartoon
 from models.transformer_net import TransformerNet
 from realtime.filters import work_shape
@@ -100,7 +100,7 @@ def style_gallery(model: torch.nn.Module, meta: dict, photo: np.ndarray, style: 
     img = fit_short_side(photo, short)
     h, w = (img.shape[0] // 4) * 4, (img.shape[1] // 4) * 4
     img = np.ascontiguousarray(img[:h, :w])
-    thumb = cv2.resize(style, (w, h), interpolation=cv2.INTER_AREA)
+    thumb = style_thumbnail(style, str(meta.get("style_image", "")), h, w)
     with torch.no_grad():
         y = model(torch.from_numpy(img).permute(2, 0, 1)[None].float()).clamp(0, 255)[0].permute(1, 2, 0).numpy()
     tiles = [img, thumb]

@@ -16,6 +16,23 @@ from export.errors import UserError
 from models.media import read_rgb
 
 
+# style images that may be shown in pictures we publish: public-domain paintings (van Gogh, Munch,
+# Turner, Leonardo, Vermeer; see ../shared/data/SOURCES.md) and our generated ones. Others (e.g.
+# pytorch/examples' candy and mosaic, which have no stated provenance) are used for training only.
+SHOWABLE_STYLES = ("neural_style__starry_night", "neural_style__the_scream", "neural_style__shipwreck",
+                   "liveportrait__s9_mona_lisa", "liveportrait__s10_pearl_earring", "psychedelic")
+
+
+def style_thumbnail(style: np.ndarray, name: str, h: int, w: int) -> np.ndarray:
+    """The style image at h×w for a published picture, or a gray panel saying why it is not shown."""
+    if Path(name).stem in SHOWABLE_STYLES:
+        return cv2.resize(style, (w, h), interpolation=cv2.INTER_AREA)
+    panel = np.full((h, w, 3), 96, np.uint8)
+    for i, line in enumerate(("style image", "not shown:", "no stated", "licence")):
+        cv2.putText(panel, line, (8, h // 2 - 30 + 22 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (235, 235, 235), 1, cv2.LINE_AA)
+    return panel
+
+
 def psychedelic(size: int = 512, seed: int = 0) -> np.ndarray:
     """A size×size RGB uint8 image of swirling rainbow bands."""
     rng = np.random.default_rng(seed)

@@ -121,3 +121,13 @@ def test_release_of_a_style_network(tmp_path, photo_folder, monkeypatch):
     assert again["cpu_ms_256x256"] > 0 and again["style_image"] == "style.png" and again["work_size"] == 64
     with pytest.raises(UserError, match="give a checkpoint"):
         release.main([])
+
+
+def test_only_public_domain_or_generated_style_images_are_shown_in_pictures():
+    from models.style_images import style_thumbnail
+
+    painting = psychedelic(64, seed=5)
+    shown = style_thumbnail(painting, "neural_style__starry_night.jpg", 32, 48)
+    assert shown.shape == (32, 48, 3) and shown.std() > 20
+    hidden = style_thumbnail(painting, "pytorch_examples__mosaic.jpg", 32, 48)
+    assert hidden.shape == (32, 48, 3) and abs(float(hidden.mean()) - 96) < 20, "a gray panel, not the image"
