@@ -164,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     slim = ROOT / "models" / "checkpoints" / f"{name}.pt"
     save_checkpoint(slim, model, meta)
     codes = latent_codes(model)
-    contract = contract_for(model, name, work_size=a.work_size, license=a.license, source=meta["source"],
+    # a student is the same filter as its teacher (stats, hotkeys and chains show one name)
+    contract = contract_for(model, meta["teacher_name"] if is_student else name, work_size=a.work_size, license=a.license, source=meta["source"],
                             latent_names=latent_names(meta, codes))
     onnx_path = export_model(model, contract, ROOT / "realtime" / "bundled" / f"{name}.onnx")
     check_parity(model, onnx_path, contract, "fp32")

@@ -78,6 +78,9 @@ def test_distilling_a_teacher_lowers_the_loss_and_reports_ssim(tmp_path, photo_f
         card = json.loads((bundled / f"{name}.fast.json").read_text())
         assert card["teacher"] == name and card["factor"] == 2 and card["validation_ssim_to_teacher"] == meta["val_ssim"]
         assert card["cpu_ms_640x480_frame"] > 0
+        from realtime.engine import FilterModel
+
+        assert FilterModel(bundled / f"{name}.fast.onnx", "cpu").name == name, "the same filter as its teacher"
         (bundled / f"{name}.onnx").write_bytes(b"")  # the teacher's file beside it
         assert fast_variant(bundled / f"{name}.onnx") == bundled / f"{name}.fast.onnx"
     with pytest.raises(UserError, match="no validation SSIM or teacher name"):
