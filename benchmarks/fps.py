@@ -68,12 +68,12 @@ def model_only(path: Path, provider: str, hw: tuple[int, int], runs: int) -> dic
 
     m = FilterModel(path, provider)
     h, w = hw
-    rgb = np.random.rand(h, w, 3).astype(np.float32)
-    m.run(rgb)
+    bgr = np.random.randint(0, 256, (h, w, 3), np.uint8)
+    m.run(bgr)
     times = []
     for _ in range(runs):
         t = time.perf_counter()
-        m.run(rgb)
+        m.run(bgr)
         times.append((time.perf_counter() - t) * 1000)
     return {"ms_p50": round(statistics.median(times), 2), "fps": round(1000 / statistics.median(times), 2),
             "provider": m.provider, "input_hw": [h, w]}
@@ -89,14 +89,14 @@ def work_hw(path: Path, provider: str, size: tuple[int, int], work_size: int | N
     return c.fixed_size or work_shape(h, w, work_size or c.work_size)
 
 
-def end_to_end(spec: str, provider: str, size: tuple[int, int], source: str, frames: int, track: bool,
+def end_to_end(spec: str, provider: str, size: tuple[int, int], source: str, frames: int, track: str,
                variant: str = "full") -> dict[str, Any]:
     from realtime.cli import build_parser
     from realtime.app import run
 
     args = build_parser().parse_args([
         "--filter", spec, "--source", source, "--size", f"{size[0]}x{size[1]}", "--no-preview", "--fast",
-        "--frames", str(frames), "--provider", provider, "--variant", variant, "--loop", *([] if track else ["--no-track"])])
+        "--frames", str(frames), "--provider", provider, "--variant", variant, "--loop", "--track", track])
     return run(args)
 
 
@@ -194,7 +194,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--source", default="synthetic")
     p.add_argument("--frames", type=int, default=60)
     p.add_argument("--runs", type=int, default=20, help="model-only timing runs")
-    p.add_argument("--no-track", dest="track", action="store_false", default=True)
+    p.add_argument("--track", choices=["auto", "always", "off"], default="auto",
+                   help="face tracking as in realtime: auto = only for face filters (default), always, off")
+    p.add_argument("--no-track", dest="track", action="store_const", const="off")
     p.add_argument("--variants", nargs="*", default=["full", "fast"], choices=["full", "fast"],
                    help="full network and/or its fast CPU student (NAME.fast.onnx, skipped where there is none)")
     p.add_argument("--ssim-frames", type=int, default=8, help="frames on which the fast variant is compared with the full one")

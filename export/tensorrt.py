@@ -10,18 +10,19 @@ import logging
 import time
 from pathlib import Path
 
-import numpy as np
-
 from export.errors import UserError
-from realtime.providers import ORT_NAMES, ShapeProfile, cache_dir, create_session
+from realtime.providers import ORT_NAMES, ShapeProfile, cache_dir
 
 log = logging.getLogger(__name__)
 
 
 def build_engine(onnx_path: Path, profile: ShapeProfile) -> Path:
-    """Create a TensorRT session (which builds or loads the cached engine) and run it once."""
+    """Create the TensorRT session realtime will create (same frame-I/O graph, same engine-cache
+    key), which builds or loads the cached engine, and run it once at the profile's opt size."""
     import onnxruntime as ort
     from tqdm import tqdm
+
+    from realtime.engine import FilterModel
 
     unavailable = (
         "TensorRT is not available: {why}; it needs onnxruntime-gpu with an NVIDIA GPU and the CUDA 13, "
@@ -35,20 +36,16 @@ def build_engine(onnx_path: Path, profile: ShapeProfile) -> Path:
         bar.set_postfix_str("building (minutes on first run, cached afterwards)")
         start = time.perf_counter()
         try:
-            session, used = create_session(Path(onnx_path), "tensorrt", profile)
+            model = FilterModel(Path(onnx_path), "tensorrt", profile=profile)
         except UserError as exc:
             if "asked for, but ONNX Runtime gave" not in str(exc):
                 raise
             raise UserError(unavailable.format(why="ONNX Runtime could not load its TensorRT provider")) from None
         bar.update(1)
-        feeds = {"input": np.random.rand(1, 3, *profile.opt_hw).astype(np.float32)}
-        names = {i.name for i in session.get_inputs()}
-        if "latent" in names:
-            feeds["latent"] = np.zeros(1, dtype=np.int64)
-        session.run(None, feeds)
+        model.warmup(profile.opt_hw)
         bar.update(1)
-    if used != ORT_NAMES["tensorrt"]:
-        raise UserError(f"TensorRT session fell back to {used}: no engine was built")
+    if model.provider != "tensorrt":
+        raise UserError(f"TensorRT session fell back to {model.provider}: no engine was built")
     folder = cache_dir() / "tensorrt"
     log.info("engine ready in %.1f s; cache in %s", time.perf_counter() - start, folder)
     return folder

@@ -66,7 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--loop", action="store_true", help="loop a video file")
     p.add_argument("--no-temporal", dest="temporal", action="store_false", default=True,
                    help="no temporal stabilisation (it blends with the previous output where the input is still)")
-    p.add_argument("--no-track", dest="track", action="store_false", default=True, help="skip face tracking")
+    p.add_argument("--track", choices=["auto", "always", "off"], default="auto",
+                   help="face tracking: auto = only while a face filter is in the chain (default), always, off")
+    p.add_argument("--no-track", dest="track", action="store_const", const="off", help="same as --track off")
     p.add_argument("--repeat", choices=["result", "raw"], default="result",
                    help="when inference is behind, re-send the newest result (default) or the raw frame")
     p.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads (default: all cores)")
@@ -110,17 +112,15 @@ def load_config(parser: argparse.ArgumentParser, path: Path) -> dict[str, Any]:
 
 
 def list_filters() -> int:
-    from realtime.providers import create_session
+    from realtime.engine import load_onnx, model_contract
     from realtime.registry import bundled_filters
-    from export.contract import FilterContract
 
     filters = bundled_filters()
     if not filters:
         print("no bundled filters found")
         return 1
     for name, path in filters.items():
-        session, _ = create_session(path, "cpu")
-        c = FilterContract.from_props(session.get_modelmeta().custom_metadata_map, name)
+        c = model_contract(load_onnx(path, weights=False), path)
         variants = f"  variants: {', '.join(c.latent_names)}" if c.latent_names else (f"  latent codes: {c.latent_codes}" if c.latent_codes else "")
         print(f"{name:14s} {c.kind:5s} work size {c.work_size:4d}  {path.stat().st_size / 1e6:5.1f} MB{variants}")
     return 0

@@ -1,23 +1,62 @@
 """One ONNX filter model in one ONNX Runtime session, driven by the filter contract.
 
-:class:`FilterModel` takes RGB float32 images in 0–1 (H×W×3), pads them to the model's size
-multiple (or resizes to its fixed size), scales to its input range, runs it and returns the
-same layout. A model that returns NaN/inf is caught here, not in the picture.
+:class:`FilterModel` takes camera frames as they are (BGR uint8, H×W×3), pads them to the
+model's size multiple (or resizes to its fixed size), runs the model and returns the same
+layout. The conversion to the model's float N×3×H×W RGB input range and back happens inside
+the graph (:mod:`realtime.frame_graph`), so a frame goes in without a copy. A model that
+returns NaN/inf is caught here, not in the picture.
 """
 from __future__ import annotations
 
 import logging
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
 from export.contract import FilterContract, has_contract
 from export.errors import UserError
+from realtime.frame_graph import CHECKSUM, FRAME_IN, FRAME_OUT, with_frame_io
 from realtime.providers import ShapeProfile, create_session, short_name
 
 log = logging.getLogger(__name__)
+
+
+def load_onnx(path: Path, weights: bool = True) -> Any:
+    """The ``onnx.ModelProto`` in ``path``; a missing or corrupt file gives one clear line."""
+    import onnx
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"model file {path} does not exist")
+    try:
+        return onnx.load(str(path), load_external_data=weights)
+    except Exception as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise UserError(f"cannot load model {path}: corrupt or not a valid ONNX file ({first[:160]})") from None
+
+
+def model_contract(proto: Any, path: Path, **overrides: object) -> FilterContract:
+    """The filter contract stored in the model's metadata, or inferred from its input shape."""
+    props = {p.key: p.value for p in proto.metadata_props}
+    if has_contract(props):
+        contract = FilterContract.from_props(props, fallback_name=Path(path).stem)
+        return replace(contract, **overrides) if overrides else contract  # type: ignore[arg-type]
+    log.info("%s has no filter metadata: inferring the contract from its input shape", Path(path).name)
+    return FilterContract.infer(Path(path).stem, image_input(proto, path)[1], **overrides)
+
+
+def image_input(proto: Any, path: Path) -> tuple[str, list[object]]:
+    """(name, shape) of the model's one 4-D graph input (initializers listed as inputs skipped)."""
+    weights = {t.name for t in proto.graph.initializer}
+    shapes = {i.name: [d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in i.type.tensor_type.shape.dim]
+              for i in proto.graph.input if i.name not in weights}
+    images = [name for name, shape in shapes.items() if len(shape) == 4]
+    if len(images) != 1:
+        raise UserError(f"{Path(path).name} is not an image filter: it needs one N×3×H×W input, has {list(shapes.items())}")
+    return images[0], shapes[images[0]]
 
 
 class NonFiniteOutput(RuntimeError):
@@ -25,27 +64,23 @@ class NonFiniteOutput(RuntimeError):
 
 
 class FilterModel:
-    def __init__(self, path: Path, provider: str = "auto", threads: int = 0, **overrides: object) -> None:
+    def __init__(self, path: Path, provider: str = "auto", threads: int = 0, profile: ShapeProfile | None = None,
+                 **overrides: object) -> None:
         self.path = Path(path)
-        self.session, used = create_session(self.path, provider, ShapeProfile(), threads)
+        proto = load_onnx(self.path)
+        self.input_name, _ = image_input(proto, self.path)
+        out = proto.graph.output[0].type.tensor_type if proto.graph.output else None
+        if out is None or (out.HasField("shape") and len(out.shape.dim) != 4):  # rank unknown: let it run
+            dims = [d.dim_value or d.dim_param for d in out.shape.dim] if out is not None else "none"
+            raise UserError(f"{self.path.name} is not an image filter: its output has shape {dims}")
+        self.contract = model_contract(proto, self.path, **overrides)
+        try:
+            graph = with_frame_io(proto, self.input_name, self.contract.scale)
+        except ValueError as exc:
+            raise UserError(f"{self.path.name} is not an image filter we can run: {exc}") from None
+        self.session, used = create_session(self.path, provider, profile or ShapeProfile(), threads, data=graph.SerializeToString())
         self.provider = short_name(used)
-        inputs = self.session.get_inputs()
-        images = [i for i in inputs if len(i.shape) == 4]
-        if len(images) != 1:
-            raise UserError(f"{self.path.name} is not an image filter: it needs one N×3×H×W input, has {[(i.name, i.shape) for i in inputs]}")
-        self.input_name = images[0].name
-        self.latent_name = next((i.name for i in inputs if i.name == "latent"), None)
-        props = self.session.get_modelmeta().custom_metadata_map
-        if has_contract(props):
-            contract = FilterContract.from_props(props, fallback_name=self.path.stem)
-            contract = replace(contract, **overrides) if overrides else contract  # type: ignore[arg-type]
-        else:
-            log.info("%s has no filter metadata: inferring the contract from its input shape", self.path.name)
-            contract = FilterContract.infer(self.path.stem, images[0].shape, **overrides)
-        self.contract = contract
-        out_shape = self.session.get_outputs()[0].shape
-        if len(out_shape) != 4:
-            raise UserError(f"{self.path.name} is not an image filter: its output has shape {out_shape}")
+        self.latent_name = next((i.name for i in self.session.get_inputs() if i.name == "latent"), None)
         self.latent = 0
 
     @property
@@ -56,39 +91,29 @@ class FilterModel:
         if self.contract.latent_codes:
             self.latent = code % self.contract.latent_codes
 
-    def prepare(self, rgb: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
-        """H×W×3 float 0–1 → model input (1×3×H'×W') and the original size to crop back to."""
-        h, w = rgb.shape[:2]
+    def run(self, bgr: np.ndarray) -> np.ndarray:
+        """Filter one H×W×3 BGR uint8 image; returns the same shape and type."""
+        h, w = bgr.shape[:2]
         c = self.contract
         if c.fixed_size:
-            rgb = cv2.resize(rgb, (c.fixed_size[1], c.fixed_size[0]), interpolation=cv2.INTER_AREA)
+            x = cv2.resize(bgr, (c.fixed_size[1], c.fixed_size[0]), interpolation=cv2.INTER_AREA)
         else:
             m = c.size_multiple
             ph, pw = (-h) % m, (-w) % m
-            if ph or pw:
-                rgb = cv2.copyMakeBorder(rgb, 0, ph, 0, pw, cv2.BORDER_REFLECT_101 if min(h, w) > 1 else cv2.BORDER_REPLICATE)
-        x = rgb.transpose(2, 0, 1)[None]
-        x = np.ascontiguousarray(x * c.scale if c.scale != 1.0 else x, dtype=np.float32)
-        return x, (h, w)
-
-    def run(self, rgb: np.ndarray) -> np.ndarray:
-        """Filter one H×W×3 float32 RGB image in 0–1; returns the same shape."""
-        x, (h, w) = self.prepare(rgb)
-        feeds = {self.input_name: x}
+            x = cv2.copyMakeBorder(bgr, 0, ph, 0, pw, cv2.BORDER_REFLECT_101 if min(h, w) > 1 else cv2.BORDER_REPLICATE) if ph or pw else bgr
+        feeds = {FRAME_IN: np.ascontiguousarray(x)[None]}
         if self.latent_name:
             feeds[self.latent_name] = np.array([self.latent], dtype=np.int64)
-        y = self.session.run(None, feeds)[0][0]
-        if not np.isfinite(y).all():
+        y, checksum = self.session.run([FRAME_OUT, CHECKSUM], feeds)
+        if not np.isfinite(checksum):
             raise NonFiniteOutput(f"{self.name} returned NaN or infinite values")
-        y = y.transpose(1, 2, 0)
-        if self.contract.scale != 1.0:
-            y = y * (1.0 / self.contract.scale)
-        if self.contract.fixed_size:
-            return np.clip(cv2.resize(y, (w, h), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
-        return np.clip(y[:h, :w], 0.0, 1.0)
+        y = y[0]
+        if c.fixed_size:
+            return cv2.resize(y, (w, h), interpolation=cv2.INTER_LINEAR)
+        return y if y.shape[:2] == (h, w) else np.ascontiguousarray(y[:h, :w])
 
     def warmup(self, size: tuple[int, int] | None = None) -> None:
         """Run once before the first frame so the first real frame is not slow."""
         s = self.contract.work_size
         h, w = size or self.contract.fixed_size or (s, s * 4 // 3)
-        self.run(np.full((h, w, 3), 0.5, np.float32))
+        self.run(np.full((h, w, 3), 128, np.uint8))

@@ -33,14 +33,6 @@ def work_shape(h: int, w: int, short: int) -> tuple[int, int]:
     return max(1, round(h * scale)), max(1, round(w * scale))
 
 
-def to_rgb01(bgr: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB).astype(np.float32) * (1.0 / 255.0)
-
-
-def to_bgr8(rgb01: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(np.clip(rgb01 * 255.0 + 0.5, 0, 255).astype(np.uint8), cv2.COLOR_RGB2BGR)
-
-
 def blend(filtered: np.ndarray, original: np.ndarray, strength: float) -> np.ndarray:
     if strength >= 1.0:
         return filtered
@@ -74,7 +66,7 @@ class AppliedFilter:
         h, w = bgr.shape[:2]
         sh, sw = work_shape(h, w, self.settings.work_size or self.model.contract.work_size)
         small = cv2.resize(bgr, (sw, sh), interpolation=cv2.INTER_AREA) if (sh, sw) != (h, w) else bgr
-        out = to_bgr8(self.model.run(to_rgb01(small)))
+        out = self.model.run(small)
         if (sh, sw) != (h, w):
             out = cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
         return blend(out, bgr, self.settings.strength)
@@ -85,7 +77,7 @@ class AppliedFilter:
         size = self.model.contract.work_size
         m = face_transform(face, size)
         crop = cv2.warpAffine(bgr, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
-        styled = to_bgr8(self.model.run(to_rgb01(crop)))
+        styled = self.model.run(crop)
         h, w = bgr.shape[:2]
         inv = cv2.invertAffineTransform(m)
         back = cv2.warpAffine(styled, inv, (w, h), flags=cv2.INTER_LINEAR)

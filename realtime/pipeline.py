@@ -39,7 +39,7 @@ class PipelineConfig:
     fps: float = 30.0
     mirror: bool = False
     frames: int | None = None  # stop after this many output frames
-    track: bool = True
+    track: str = "auto"  # face tracking: "auto" (while the chain has a face filter), "always", "off"
     repeat: str = "result"  # when inference is behind: re-send the newest "result" or "raw" frame
     strength: float = 1.0
     latent: int = 0
@@ -104,9 +104,13 @@ class Pipeline:
         self.stop = threading.Event()
         self.latest_raw: Frame | None = None
         self.paced = source.live or source.paced
-        self.tracker = FaceTracker() if cfg.track else None
+        if cfg.track not in ("auto", "always", "off"):
+            raise ValueError(f"track must be auto, always or off, got {cfg.track!r}")
+        self.tracker: FaceTracker | None = None
         self.stabilizer = TemporalStabilizer() if cfg.temporal else None
         self.chain = load_chain(0)
+        if self._tracking():
+            self.tracker = FaceTracker()  # MediaPipe starts before the first frame, not during it
         self.errors: list[BaseException] = []
 
     # ------------------------------------------------------------------ threads
@@ -162,8 +166,10 @@ class Pipeline:
                     self.stats.filters = self.chain.name
                 self._apply_controls()
                 face = None
-                if self.tracker is not None:
+                if self._tracking():
                     t = time.perf_counter()
+                    if self.tracker is None:  # a face filter was switched in
+                        self.tracker = FaceTracker()
                     face = self.tracker.process(frame.image, frame.captured)
                     frame.stages["track"] = (time.perf_counter() - t) * 1000
                     self.stats.face_frames += face is not None
@@ -186,6 +192,11 @@ class Pipeline:
             self.stop.set()
         finally:
             self.results.close()
+
+    def _tracking(self) -> bool:
+        """Track faces only where something uses them: frame filters do not need MediaPipe's
+        ~10 ms a frame (``--track always`` runs it anyway, e.g. to measure it)."""
+        return self.cfg.track == "always" or (self.cfg.track == "auto" and self.chain.needs_face)
 
     def _apply_controls(self) -> None:
         c = self.controls

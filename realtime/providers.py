@@ -7,9 +7,11 @@ creating a session we compare ``get_providers()`` with what was asked and say so
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import logging
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,17 +42,25 @@ def cache_dir() -> Path:
 
 @dataclass(frozen=True)
 class ShapeProfile:
-    """TensorRT optimisation profile for the ``input`` tensor (N×3×H×W)."""
+    """TensorRT optimisation profile for the ``frame`` input realtime feeds (uint8 1×H×W×3,
+    see :mod:`realtime.frame_graph`)."""
 
     min_hw: tuple[int, int] = (64, 64)
     opt_hw: tuple[int, int] = (480, 640)
     max_hw: tuple[int, int] = (1088, 1920)
 
-    def option(self, hw: tuple[int, int], name: str = "input") -> str:
-        return f"{name}:1x3x{hw[0]}x{hw[1]}"
+    def option(self, hw: tuple[int, int], name: str = "frame") -> str:
+        return f"{name}:1x{hw[0]}x{hw[1]}x3"
 
 
-def tensorrt_options(profile: ShapeProfile | None, fp16: bool = True, input_name: str = "input") -> dict[str, Any]:
+def engine_prefix(label: str, data: bytes) -> str:
+    """TensorRT engine-cache file prefix: the model's name and a hash of its bytes, so a
+    retrained model with the same name and graph never picks up the old model's engine."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", label) + "_" + hashlib.sha256(data).hexdigest()[:16]
+
+
+def tensorrt_options(profile: ShapeProfile | None, fp16: bool = True, input_name: str = "frame",
+                     prefix: str | None = None) -> dict[str, Any]:
     folder = cache_dir() / "tensorrt"
     folder.mkdir(parents=True, exist_ok=True)
     opts: dict[str, Any] = {
@@ -61,6 +71,8 @@ def tensorrt_options(profile: ShapeProfile | None, fp16: bool = True, input_name
         "trt_timing_cache_path": str(folder),
         "trt_max_workspace_size": 2 << 30,
     }
+    if prefix:
+        opts["trt_engine_cache_prefix"] = prefix
     if profile is not None:
         opts["trt_profile_min_shapes"] = profile.option(profile.min_hw, input_name)
         opts["trt_profile_opt_shapes"] = profile.option(profile.opt_hw, input_name)
@@ -68,7 +80,8 @@ def tensorrt_options(profile: ShapeProfile | None, fp16: bool = True, input_name
     return opts
 
 
-def provider_chain(choice: str, profile: ShapeProfile | None = None, input_name: str = "input") -> list[Any]:
+def provider_chain(choice: str, profile: ShapeProfile | None = None, input_name: str = "frame",
+                   prefix: str | None = None) -> list[Any]:
     """The providers list to hand ONNX Runtime for ``choice`` (auto|tensorrt|cuda|cpu)."""
     import onnxruntime as ort
 
@@ -86,7 +99,7 @@ def provider_chain(choice: str, profile: ShapeProfile | None = None, input_name:
                     f"(available: {', '.join(sorted(available))}); install onnxruntime-gpu with CUDA/TensorRT or use --provider cpu"
                 )
             continue
-        chain.append((ort_name, tensorrt_options(profile, input_name=input_name)) if name == "tensorrt" else ort_name)
+        chain.append((ort_name, tensorrt_options(profile, input_name=input_name, prefix=prefix)) if name == "tensorrt" else ort_name)
     return chain
 
 
@@ -113,9 +126,11 @@ def short_name(ort_name: str) -> str:
 
 
 def create_session(
-    path: Path, choice: str = "auto", profile: ShapeProfile | None = None, threads: int = 0
+    path: Path, choice: str = "auto", profile: ShapeProfile | None = None, threads: int = 0,
+    data: bytes | None = None,
 ) -> tuple[Any, str]:
-    """(session, provider really used) for ONNX file ``path``; bad files give one clear line."""
+    """(session, provider really used) for ONNX file ``path`` (or its in-memory rewrite
+    ``data``, e.g. with frame I/O added); bad files give one clear line."""
     import onnxruntime as ort
 
     path = Path(path)
@@ -126,14 +141,15 @@ def create_session(
     if threads:
         opts.intra_op_num_threads = threads
     opts.log_severity_level = 3
-    chain = provider_chain(choice, profile)
+    prefix = engine_prefix(path.stem, data if data is not None else path.read_bytes()) if choice in ("auto", "tensorrt") else None
+    chain = provider_chain(choice, profile, prefix=prefix)
     # A GPU provider that cannot load makes ONNX Runtime print a banner on stdout and native
     # errors on stderr before it falls back to CPU; verify_providers says it in one line instead.
     ort.set_default_logger_severity(4)
     banner = io.StringIO()
     try:
         with contextlib.redirect_stdout(banner):
-            session = ort.InferenceSession(str(path), sess_options=opts, providers=chain)
+            session = ort.InferenceSession(data if data is not None else str(path), sess_options=opts, providers=chain)
     except Exception as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise UserError(f"cannot load model {path}: corrupt or not a valid ONNX file ({first[:160]})") from None

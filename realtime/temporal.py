@@ -25,39 +25,44 @@ class TemporalConfig:
     scale: int = 1  # change map computed at 1/scale resolution
 
 
-def change_map(prev: np.ndarray, cur: np.ndarray, scale: int) -> np.ndarray:
-    """|cur − prev| on blurred gray thumbnails (0–255), float32 at 1/scale size."""
-    def thumb(img: np.ndarray) -> np.ndarray:
-        g = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) if img.ndim == 3 else img
-        h, w = g.shape
-        small = cv2.resize(g, (max(1, w // scale), max(1, h // scale)), interpolation=cv2.INTER_AREA) if scale > 1 else g
-        return cv2.GaussianBlur(small.astype(np.float32), (5, 5), 0)
-
-    return np.abs(thumb(cur) - thumb(prev))
+def thumb(img: np.ndarray, scale: int) -> np.ndarray:
+    """Blurred gray copy (uint8) at 1/scale size: what "the input changed" is measured on."""
+    g = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) if img.ndim == 3 else img
+    h, w = g.shape
+    small = cv2.resize(g, (max(1, w // scale), max(1, h // scale)), interpolation=cv2.INTER_AREA) if scale > 1 else g
+    return cv2.GaussianBlur(small, (5, 5), 0)
 
 
 class TemporalStabilizer:
+    """Every step is one pass of an OpenCV kernel on uint8 (gray, blur, absdiff, two table
+    look-ups, one blend); the previous frame's thumbnail is kept, not recomputed."""
+
     def __init__(self, config: TemporalConfig | None = None) -> None:
-        self.config = config or TemporalConfig()
-        self.prev_in: np.ndarray | None = None
+        self.config = c = config or TemporalConfig()
+        change = np.arange(256, dtype=np.float32)
+        self.keep_lut = (c.keep * np.clip(1.0 - change / c.threshold, 0.0, 1.0)).astype(np.float32)  # change → weight of the old output
+        self.take_lut = (1.0 - self.keep_lut).astype(np.float32)
+        self.prev_thumb: np.ndarray | None = None
         self.prev_out: np.ndarray | None = None
 
     def reset(self) -> None:
-        self.prev_in = self.prev_out = None
+        self.prev_thumb = self.prev_out = None
 
     def __call__(self, frame_in: np.ndarray, frame_out: np.ndarray) -> np.ndarray:
         """Stabilise ``frame_out`` (BGR uint8) given the input it was made from."""
         c = self.config
-        if self.prev_in is None or self.prev_out is None or self.prev_in.shape != frame_in.shape or self.prev_out.shape != frame_out.shape:
-            self.prev_in, self.prev_out = frame_in, frame_out
+        cur = thumb(frame_in, c.scale)
+        prev, prev_out = self.prev_thumb, self.prev_out
+        self.prev_thumb = cur
+        if prev is None or prev_out is None or prev.shape != cur.shape or prev_out.shape != frame_out.shape:
+            self.prev_out = frame_out
             return frame_out
-        d = change_map(self.prev_in, frame_in, c.scale)
-        weight = c.keep * np.clip(1.0 - d / c.threshold, 0.0, 1.0)
+        d = cv2.absdiff(cur, prev)
         h, w = frame_out.shape[:2]
-        if weight.shape != (h, w):
-            weight = cv2.resize(weight, (w, h), interpolation=cv2.INTER_LINEAR)
-        out = cv2.blendLinear(frame_out, self.prev_out, 1.0 - weight, weight)  # one pass in C++, rounds to uint8
-        self.prev_in, self.prev_out = frame_in, out
+        if d.shape != (h, w):
+            d = cv2.resize(d, (w, h), interpolation=cv2.INTER_LINEAR)
+        out = cv2.blendLinear(frame_out, prev_out, cv2.LUT(d, self.take_lut), cv2.LUT(d, self.keep_lut))  # one pass in C++, rounds to uint8
+        self.prev_out = out
         return out
 
 

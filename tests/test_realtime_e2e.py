@@ -31,13 +31,14 @@ def count_frames(path: Path) -> tuple[int, tuple[int, int]]:
     return n, size
 
 
-def check_stats(stats: dict, frames: int) -> None:
+def check_stats(stats: dict, frames: int, tracked: bool = True) -> None:
     assert stats["frames_output"] == frames
     assert stats["frames_processed"] <= stats["frames_captured"]
     assert stats["frames_dropped"] <= stats["frames_captured"] - stats["frames_processed"]
     lat = stats["latency_ms"]
     assert 0 < lat["p50"] <= lat["p95"] <= lat["p99"]
-    assert {"capture", "track", "filter:cartoon", "process", "output"} <= set(stats["stages_ms"])
+    assert {"capture", "filter:cartoon", "process", "output"} <= set(stats["stages_ms"])
+    assert ("track" in stats["stages_ms"]) == tracked
     assert stats["provider"] == "cpu" or stats["provider"] in ("cuda", "tensorrt")
     assert stats["fps_output"] > 0 and stats["face_frames"] <= stats["frames_processed"]
 
@@ -45,7 +46,7 @@ def check_stats(stats: dict, frames: int) -> None:
 def test_video_to_file_with_stats(tmp_path, face_video):
     out, stats_path = tmp_path / "out.mp4", tmp_path / "s.json"
     code = realtime_main(["--filter", "cartoon", "--source", str(face_video), "--no-preview", "--output", str(out),
-                          "--frames", "40", "--stats", str(stats_path)])
+                          "--frames", "40", "--stats", str(stats_path), "--track", "always"])
     assert code == 0
     stats = json.loads(stats_path.read_text())
     check_stats(stats, 40)
@@ -69,6 +70,17 @@ def test_fast_mode_processes_every_frame(tmp_path, face_video):
     assert stats["peak_rss_mb"] > 50 and stats["time_to_first_output_from_process_start_s"] > stats["time_to_first_output_s"] > 0
     assert stats["frames_processed"] - stats["frames_output"] <= 1 and stats["frames_dropped"] == 0
     assert stats["face_frames"] == 0 and "track" not in stats["stages_ms"]
+
+
+def test_tracking_runs_by_default_only_while_a_face_filter_is_in_the_chain(tmp_path, face_video):
+    from tests.conftest import make_onnx_filter
+
+    face = make_onnx_filter(tmp_path / "face.onnx", kind="face")
+    stats_path = tmp_path / "s.json"
+    assert realtime_main(["--filter", f"cartoon+{face}", "--source", str(face_video), "--no-preview", "--fast",
+                          "--frames", "10", "--stats", str(stats_path)]) == 0
+    stats = json.loads(stats_path.read_text())
+    assert "track" in stats["stages_ms"] and stats["face_frames"] >= 8 and "filter:face" in stats["stages_ms"]
 
 
 class RecordingBackend:
@@ -105,7 +117,7 @@ def test_video_to_the_real_pyvirtualcam_camera(tmp_path, face_video):
     assert cam.fourcc == pyvirtualcam.PixelFormat.BGR.value or cam.fourcc  # pyvirtualcam passes the FourCC code
     assert len(cam.frames) == 20
     assert all(f.size == 480 * 480 * 3 for f in cam.frames)
-    check_stats(json.loads(stats_path.read_text()), 20)
+    check_stats(json.loads(stats_path.read_text()), 20, tracked=False)  # a frame filter: no tracking needed
 
 
 @pytest.fixture
