@@ -9,6 +9,7 @@ returns NaN/inf is caught here, not in the picture.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,7 @@ class FilterModel:
         self.provider = short_name(used)
         self.latent_name = next((i.name for i in self.session.get_inputs() if i.name == "latent"), None)
         self.latent = 0
+        self.last_run_ms = 0.0  # time inside ONNX Runtime for the last frame (frame I/O in the graph included)
 
     @property
     def name(self) -> str:
@@ -104,7 +106,9 @@ class FilterModel:
         feeds = {FRAME_IN: np.ascontiguousarray(x)[None]}
         if self.latent_name:
             feeds[self.latent_name] = np.array([self.latent], dtype=np.int64)
+        start = time.perf_counter()
         y, checksum = self.session.run([FRAME_OUT, CHECKSUM], feeds)
+        self.last_run_ms = (time.perf_counter() - start) * 1000
         if not np.isfinite(checksum):
             raise NonFiniteOutput(f"{self.name} returned NaN or infinite values")
         y = y[0]

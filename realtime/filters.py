@@ -107,6 +107,8 @@ class FilterChain:
             if not f.settings.enabled or f.settings.strength <= 0:
                 continue
             start = time.perf_counter()
+            f.model.last_run_ms = 0.0
             bgr = f.apply(bgr, face)
             stages[f"filter:{f.name}"] = (time.perf_counter() - start) * 1000
+            stages[f"infer:{f.name}"] = f.model.last_run_ms
         return bgr

@@ -2,10 +2,12 @@
 
 A filter's graph wants float32 N×3×H×W RGB in its input range and returns the same. Doing
 that conversion per frame in numpy (BGR→RGB, uint8→float, ×1/255, HWC→CHW, and back: clip,
-round, CHW→HWC, RGB→BGR) is several full-frame passes with temporaries: about 10 ms per 720p
-frame on a 2-core CPU. :func:`with_frame_io` adds the same steps to the graph itself, where
-ONNX Runtime runs them multi-threaded beside the model, the camera's buffer is fed without a
-copy, and a GPU provider moves uint8 (¼ of the bytes) across the bus.
+round, CHW→HWC, RGB→BGR) is a dozen full-frame float passes with temporaries: 30 ms and more
+per 720p frame on a 2-core CPU. :func:`with_frame_io` adds the same steps to the graph itself:
+reordering happens on bytes, and uint8↔float is one DequantizeLinear / QuantizeLinear pass each
+way (the scale is one gray level; QuantizeLinear rounds and saturates to 0–255), which ONNX
+Runtime runs multi-threaded beside the model. The camera's buffer is fed without a copy, and a
+GPU provider moves uint8 (¼ of the bytes) across the bus.
 
 The cast to uint8 would hide NaN from a broken model, so the graph has a second output,
 ``checksum``: the sum of the float output, which is finite exactly when every value is.
@@ -50,27 +52,31 @@ def with_frame_io(model: onnx.ModelProto, input_name: str, scale: float) -> onnx
         g.initializer.append(numpy_helper.from_array(value, PREFIX + name))
         return PREFIX + name
 
-    bgr_to_rgb = const("channel_order", np.array([2, 1, 0], np.int64))
-    to_input = const("to_input", np.array(scale / 255.0, np.float32))
-    to_pixels = const("to_pixels", np.array(255.0 / scale, np.float32))
-    half, lo, hi = const("half", np.array(0.5, np.float32)), const("lo", np.array(0.0, np.float32)), const("hi", np.array(255.0, np.float32))
     t = lambda s: PREFIX + s  # noqa: E731
-    pre = [  # uint8 N×H×W×3 BGR → float N×3×H×W RGB × scale
-        helper.make_node("Transpose", [FRAME_IN], [t("nchw_bgr")], perm=[0, 3, 1, 2], name=t("to_nchw")),
-        helper.make_node("Gather", [t("nchw_bgr"), bgr_to_rgb], [t("nchw_rgb")], axis=1, name=t("to_rgb")),
-        helper.make_node("Cast", [t("nchw_rgb")], [t("float")], to=TensorProto.FLOAT, name=t("to_float")),
-        helper.make_node("Mul", [t("float"), to_input], [input_name], name=t("to_range")),
-    ]
-    post = [  # float N×3×H×W RGB × scale → uint8 N×H×W×3 BGR, and the NaN check
-        helper.make_node("Mul", [result.name, to_pixels], [t("pixels")], name=t("to_pixels_mul")),
-        helper.make_node("Add", [t("pixels"), half], [t("rounded")], name=t("round")),
-        helper.make_node("Max", [t("rounded"), lo], [t("above")], name=t("clip_lo")),
-        helper.make_node("Min", [t("above"), hi], [t("clipped")], name=t("clip_hi")),
-        helper.make_node("Cast", [t("clipped")], [t("uint8")], to=TensorProto.UINT8, name=t("to_uint8")),
-        helper.make_node("Gather", [t("uint8"), bgr_to_rgb], [t("nchw_bgr_out")], axis=1, name=t("to_bgr")),
-        helper.make_node("Transpose", [t("nchw_bgr_out")], [FRAME_OUT], perm=[0, 2, 3, 1], name=t("to_nhwc")),
-        helper.make_node("ReduceSum", [result.name], [CHECKSUM], keepdims=0, name=t("checksum")),
-    ]
+    bgr_to_rgb = const("channel_order", np.array([2, 1, 0], np.int64))
+    step = const("step", np.array(scale / 255.0, np.float32))  # one gray level in the model's range
+    node = helper.make_node
+    # uint8 N×H×W×3 BGR → N×3×H×W RGB, reordered while still one byte a value
+    pre = [node("Transpose", [FRAME_IN], [t("nchw_bgr")], perm=[0, 3, 1, 2], name=t("to_nchw")),
+           node("Gather", [t("nchw_bgr"), bgr_to_rgb], [t("nchw_rgb")], axis=1, name=t("to_rgb"))]
+    post: list[onnx.NodeProto] = []
+    if opset >= 10:  # one pass each way: x·step in, round(y/step) saturated to 0–255 out
+        zero = const("zero", np.array(0, np.uint8))
+        pre.append(node("DequantizeLinear", [t("nchw_rgb"), step, zero], [input_name], name=t("to_float")))
+        post.append(node("QuantizeLinear", [result.name, step, zero], [t("uint8")], name=t("to_uint8")))
+    else:  # old foreign models: the same with plain arithmetic
+        to_pixels = const("to_pixels", np.array(255.0 / scale, np.float32))
+        half, lo, hi = (const(n, np.array(v, np.float32)) for n, v in (("half", 0.5), ("lo", 0.0), ("hi", 255.0)))
+        pre += [node("Cast", [t("nchw_rgb")], [t("float")], to=TensorProto.FLOAT, name=t("to_float")),
+                node("Mul", [t("float"), step], [input_name], name=t("to_range"))]
+        post += [node("Mul", [result.name, to_pixels], [t("pixels")], name=t("to_pixels")),
+                 node("Add", [t("pixels"), half], [t("rounded")], name=t("round")),
+                 node("Max", [t("rounded"), lo], [t("above")], name=t("clip_lo")),
+                 node("Min", [t("above"), hi], [t("clipped")], name=t("clip_hi")),
+                 node("Cast", [t("clipped")], [t("uint8")], to=TensorProto.UINT8, name=t("to_uint8"))]
+    post += [node("Gather", [t("uint8"), bgr_to_rgb], [t("nchw_bgr_out")], axis=1, name=t("to_bgr")),
+             node("Transpose", [t("nchw_bgr_out")], [FRAME_OUT], perm=[0, 2, 3, 1], name=t("to_nhwc")),
+             node("ReduceSum", [result.name], [CHECKSUM], keepdims=0, name=t("checksum"))]
     nodes = pre + list(g.node) + post
     del g.node[:]
     g.node.extend(nodes)

@@ -179,6 +179,9 @@ class Pipeline:
                     image = self.stabilizer(frame.image, image)
                     frame.stages["temporal"] = (time.perf_counter() - t) * 1000
                 frame.stages["process"] = (time.perf_counter() - start) * 1000
+                # everything the loop does to a frame besides ONNX Runtime and MediaPipe
+                frame.stages["non_inference"] = frame.stages["process"] - frame.stages.get("track", 0.0) - sum(
+                    ms for name, ms in frame.stages.items() if name.startswith("infer:"))
                 self.stats.frames_processed += 1
                 for name, ms in frame.stages.items():
                     self.stats.stage(name, ms)

@@ -72,7 +72,8 @@ def zoo_onnx(tmp_path: Path) -> Path:
     return path
 
 
-def make_onnx_filter(path: Path, props: dict[str, str] | None = None, nan: bool = False, kind: str = "frame") -> Path:
+def make_onnx_filter(path: Path, props: dict[str, str] | None = None, nan: bool = False, kind: str = "frame",
+                     opset: int = 17) -> Path:
     """A tiny real ONNX filter (RGB → BGR channel swap, or NaN everywhere) with a contract.
 
     Built with onnx.helper, so the runtime tests do not need torch.
@@ -95,7 +96,7 @@ def make_onnx_filter(path: Path, props: dict[str, str] | None = None, nan: bool 
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, "h", "w"])],
         [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 3, "h", "w"])], inits,
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     contract = FilterContract(name=path.stem, kind=kind, input_range="0-1", size_multiple=4, work_size=128)
     for k, v in {**contract.to_props(), **(props or {})}.items():
         model.metadata_props.add(key=k, value=v)
