@@ -83,3 +83,15 @@ def test_tensorrt_profile_and_engine_cache_key_follow_the_frame_input(tmp_path, 
     assert opts["trt_engine_cache_prefix"].startswith("my_model_")
     # a retrained model under the same name must not reuse the old engine
     assert engine_prefix("my model", b"weights v2") != opts["trt_engine_cache_prefix"]
+
+
+def test_io_binding_gives_the_same_frames_as_plain_runs():
+    """The GPU providers' feeding path, checked on the CPU provider."""
+    path = fast_variant(resolve_filter("cartoon"))
+    plain, bound = FilterModel(path, "cpu"), FilterModel(path, "cpu", io_binding=True)
+    assert plain.binding is None and bound.binding is not None
+    bgr = np.ascontiguousarray(synthetic_photo(64, 96, seed=5)[..., ::-1])
+    for code in (0, 2):
+        plain.set_latent(code)
+        bound.set_latent(code)
+        np.testing.assert_array_equal(bound.run(bgr), plain.run(bgr))
