@@ -46,6 +46,7 @@ class DistillConfig:
     holdout: tuple[str, ...] = DEFAULT_HOLDOUT
     width: int = 8  # TransformerNet students
     res_blocks: int = 3
+    outer_kernel: int = 9  # TransformerNet students: first/last conv kernel (3 is much cheaper)
     channels: tuple[int, ...] = (8, 16, 16, 32)  # UNet students
     factor: int = 2
     radius: int = 2
@@ -65,7 +66,7 @@ def student_for(teacher: torch.nn.Module, cfg: DistillConfig) -> GuidedUpsample:
     arch = arch_name(teacher)
     inner = dataclasses.asdict(teacher.config)
     if arch == "transformer_net":
-        inner.update(width=cfg.width, res_blocks=cfg.res_blocks)
+        inner.update(width=cfg.width, res_blocks=cfg.res_blocks, outer_kernel=cfg.outer_kernel)
     elif arch == "unet":
         inner.update(channels=tuple(cfg.channels), blocks_per_level=1, norm_groups=min(4, min(cfg.channels)))
     else:
@@ -164,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--images", type=Path, default=data_root(), help="content photos/videos (default: %(default)s)")
     p.add_argument("--width", type=int, default=8, help="TransformerNet student width")
     p.add_argument("--res-blocks", type=int, default=3)
+    p.add_argument("--outer-kernel", type=int, default=9, help="TransformerNet student: first/last conv kernel size")
     p.add_argument("--channels", default="8,16,16,32", help="UNet student channels")
     p.add_argument("--factor", type=int, default=2, help="the student runs at 1/factor of the frame size")
     p.add_argument("--radius", type=int, default=2)
@@ -176,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError(f"content folder {a.images} does not exist or is not a folder")
     channels = parse_ints(a.channels, "--channels")
     cfg = DistillConfig(
-        teacher=a.teacher, out=a.out, images=a.images, width=a.width, res_blocks=a.res_blocks, channels=channels,
+        teacher=a.teacher, out=a.out, images=a.images, width=a.width, res_blocks=a.res_blocks, outer_kernel=a.outer_kernel, channels=channels,
         factor=a.factor, radius=a.radius, eps=a.eps, steps=a.steps, batch_size=a.batch,
         crops=CropConfig(crop=a.crop, short_min=a.crop, short_max=2 * a.crop), lr=a.lr, ssim_weight=a.ssim_weight,
         seed=a.seed, device=a.device, name=a.name or a.out.stem,

@@ -2,7 +2,9 @@
 
 The module and parameter names match ``fast_neural_style/neural_style/transformer_net.py`` so
 their ``.pth`` checkpoints load unchanged (after :func:`drop_legacy_keys`). ``width`` scales
-every channel count (32 → 64 → 128 at the default) for lighter CPU students.
+every channel count (32 → 64 → 128 at the default) and ``outer_kernel`` the first and last
+convolutions' 9×9 kernels (the two full-resolution layers that dominate the cost of a thin
+network) for lighter CPU students.
 
 Input: RGB float in 0–255, NCHW, sides a multiple of 4. Output: unbounded RGB (clamp 0–255).
 """
@@ -21,6 +23,7 @@ LEGACY_KEY = re.compile(r"(^|\.)in\d+\.(running_mean|running_var|num_batches_tra
 class TransformerNetConfig:
     width: int = 32
     res_blocks: int = 5
+    outer_kernel: int = 9  # conv1 and deconv3 (pytorch/examples: 9)
 
 
 class ConvLayer(nn.Module):
@@ -69,7 +72,8 @@ class TransformerNet(nn.Module):
         super().__init__()
         self.config = config or TransformerNetConfig()
         w = self.config.width
-        self.conv1 = ConvLayer(3, w, kernel_size=9, stride=1)
+        k = self.config.outer_kernel
+        self.conv1 = ConvLayer(3, w, kernel_size=k, stride=1)
         self.in1 = nn.InstanceNorm2d(w, affine=True)
         self.conv2 = ConvLayer(w, 2 * w, kernel_size=3, stride=2)
         self.in2 = nn.InstanceNorm2d(2 * w, affine=True)
@@ -81,7 +85,7 @@ class TransformerNet(nn.Module):
         self.in4 = nn.InstanceNorm2d(2 * w, affine=True)
         self.deconv2 = UpsampleConvLayer(2 * w, w, kernel_size=3, stride=1, upsample=2)
         self.in5 = nn.InstanceNorm2d(w, affine=True)
-        self.deconv3 = ConvLayer(w, 3, kernel_size=9, stride=1)
+        self.deconv3 = ConvLayer(w, 3, kernel_size=k, stride=1)
         self.relu = nn.ReLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -101,11 +105,11 @@ def drop_legacy_keys(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Ten
 
 
 def infer_config(state_dict: dict[str, torch.Tensor]) -> TransformerNetConfig:
-    """Read width and residual-block count off a TransformerNet state dict."""
+    """Read width, residual-block count and outer kernel size off a TransformerNet state dict."""
     weight = state_dict.get("conv1.conv2d.weight")
     if weight is None or weight.ndim != 4:
         from export.errors import UserError
 
         raise UserError("not a TransformerNet state dict: it has no 'conv1.conv2d.weight' tensor")
     blocks = {int(m.group(1)) for k in state_dict if (m := re.match(r"res(\d+)\.", k))}
-    return TransformerNetConfig(width=int(weight.shape[0]), res_blocks=max(blocks, default=0))
+    return TransformerNetConfig(width=int(weight.shape[0]), res_blocks=max(blocks, default=0), outer_kernel=int(weight.shape[-1]))

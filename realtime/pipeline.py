@@ -1,11 +1,11 @@
 """The live loop: capture → process → output, each in its own thread, newest frame wins.
 
-    capture thread ──Slot──► process thread ──Slot──► output (main thread, paced at --fps)
+    capture thread ──Slot──► process thread ──Slot──► output (main thread, at least --fps)
     source.read, mirror      tracking, filter chain     preview + hotkeys, virtual cam, file
 
 Every frame carries its id and capture time; the output records latency = output time −
-capture time of the frame the result came from. When inference is slower than the output
-rate, the output re-sends the newest finished result (or the newest raw frame with
+capture time of the frame the result came from. Each result is sent as soon as it is ready;
+when inference is slower than --fps, the output re-sends the newest finished result (or the newest raw frame with
 ``repeat="raw"``) so a virtual camera keeps its frame rate. Unpaced sources (files processed
 as fast as possible) use back-pressure instead of dropping frames.
 """
@@ -243,30 +243,27 @@ class Pipeline:
         return self.controls.quit or self.stop.is_set() or (n is not None and self.stats.frames_output >= n)
 
     def _output_paced(self) -> None:
+        """Send each new result the moment it is ready (no waiting for a tick: that would add
+        up to a frame interval of latency); when none came within a frame interval, re-send
+        the newest one so the virtual camera keeps its rate."""
         period = 1.0 / self.cfg.fps
-        next_tick = time.perf_counter()
+        deadline = time.perf_counter() + period
         latest: Result | None = None
-        fresh = False
         while not self._done():
-            while True:  # collect the newest result until the next tick
-                remaining = next_tick - time.perf_counter()
-                item = self.results.take(timeout=max(remaining, 0.0))
-                if item is not None:
-                    latest, fresh = item, True
-                if remaining <= 0 or (item is None and self.results.closed):
-                    break
-            if latest is None:
-                if self.results.closed:
-                    return
-                next_tick = time.perf_counter() + period
-                continue
-            if not fresh and self.results.closed:
+            item = self.results.take(timeout=max(deadline - time.perf_counter(), 0.0))
+            now = time.perf_counter()
+            if item is not None:
+                latest = item
+                self._send(item, repeated=False)
+                deadline = now + period
+            elif self.results.closed:
                 return  # the source ended and its last result was sent
-            self._send(latest, repeated=not fresh)
-            fresh = False
-            next_tick += period
-            if next_tick < time.perf_counter() - period:
-                next_tick = time.perf_counter()
+            elif now >= deadline:
+                if latest is not None:
+                    self._send(latest, repeated=True)
+                deadline += period
+                if deadline <= now:  # far behind: do not burst re-sends
+                    deadline = now + period
 
     def _output_unpaced(self) -> None:
         while not self._done():

@@ -166,3 +166,12 @@ def test_preview_window_under_xvfb(tmp_path, face_video, xvfb_display):
     assert "hotkeys:" in out
     stats = json.loads(stats_path.read_text())
     assert stats["frames_output"] > 5
+
+
+def test_paced_output_sends_each_result_when_it_is_ready_not_at_the_next_tick(tmp_path, swap_onnx):
+    stats_path = tmp_path / "s.json"
+    assert realtime_main(["--filter", str(swap_onnx), "--source", "synthetic", "--size", "160x120", "--no-preview",
+                          "--fps", "5", "--frames", "6", "--stats", str(stats_path)]) == 0
+    stats = json.loads(stats_path.read_text())
+    # a ~1 ms filter at 5 fps: waiting for output ticks would add up to 200 ms per frame
+    assert stats["frames_output"] == 6 and stats["latency_ms"]["p50"] < 100

@@ -33,3 +33,12 @@ def test_legacy_running_stats_are_dropped_and_config_inferred():
     cleaned = drop_legacy_keys(legacy)
     assert cleaned.keys() == state.keys()
     assert infer_config(cleaned) == TransformerNetConfig(width=16, res_blocks=3)
+
+
+def test_students_with_small_outer_kernels_keep_size_and_round_trip_their_config():
+    cfg = TransformerNetConfig(width=8, res_blocks=2, outer_kernel=3)
+    net = TransformerNet(cfg)
+    assert net.conv1.conv2d.kernel_size == (3, 3) and net.deconv3.conv2d.kernel_size == (3, 3)
+    assert net(torch.rand(1, 3, 28, 40) * 255).shape == (1, 3, 28, 40)
+    assert infer_config(net.state_dict()) == cfg
+    assert infer_config(TransformerNet().state_dict()).outer_kernel == 9  # pytorch/examples layout
