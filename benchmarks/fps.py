@@ -19,7 +19,6 @@ import argparse
 import json
 import logging
 import platform
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,7 @@ import numpy as np
 
 from export.contract import parse_size
 from export.errors import UserError, run_cli
+from realtime.stats import median_ms
 
 log = logging.getLogger("benchmarks.fps")
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -70,14 +70,8 @@ def model_only(path: Path, provider: str, hw: tuple[int, int], runs: int) -> dic
     m = FilterModel(path, provider)
     h, w = hw
     bgr = np.random.randint(0, 256, (h, w, 3), np.uint8)
-    m.run(bgr)
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        m.run(bgr)
-        times.append((time.perf_counter() - t) * 1000)
-    return {"ms_p50": round(statistics.median(times), 2), "fps": round(1000 / statistics.median(times), 2),
-            "provider": m.provider, "input_hw": [h, w]}
+    ms = median_ms(lambda: m.run(bgr), runs)
+    return {"ms_p50": round(ms, 2), "fps": round(1000 / ms, 2), "provider": m.provider, "input_hw": [h, w]}
 
 
 def frame_io_ms(hw: tuple[int, int], runs: int = 20) -> float:
@@ -94,13 +88,7 @@ def frame_io_ms(hw: tuple[int, int], runs: int = 20) -> float:
                                  opset_imports=[helper.make_opsetid("", 17)])
     session = ort.InferenceSession(with_frame_io(identity, "input", 1.0).SerializeToString(), providers=["CPUExecutionProvider"])
     feed = {FRAME_IN: np.random.randint(0, 256, (1, *hw, 3), np.uint8)}
-    session.run(None, feed)
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        session.run(None, feed)
-        times.append((time.perf_counter() - t) * 1000)
-    return round(statistics.median(times), 2)
+    return round(median_ms(lambda: session.run(None, feed), runs), 2)
 
 
 def work_hw(path: Path, provider: str, size: tuple[int, int], work_size: int | None) -> tuple[int, int]:

@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import statistics
-import time
 from pathlib import Path
 
 import cv2
@@ -35,6 +33,7 @@ from models.style_images import read_style, style_thumbnail
 from models.teachers import CARTOON_STYLES, cartoon
 from models.transformer_net import TransformerNet
 from realtime.filters import work_shape
+from realtime.stats import median_ms
 
 ROOT = Path(__file__).resolve().parents[1]
 log = logging.getLogger("release")
@@ -48,13 +47,7 @@ def cpu_ms_per_frame(onnx_path: Path, h: int, w: int, runs: int = 20) -> float:
     feeds = {"input": np.random.rand(1, 3, h, w).astype(np.float32)}
     if any(i.name == "latent" for i in session.get_inputs()):
         feeds["latent"] = np.zeros(1, np.int64)
-    session.run(None, feeds)
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        session.run(None, feeds)
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+    return median_ms(lambda: session.run(None, feeds), runs)
 
 
 def cpu_times(onnx_path: Path, work_size: int, multiple: int) -> dict[str, float | int]:

@@ -9,7 +9,7 @@ import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -19,6 +19,18 @@ def percentiles(values: list[float] | deque[float], ps: tuple[int, ...] = (50, 9
         return {f"p{p}": 0.0 for p in ps}
     arr = np.asarray(values, dtype=np.float64)
     return {f"p{p}": round(float(np.percentile(arr, p)), 3) for p in ps}
+
+
+def median_ms(fn: Callable[[], object], runs: int, warmup: int = 1) -> float:
+    """Median wall time of ``fn()`` in milliseconds over ``runs`` calls, after ``warmup`` calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000)
+    return float(np.median(times))
 
 
 def process_age_s() -> float | None:
