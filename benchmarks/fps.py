@@ -32,6 +32,7 @@ import numpy as np
 
 from export.contract import parse_size
 from export.errors import UserError, run_cli
+from models.media import data_root
 from realtime.stats import median_ms
 
 log = logging.getLogger("benchmarks.fps")
@@ -89,6 +90,25 @@ def frame_io_ms(hw: tuple[int, int], runs: int = 20) -> float:
     session = ort.InferenceSession(with_frame_io(identity, "input", 1.0).SerializeToString(), providers=["CPUExecutionProvider"])
     feed = {FRAME_IN: np.random.randint(0, 256, (1, *hw, 3), np.uint8)}
     return round(median_ms(lambda: session.run(None, feed), runs), 2)
+
+
+def precision_variant(path: Path, precision: str, folder: Path, calib: Path) -> Path:
+    """``path`` for fp32; else its fp16/int8 variant, made once under ``folder`` with
+    export.precision (onnxconverter-common / onnxruntime.quantization, calibrated on ``calib``)."""
+    if precision == "fp32":
+        return path
+    from export.precision import to_fp16, to_int8
+    from realtime.engine import load_onnx, model_contract
+
+    stem = path.name[: -len(".onnx")]
+    dst = folder / f"{stem}.{precision}.onnx"
+    if not dst.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        if precision == "fp16":
+            to_fp16(path, dst)
+        else:
+            to_int8(path, dst, calib, model_contract(load_onnx(path, weights=False), path))
+    return dst
 
 
 def work_hw(path: Path, provider: str, size: tuple[int, int], work_size: int | None) -> tuple[int, int]:
@@ -169,11 +189,11 @@ def startup(spec: str, variant: str, source: str, frames: int = 15) -> dict[str,
 
 def markdown(rows: list[dict[str, Any]], meta: dict[str, Any], starts: dict[str, dict[str, Any]]) -> str:
     lines = [f"# FPS benchmark — {meta['machine']}", "", f"{meta['date']}; source `{meta['source']}`, {meta['frames']} frames end to end.", "",
-             "| filter | variant | provider | size | model ms | model fps | e2e fps | live latency p50 / p95 / p99 ms | live frames kept | × baseline e2e | SSIM to full | non-inference ms |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| filter | variant | precision | provider | size | model ms | model fps | e2e fps | live latency p50 / p95 / p99 ms | live frames kept | × baseline e2e | SSIM to full | non-inference ms |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lat = r["live"]["latency_ms"]
-        lines.append(f"| {r['filter']} | {r.get('variant', '')} | {r['provider']} | {r['size']} | {r['model']['ms_p50']} | {r['model']['fps']} | "
+        lines.append(f"| {r['filter']} | {r.get('variant', '')} | {r.get('precision', 'fp32')} | {r['provider']} | {r['size']} | {r['model']['ms_p50']} | {r['model']['fps']} | "
                      f"{r['e2e']['fps_output']} | {lat['p50']:.1f} / {lat['p95']:.1f} / {lat['p99']:.1f} | {r['live']['processed_share']:.0%} | {r.get('ratio_e2e', '')} | "
                      f"{r.get('ssim_to_full', '')} | {r.get('non_inference_ms', '')} |")
     lines += ["", "model ms: ONNX Runtime on one frame already at the filter's input size (uint8 frame I/O included). "
@@ -185,7 +205,7 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any], starts: dict[str,
               "source decoding and MediaPipe excluded.", "", "Per-stage p50 ms (end to end):", ""]
     for r in rows:
         stages = ", ".join(f"{k} {v['p50']}" for k, v in r["e2e"]["stages_ms"].items())
-        lines.append(f"- {r['filter']} {r.get('variant', '')} {r['provider']} {r['size']}: {stages}, frame I/O {r.get('frame_io_ms', '')}")
+        lines.append(f"- {r['filter']} {r.get('variant', '')} {r.get('precision', 'fp32')} {r['provider']} {r['size']}: {stages}, frame I/O {r.get('frame_io_ms', '')}")
     if starts:
         lines += ["", "Start-up of a fresh `realtime` process (variant auto): peak RSS and time to the first output frame, "
                   "imports and model loading included:", "", "| filter | peak RSS MB | first frame s |", "|---|---|---|"]
@@ -199,7 +219,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = [f"{r['filter']} {r.get('variant', '')}\n{r['provider']} {r['size']}" for r in rows]
+    labels = [f"{r['filter']} {r.get('variant', '')} {r.get('precision', 'fp32')}\n{r['provider']} {r['size']}" for r in rows]
     x = np.arange(len(rows))
     fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(rows)), 4))
     ax.bar(x - 0.2, [r["model"]["fps"] for r in rows], 0.4, label="model only")
@@ -222,6 +242,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--providers", nargs="*", default=["cpu"])
     p.add_argument("--source", default="synthetic")
     p.add_argument("--frames", type=int, default=60)
+    p.add_argument("--precisions", nargs="*", default=["fp32"], choices=["fp32", "fp16", "int8"],
+                   help="fp16/int8 variants are made with export.precision into OUT/variants (int8 calibrated on --calib)")
+    p.add_argument("--calib", type=Path, default=data_root() / "faces", help="photos to calibrate int8 on")
     p.add_argument("--live-fps", type=float, default=30.0, help="camera rate of the paced (latency) runs")
     p.add_argument("--runs", type=int, default=20, help="model-only timing runs")
     p.add_argument("--track", choices=["auto", "always", "off"], default="auto",
@@ -253,28 +276,33 @@ def main(argv: list[str] | None = None) -> int:
             base_model = model_only(base, provider, (size[1] // 4 * 4, size[0] // 4 * 4), max(3, a.runs // 4))
             rows.append({"filter": "baseline (Johnson fp32)", "variant": "full", "provider": provider, "size": f"{size[0]}x{size[1]}",
                          "model": base_model, "e2e": base_e2e, "live": base_live, "ratio_e2e": 1.0})
-            frames = sample_frames(a.source, size, a.ssim_frames) if "fast" in a.variants else []
+            frames = sample_frames(a.source, size, a.ssim_frames) if ("fast" in a.variants or a.precisions != ["fp32"]) else []
             for spec in specs:
                 full = resolve_filter(spec)
                 for variant in a.variants:
-                    path = full if variant == "full" else fast_variant(full)
-                    if path is None:
+                    fp32 = full if variant == "full" else fast_variant(full)
+                    if fp32 is None:
                         log.warning("%s has no fast variant (NAME.fast.onnx): skipped", spec)
                         continue
-                    hw = work_hw(path, provider, size, None)
-                    mo = model_only(path, provider, hw, a.runs)
-                    e2e = end_to_end(spec, provider, size, a.source, a.frames, a.track, variant)
-                    live = live_summary(end_to_end(spec, provider, size, a.source, a.frames, a.track, variant, fps=a.live_fps))
-                    ratio = round(e2e["fps_output"] / base_e2e["fps_output"], 2) if base_e2e["fps_output"] else 0.0
-                    io_ms = frame_io_ms(hw)
-                    row = {"filter": spec, "variant": variant, "provider": provider, "size": f"{size[0]}x{size[1]}",
-                           "model": mo, "e2e": e2e, "live": live, "ratio_e2e": ratio, "frame_io_ms": io_ms,
-                           "non_inference_ms": round(e2e["stages_ms"]["non_inference"]["p50"] + io_ms, 2)}
-                    if variant == "fast" and frames:
-                        row["ssim_to_full"] = ssim_to_full(full, path, frames, provider)
-                    rows.append(row)
-                    print(f"{spec} {variant} {provider} {size[0]}x{size[1]}: model {mo['fps']} fps, e2e {e2e['fps_output']} fps "
-                          f"({ratio}× baseline), live p95 {live['latency_ms']['p95']:.1f} ms, non-inference {row['non_inference_ms']} ms{'' if 'ssim_to_full' not in row else ', SSIM to full ' + str(row['ssim_to_full'])}")
+                    for precision in a.precisions:
+                        path = precision_variant(fp32, precision, a.out / "variants", a.calib)
+                        # the fp32 file runs as realtime picks it (by name and --variant); others by file
+                        run_spec, run_variant = (spec, variant) if precision == "fp32" else (str(path), "full")
+                        hw = work_hw(path, provider, size, None)
+                        mo = model_only(path, provider, hw, a.runs)
+                        e2e = end_to_end(run_spec, provider, size, a.source, a.frames, a.track, run_variant)
+                        live = live_summary(end_to_end(run_spec, provider, size, a.source, a.frames, a.track, run_variant, fps=a.live_fps))
+                        ratio = round(e2e["fps_output"] / base_e2e["fps_output"], 2) if base_e2e["fps_output"] else 0.0
+                        io_ms = frame_io_ms(hw)
+                        row = {"filter": spec, "variant": variant, "precision": precision, "provider": provider,
+                               "size": f"{size[0]}x{size[1]}", "model": mo, "e2e": e2e, "live": live, "ratio_e2e": ratio,
+                               "frame_io_ms": io_ms, "non_inference_ms": round(e2e["stages_ms"]["non_inference"]["p50"] + io_ms, 2)}
+                        if (variant, precision) != ("full", "fp32") and frames:
+                            row["ssim_to_full"] = ssim_to_full(full, path, frames, provider)
+                        rows.append(row)
+                        print(f"{spec} {variant} {precision} {provider} {size[0]}x{size[1]}: model {mo['fps']} fps, "
+                              f"e2e {e2e['fps_output']} fps ({ratio}× baseline), live p95 {live['latency_ms']['p95']:.1f} ms, "
+                              f"non-inference {row['non_inference_ms']} ms" + (f", SSIM to full {row['ssim_to_full']}" if "ssim_to_full" in row else ""))
     starts = {spec: startup(spec, "auto", a.source) for spec in specs} if a.startup else {}
     meta = {"machine": f"{platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores",
             "date": time.strftime("%Y-%m-%d %H:%M"), "source": a.source, "frames": a.frames, "live_fps": a.live_fps}

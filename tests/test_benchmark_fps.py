@@ -8,15 +8,26 @@ from tests.conftest import make_onnx_filter
 
 
 def test_fps_benchmark_reports_variants_baseline_ratio_ssim_and_startup(tmp_path):
+    import cv2
+
+    from tests.conftest import synthetic_photo
+
+    calib = tmp_path / "calib"
+    calib.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(calib / f"{i}.png"), synthetic_photo(96, 128, seed=i))
     full = make_onnx_filter(tmp_path / "swap.onnx")
     make_onnx_filter(tmp_path / "swap.fast.onnx")  # its "student": the same channel swap at work size 128
     lone = make_onnx_filter(tmp_path / "lone.onnx")  # no fast variant: its fast row is skipped
     out = tmp_path / "report"
     assert main(["--filter", str(full), str(lone), "--sizes", "256x192", "--frames", "6", "--runs", "3", "--ssim-frames", "3",
-                 "--no-track", "--out", str(out)]) == 0
+                 "--no-track", "--out", str(out), "--precisions", "fp32", "int8", "--calib", str(calib)]) == 0
     report = json.loads((out / "fps.json").read_text())
-    rows = {(r["filter"].split("/")[-1], r["variant"]): r for r in report["rows"]}
+    rows = {(r["filter"].split("/")[-1], r["variant"]): r for r in report["rows"] if r.get("precision", "fp32") == "fp32"}
     assert set(rows) == {("baseline (Johnson fp32)", "full"), ("swap.onnx", "full"), ("swap.onnx", "fast"), ("lone.onnx", "full")}
+    int8 = [r for r in report["rows"] if r.get("precision") == "int8"]
+    assert len(int8) == 3 and (out / "variants" / "swap.fast.int8.onnx").is_file()
+    assert all(0.5 < r["ssim_to_full"] <= 1.0 for r in int8)  # quantised, still the same picture
     fast = rows[("swap.onnx", "fast")]
     # the same swap, only run at a lower work size and upscaled: close to, but not exactly, the full output
     assert 0.8 < fast["ssim_to_full"] < 1.0
@@ -34,3 +45,13 @@ def test_fps_benchmark_reports_variants_baseline_ratio_ssim_and_startup(tmp_path
     table = (out / "fps.md").read_text()
     assert "| SSIM to full | non-inference ms |" in table and "live latency p50 / p95 / p99 ms" in table and "peak RSS MB" in table
     assert (out / "fps.png").stat().st_size > 1000
+
+
+def test_realtime_bench_is_the_fps_benchmark(capsys):
+    import pytest
+
+    from realtime.cli import main as realtime_main
+
+    with pytest.raises(SystemExit) as exc:
+        realtime_main(["bench", "--help"])
+    assert exc.value.code == 0 and "--live-fps" in capsys.readouterr().out
