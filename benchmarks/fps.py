@@ -246,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="fp16/int8 variants are made with export.precision into OUT/variants (int8 calibrated on --calib)")
     p.add_argument("--calib", type=Path, default=data_root() / "faces", help="photos to calibrate int8 on")
     p.add_argument("--live-fps", type=float, default=30.0, help="camera rate of the paced (latency) runs")
+    p.add_argument("--baseline-frames", type=int, help="end-to-end frames for the (slow) baseline (default: --frames)")
     p.add_argument("--runs", type=int, default=20, help="model-only timing runs")
     p.add_argument("--track", choices=["auto", "always", "off"], default="auto",
                    help="face tracking as in realtime: auto = only for face filters (default), always, off")
@@ -271,8 +272,9 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict[str, Any]] = []
     for provider in a.providers:
         for size in sizes:
-            base_e2e = end_to_end(str(base), provider, size, a.source, a.frames, a.track)
-            base_live = live_summary(end_to_end(str(base), provider, size, a.source, a.frames, a.track, fps=a.live_fps))
+            base_frames = a.baseline_frames or a.frames
+            base_e2e = end_to_end(str(base), provider, size, a.source, base_frames, a.track)
+            base_live = live_summary(end_to_end(str(base), provider, size, a.source, base_frames, a.track, fps=a.live_fps))
             base_model = model_only(base, provider, (size[1] // 4 * 4, size[0] // 4 * 4), max(3, a.runs // 4))
             rows.append({"filter": "baseline (Johnson fp32)", "variant": "full", "provider": provider, "size": f"{size[0]}x{size[1]}",
                          "model": base_model, "e2e": base_e2e, "live": base_live, "ratio_e2e": 1.0})

@@ -244,10 +244,11 @@ class Pipeline:
 
     def _output_paced(self) -> None:
         """Send each new result the moment it is ready (no waiting for a tick: that would add
-        up to a frame interval of latency); when none came within a frame interval, re-send
-        the newest one so the virtual camera keeps its rate."""
+        up to a frame interval of latency); when none came for 1.5 frame intervals (jitter of
+        a loop that keeps up is not a gap), re-send the newest one every interval so the
+        virtual camera keeps its rate."""
         period = 1.0 / self.cfg.fps
-        deadline = time.perf_counter() + period
+        deadline = time.perf_counter() + 1.5 * period
         latest: Result | None = None
         while not self._done():
             item = self.results.take(timeout=max(deadline - time.perf_counter(), 0.0))
@@ -255,7 +256,7 @@ class Pipeline:
             if item is not None:
                 latest = item
                 self._send(item, repeated=False)
-                deadline = now + period
+                deadline = now + 1.5 * period
             elif self.results.closed:
                 return  # the source ended and its last result was sent
             elif now >= deadline:

@@ -46,7 +46,18 @@ def process_age_s() -> float | None:
 
 
 def peak_rss_mb() -> float | None:
-    """Peak resident memory of this process so far, in MB (None where the OS does not say)."""
+    """Peak resident memory of this process so far, in MB (None where the OS does not say).
+
+    On Linux this is VmHWM of /proc/self/status: ``ru_maxrss`` survives exec, so a process
+    started by a big parent (a benchmark that holds PyTorch) would report the parent's peak.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)  # kB
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         import resource
     except ImportError:  # Windows
@@ -80,7 +91,8 @@ class RunStats:
         with self.lock:
             self.frames_output += 1
             self.frames_repeated += int(repeated)
-            self.latency_ms.append((now - captured) * 1000)
+            if not repeated:  # latency of new results; a re-sent frame is old on purpose
+                self.latency_ms.append((now - captured) * 1000)
             self.recent_output.append(now)
             if self.first_output is None:
                 self.first_output = now

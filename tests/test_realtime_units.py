@@ -170,3 +170,12 @@ def test_variant_auto_takes_the_fast_sibling_on_cpu_and_full_or_fast_can_be_forc
     for variant, expected in (("auto", "look-fast"), ("fast", "look-fast"), ("full", "look")):
         loader = ChainLoader(str(full), "cpu", 1, None, variant)
         assert loader(0).filters[0].model.name == expected, variant
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="VmHWM is Linux-only")
+def test_peak_rss_of_a_child_is_its_own_not_its_big_parents():
+    ballast = bytearray(400 * 1024 * 1024)  # the parent's peak: ≥ 400 MB
+    ballast[::4096] = b"x" * len(ballast[::4096])
+    code = "from realtime.stats import peak_rss_mb; print(peak_rss_mb())"
+    child = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    assert 5 < child < 300
