@@ -219,13 +219,13 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = [f"{r['filter']} {r.get('variant', '')} {r.get('precision', 'fp32')}\n{r['provider']} {r['size']}" for r in rows]
+    labels = [f"{r['filter'].split(' ')[0]} {r.get('variant', '')} {r.get('precision', 'fp32')} {r['provider']} {r['size']}" for r in rows]
     x = np.arange(len(rows))
-    fig, ax = plt.subplots(figsize=(max(6, 1.2 * len(rows)), 4))
+    fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(rows)), 5))
     ax.bar(x - 0.2, [r["model"]["fps"] for r in rows], 0.4, label="model only")
     ax.bar(x + 0.2, [r["e2e"]["fps_output"] for r in rows], 0.4, label="end to end")
     ax.axhline(30, color="gray", linestyle="--", linewidth=1, label="30 fps")
-    ax.set_xticks(x, labels, fontsize=7)
+    ax.set_xticks(x, labels, fontsize=7, rotation=40, ha="right")
     ax.set_ylabel("frames per second")
     ax.legend()
     fig.tight_layout()
