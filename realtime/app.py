@@ -10,7 +10,7 @@ from export.errors import UserError
 from realtime.engine import FilterModel
 from realtime.filters import AppliedFilter, FilterChain, FilterSettings, work_shape
 from realtime.pipeline import HOTKEYS, Pipeline, PipelineConfig
-from realtime.registry import bundled_filters, fast_variant, parse_chain
+from realtime.registry import bundled_filters, fast_variant, parse_chain, variant_for
 from realtime.sinks import NullSink, PreviewSink, Sink, VideoFileSink, VirtualCamSink
 from realtime.sources import SourceSpec, open_source
 from realtime.stats import RunStats, write_json
@@ -43,14 +43,16 @@ class ChainLoader:
         return self.models[key]
 
     def load(self, path: Path) -> FilterModel:
-        """The full model, or its fast variant when asked for or when auto ends up on the CPU."""
+        """The full model; or its fast variant when asked for or when auto ends up on the CPU;
+        or its fp16 export when auto ends up on CUDA (see :func:`variant_for`)."""
         fast = fast_variant(path) if self.variant != "full" else None
         if fast is not None and self.variant == "fast":
             return FilterModel(fast, self.provider, self.threads)
         full = FilterModel(path, self.provider, self.threads)
-        if fast is not None and full.provider == "cpu":
-            log.info("%s: running its fast CPU variant %s (--variant full to force the full model)", full.name, fast.name)
-            return FilterModel(fast, self.provider, self.threads)
+        other = variant_for(path, full.provider, self.variant)
+        if other is not None:
+            log.info("%s on %s: running %s (--variant full to force the full fp32 model)", full.name, full.provider, other.name)
+            return FilterModel(other, self.provider, self.threads)
         return full
 
     def warm_size(self, m: FilterModel) -> tuple[int, int]:

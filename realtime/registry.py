@@ -3,8 +3,9 @@
 ``--filter`` takes a bundled name or a path to any ONNX file; ``a+b`` chains them.
 
 A filter may have a light CPU variant next to it, ``NAME.fast.onnx`` (a distilled student
-that runs at a fraction of the frame size with guided upsampling). ``--variant auto`` uses it
-when the full model would run on the CPU provider; ``full`` or ``fast`` force one.
+that runs at a fraction of the frame size with guided upsampling), and a half-precision export
+``NAME.fp16.onnx``. ``--variant auto`` uses the student when the full model would run on the
+CPU provider and the fp16 file on CUDA; ``full`` or ``fast`` force one.
 """
 from __future__ import annotations
 
@@ -47,9 +48,28 @@ def parse_chain(text: str) -> list[Path]:
     return [resolve_filter(p) for p in parts]
 
 
-def fast_variant(path: Path) -> Path | None:
-    """``NAME.fast.onnx`` beside ``NAME.onnx``, if there is one."""
+def sibling(path: Path, tag: str) -> Path | None:
+    """``NAME.TAG.onnx`` beside ``NAME.onnx`` (``fast``: the CPU student, ``fp16``: the half
+    precision export from ``realtime-export onnx --fp16``), if there is one."""
     path = Path(path)
     stem = path.name[: -len(".onnx")] if path.name.endswith(".onnx") else path.stem
-    candidate = path.with_name(f"{stem}.fast.onnx")
+    candidate = path.with_name(f"{stem}.{tag}.onnx")
     return candidate if candidate.is_file() and candidate != path else None
+
+
+def fast_variant(path: Path) -> Path | None:
+    """``NAME.fast.onnx`` beside ``NAME.onnx``, if there is one."""
+    return sibling(path, "fast")
+
+
+def variant_for(path: Path, provider: str, variant: str) -> Path | None:
+    """The file to run instead of the full fp32 ``path`` once ONNX Runtime says which provider
+    it got: the fast student on CPU (``variant`` auto), the fp16 export on CUDA (TensorRT
+    builds its fp16 engine from the fp32 file itself); None to keep ``path``."""
+    if variant == "full":
+        return None
+    if provider == "cpu":
+        return fast_variant(path)
+    if provider == "cuda":
+        return sibling(path, "fp16")
+    return None

@@ -179,3 +179,16 @@ def test_peak_rss_of_a_child_is_its_own_not_its_big_parents():
     code = "from realtime.stats import peak_rss_mb; print(peak_rss_mb())"
     child = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
     assert 5 < child < 300
+
+
+def test_the_provider_picks_the_variant_cpu_student_cuda_fp16_tensorrt_full(tmp_path):
+    from realtime.registry import variant_for
+
+    full = make_onnx_filter(tmp_path / "look.onnx")
+    assert variant_for(full, "cpu", "auto") is None and variant_for(full, "cuda", "auto") is None
+    fast = make_onnx_filter(tmp_path / "look.fast.onnx")
+    half = make_onnx_filter(tmp_path / "look.fp16.onnx")
+    assert variant_for(full, "cpu", "auto") == fast
+    assert variant_for(full, "cuda", "auto") == half  # CUDA runs the fp16 export
+    assert variant_for(full, "tensorrt", "auto") is None  # TensorRT makes its own fp16 engine
+    assert variant_for(full, "cpu", "full") is None and variant_for(full, "cuda", "full") is None
