@@ -19,7 +19,7 @@ import numpy as np
 
 from export.contract import FilterContract, has_contract
 from export.errors import UserError
-from realtime.frame_graph import CHECKSUM, FRAME_IN, FRAME_OUT, with_frame_io
+from realtime.frame_graph import CHECKSUM, FRAME_IN, FRAME_OUT, shape_of, with_frame_io
 from realtime.providers import ShapeProfile, create_session, short_name
 
 log = logging.getLogger(__name__)
@@ -52,8 +52,7 @@ def model_contract(proto: Any, path: Path, **overrides: object) -> FilterContrac
 def image_input(proto: Any, path: Path) -> tuple[str, list[object]]:
     """(name, shape) of the model's one 4-D graph input (initializers listed as inputs skipped)."""
     weights = {t.name for t in proto.graph.initializer}
-    shapes = {i.name: [d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in i.type.tensor_type.shape.dim]
-              for i in proto.graph.input if i.name not in weights}
+    shapes = {i.name: shape_of(i) for i in proto.graph.input if i.name not in weights}
     images = [name for name, shape in shapes.items() if len(shape) == 4]
     if len(images) != 1:
         raise UserError(f"{Path(path).name} is not an image filter: it needs one N×3×H×W input, has {list(shapes.items())}")
@@ -74,7 +73,7 @@ class FilterModel:
         self.input_name, _ = image_input(proto, self.path)
         out = proto.graph.output[0].type.tensor_type if proto.graph.output else None
         if out is None or (out.HasField("shape") and len(out.shape.dim) != 4):  # rank unknown: let it run
-            dims = [d.dim_value or d.dim_param for d in out.shape.dim] if out is not None else "none"
+            dims = shape_of(proto.graph.output[0]) if out is not None else "none"
             raise UserError(f"{self.path.name} is not an image filter: its output has shape {dims}")
         self.contract = model_contract(proto, self.path, **overrides)
         try:

@@ -26,10 +26,9 @@ FRAME_IN, FRAME_OUT, CHECKSUM = "frame", "frame_out", "checksum"
 PREFIX = "frame_io_"  # names of the tensors and nodes added here
 
 
-def _dim(d: onnx.TensorShapeProto.Dimension) -> int | str | None:
-    if d.HasField("dim_value"):
-        return int(d.dim_value)
-    return d.dim_param or None
+def shape_of(value: onnx.ValueInfoProto) -> list[int | str | None]:
+    """A graph input's or output's dimensions: sizes, symbolic names, or None where unknown."""
+    return [int(d.dim_value) if d.HasField("dim_value") else (d.dim_param or None) for d in value.type.tensor_type.shape.dim]
 
 
 def with_frame_io(model: onnx.ModelProto, input_name: str, scale: float) -> onnx.ModelProto:
@@ -42,7 +41,7 @@ def with_frame_io(model: onnx.ModelProto, input_name: str, scale: float) -> onnx
     image = next((i for i in g.input if i.name == input_name), None)
     if image is None or image.type.tensor_type.elem_type != TensorProto.FLOAT:
         raise ValueError(f"the model has no float32 image input named {input_name!r}")
-    n, _, h, w = (_dim(d) for d in image.type.tensor_type.shape.dim)
+    n, _, h, w = shape_of(image)
     result = g.output[0]
     opset = next((o.version for o in out.opset_import if o.domain in ("", "ai.onnx")), 0)
     if opset < 7:

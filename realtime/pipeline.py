@@ -5,8 +5,8 @@
 
 Every frame carries its id and capture time; the output records latency = output time −
 capture time of the frame the result came from. Each result is sent as soon as it is ready;
-when inference is slower than --fps, the output re-sends the newest finished result (or the newest raw frame with
-``repeat="raw"``) so a virtual camera keeps its frame rate. Unpaced sources (files processed
+when inference is slower than --fps, the output re-sends the newest finished result (or the
+newest raw frame with ``repeat="raw"``) so a virtual camera keeps its frame rate. Unpaced sources (files processed
 as fast as possible) use back-pressure instead of dropping frames.
 """
 from __future__ import annotations
