@@ -7,9 +7,10 @@ For every filter × provider × size: model-only throughput (ONNX Runtime on a f
 the filter's work size); end-to-end throughput through the real pipeline (source → tracking →
 filter → null sink, unpaced, so it measures how fast the machine can go) with per-stage times;
 and a second end-to-end run paced like a camera (``--live-fps``, default 30) for the latency a
-user sees (p50/p95/p99) and the share of camera frames processed. The baseline is the full-width Johnson network
-(1.68 M parameters) in ONNX Runtime fp32 at the same size, so every row also has a ratio to it.
-A filter's fast variant is also compared with its full network: SSIM of their outputs at the
+user sees (p50/p95/p99) and the share of camera frames processed. The baseline is the
+full-width Johnson network (1.68 M parameters) in ONNX Runtime fp32 at the same size, so
+every row also has a ratio to it. A filter's fast variant (and any fp16/int8 variant,
+``--precisions``) is also compared with its full fp32 network: SSIM of their outputs at the
 benchmark size. Start-up (peak RSS, time to the first frame) is measured in a fresh process.
 Writes JSON, a Markdown table and a PNG plot; prints the table.
 """
@@ -97,11 +98,10 @@ def precision_variant(path: Path, precision: str, folder: Path, calib: Path) -> 
     export.precision (onnxconverter-common / onnxruntime.quantization, calibrated on ``calib``)."""
     if precision == "fp32":
         return path
-    from export.precision import to_fp16, to_int8
+    from export.precision import to_fp16, to_int8, variant_path
     from realtime.engine import load_onnx, model_contract
 
-    stem = path.name[: -len(".onnx")]
-    dst = folder / f"{stem}.{precision}.onnx"
+    dst = variant_path(folder / path.name, precision)  # NAME[.fast].PRECISION.onnx
     if not dst.is_file():
         folder.mkdir(parents=True, exist_ok=True)
         if precision == "fp16":
