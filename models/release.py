@@ -64,9 +64,7 @@ def cpu_times(onnx_path: Path, work_size: int, multiple: int) -> dict[str, float
 
 def retime(folder: Path) -> list[dict]:
     """Measure the CPU timings of every bundled model card again (on an otherwise idle machine)."""
-    import onnxruntime as ort
-
-    from export.contract import FilterContract
+    from realtime.engine import load_onnx, model_contract
 
     cards = []
     for card_path in sorted(folder.glob("*.json")):
@@ -74,8 +72,7 @@ def retime(folder: Path) -> list[dict]:
         if not onnx_path.is_file():
             continue
         card = json.loads(card_path.read_text())
-        props = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"]).get_modelmeta().custom_metadata_map
-        contract = FilterContract.from_props(props, fallback_name=onnx_path.stem)
+        contract = model_contract(load_onnx(onnx_path, weights=False), onnx_path)
         card.update(cpu_times(onnx_path, int(card.get("work_size") or contract.work_size), contract.size_multiple))
         card_path.write_text(json.dumps(card, indent=2) + "\n")
         cards.append(card)
