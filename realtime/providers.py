@@ -145,7 +145,8 @@ def create_session(
     # steals the few cores the capture and output threads need (p95 latency 95 → 61 ms for a
     # style student at 640×480 on 2 cores), so they sleep instead
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    prefix = engine_prefix(path.stem, data if data is not None else path.read_bytes()) if choice in ("auto", "tensorrt") else None
+    wants_trt = choice in ("auto", "tensorrt") and ORT_NAMES["tensorrt"] in ort.get_available_providers()
+    prefix = engine_prefix(path.stem, data if data is not None else path.read_bytes()) if wants_trt else None  # hash only for TensorRT
     chain = provider_chain(choice, profile, prefix=prefix)
     # A GPU provider that cannot load makes ONNX Runtime print a banner on stdout and native
     # errors on stderr before it falls back to CPU; verify_providers says it in one line instead.
