@@ -3,7 +3,7 @@
 fp16 uses onnxconverter-common with the normalisation ops kept in fp32 (InstanceNorm's variance
 overflows in half precision) and fp32 inputs/outputs, so callers do not change. int8 is
 onnxruntime.quantization's static QDQ quantisation of the convolutions, calibrated on real
-images at the model's work size.
+images at the model's work size, with per-channel 7-bit weights (see :data:`REDUCE_RANGE`).
 """
 from __future__ import annotations
 
@@ -18,6 +18,13 @@ from export.errors import UserError
 from models.media import IMAGE_EXTS, fit_short_side, list_media, read_rgb
 
 log = logging.getLogger(__name__)
+# x86 CPUs without VNNI (AVX2, AVX-512 before Cascade Lake, most AMD before Zen 4) multiply
+# uint8 activations by int8 weights with vpmaddubsw, which adds pairs of products into int16
+# and saturates: 255 * 127 * 2 = 64770 > 32767. The test UNet's int8 parity (p99 / mean on the
+# 0-1 scale) was 0.157 / 0.014 on a VNNI CPU but 0.516 / 0.052 on the same files under QEMU's
+# Haswell model (the failure a user saw). 7-bit weights (255 * 64 * 2 = 32640) cannot
+# saturate: 0.168 / 0.0145 on both CPUs, the same output everywhere.
+REDUCE_RANGE = True
 KEEP_FP32_OPS = ["InstanceNormalization", "GroupNormalization", "LayerNormalization", "ReduceMean", "Pow", "Sqrt"]
 
 
@@ -73,7 +80,7 @@ def to_int8(src: Path, dst: Path, calib_folder: Path, contract: FilterContract) 
         quant_pre_process(str(src), str(prepped), skip_symbolic_shape=True)
         quantize_static(
             str(prepped), str(dst), Reader(), quant_format=QuantFormat.QDQ, op_types_to_quantize=["Conv"],
-            per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+            per_channel=True, reduce_range=REDUCE_RANGE, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
         )
     finally:
         prepped.unlink(missing_ok=True)

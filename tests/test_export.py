@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import platform
+import shutil
+import subprocess
+import sys
 
 import numpy as np
 import onnx
@@ -24,7 +28,13 @@ def tiny_unet() -> UNet:
 @pytest.fixture(scope="module")
 def tiny_tnet() -> TransformerNet:
     torch.manual_seed(0)
-    return TransformerNet(TransformerNetConfig(width=8, res_blocks=2)).eval()
+    net = TransformerNet(TransformerNetConfig(width=8, res_blocks=2)).eval()
+    # A random init outputs 0-3 on the 0-255 scale, where every parity check passes by
+    # construction: spread the output over the whole range, as a trained network's is.
+    with torch.no_grad():
+        net.deconv3.conv2d.weight.mul_(60.0)
+        net.deconv3.conv2d.bias.fill_(127.5)
+    return net
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +111,62 @@ def test_int8_variant_is_calibrated_and_parity_checked(exported, key, photo_fold
     assert "QuantizeLinear" in ops and "DequantizeLinear" in ops
     assert read_contract(q) == contract
     check_parity(model, q, contract, "int8")
+
+
+def test_int8_weights_are_7_bit(exported, photo_folder, tmp_path):
+    """7-bit weights cannot saturate the int16 pair sums of CPUs without VNNI (see precision.py)."""
+    from onnx import numpy_helper
+
+    model, contract, path = exported["unet"]
+    q = to_int8(path, tmp_path / "unet.int8.onnx", photo_folder, contract)
+    graph = onnx.load(str(q)).graph
+    weights = {t.name: numpy_helper.to_array(t) for t in graph.initializer if t.data_type == onnx.TensorProto.INT8}
+    assert weights, "no int8 weights"
+    for name, w in weights.items():
+        assert w.min() >= -64 and w.max() <= 64, f"{name}: int8 weights span {w.min()}..{w.max()} (255 * 64 * 2 < 2**15)"
+
+
+NO_VNNI_RUN = """
+import sys, numpy as np, onnxruntime as ort
+s = ort.InferenceSession(sys.argv[1], providers=["CPUExecutionProvider"])
+feeds = dict(np.load(sys.argv[2]))
+np.save(sys.argv[3], s.run(["output"], feeds)[0])
+"""
+
+
+@pytest.mark.parametrize("key", ["unet", "tnet"])
+def test_int8_parity_on_a_cpu_without_vnni(exported, key, photo_folder, tmp_path):
+    """The int8 file run on an emulated Haswell (AVX2, no VNNI: the CPUs whose int8 kernels
+    saturate) gives the same output as here and stays within the int8 tolerance."""
+    qemu = shutil.which("qemu-x86_64")
+    if qemu is None or platform.machine() not in ("x86_64", "AMD64"):
+        pytest.skip("needs qemu-x86_64 on an x86_64 host (apt-get install qemu-user) to emulate a CPU without VNNI")
+    from export.onnx_export import ExportWrapper
+    from export.parity import TOLERANCES, random_images
+
+    model, contract, path = exported[key]
+    q = to_int8(path, tmp_path / f"{key}.int8.onnx", photo_folder, contract)
+    feeds = {"input": random_images(1, 96, 128, seed=3) * contract.scale}
+    if contract.latent_codes:
+        feeds["latent"] = np.array([1], dtype=np.int64)
+    np.savez(tmp_path / "feeds.npz", **feeds)
+    script = tmp_path / "run.py"
+    script.write_text(NO_VNNI_RUN)
+    outs = {}
+    for cpu, prefix in (("host", []), ("haswell", [qemu, "-cpu", "Haswell"])):
+        dst = tmp_path / f"{cpu}.npy"
+        subprocess.run([*prefix, sys.executable, str(script), str(q), str(tmp_path / "feeds.npz"), str(dst)],
+                       check=True, capture_output=True, timeout=300)
+        outs[cpu] = np.load(dst)
+    with torch.no_grad():
+        args = [torch.from_numpy(feeds["input"])] + ([torch.from_numpy(feeds["latent"])] if contract.latent_codes else [])
+        want = ExportWrapper(model).eval()(*args).numpy()
+    tol = TOLERANCES["int8"]
+    for cpu, got in outs.items():
+        diff = np.abs(got - want) / contract.scale
+        assert np.percentile(diff, 99) <= tol.p99_abs and diff.mean() <= tol.mean_abs, (cpu, np.percentile(diff, 99), diff.mean())
+    between = np.abs(outs["host"] - outs["haswell"]) / contract.scale
+    assert np.percentile(between, 99) < 0.02, f"int8 output differs between CPUs: p99 {np.percentile(between, 99):.3f}"
 
 
 def test_parity_failure_is_loud_and_keeps_the_file(exported, tmp_path, tiny_unet):
