@@ -7,6 +7,7 @@ creating a session we compare ``get_providers()`` with what was asked and say so
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import logging
@@ -112,13 +113,21 @@ def verify_providers(session: Any, choice: str) -> str:
             "check the CUDA/cuDNN/TensorRT libraries onnxruntime-gpu needs, or use --provider cpu)"
         )
     if choice == "auto" and used == ORT_NAMES["cpu"]:
-        gpu = [p for p in ORT_NAMES.values() if p != ORT_NAMES["cpu"]]
-        import onnxruntime as ort
-
-        if any(p in ort.get_available_providers() for p in gpu):
-            log.warning("running on CPU: onnxruntime-gpu is installed but its GPU providers did not load "
-                        "(no NVIDIA GPU, or CUDA 13 / cuDNN 9 libraries missing)")
+        _say_gpu_did_not_load()
     return used
+
+
+@functools.cache
+def _say_gpu_did_not_load() -> None:
+    """Once per process, at info level: with ``auto`` nobody asked for a GPU, so running on
+    the CPU of a machine without one is information, not a fault (``--provider cuda`` or
+    ``tensorrt`` stays an error)."""
+    import onnxruntime as ort
+
+    gpu = [p for p in ORT_NAMES.values() if p != ORT_NAMES["cpu"]]
+    if any(p in ort.get_available_providers() for p in gpu):
+        log.info("running on CPU: onnxruntime-gpu is installed but its GPU providers did not load "
+                 "(no NVIDIA GPU, or CUDA 13 / cuDNN 9 libraries missing)")
 
 
 def short_name(ort_name: str) -> str:
