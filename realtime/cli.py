@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, NoReturn
 
 os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ logging
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -26,28 +27,66 @@ from export.errors import UserError, run_cli  # noqa: E402
 log = logging.getLogger("realtime")
 
 
+MAX_SIDE = 7680  # 8K: larger frames are a typo, not a camera
+LIMITS = {  # option: (lowest, highest) accepted; every value must also be finite
+    "fps": (1.0, 240.0),
+    "frames": (1, 10**9),
+    "work_size": (32, 4096),
+    "strength": (0.0, 1.0),
+    "latent": (0, 1024),
+    "threads": (0, 256),
+}
+
+
 def _size(text: str) -> tuple[int, int]:
-    """'1280x720' → (width, height)."""
+    """'1280x720' → (width, height), each side 1..7680."""
     try:
         w, h = parse_size(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"{exc} (width x height, e.g. 1280x720)") from None
+    if w > MAX_SIDE or h > MAX_SIDE:
+        raise argparse.ArgumentTypeError(f"{w}x{h} is larger than {MAX_SIDE}x{MAX_SIDE} (width x height, e.g. 1280x720)")
     return w, h
 
 
-def _strength(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError("strength must be between 0 and 1")
-    return value
+def _number(kind: type) -> Callable[[str], int | float]:
+    """An argparse type for int or float that refuses nan/inf (ranges: :func:`check_ranges`)."""
+    def convert(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'a whole number' if kind is int else 'a number'}, got {text!r}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+        return value
+    convert.__name__ = kind.__name__  # argparse names the type in its messages
+    return convert
+
+
+def check_ranges(args: argparse.Namespace) -> None:
+    """Every out-of-range option at once, in one line (from the command line or the TOML file)."""
+    bad = []
+    for dest, (lo, hi) in LIMITS.items():
+        value = getattr(args, dest, None)
+        if value is not None and not lo <= value <= hi:
+            bad.append(f"--{dest.replace('_', '-')} {value:g} is outside {lo:g}..{hi:,g}")
+    if bad:
+        raise UserError("; ".join(bad))
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports a bad option in one line (not the usage block), exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="realtime", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = OneLineParser(prog="realtime", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--filter", help="bundled filter name or FILE.onnx; chain with +, e.g. cartoon+blur.onnx")
     p.add_argument("--source", default="0", help="camera index, video file, image file or 'synthetic' (default 0)")
     p.add_argument("--size", type=_size, help="capture size WxH, e.g. 1280x720 (camera/synthetic)")
-    p.add_argument("--fps", type=float, default=30.0, help="output frame rate (default 30)")
+    p.add_argument("--fps", type=_number(float), default=30.0, help="output frame rate (default 30)")
     p.add_argument("--mirror", action="store_true", help="flip horizontally, like a mirror")
     p.add_argument("--preview", dest="preview", action="store_true", default=True, help="show a preview window (default)")
     p.add_argument("--no-preview", dest="preview", action="store_false", help="no window (headless)")
@@ -55,14 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also send to a virtual camera (v4l2loopback /dev/videoN on Linux, OBS elsewhere)")
     p.add_argument("--virtual-cam-backend", default=None, help="pyvirtualcam backend (v4l2loopback, obs, unitycapture)")
     p.add_argument("--output", type=Path, help="also write the filtered video to FILE.mp4")
-    p.add_argument("--frames", type=int, help="stop after N output frames")
+    p.add_argument("--frames", type=_number(int), help="stop after N output frames")
     p.add_argument("--stats", type=Path, help="write run statistics to FILE.json at exit")
     p.add_argument("--provider", default="auto", choices=["auto", "tensorrt", "cuda", "cpu"])
     p.add_argument("--variant", default="auto", choices=["auto", "full", "fast"],
                    help="auto: a filter's fast CPU variant when running on CPU, the full model on GPU (default)")
-    p.add_argument("--strength", type=_strength, default=1.0, help="blend of filter and input, 0..1 (default 1)")
-    p.add_argument("--latent", type=int, default=0, help="latent code (variant) of filters that have them")
-    p.add_argument("--work-size", type=int, help="short side frame filters run at (default: the model's)")
+    p.add_argument("--strength", type=_number(float), default=1.0, help="blend of filter and input, 0..1 (default 1)")
+    p.add_argument("--latent", type=_number(int), default=0, help="latent code (variant) of filters that have them")
+    p.add_argument("--work-size", type=_number(int), help="short side frame filters run at (default: the model's)")
     p.add_argument("--fast", action="store_true", help="process a video file as fast as possible (no pacing, no drops)")
     p.add_argument("--loop", action="store_true", help="loop a video file")
     p.add_argument("--no-temporal", dest="temporal", action="store_false", default=True,
@@ -72,16 +111,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-track", dest="track", action="store_const", const="off", help="same as --track off")
     p.add_argument("--repeat", choices=["result", "raw"], default="result",
                    help="when inference is behind, re-send the newest result (default) or the raw frame")
-    p.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads (default: all cores)")
+    p.add_argument("--threads", type=_number(int), default=0, help="ONNX Runtime threads (default: all cores)")
     p.add_argument("--config", type=Path, help="TOML file with any of these options")
     p.add_argument("--list-filters", action="store_true", help="list bundled filters and exit")
     p.add_argument("--list-cameras", action="store_true", help="list cameras that open and exit")
-    p.add_argument("-v", "--verbose", action="store_true")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="-v: what it does (info), -vv: debug")
     return p
 
 
 def load_config(parser: argparse.ArgumentParser, path: Path) -> dict[str, Any]:
-    """TOML options → argparse defaults (so the command line still overrides them)."""
+    """TOML options → argparse defaults (so the command line still overrides them). Values
+    may be written the natural TOML way (``source = 0``, ``fps = 30``, ``size = "1280x720"``
+    or ``[1280, 720]``, ``virtual_cam = true``); every bad key or value is reported at once."""
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
@@ -92,24 +133,68 @@ def load_config(parser: argparse.ArgumentParser, path: Path) -> dict[str, Any]:
         data = tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UserError(f"config file {path} is not valid TOML: {exc}") from None
-    actions = {a.dest: a for a in parser._actions}
+    # keys are long options (no_preview = true) or what they set (preview = false)
+    by_option = {o[2:].replace("-", "_"): a for a in parser._actions for o in a.option_strings if o.startswith("--")}
+    by_dest = {a.dest: a for a in parser._actions if a.option_strings}
     out: dict[str, Any] = {}
+    problems = []
     for key, value in data.items():
-        dest = key.replace("-", "_")
-        if key in ("no_preview", "no-preview"):
-            dest, value = "preview", not value
-        if dest not in actions or dest in ("config", "help"):
-            raise UserError(f"config file {path}: unknown option {key!r}")
-        action = actions[dest]
-        if action.type is not None and isinstance(value, str):
-            try:
-                value = action.type(value)
-            except (argparse.ArgumentTypeError, ValueError) as exc:
-                raise UserError(f"config file {path}: bad value for {key}: {exc}") from None
-        elif action.type in (int, float) and isinstance(value, (int, float)):
-            value = action.type(value)
-        out[dest] = value
+        name = key.replace("-", "_")
+        action = by_option.get(name) or by_dest.get(name)
+        if action is None or action.dest in ("config", "help", "list_filters", "list_cameras"):
+            problems.append(f"unknown option {key!r}")
+            continue
+        try:
+            if name not in by_option and isinstance(action.const, bool):  # the value itself, e.g. temporal = false
+                if not isinstance(value, bool):
+                    raise TypeError("expected true or false")
+                out[action.dest] = value
+            elif isinstance(action, argparse._StoreConstAction) and not isinstance(action.const, bool):
+                if not isinstance(value, bool):  # no_track = true
+                    raise TypeError("expected true or false")
+                if value:
+                    out[action.dest] = action.const
+            else:
+                out[action.dest] = config_value(action, value)
+        except (argparse.ArgumentTypeError, ValueError, TypeError) as exc:
+            problems.append(f"bad value for {key} ({value!r}): {exc}")
+    if problems:
+        raise UserError(f"config file {path}: {'; '.join(problems)}")
     return out
+
+
+def config_value(action: argparse.Action, value: object) -> object:
+    """One TOML value converted the way argparse converts the same option's text."""
+    if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
+        if not isinstance(value, bool):
+            raise TypeError("expected true or false")
+        return value if isinstance(action, argparse._StoreTrueAction) else not value
+    if isinstance(action, argparse._CountAction):
+        if isinstance(value, bool):
+            return int(value)
+        if not isinstance(value, int) or value < 0:
+            raise TypeError("expected true, false or a count")
+        return value
+    if action.nargs == "?" and isinstance(value, bool):  # --virtual-cam [DEVICE]
+        return action.const if value else None
+    if isinstance(value, list) and action.type is _size and len(value) == 2 and all(type(v) is int for v in value):
+        value = f"{value[0]}x{value[1]}"
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise TypeError(f"expected {'a number' if action.type not in (None, Path) else 'a string'}")
+    if action.type is None or action.type is Path:  # names, paths, a camera index
+        if isinstance(value, float):
+            raise TypeError("expected a string")
+        text = str(value)
+        converted: object = Path(text) if action.type is Path else text
+    elif isinstance(value, str):
+        converted = action.type(value)
+    elif action.type.__name__ == "int" and isinstance(value, float):
+        raise TypeError("expected a whole number")
+    else:
+        converted = action.type(str(value))
+    if action.choices is not None and converted not in action.choices:
+        raise ValueError(f"choose one of {', '.join(map(str, action.choices))}")
+    return converted
 
 
 def list_filters() -> int:
@@ -127,6 +212,22 @@ def list_filters() -> int:
     return 0
 
 
+def check_latent(spec: str, latent: int) -> None:
+    """``--latent K`` must name a code some filter in the chain has (read from the files'
+    metadata, without loading a session)."""
+    if not latent:
+        return
+    from realtime.engine import load_onnx, model_contract
+    from realtime.registry import parse_chain
+
+    codes = {path.stem: model_contract(load_onnx(path, weights=False), path).latent_codes for path in parse_chain(spec)}
+    most = max(codes.values())
+    if most == 0:
+        raise UserError(f"--latent {latent}: {spec} has no latent codes (leave --latent out)")
+    if latent >= most:
+        raise UserError(f"--latent {latent} is out of range: {', '.join(f'{n} has codes 0..{k - 1}' for n, k in codes.items() if k)}")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["bench"]:  # `realtime bench ...` = `python -m benchmarks.fps ...`
@@ -138,7 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.config:
         parser.set_defaults(**load_config(parser, args.config))
         args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     if not args.verbose:  # OpenCV's videoio probes print a warning per missing camera
         os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")
         import cv2
@@ -159,10 +261,8 @@ def main(argv: list[str] | None = None) -> int:
         from realtime.registry import bundled_filters
 
         raise UserError(f"choose a filter with --filter NAME (bundled: {', '.join(bundled_filters())}) or --list-filters")
-    if args.frames is not None and args.frames < 1:
-        raise UserError("--frames must be at least 1")
-    if args.fps <= 0:
-        raise UserError("--fps must be positive")
+    check_ranges(args)
+    check_latent(args.filter, args.latent)
     from realtime.app import run
 
     summary = run(args)

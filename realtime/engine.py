@@ -4,7 +4,8 @@
 model's size multiple (or resizes to its fixed size), runs the model and returns the same
 layout. The conversion to the model's float N×3×H×W RGB input range and back happens inside
 the graph (:mod:`realtime.frame_graph`), so a frame goes in without a copy. A model that
-returns NaN/inf is caught here, not in the picture.
+returns NaN/inf is caught here, not in the picture; one that returns anything but a 3-channel
+image of its input's size is refused when it is loaded (its warm-up frame), with one line.
 """
 from __future__ import annotations
 
@@ -75,6 +76,9 @@ class FilterModel:
         if out is None or (out.HasField("shape") and len(out.shape.dim) != 4):  # rank unknown: let it run
             dims = shape_of(proto.graph.output[0]) if out is not None else "none"
             raise UserError(f"{self.path.name} is not an image filter: its output has shape {dims}")
+        channels = shape_of(proto.graph.output[0])[1] if out.HasField("shape") else None
+        if isinstance(channels, int) and channels != 3:
+            raise UserError(f"{self.path.name} is not an image filter: it returns {channels} channels, a filter returns 3 (RGB)")
         self.contract = model_contract(proto, self.path, **overrides)
         try:
             graph = with_frame_io(proto, self.input_name, self.contract.scale)
@@ -102,9 +106,9 @@ class FilterModel:
         if c.fixed_size:
             x = cv2.resize(bgr, (c.fixed_size[1], c.fixed_size[0]), interpolation=cv2.INTER_AREA)
         else:
-            m = c.size_multiple
-            ph, pw = (-h) % m, (-w) % m
-            x = cv2.copyMakeBorder(bgr, 0, ph, 0, pw, cv2.BORDER_REFLECT_101 if min(h, w) > 1 else cv2.BORDER_REPLICATE) if ph or pw else bgr
+            ph, pw = padding(h, w, c.size_multiple)
+            border = cv2.BORDER_REFLECT_101 if ph < h and pw < w else cv2.BORDER_REPLICATE
+            x = cv2.copyMakeBorder(bgr, 0, ph, 0, pw, border) if ph or pw else bgr
         feeds = {FRAME_IN: np.ascontiguousarray(x)[None]}
         if self.latent_name:
             feeds[self.latent_name] = np.array([self.latent], dtype=np.int64)
@@ -122,12 +126,42 @@ class FilterModel:
         if not np.isfinite(checksum):
             raise NonFiniteOutput(f"{self.name} returned NaN or infinite values")
         y = y[0]
+        if y.shape != x.shape:
+            raise UserError(
+                f"{self.name} returned a {y.shape[1]}x{y.shape[0]} image with {y.shape[2]} channels for a "
+                f"{x.shape[1]}x{x.shape[0]} frame: a filter must return a 3-channel image of its input's size "
+                "(an upscaler or a mask model is not a filter)")
         if c.fixed_size:
             return cv2.resize(y, (w, h), interpolation=cv2.INTER_LINEAR)
         return y if y.shape[:2] == (h, w) else np.ascontiguousarray(y[:h, :w])
 
     def warmup(self, size: tuple[int, int] | None = None) -> None:
-        """Run once before the first frame so the first real frame is not slow."""
+        """Run once before the first frame, so the first real frame is not slow and a model
+        that cannot work (wrong output shape, NaN on a plain frame, a failing graph) is refused
+        with one line before the loop starts."""
         s = self.contract.work_size
         h, w = size or self.contract.fixed_size or (s, s * 4 // 3)
-        self.run(np.full((h, w, 3), 128, np.uint8))
+        frame = np.full((h, w, 3), 128, np.uint8)
+        frame[: h // 2] = 96  # an edge, so filters that only react to structure still run their graph
+        try:
+            self.run(frame)
+        except NonFiniteOutput:
+            raise UserError(f"{self.path.name} returns NaN or infinite values on a plain test frame: the file is "
+                            "broken (re-export it, or check its input range with `realtime-export info`)") from None
+        except UserError:
+            raise
+        except Exception as exc:  # ONNX Runtime refuses the graph at run time
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise UserError(f"{self.path.name} fails on a {w}x{h} test frame ({first[:160]}): it is not a filter this tool can run") from None
+
+
+MIN_SIDE = 64  # frames are padded up to this: style networks reflect-pad by 4 at full and 1 at 1/4 size, students run at 1/4 size, TensorRT's profile starts at 64
+
+
+def padding(h: int, w: int, multiple: int) -> tuple[int, int]:
+    """Rows and columns to add below and right of an h×w frame so each side is at least
+    :data:`MIN_SIDE` and a multiple of ``multiple``: any frame size runs, even 3×5."""
+    def up(n: int) -> int:
+        n = max(n, MIN_SIDE)
+        return n + (-n) % multiple
+    return up(h) - h, up(w) - w

@@ -83,15 +83,24 @@ class VideoSource:
         self.cap = cv2.VideoCapture(str(path))
         if not self.cap.isOpened():
             raise UserError(f"cannot open video {path}: unsupported or corrupt file")
-        self.fps = self.cap.get(cv2.CAP_PROP_FPS) or 30.0
-        native = (int(self.cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(self.cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+        fps = self.cap.get(cv2.CAP_PROP_FPS)
+        self.fps = fps if math.isfinite(fps) and 0 < fps <= 1000 else 30.0  # some containers say 0 or 90000
+        ok, first = self.cap.read()  # a file OpenCV opens may still hold no decodable frame
+        if not ok or first is None:
+            self.cap.release()
+            raise UserError(f"video {path} has no frames it can decode (empty, truncated or an unsupported codec)")
+        self.pending: np.ndarray | None = first
+        native = (first.shape[1], first.shape[0])
         self.resize = tuple(size) if size and tuple(size) != native else None
         self.size = self.resize or native
         self.live = False
         self.paced = paced
 
     def read(self) -> np.ndarray | None:
-        ok, frame = self.cap.read()
+        if self.pending is not None:
+            ok, frame, self.pending = True, self.pending, None
+        else:
+            ok, frame = self.cap.read()
         if not ok and self.loop:
             self.cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
             ok, frame = self.cap.read()
