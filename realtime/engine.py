@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,12 @@ def image_input(proto: Any, path: Path) -> tuple[str, list[object]]:
     return images[0], shapes[images[0]]
 
 
+@dataclass(frozen=True)
+class Inference:
+    image: np.ndarray  # BGR uint8, the input's size
+    ms: float  # time inside ONNX Runtime (frame I/O in the graph included)
+
+
 class NonFiniteOutput(RuntimeError):
     """The model produced NaN or infinite values for this frame."""
 
@@ -88,8 +94,8 @@ class FilterModel:
         self.provider = short_name(used)
         self.latent_name = next((i.name for i in self.session.get_inputs() if i.name == "latent"), None)
         self.latent = 0
-        self.binding = self.session.io_binding() if (self.provider != "cpu" if io_binding is None else io_binding) else None
-        self.last_run_ms = 0.0  # time inside ONNX Runtime for the last frame (frame I/O in the graph included)
+        self.io_binding = self.provider != "cpu" if io_binding is None else io_binding
+        self.last_run_ms = 0.0
 
     @property
     def name(self) -> str:
@@ -100,7 +106,15 @@ class FilterModel:
             self.latent = code % self.contract.latent_codes
 
     def run(self, bgr: np.ndarray) -> np.ndarray:
-        """Filter one H×W×3 BGR uint8 image; returns the same shape and type."""
+        """Filter one image with the latent code set by :meth:`set_latent` (the old live loop's API)."""
+        result = self.infer(bgr, self.latent)
+        self.last_run_ms = result.ms
+        return result.image
+
+    def infer(self, bgr: np.ndarray, latent: int = 0) -> Inference:
+        """Filter one H×W×3 BGR uint8 image with latent code ``latent`` (taken modulo the
+        model's codes); the result has the same shape and type. Safe to call from several
+        threads at once: nothing about the call is kept on the model."""
         h, w = bgr.shape[:2]
         c = self.contract
         if c.fixed_size:
@@ -111,18 +125,19 @@ class FilterModel:
             x = cv2.copyMakeBorder(bgr, 0, ph, 0, pw, border) if ph or pw else bgr
         feeds = {FRAME_IN: np.ascontiguousarray(x)[None]}
         if self.latent_name:
-            feeds[self.latent_name] = np.array([self.latent], dtype=np.int64)
+            feeds[self.latent_name] = np.array([latent % max(c.latent_codes, 1)], dtype=np.int64)
         start = time.perf_counter()
-        if self.binding is None:
+        if not self.io_binding:
             y, checksum = self.session.run([FRAME_OUT, CHECKSUM], feeds)
-        else:
+        else:  # a binding per call: bindings hold their inputs, so one shared binding is not thread-safe
+            binding = self.session.io_binding()
             for name, value in feeds.items():
-                self.binding.bind_cpu_input(name, value)
+                binding.bind_cpu_input(name, value)
             for name in (FRAME_OUT, CHECKSUM):
-                self.binding.bind_output(name, "cpu")
-            self.session.run_with_iobinding(self.binding)
-            y, checksum = self.binding.copy_outputs_to_cpu()
-        self.last_run_ms = (time.perf_counter() - start) * 1000
+                binding.bind_output(name, "cpu")
+            self.session.run_with_iobinding(binding)
+            y, checksum = binding.copy_outputs_to_cpu()
+        ms = (time.perf_counter() - start) * 1000
         if not np.isfinite(checksum):
             raise NonFiniteOutput(f"{self.name} returned NaN or infinite values")
         y = y[0]
@@ -132,8 +147,10 @@ class FilterModel:
                 f"{x.shape[1]}x{x.shape[0]} frame: a filter must return a 3-channel image of its input's size "
                 "(an upscaler or a mask model is not a filter)")
         if c.fixed_size:
-            return cv2.resize(y, (w, h), interpolation=cv2.INTER_LINEAR)
-        return y if y.shape[:2] == (h, w) else np.ascontiguousarray(y[:h, :w])
+            y = cv2.resize(y, (w, h), interpolation=cv2.INTER_LINEAR)
+        elif y.shape[:2] != (h, w):
+            y = np.ascontiguousarray(y[:h, :w])
+        return Inference(y, ms)
 
     def warmup(self, size: tuple[int, int] | None = None) -> None:
         """Run once before the first frame, so the first real frame is not slow and a model
@@ -144,7 +161,7 @@ class FilterModel:
         frame = np.full((h, w, 3), 128, np.uint8)
         frame[: h // 2] = 96  # an edge, so filters that only react to structure still run their graph
         try:
-            self.run(frame)
+            self.infer(frame)
         except NonFiniteOutput:
             raise UserError(f"{self.path.name} returns NaN or infinite values on a plain test frame: the file is "
                             "broken (re-export it, or check its input range with `realtime-export info`)") from None
