@@ -130,6 +130,39 @@ def _say_gpu_did_not_load() -> None:
                  "(no NVIDIA GPU, or CUDA 13 / cuDNN 9 libraries missing)")
 
 
+@functools.cache
+def probe(choice: str = "auto") -> str:
+    """The provider (tensorrt|cuda|cpu) a session made with ``choice`` really gets, found
+    once per process before any model is loaded, so the variant to run (a CPU student, an
+    fp16 export) is chosen before its session is made. Free when the answer is known without
+    a session (``cpu``, or a build without GPU providers); otherwise one session of a
+    one-node model (a few ms), whose fallback is verified like any other."""
+    import onnxruntime as ort
+
+    if choice not in CHOICES:
+        raise UserError(f"unknown provider {choice!r}; choose one of {', '.join(CHOICES)}")
+    gpu = {ORT_NAMES["tensorrt"], ORT_NAMES["cuda"]} & set(ort.get_available_providers())
+    if choice == "cpu" or (choice == "auto" and not gpu):
+        if choice == "auto":
+            _say_gpu_did_not_load()
+        return "cpu"
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("Identity", ["frame"], ["out"])], "probe",
+                              [helper.make_tensor_value_info("frame", TensorProto.FLOAT, [1, "h", "w", 3])],
+                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, "h", "w", 3])])
+    data = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]).SerializeToString()
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    ort.set_default_logger_severity(4)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            session = ort.InferenceSession(data, sess_options=opts, providers=provider_chain(choice, ShapeProfile(), prefix="probe"))
+    finally:
+        ort.set_default_logger_severity(3)
+    return short_name(verify_providers(session, choice))
+
+
 def short_name(ort_name: str) -> str:
     return {v: k for k, v in ORT_NAMES.items()}.get(ort_name, ort_name)
 

@@ -62,14 +62,28 @@ def fast_variant(path: Path) -> Path | None:
     return sibling(path, "fast")
 
 
-def variant_for(path: Path, provider: str, variant: str) -> Path | None:
-    """The file to run instead of the full fp32 ``path`` once ONNX Runtime says which provider
-    it got: the fast student on CPU (``variant`` auto), the fp16 export on CUDA (TensorRT
-    builds its fp16 engine from the fp32 file itself); None to keep ``path``."""
+def variant_file(path: Path, provider: str, variant: str) -> Path:
+    """The file to run for the fp32 model ``path`` on ``provider`` (the one ONNX Runtime will
+    really use, known before any session of the model is made): ``auto`` takes the fast
+    student on CPU and the fp16 export on CUDA (TensorRT builds its fp16 engine from the fp32
+    file itself); ``full`` and ``fast`` force one."""
+    if variant not in CHOICES:
+        raise UserError(f"unknown variant {variant!r}; choose one of {', '.join(CHOICES)}")
     if variant == "full":
-        return None
+        return path
+    if variant == "fast":
+        fast = fast_variant(path)
+        if fast is None:
+            raise UserError(f"--variant fast: no fast variant of {Path(path).name} (needs NAME.fast.onnx beside it); use --variant auto")
+        return fast
     if provider == "cpu":
-        return fast_variant(path)
+        return fast_variant(path) or path
     if provider == "cuda":
-        return sibling(path, "fp16")
-    return None
+        return sibling(path, "fp16") or path
+    return path
+
+
+def variant_for(path: Path, provider: str, variant: str) -> Path | None:
+    """The old loader's rule (kept until the live loop uses :func:`variant_file`)."""
+    chosen = variant_file(path, provider, variant) if variant != "fast" else fast_variant(path)
+    return None if chosen == path else chosen

@@ -55,22 +55,24 @@ def quiet_native_stderr() -> Iterator[None]:
 class FaceTracker:
     def __init__(
         self, max_side: int = 480, smoothing: OneEuroConfig | None = None, min_confidence: float = 0.5,
-        still_threshold: float = 1.0,
+        still_threshold: float = 1.0, static: bool = False,
     ) -> None:
         """``still_threshold``: mean change (0–255) of a 64×48 thumbnail below which the frame
         counts as still and the previous landmarks are reused without running the mesh
-        (0 disables)."""
+        (0 disables). ``static``: every image is unrelated to the one before (no tracking,
+        no reuse, no smoothing), for still images."""
         with quiet_native_stderr():
             import mediapipe as mp
 
             self.mesh = mp.solutions.face_mesh.FaceMesh(
-                static_image_mode=False, max_num_faces=1, refine_landmarks=False,
+                static_image_mode=static, max_num_faces=1, refine_landmarks=False,
                 min_detection_confidence=min_confidence, min_tracking_confidence=min_confidence,
             )
             # the first call initialises the graph and prints its chatter
             self.mesh.process(np.zeros((48, 64, 3), np.uint8))
         self.max_side = max_side
-        self.still_threshold = still_threshold
+        self.static = static
+        self.still_threshold = 0.0 if static else still_threshold
         self.thumb: np.ndarray | None = None
         self.last: Face | None = None
         self.reused = 0
@@ -104,7 +106,7 @@ class FaceTracker:
         self.seen_face = True
         pts = result.multi_face_landmarks[0].landmark
         raw = np.array([(p.x * w, p.y * h) for p in pts], dtype=np.float64)
-        return Face(self.smoother(raw, t), raw)
+        return Face(raw if self.static else self.smoother(raw, t), raw)
 
     def close(self) -> None:
         self.mesh.close()

@@ -1,0 +1,32 @@
+"""A network on the whole frame: shrunk to its work size (short side), run, resized back."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from realtime.analysis import FrameAnalysis
+from realtime.engine import FilterModel, NonFiniteOutput
+from realtime.imaging import blend, work_shape
+from realtime.kinds import Applied, Settings, register_model_kind
+
+
+@register_model_kind("frame")
+class FrameFilter:
+    needs: frozenset[str] = frozenset()
+
+    def __init__(self, model: FilterModel) -> None:
+        self.model = model
+        self.name = model.name
+
+    def apply(self, bgr: np.ndarray, analysis: FrameAnalysis, settings: Settings) -> Applied:
+        h, w = bgr.shape[:2]
+        sh, sw = work_shape(h, w, settings.work_size or self.model.contract.work_size)
+        small = cv2.resize(bgr, (sw, sh), interpolation=cv2.INTER_AREA) if (sh, sw) != (h, w) else bgr
+        try:
+            result = self.model.infer(small, settings.latent)
+        except NonFiniteOutput:
+            return Applied(bgr, nonfinite=True)
+        out = result.image
+        if (sh, sw) != (h, w):
+            out = cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
+        return Applied(blend(out, bgr, settings.strength), result.ms)

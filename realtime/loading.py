@@ -1,0 +1,60 @@
+"""Loading filter models: the provider is known first, then the variant file is chosen, then
+its one session is made and warmed up; each file is loaded once per loader.
+
+The old loader made a full session of the fp32 model only to learn which provider ONNX
+Runtime would give it, then loaded the variant: on CPU every filter loaded twice.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+from realtime.engine import FilterModel
+from realtime.imaging import work_shape
+from realtime.providers import probe
+from realtime.registry import variant_file
+
+log = logging.getLogger(__name__)
+
+
+class ModelLoader:
+    """Models by file for one run: ``provider`` auto|tensorrt|cuda|cpu, ``variant``
+    auto|full|fast, ``frame_hw`` the frame size warm-up runs at (frame filters)."""
+
+    def __init__(self, provider: str = "auto", variant: str = "auto", threads: int = 0,
+                 frame_hw: tuple[int, int] | None = None, work_size: int | None = None) -> None:
+        self.provider = probe(provider)  # fails here, before any model, when a GPU was asked for and is not there
+        self.asked, self.variant, self.threads = provider, variant, threads
+        self.frame_hw, self.work_size = frame_hw, work_size
+        self.models: dict[Path, FilterModel] = {}
+        self.lock = threading.Lock()
+
+    def model(self, path: Path) -> FilterModel:
+        """The model to run for the bundled or user file ``path``, loaded and warmed up once."""
+        path = Path(path)
+        with self.lock:
+            if path not in self.models:
+                self.models[path] = self.load(path)
+            return self.models[path]
+
+    def load(self, path: Path) -> FilterModel:
+        chosen = variant_file(path, self.provider, self.variant)
+        if chosen != path:
+            log.info("%s on %s: running %s (--variant full to force the full fp32 model)", path.stem, self.provider, chosen.name)
+        # the probed provider, so a session never tries (and fails) a GPU again
+        model = FilterModel(chosen, self.provider if self.asked == "auto" else self.asked, self.threads)
+        model.warmup(self.warm_size(model))
+        return model
+
+    def warm_size(self, model: FilterModel) -> tuple[int, int] | None:
+        c = model.contract
+        if c.kind == "face" or c.fixed_size or self.frame_hw is None:
+            return c.fixed_size or ((c.work_size, c.work_size) if c.kind == "face" else None)
+        return work_shape(*self.frame_hw, self.work_size or c.work_size)
+
+    @property
+    def providers(self) -> str:
+        """The providers the loaded models really run on, e.g. ``cpu``."""
+        with self.lock:
+            return ",".join(sorted({m.provider for m in self.models.values()})) or self.provider
