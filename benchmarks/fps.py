@@ -164,7 +164,7 @@ def sample_frames(source: str, size: tuple[int, int], count: int) -> list[np.nda
 def ssim_to_full(full: Path, fast: Path, frames: list[np.ndarray], provider: str) -> float:
     """Mean SSIM of the fast variant's output (run as the live loop runs it) to the full network's
     output at the same size (run at the frame's own resolution)."""
-    from benchmarks.quality import ssim
+    from models.quality import ssim
     from realtime.engine import FilterModel
     from realtime.filters import AppliedFilter, FilterSettings
 

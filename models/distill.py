@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from benchmarks.quality import ssim
+from models.quality import ssim
 from export.errors import UserError, run_cli
 from models.checkpoint import arch_name, load_checkpoint
 from models.guided import GuidedConfig, GuidedUpsample

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from benchmarks.quality import ssim
+from models.quality import ssim
 from export.errors import UserError
 from export.onnx_export import contract_for, export_model
 from export.parity import check_parity
@@ -54,7 +54,7 @@ def test_ssim_is_one_for_identical_images_and_drops_with_noise():
 
 
 def test_distilling_a_teacher_lowers_the_loss_and_reports_ssim(tmp_path, photo_folder, monkeypatch):
-    import models.release as release
+    import export.release as release
     from realtime.registry import fast_variant
 
     monkeypatch.setattr(release, "ROOT", tmp_path)

@@ -101,7 +101,7 @@ def test_missing_style_image_and_content_folder_give_one_line(tmp_path, photo_fo
 
 
 def test_release_of_a_style_network(tmp_path, photo_folder, monkeypatch):
-    import models.release as release
+    import export.release as release
 
     cfg = tiny_style_config(tmp_path, photo_folder, steps=2)
     train(cfg)

@@ -1,15 +1,15 @@
 """Turn a training checkpoint into a bundled filter: slim checkpoint, ONNX, model card, picture.
 
-    python -m models.release runs/cartoon.pt --work-size 384 --license MIT
-    python -m models.release runs/mosaic.pt --work-size 360 --style STYLE.jpg   # a style network
-    python -m models.release runs/mosaic_fast.pt --work-size 720    # a distilled student → mosaic.fast.onnx
-    python -m models.release --retime        # measure every bundled card's CPU times again
+    python -m export.release runs/cartoon.pt --work-size 384 --license MIT
+    python -m export.release runs/mosaic.pt --work-size 360 --style STYLE.jpg   # a style network
+    python -m export.release runs/mosaic_fast.pt --work-size 720    # a distilled student → mosaic.fast.onnx
+    python -m export.release --retime        # measure every bundled card's CPU times again
 
 Writes models/checkpoints/NAME.pt (weights + config + metadata, no optimiser state),
-realtime/bundled/NAME.onnx (parity-checked) and NAME.json (size, CPU times, and validation L1
-for paired filters), and a picture: docs/NAME_astronaut.jpg (input | teacher | model for each
-latent code) for paired filters; docs/styles/NAME.jpg (photo | style | Gatys | network) for
-style networks, the Gatys still made with the same loss network the network was trained with.
+realtime/bundled/NAME.onnx (parity-checked) and NAME.json (the model card:
+:mod:`export.model_card`), and a picture (:mod:`models.gallery`): docs/NAME_astronaut.jpg
+(input | teacher | model for each latent code) for paired filters; docs/styles/NAME.jpg
+(photo | style | Gatys | network) for style networks.
 """
 from __future__ import annotations
 
@@ -19,104 +19,21 @@ import logging
 from pathlib import Path
 
 import cv2
-import numpy as np
-import torch
 
 from export.cli import latent_names
 from export.errors import UserError, run_cli
+from export.model_card import cpu_times, retime
 from export.onnx_export import contract_for, export_model, latent_codes
 from export.parity import check_parity
 from models.checkpoint import load_checkpoint, save_checkpoint
+from models.gallery import gallery, style_gallery
 from models.guided import GuidedUpsample
-from models.media import data_root, fit_short_side, read_rgb
-from models.style_images import read_style, style_thumbnail
-from models.teachers import CARTOON_STYLES, cartoon
+from models.media import data_root, read_rgb
+from models.style_images import read_style
 from models.transformer_net import TransformerNet
-from realtime.filters import work_shape
-from realtime.stats import median_ms
 
 ROOT = Path(__file__).resolve().parents[1]
 log = logging.getLogger("release")
-
-
-def cpu_ms_per_frame(onnx_path: Path, h: int, w: int, runs: int = 20) -> float:
-    """Median ONNX Runtime CPU time for one h×w frame (code 0 when the model has a latent)."""
-    import onnxruntime as ort
-
-    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    feeds = {"input": np.random.rand(1, 3, h, w).astype(np.float32)}
-    if any(i.name == "latent" for i in session.get_inputs()):
-        feeds["latent"] = np.zeros(1, np.int64)
-    return median_ms(lambda: session.run(None, feeds), runs)
-
-
-def cpu_times(onnx_path: Path, work_size: int, multiple: int) -> dict[str, float | int]:
-    """The model card's CPU timings (ONNX Runtime, all cores of this machine)."""
-    wh, ww = (-(-side // multiple) * multiple for side in work_shape(480, 640, work_size))  # the engine pads to the multiple
-    return {
-        "cpu_ms_256x256": round(cpu_ms_per_frame(onnx_path, 256, 256), 1),
-        "work_size": work_size,
-        # a 640×480 camera frame runs at the work size (short side), then is resized back
-        "cpu_ms_640x480_frame": round(cpu_ms_per_frame(onnx_path, wh, ww), 1),
-        "cpu_ms_640x480_full_res": round(cpu_ms_per_frame(onnx_path, 480, 640, runs=5), 1),
-    }
-
-
-def retime(folder: Path) -> list[dict]:
-    """Measure the CPU timings of every bundled model card again (on an otherwise idle machine)."""
-    from realtime.engine import load_onnx, model_contract
-
-    cards = []
-    for card_path in sorted(folder.glob("*.json")):
-        onnx_path = card_path.with_suffix(".onnx")
-        if not onnx_path.is_file():
-            continue
-        card = json.loads(card_path.read_text())
-        contract = model_contract(load_onnx(onnx_path, weights=False), onnx_path)
-        card.update(cpu_times(onnx_path, int(card.get("work_size") or contract.work_size), contract.size_multiple))
-        card_path.write_text(json.dumps(card, indent=2) + "\n")
-        cards.append(card)
-        print(f"{card['name']}: {card['cpu_ms_256x256']} ms at 256×256, {card['cpu_ms_640x480_frame']} ms per 640×480 frame "
-              f"(work size {card['work_size']}), {card['cpu_ms_640x480_full_res']} ms at full 640×480")
-    return cards
-
-
-def style_gallery(model: torch.nn.Module, meta: dict, photo: np.ndarray, style: np.ndarray, short: int,
-                  gatys_steps: int) -> np.ndarray:
-    """One row: photo | style image | Gatys still (same loss network) | the trained network."""
-    from models.stylize_image import GatysConfig, stylize
-    from models.train_style import loss_config, loss_network_for
-
-    img = fit_short_side(photo, short)
-    h, w = (img.shape[0] // 4) * 4, (img.shape[1] // 4) * 4
-    img = np.ascontiguousarray(img[:h, :w])
-    thumb = style_thumbnail(style, str(meta.get("style_image", "")), h, w)
-    with torch.no_grad():
-        y = model(torch.from_numpy(img).permute(2, 0, 1)[None].float()).clamp(0, 255)[0].permute(1, 2, 0).numpy()
-    tiles = [img, thumb]
-    if gatys_steps > 0:
-        net, loss_cfg = loss_network_for(meta), loss_config(meta)
-        still, _ = stylize(img, style, net, GatysConfig(size=short, steps=gatys_steps), loss_cfg)
-        tiles.append(cv2.resize(still, (w, h), interpolation=cv2.INTER_AREA))
-    tiles.append((y + 0.5).astype(np.uint8))
-    return np.concatenate(tiles, 1)
-
-
-def gallery(model: torch.nn.Module, meta: dict, photo: np.ndarray, short: int) -> np.ndarray:
-    """Rows: teacher style | model with the code that style maps to; first column the input."""
-    img = fit_short_side(photo, short)
-    h, w = (img.shape[0] // 4) * 4, (img.shape[1] // 4) * 4
-    img = np.ascontiguousarray(img[:h, :w])
-    x = torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255
-    codes = meta.get("style_codes", {})
-    tiles_top, tiles_bottom = [img], [img]
-    with torch.no_grad():
-        for style_name, style in CARTOON_STYLES.items():
-            code = int(codes.get(style_name, 0))
-            y = model(x, latent=torch.tensor([code])).image.clamp(0, 1)[0].permute(1, 2, 0).numpy()
-            tiles_top.append(cartoon(img, style))
-            tiles_bottom.append((y * 255 + 0.5).astype(np.uint8))
-    return np.concatenate([np.concatenate(tiles_top, 1), np.concatenate(tiles_bottom, 1)], 0)
 
 
 def main(argv: list[str] | None = None) -> int:
