@@ -11,20 +11,111 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import sys
+import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from export.contract import KINDS, RANGES, FilterContract, parse_size
 from export.errors import UserError, run_cli
 
 log = logging.getLogger("export")
+MAX_SIDE = 8192  # largest height/width accepted on the command line
+MAX_WORK_SIZE = 4096  # largest --work-size (exports take sides up to 4096)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse whose usage errors are one ``error: ...`` line like every other error (no usage dump)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UserError(f"{message}; see `{self.prog} --help`")
 
 
 def _size(text: str) -> tuple[int, int]:
     try:
-        return parse_size(text)
+        h, w = parse_size(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+    if max(h, w) > MAX_SIDE:
+        raise argparse.ArgumentTypeError(f"sizes must be at most {MAX_SIDE}x{MAX_SIDE}, got {text!r}")
+    return h, w
+
+
+def _work_size(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of pixels, e.g. 256, got {text!r}") from None
+    if not 1 <= value <= MAX_WORK_SIZE:
+        raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_WORK_SIZE} pixels, got {value}")
+    return value
+
+
+# ---------------------------------------------------------------- checks made before any work
+def require_input(path: Path, what: str) -> Path:
+    """``path`` if it is a readable, non-empty file; otherwise one line saying what is wrong."""
+    from export.onnx_export import require_file
+
+    path = require_file(path, what)
+    try:
+        with path.open("rb") as fh:
+            fh.read(1)
+    except OSError as exc:
+        raise UserError(f"cannot read {what} {path} ({exc.strerror or exc}): check its permissions") from None
+    return path
+
+
+def require_output(path: Path, inputs: tuple[Path, ...] = ()) -> Path:
+    """Fail now, not after minutes of work, when ``path`` cannot be written: a folder, an input
+    file, a folder that cannot be created (a file in the way, read-only) or cannot be written."""
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"output {path} is a folder: pass a file name, e.g. -o {path / 'filter.onnx'}")
+    for src in inputs:
+        if src.exists() and path.exists() and os.path.samefile(src, path):
+            raise UserError(f"output {path} is the input file: choose another -o so the input is kept")
+    if path.is_file() and not os.access(path, os.W_OK):
+        raise UserError(f"output {path} exists and is read-only: remove it or choose another -o")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise UserError(f"cannot write {path}: {folder} is a file, not a folder; choose another output path")
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        what = f"cannot write {path}" if folder == path.parent else f"cannot create the folder {path.parent}"
+        raise UserError(f"{what}: folder {folder} is not writable ({exc.strerror or exc}); choose another output path") from None
+    return path
+
+
+def require_variants(args: argparse.Namespace) -> None:
+    """--int8 needs --calib with photos; --calib is only for --int8."""
+    from models.media import IMAGE_EXTS, list_media
+
+    if args.calib is not None and not args.int8:
+        raise UserError("--calib is only used with --int8: add --int8, or drop --calib")
+    if not args.int8:
+        return
+    if args.calib is None:
+        raise UserError("--int8 needs --calib FOLDER with photos to calibrate on")
+    if not args.calib.is_dir():
+        raise UserError(f"calibration folder {args.calib} does not exist or is not a folder: pass --calib with a folder of photos")
+    if not list_media(args.calib, IMAGE_EXTS):
+        raise UserError(f"no calibration images ({', '.join(sorted(IMAGE_EXTS))}) in {args.calib}: pass --calib with a folder of photos")
+
+
+def variant_outputs(out: Path, args: argparse.Namespace, inputs: tuple[Path, ...]) -> Path:
+    """Check ``out`` and the fp16/int8 files written beside it; return ``out``."""
+    from export.precision import variant_path
+
+    require_variants(args)
+    for precision, wanted in (("fp32", True), ("fp16", args.fp16), ("int8", args.int8)):
+        if wanted:
+            require_output(out if precision == "fp32" else variant_path(out, precision), inputs)
+    return out
 
 
 def latent_names(meta: dict[str, Any], codes: int) -> tuple[str, ...]:
@@ -32,8 +123,12 @@ def latent_names(meta: dict[str, Any], codes: int) -> tuple[str, ...]:
     if not codes:
         return ()
     by_code: dict[int, list[str]] = {}
-    for style, code in (meta.get("style_codes") or {}).items():
-        by_code.setdefault(int(code), []).append(style)
+    codes_by_style = meta.get("style_codes") or {}
+    try:
+        for style, code in dict(codes_by_style).items():
+            by_code.setdefault(int(code), []).append(str(style))
+    except (TypeError, ValueError):
+        raise UserError(f"checkpoint meta style_codes must map style names to code numbers, got {codes_by_style!r}") from None
     return tuple("+".join(sorted(by_code.get(k, []))) or f"code{k}" for k in range(codes))
 
 
@@ -49,8 +144,6 @@ def export_with_variants(model: Any, contract: FilterContract, out: Path, args: 
         written.append(to_fp16(out, variant_path(out, "fp16")))
         check_parity(model, written[-1], contract, "fp16")
     if args.int8:
-        if not args.calib:
-            raise UserError("--int8 needs --calib FOLDER with photos to calibrate on")
         written.append(to_int8(out, variant_path(out, "int8"), args.calib, contract))
         check_parity(model, written[-1], contract, "int8")
     for p in written:
@@ -58,82 +151,114 @@ def export_with_variants(model: Any, contract: FilterContract, out: Path, args: 
     return written
 
 
+def load_our_checkpoint(path: Path) -> tuple[Any, dict[str, Any]]:
+    """(model, meta) from a checkpoint of ours, each part's type checked so a damaged or
+    hand-edited file gives one line instead of a traceback."""
+    import torch
+
+    from export.importers import build_checked, check_finite
+    from models.checkpoint import build_model, read_checkpoint
+
+    payload = read_checkpoint(path)
+    arch, config = payload.get("arch"), payload.get("config", {})
+    state, meta = payload.get("state_dict"), payload.get("meta", {})
+    for key, value, kind in (("arch", arch, str), ("config", config, dict), ("meta", meta, dict)):
+        if not isinstance(value, kind):
+            raise UserError(f"checkpoint {path} is damaged: its {key} entry is of type {type(value).__name__}, expected "
+                            f"{kind.__name__}; save it again with the training scripts")
+    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+        raise UserError(f"checkpoint {path} is damaged: its state_dict is not a dictionary of named tensors; "
+                        "save it again with the training scripts")
+    check_finite(state, path)
+    return build_checked(lambda: build_model(arch, config), state, path), meta
+
+
 def cmd_onnx(args: argparse.Namespace) -> None:
     from export.onnx_export import contract_for
-    from models.checkpoint import load_checkpoint
 
-    model, meta, _ = load_checkpoint(args.checkpoint)
-    name = args.name or meta.get("name") or args.checkpoint.stem
+    checkpoint = require_input(args.checkpoint, "checkpoint")
+    out = variant_outputs(args.output or checkpoint.with_suffix(".onnx"), args, (checkpoint,))
+    model, meta = load_our_checkpoint(checkpoint)
+    name = args.name or meta.get("name") or checkpoint.stem
     codes = getattr(model.config, "latent_codes", 0)
     contract = contract_for(
-        model, name, kind=args.kind, work_size=args.work_size, license=args.license or meta.get("license", "unknown"),
-        source=meta.get("source", f"trained by realtime ({meta.get('teacher') or 'paired data'}, {meta.get('steps', '?')} steps)"),
+        model, str(name), kind=args.kind, work_size=args.work_size, license=args.license or str(meta.get("license", "unknown")),
+        source=str(meta.get("source", f"trained by realtime ({meta.get('teacher') or 'paired data'}, {meta.get('steps', '?')} steps)")),
         latent_names=latent_names(meta, codes),
     )
-    export_with_variants(model, contract, args.output or args.checkpoint.with_suffix(".onnx"), args)
+    export_with_variants(model, contract, out, args)
 
 
 def cmd_import_pytorch_examples(args: argparse.Namespace) -> None:
     from export.importers import load_pytorch_examples
     from export.onnx_export import contract_for
 
-    model = load_pytorch_examples(args.weights)
-    contract = contract_for(model, args.name or args.weights.stem, kind=args.kind, work_size=args.work_size,
-                            license=args.license or "see the weights' source", source=f"pytorch/examples fast_neural_style: {args.weights.name}")
-    export_with_variants(model, contract, args.output, args)
+    weights = require_input(args.weights, "weights file")
+    out = variant_outputs(args.output, args, (weights,))
+    model = load_pytorch_examples(weights)
+    contract = contract_for(model, args.name or weights.stem, kind=args.kind, work_size=args.work_size,
+                            license=args.license or "see the weights' source", source=f"pytorch/examples fast_neural_style: {weights.name}")
+    export_with_variants(model, contract, out, args)
 
 
 def cmd_import_filterclone(args: argparse.Namespace) -> None:
     from export.importers import load_filterclone_plist
     from export.onnx_export import contract_for
 
-    model = load_filterclone_plist(args.weights)
-    contract = contract_for(model, args.name or args.weights.stem, kind=args.kind, work_size=args.work_size,
-                            license=args.license or "not redistributable (trained on Snapchat outputs)", source=f"FilterClone plist: {args.weights.name}")
-    export_with_variants(model, contract, args.output, args)
+    weights = require_input(args.weights, "weights file")
+    out = variant_outputs(args.output, args, (weights,))
+    model = load_filterclone_plist(weights)
+    contract = contract_for(model, args.name or weights.stem, kind=args.kind, work_size=args.work_size,
+                            license=args.license or "not redistributable (trained on Snapchat outputs)", source=f"FilterClone plist: {weights.name}")
+    export_with_variants(model, contract, out, args)
 
 
 def cmd_import_onnx(args: argparse.Namespace) -> None:
     from export.importers import import_foreign_onnx
 
+    model = require_input(args.model, "model file")
+    out = require_output(args.output, (model,))
     overrides = {k: v for k, v in dict(kind=args.kind, input_range=args.input_range, work_size=args.work_size,
                                         license=args.license, fixed_size=args.fixed_size).items() if v is not None}
-    path = import_foreign_onnx(args.model, args.output, args.name or args.model.stem, overrides)
+    path = import_foreign_onnx(model, out, args.name or model.stem, overrides)
     print(f"wrote {path}")
 
 
 def cmd_tensorrt(args: argparse.Namespace) -> None:
+    from export.onnx_export import inspect_filter
     from export.tensorrt import build_engine
     from realtime.providers import ShapeProfile
 
-    folder = build_engine(args.model, ShapeProfile(args.min, args.opt, args.max))
+    model = require_input(args.model, "model file")
+    for low, high, names in ((args.min, args.opt, "--min ≤ --opt"), (args.opt, args.max, "--opt ≤ --max")):
+        if low[0] > high[0] or low[1] > high[1]:
+            raise UserError(f"the shape profile needs {names} in both height and width; got --min "
+                            f"{args.min[0]}x{args.min[1]}, --opt {args.opt[0]}x{args.opt[1]}, --max {args.max[0]}x{args.max[1]}")
+    inspect_filter(model)  # a file realtime could not run fails here, not after the TensorRT checks
+    folder = build_engine(model, ShapeProfile(args.min, args.opt, args.max))
     print(f"TensorRT engine cached in {folder}")
 
 
 def cmd_info(args: argparse.Namespace) -> None:
-    from export.onnx_export import read_contract
+    from export.onnx_export import inspect_filter
 
-    if not args.model.is_file():
-        raise UserError(f"model file {args.model} does not exist")
-    try:
-        contract = read_contract(args.model)
-    except UserError:
-        raise
-    except Exception as exc:
-        raise UserError(f"{args.model} is not a readable ONNX file ({type(exc).__name__})") from None
+    contract, stored = inspect_filter(args.model)
     for key, value in contract.to_props().items():
         print(f"{key} = {value}")
+    if not stored:
+        print(f"note: {args.model} has no filter.* metadata; this is what realtime infers from its input shape "
+              "(store a contract with `realtime-export import-onnx`)", file=sys.stderr)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="realtime-export", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = Parser(prog="realtime-export", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-v", "--verbose", action="store_true")
     sub = p.add_subparsers(dest="command", required=True)
 
     def contract_opts(sp: argparse.ArgumentParser, with_variants: bool = True) -> None:
         sp.add_argument("--name", help="filter name (default: from the file)")
         sp.add_argument("--kind", choices=KINDS, default=None, help="frame (whole image) or face (aligned crop)")
-        sp.add_argument("--work-size", type=int, default=None, help="short side the filter is meant to run at")
+        sp.add_argument("--work-size", type=_work_size, default=None, help="short side the filter is meant to run at")
         sp.add_argument("--license", default=None)
         if with_variants:
             sp.add_argument("--fp16", action="store_true", help="also write NAME.fp16.onnx")

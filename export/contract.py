@@ -29,6 +29,7 @@ from export.errors import UserError
 PREFIX = "filter."
 KINDS = ("frame", "face")
 RANGES = ("0-255", "0-1")
+REWRITE_HINT = "rewrite it with `realtime-export import-onnx MODEL -o NEW.onnx` (options set what it cannot infer)"
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,8 @@ class FilterContract:
         if self.input_range not in RANGES:
             raise UserError(f"filter input range must be one of {RANGES}, got {self.input_range!r}")
         if self.size_multiple < 1 or self.work_size < 1 or self.latent_codes < 0:
-            raise UserError("filter size_multiple and work_size must be ≥ 1 and latent_codes ≥ 0")
+            raise UserError(f"filter size_multiple and work_size must be ≥ 1 and latent_codes ≥ 0, got size_multiple="
+                            f"{self.size_multiple}, work_size={self.work_size}, latent_codes={self.latent_codes}")
         if self.latent_names and len(self.latent_names) != self.latent_codes:
             raise UserError(f"{len(self.latent_names)} latent names given for {self.latent_codes} codes")
 
@@ -88,9 +90,12 @@ class FilterContract:
                 else:
                     values[f.name] = raw
         except ValueError as exc:
-            raise UserError(f"model metadata {PREFIX}{f.name}={raw!r} is malformed: {exc}") from None
+            raise UserError(f"model metadata {PREFIX}{f.name}={raw!r} is malformed: {exc}; {REWRITE_HINT}") from None
         values.setdefault("name", fallback_name)
-        return cls(**values)  # type: ignore[arg-type]
+        try:
+            return cls(**values)  # type: ignore[arg-type]
+        except UserError as exc:
+            raise UserError(f"model metadata is invalid: {exc}; {REWRITE_HINT}") from None
 
     @classmethod
     def infer(cls, name: str, input_shape: Sequence[object], **overrides: object) -> "FilterContract":

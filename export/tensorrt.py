@@ -7,6 +7,7 @@ Where TensorRT is not available this says so in one line and fails; it never pre
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -28,10 +29,11 @@ def build_engine(onnx_path: Path, profile: ShapeProfile) -> Path:
         "TensorRT is not available: {why}; it needs onnxruntime-gpu with an NVIDIA GPU and the CUDA 13, "
         "cuDNN 9 and TensorRT 10 libraries. No engine was built"
     )
-    if ORT_NAMES["tensorrt"] not in ort.get_available_providers():
-        raise UserError(unavailable.format(why="this ONNX Runtime build has no TensorrtExecutionProvider"))
     if not Path(onnx_path).is_file():
         raise UserError(f"model file {onnx_path} does not exist")
+    if ORT_NAMES["tensorrt"] not in ort.get_available_providers():
+        raise UserError(unavailable.format(why="this ONNX Runtime build has no TensorrtExecutionProvider"))
+    require_cache_folder(cache_dir() / "tensorrt")
     with tqdm(total=2, desc=f"TensorRT engine for {Path(onnx_path).name}", unit="step") as bar:
         bar.set_postfix_str("building (minutes on first run, cached afterwards)")
         start = time.perf_counter()
@@ -49,3 +51,15 @@ def build_engine(onnx_path: Path, profile: ShapeProfile) -> Path:
     folder = cache_dir() / "tensorrt"
     log.info("engine ready in %.1f s; cache in %s", time.perf_counter() - start, folder)
     return folder
+
+
+def require_cache_folder(folder: Path) -> None:
+    """The engine cache must be writable before minutes of building; say where it is if not."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{os.getpid()}"
+        probe.touch()
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(f"cannot write the TensorRT engine cache {folder} ({exc.strerror or exc}): "
+                        "make it writable or, on Linux, set XDG_CACHE_HOME to a writable folder") from None
