@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from export.errors import UserError, run_cli
+from realtime.errors import UserError, run_cli
 from realtime.engine import FilterModel
 from realtime.filters import AppliedFilter, FilterSettings, work_shape
 from realtime.registry import resolve_filter

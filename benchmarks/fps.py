@@ -31,8 +31,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from export.contract import parse_size
-from export.errors import UserError, run_cli
+from realtime.onnx_format import parse_size
+from realtime.errors import UserError, run_cli
 from models.media import data_root
 from realtime.stats import median_ms
 
@@ -98,8 +98,8 @@ def precision_variant(path: Path, precision: str, folder: Path, calib: Path) -> 
     export.precision (onnxconverter-common / onnxruntime.quantization, calibrated on ``calib``)."""
     if precision == "fp32":
         return path
-    from export.precision import to_fp16, to_int8, variant_path
-    from realtime.engine import load_onnx, model_contract
+    from export.precision import to_fp16, to_int8
+    from realtime.onnx_format import read_contract, variant_path
 
     dst = variant_path(folder / path.name, precision)  # NAME[.fast].PRECISION.onnx
     if not dst.is_file():
@@ -107,7 +107,7 @@ def precision_variant(path: Path, precision: str, folder: Path, calib: Path) -> 
         if precision == "fp16":
             to_fp16(path, dst)
         else:
-            to_int8(path, dst, calib, model_contract(load_onnx(path, weights=False), path))
+            to_int8(path, dst, calib, read_contract(path))
     return dst
 
 

@@ -1,5 +1,7 @@
-"""PyTorch → ONNX export, precision variants, TensorRT engines and importers.
+"""PyTorch → ONNX export with a parity check, precision variants, TensorRT engines, importers
+for other people's weights, and the release tool that bundles a trained filter.
 
-Only :mod:`export.contract` and :mod:`export.errors` are imported by the runtime; everything
-else needs the ``train`` extra (torch, onnx).
+The layer above :mod:`models` and :mod:`realtime`: the ONNX file format itself (the contract
+in the metadata, variant names) lives in :mod:`realtime.onnx_format`, so the torch-free
+runtime never imports this package.
 """

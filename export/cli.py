@@ -4,7 +4,7 @@
     realtime-export import-pytorch-examples mosaic.pth -o mosaic.onnx
     realtime-export import-filterclone weights.plist -o clone.onnx
     realtime-export import-onnx candy-9.onnx -o candy.onnx --input-range 0-255
-    realtime-export tensorrt cartoon.onnx --opt 480x640
+    realtime-export tensorrt cartoon.onnx --opt 640x480
     realtime-export info cartoon.onnx
 """
 from __future__ import annotations
@@ -17,8 +17,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, NoReturn
 
-from export.contract import KINDS, RANGES, FilterContract, parse_size
-from export.errors import UserError, run_cli
+from realtime.onnx_format import KINDS, RANGES, FilterContract, parse_size
+from realtime.errors import UserError, run_cli
 
 log = logging.getLogger("export")
 MAX_SIDE = 8192  # largest height/width accepted on the command line
@@ -33,8 +33,9 @@ class Parser(argparse.ArgumentParser):
 
 
 def _size(text: str) -> tuple[int, int]:
+    """'WxH' on the command line (as everywhere in this project) → (height, width) for the code."""
     try:
-        h, w = parse_size(text)
+        w, h = parse_size(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     if max(h, w) > MAX_SIDE:
@@ -55,7 +56,7 @@ def _work_size(text: str) -> int:
 # ---------------------------------------------------------------- checks made before any work
 def require_input(path: Path, what: str) -> Path:
     """``path`` if it is a readable, non-empty file; otherwise one line saying what is wrong."""
-    from export.onnx_export import require_file
+    from realtime.onnx_format import require_file
 
     path = require_file(path, what)
     try:
@@ -109,7 +110,7 @@ def require_variants(args: argparse.Namespace) -> None:
 
 def variant_outputs(out: Path, args: argparse.Namespace, inputs: tuple[Path, ...]) -> Path:
     """Check ``out`` and the fp16/int8 files written beside it; return ``out``."""
-    from export.precision import variant_path
+    from realtime.onnx_format import variant_path
 
     require_variants(args)
     for precision, wanted in (("fp32", True), ("fp16", args.fp16), ("int8", args.int8)):
@@ -136,7 +137,8 @@ def export_with_variants(model: Any, contract: FilterContract, out: Path, args: 
     """fp32 export + parity, then the fp16/int8 variants asked for, each parity-checked."""
     from export.onnx_export import export_model
     from export.parity import check_parity
-    from export.precision import to_fp16, to_int8, variant_path
+    from export.precision import to_fp16, to_int8
+    from realtime.onnx_format import variant_path
 
     written = [export_model(model, contract, out)]
     check_parity(model, out, contract, "fp32")
@@ -225,26 +227,32 @@ def cmd_import_onnx(args: argparse.Namespace) -> None:
 
 
 def cmd_tensorrt(args: argparse.Namespace) -> None:
-    from export.onnx_export import inspect_filter
+    from realtime.onnx_format import inspect
     from export.tensorrt import build_engine
     from realtime.providers import ShapeProfile
 
     model = require_input(args.model, "model file")
     for low, high, names in ((args.min, args.opt, "--min ≤ --opt"), (args.opt, args.max, "--opt ≤ --max")):
         if low[0] > high[0] or low[1] > high[1]:
-            raise UserError(f"the shape profile needs {names} in both height and width; got --min "
-                            f"{args.min[0]}x{args.min[1]}, --opt {args.opt[0]}x{args.opt[1]}, --max {args.max[0]}x{args.max[1]}")
-    inspect_filter(model)  # a file realtime could not run fails here, not after the TensorRT checks
+            raise UserError(f"the shape profile needs {names} in both width and height; got --min "
+                            f"{args.min[1]}x{args.min[0]}, --opt {args.opt[1]}x{args.opt[0]}, --max {args.max[1]}x{args.max[0]}")
+    inspect(model)  # a file realtime could not run fails here, not after the TensorRT checks
     folder = build_engine(model, ShapeProfile(args.min, args.opt, args.max))
     print(f"TensorRT engine cached in {folder}")
 
 
 def cmd_info(args: argparse.Namespace) -> None:
-    from export.onnx_export import inspect_filter
+    """What realtime will run for this file: its contract (stored or inferred, after every
+    check realtime makes) and the variant file it picks per provider. No torch is imported."""
+    from realtime.onnx_format import inspect
+    from realtime.registry import variant_file
 
-    contract, stored = inspect_filter(args.model)
-    for key, value in contract.to_props().items():
+    info = inspect(args.model)
+    stored = info.stored
+    for key, value in info.contract.to_props().items():
         print(f"{key} = {value}")
+    for provider in ("cpu", "cuda", "tensorrt"):
+        print(f"runs on {provider} = {variant_file(info.path, provider, 'auto').name}")
     if not stored:
         print(f"note: {args.model} has no filter.* metadata; this is what realtime infers from its input shape "
               "(store a contract with `realtime-export import-onnx`)", file=sys.stderr)
@@ -287,15 +295,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("model", type=Path)
     sp.add_argument("-o", "--output", type=Path, required=True)
     sp.add_argument("--input-range", choices=RANGES, default=None)
-    sp.add_argument("--fixed-size", type=_size, default=None, help="HxW when the model needs one size")
+    sp.add_argument("--fixed-size", type=_size, default=None, help="WxH when the model needs one size")
     contract_opts(sp, with_variants=False)
     sp.set_defaults(func=cmd_import_onnx)
 
     sp = sub.add_parser("tensorrt", help="build and cache a TensorRT engine (NVIDIA GPUs)")
     sp.add_argument("model", type=Path)
-    sp.add_argument("--min", type=_size, default=(64, 64), help="smallest HxW (default 64x64)")
-    sp.add_argument("--opt", type=_size, default=(480, 640), help="HxW to tune for (default 480x640)")
-    sp.add_argument("--max", type=_size, default=(1088, 1920), help="largest HxW (default 1088x1920)")
+    sp.add_argument("--min", type=_size, default=(64, 64), help="smallest WxH (default 64x64)")
+    sp.add_argument("--opt", type=_size, default=(480, 640), help="WxH to tune for (default 640x480)")
+    sp.add_argument("--max", type=_size, default=(1088, 1920), help="largest WxH (default 1920x1088)")
     sp.set_defaults(func=cmd_tensorrt)
 
     sp = sub.add_parser("info", help="print a model's filter contract")

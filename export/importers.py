@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from export.errors import UserError
-from export.onnx_export import first_line, require_file
+from realtime.errors import UserError
+from realtime.onnx_format import first_line, require_file
 from models.checkpoint import FORMAT as CHECKPOINT_FORMAT
 from models.checkpoint import describe_mismatch, load_state_checked
 from models.transformer_net import TransformerNet, drop_legacy_keys, infer_config
@@ -218,8 +218,8 @@ def import_foreign_onnx(src: Path, dst: Path, name: str, overrides: dict[str, An
     (a fixed 1×3×224×224 input means fixed_size 224x224) and ``overrides`` win."""
     import onnx
 
-    from export.contract import FilterContract
-    from export.onnx_export import check_float_io, load_model_proto, make_parent, save_atomic, write_contract
+    from realtime.onnx_format import FilterContract
+    from realtime.onnx_format import check_float_io, load_model_proto, make_parent, save_atomic, write_contract
 
     src, dst = Path(src), Path(dst)
     proto = load_model_proto(src, weights=True)
@@ -238,8 +238,8 @@ def import_foreign_onnx(src: Path, dst: Path, name: str, overrides: dict[str, An
     contract = FilterContract.infer(name, shape, **overrides)
     model_hw = tuple(shape[2:])
     if contract.fixed_size and all(isinstance(d, int) and d > 0 for d in model_hw) and contract.fixed_size != model_hw:
-        raise UserError(f"{src} takes {model_hw[0]}x{model_hw[1]} images only; drop --fixed-size or pass "
-                        f"--fixed-size {model_hw[0]}x{model_hw[1]}")
+        raise UserError(f"{src} takes {model_hw[1]}x{model_hw[0]} images only; drop --fixed-size or pass "
+                        f"--fixed-size {model_hw[1]}x{model_hw[0]}")
     write_contract(proto, contract)
     make_parent(dst)
     tmp = dst.with_name(dst.name + ".check.onnx")
@@ -268,6 +268,6 @@ def _check_runs(path: Path, src: Path, input_name: str, contract: Any) -> None:
         out = session.run(None, {input_name: random_images(1, h, w) * contract.scale})[0]
     except Exception as exc:
         raise UserError(f"{src} failed on a {h}x{w} image ({first_line(exc)}); if it needs one size, "
-                        "pass --fixed-size HxW (or a --work-size it accepts)") from None
+                        "pass --fixed-size WxH (or a --work-size it accepts)") from None
     if out.ndim != 4 or out.shape[1] != 3:
         raise UserError(f"{src} returns shape {list(out.shape)}, not an N×3×H×W image; it is not an image filter")

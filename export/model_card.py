@@ -37,7 +37,7 @@ def cpu_times(onnx_path: Path, work_size: int, multiple: int) -> dict[str, float
 
 def retime(folder: Path) -> list[dict]:
     """Measure the CPU timings of every bundled model card again (on an otherwise idle machine)."""
-    from realtime.engine import load_onnx, model_contract
+    from realtime.onnx_format import read_contract
 
     cards = []
     for card_path in sorted(folder.glob("*.json")):
@@ -45,7 +45,7 @@ def retime(folder: Path) -> list[dict]:
         if not onnx_path.is_file():
             continue
         card = json.loads(card_path.read_text())
-        contract = model_contract(load_onnx(onnx_path, weights=False), onnx_path)
+        contract = read_contract(onnx_path)
         card.update(cpu_times(onnx_path, int(card.get("work_size") or contract.work_size), contract.size_multiple))
         card_path.write_text(json.dumps(card, indent=2) + "\n")
         cards.append(card)

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from export.contract import FilterContract
-from export.errors import UserError
+from realtime.onnx_format import FilterContract
+from realtime.errors import UserError
 from export.onnx_export import ExportWrapper
 
 log = logging.getLogger(__name__)

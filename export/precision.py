@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from export.contract import FilterContract
-from export.errors import UserError
+from realtime.errors import UserError
+from realtime.onnx_format import FilterContract, save_atomic, write_contract
 from models.media import IMAGE_EXTS, fit_short_side, list_media, read_rgb
 
 log = logging.getLogger(__name__)
@@ -26,10 +26,6 @@ log = logging.getLogger(__name__)
 # saturate: 0.168 / 0.0145 on both CPUs, the same output everywhere.
 REDUCE_RANGE = True
 KEEP_FP32_OPS = ["InstanceNormalization", "GroupNormalization", "LayerNormalization", "ReduceMean", "Pow", "Sqrt"]
-
-
-def variant_path(path: Path, precision: str) -> Path:
-    return Path(path).with_suffix(f".{precision}.onnx")
 
 
 def to_fp16(src: Path, dst: Path) -> Path:
@@ -86,10 +82,7 @@ def to_int8(src: Path, dst: Path, calib_folder: Path, contract: FilterContract) 
         prepped.unlink(missing_ok=True)
     # quantize_static rewrites the model: carry the contract over
     model = onnx.load(str(dst))
-    src_props = {p.key: p.value for p in onnx.load(str(src), load_external_data=False).metadata_props}
-    del model.metadata_props[:]
-    for k, v in src_props.items():
-        model.metadata_props.add(key=k, value=v)
-    onnx.save(model, str(dst))
+    write_contract(model, contract)
+    save_atomic(model, dst)
     log.info("wrote %s (calibrated on %d images)", dst, len(feeds))
     return dst

@@ -21,7 +21,7 @@ from pathlib import Path
 import cv2
 
 from export.cli import latent_names
-from export.errors import UserError, run_cli
+from realtime.errors import UserError, run_cli
 from export.model_card import cpu_times, retime
 from export.onnx_export import contract_for, export_model, latent_codes
 from export.parity import check_parity

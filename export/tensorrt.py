@@ -11,7 +11,7 @@ import os
 import time
 from pathlib import Path
 
-from export.errors import UserError
+from realtime.errors import UserError
 from realtime.providers import ORT_NAMES, ShapeProfile, cache_dir
 
 log = logging.getLogger(__name__)

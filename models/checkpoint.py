@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from export.errors import UserError
+from realtime.errors import UserError
 from models.guided import GuidedConfig, GuidedUpsample
 from models.transformer_net import TransformerNet, TransformerNetConfig
 from models.unet import UNet, UNetConfig

@@ -25,7 +25,7 @@ import torch
 from torch.nn import functional as F
 
 from models.quality import ssim
-from export.errors import UserError, run_cli
+from realtime.errors import UserError, run_cli
 from models.checkpoint import arch_name, load_checkpoint
 from models.guided import GuidedConfig, GuidedUpsample
 from models.media import data_root, fit_short_side, load_collection

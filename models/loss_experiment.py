@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 import torch
 
-from export.errors import run_cli
+from realtime.errors import run_cli
 from models.losses import RandomFeatures, RandomFeaturesConfig, StyleLossConfig, gram
 from models.media import data_root, fit_short_side, read_rgb
 from models.style_images import style_thumbnail

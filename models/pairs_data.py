@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import torch
 
-from export.errors import UserError
+from realtime.errors import UserError
 from models.media import IMAGE_EXTS, fit_short_side, list_media, read_rgb
 
 Teacher = Callable[[np.ndarray, random.Random], np.ndarray]

@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from export.errors import UserError
+from realtime.errors import UserError
 from models.media import read_rgb
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from export.errors import UserError, run_cli
+from realtime.errors import UserError, run_cli
 from models.losses import add_loss_args, StyleLoss, StyleLossConfig, loss_network, loss_options
 from models.media import fit_short_side, read_rgb
 

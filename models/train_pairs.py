@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from export.errors import UserError, run_cli
+from realtime.errors import UserError, run_cli
 from models.checkpoint import build_model
 from models.media import data_root, fit_short_side, load_collection
 from models.training import TrainingRun, add_run_args, parse_ints, pick_device

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from export.errors import UserError, run_cli
+from realtime.errors import UserError, run_cli
 from models.losses import add_loss_args, RandomFeaturesConfig, StyleLoss, StyleLossConfig, loss_network, loss_options
 from models.media import data_root, fit_short_side, load_collection
 from models.style_images import read_style

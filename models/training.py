@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from export.errors import UserError
+from realtime.errors import UserError
 from models.checkpoint import load_state_checked, read_checkpoint, save_checkpoint
 
 log = logging.getLogger(__name__)

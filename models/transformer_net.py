@@ -108,7 +108,7 @@ def infer_config(state_dict: dict[str, torch.Tensor]) -> TransformerNetConfig:
     """Read width, residual-block count and outer kernel size off a TransformerNet state dict."""
     weight = state_dict.get("conv1.conv2d.weight")
     if weight is None or weight.ndim != 4:
-        from export.errors import UserError
+        from realtime.errors import UserError
 
         raise UserError("not a TransformerNet state dict: it has no 'conv1.conv2d.weight' tensor")
     blocks = {int(m.group(1)) for k in state_dict if (m := re.match(r"res(\d+)\.", k))}

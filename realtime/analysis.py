@@ -14,7 +14,7 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from export.errors import UserError
+from realtime.errors import UserError
 from realtime.tracking import Face, FaceTracker
 
 FACES = "faces"

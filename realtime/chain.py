@@ -17,7 +17,7 @@ from typing import Sequence
 import numpy as np
 
 from realtime.analysis import Analysis, FrameAnalysis
-from export.errors import UserError
+from realtime.errors import UserError
 from realtime.kinds import EFFECTS, Filter, Settings, filter_for
 from realtime.loading import ModelLoader
 from realtime.registry import resolve_filter

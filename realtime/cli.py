@@ -21,8 +21,8 @@ os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ logging
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-from export.contract import parse_size  # noqa: E402
-from export.errors import UserError, run_cli  # noqa: E402
+from realtime.onnx_format import parse_size  # noqa: E402
+from realtime.errors import UserError, run_cli  # noqa: E402
 
 log = logging.getLogger("realtime")
 
@@ -198,7 +198,7 @@ def config_value(action: argparse.Action, value: object) -> object:
 
 
 def list_filters() -> int:
-    from realtime.engine import load_onnx, model_contract
+    from realtime.onnx_format import read_contract
     from realtime.registry import bundled_filters
 
     filters = bundled_filters()
@@ -206,7 +206,7 @@ def list_filters() -> int:
         print("no bundled filters found")
         return 1
     for name, path in filters.items():
-        c = model_contract(load_onnx(path, weights=False), path)
+        c = read_contract(path)
         variants = f"  variants: {', '.join(c.latent_names)}" if c.latent_names else (f"  latent codes: {c.latent_codes}" if c.latent_codes else "")
         print(f"{name:14s} {c.kind:5s} work size {c.work_size:4d}  {path.stat().st_size / 1e6:5.1f} MB{variants}")
     return 0
@@ -217,10 +217,10 @@ def check_latent(spec: str, latent: int) -> None:
     metadata, without loading a session)."""
     if not latent:
         return
-    from realtime.engine import load_onnx, model_contract
+    from realtime.onnx_format import read_contract
     from realtime.registry import parse_chain
 
-    codes = {path.stem: model_contract(load_onnx(path, weights=False), path).latent_codes for path in parse_chain(spec)}
+    codes = {path.stem: read_contract(path).latent_codes for path in parse_chain(spec)}
     most = max(codes.values())
     if most == 0:
         raise UserError(f"--latent {latent}: {spec} has no latent codes (leave --latent out)")
@@ -230,10 +230,8 @@ def check_latent(spec: str, latent: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["bench"]:  # `realtime bench ...` = `python -m benchmarks.fps ...`
-        from benchmarks.fps import main as bench
-
-        return bench(argv[1:])
+    if argv[:1] == ["bench"]:  # the benchmark sits above the runtime (it imports it, not the other way)
+        raise UserError("the benchmark is its own command: python -m benchmarks.fps --help (./run python -m benchmarks.fps ...)")
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.config:

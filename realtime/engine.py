@@ -18,46 +18,12 @@ from typing import Any
 import cv2
 import numpy as np
 
-from export.contract import FilterContract, has_contract
-from export.errors import UserError
-from realtime.frame_graph import CHECKSUM, FRAME_IN, FRAME_OUT, shape_of, with_frame_io
+from realtime.errors import UserError
+from realtime.frame_graph import CHECKSUM, FRAME_IN, FRAME_OUT
+from realtime.onnx_format import inspect
 from realtime.providers import ShapeProfile, create_session, short_name
 
 log = logging.getLogger(__name__)
-
-
-def load_onnx(path: Path, weights: bool = True) -> Any:
-    """The ``onnx.ModelProto`` in ``path``; a missing or corrupt file gives one clear line."""
-    import onnx
-
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"model file {path} does not exist")
-    try:
-        return onnx.load(str(path), load_external_data=weights)
-    except Exception as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise UserError(f"cannot load model {path}: corrupt or not a valid ONNX file ({first[:160]})") from None
-
-
-def model_contract(proto: Any, path: Path, **overrides: object) -> FilterContract:
-    """The filter contract stored in the model's metadata, or inferred from its input shape."""
-    props = {p.key: p.value for p in proto.metadata_props}
-    if has_contract(props):
-        contract = FilterContract.from_props(props, fallback_name=Path(path).stem)
-        return replace(contract, **overrides) if overrides else contract  # type: ignore[arg-type]
-    log.info("%s has no filter metadata: inferring the contract from its input shape", Path(path).name)
-    return FilterContract.infer(Path(path).stem, image_input(proto, path)[1], **overrides)
-
-
-def image_input(proto: Any, path: Path) -> tuple[str, list[object]]:
-    """(name, shape) of the model's one 4-D graph input (initializers listed as inputs skipped)."""
-    weights = {t.name for t in proto.graph.initializer}
-    shapes = {i.name: shape_of(i) for i in proto.graph.input if i.name not in weights}
-    images = [name for name, shape in shapes.items() if len(shape) == 4]
-    if len(images) != 1:
-        raise UserError(f"{Path(path).name} is not an image filter: it needs one N×3×H×W input, has {list(shapes.items())}")
-    return images[0], shapes[images[0]]
 
 
 @dataclass(frozen=True)
@@ -76,20 +42,9 @@ class FilterModel:
         """``io_binding``: feed and fetch through an ONNX Runtime IO binding (default: on GPU
         providers, where outputs are written straight into a binding instead of new arrays)."""
         self.path = Path(path)
-        proto = load_onnx(self.path)
-        self.input_name, _ = image_input(proto, self.path)
-        out = proto.graph.output[0].type.tensor_type if proto.graph.output else None
-        if out is None or (out.HasField("shape") and len(out.shape.dim) != 4):  # rank unknown: let it run
-            dims = shape_of(proto.graph.output[0]) if out is not None else "none"
-            raise UserError(f"{self.path.name} is not an image filter: its output has shape {dims}")
-        channels = shape_of(proto.graph.output[0])[1] if out.HasField("shape") else None
-        if isinstance(channels, int) and channels != 3:
-            raise UserError(f"{self.path.name} is not an image filter: it returns {channels} channels, a filter returns 3 (RGB)")
-        self.contract = model_contract(proto, self.path, **overrides)
-        try:
-            graph = with_frame_io(proto, self.input_name, self.contract.scale)
-        except ValueError as exc:
-            raise UserError(f"{self.path.name} is not an image filter we can run: {exc}") from None
+        info = inspect(self.path, weights=True, **overrides)  # every check, one line each
+        self.input_name, self.contract = info.input_name, info.contract
+        graph = info.framed
         self.session, used = create_session(self.path, provider, profile or ShapeProfile(), threads, data=graph.SerializeToString())
         self.provider = short_name(used)
         self.latent_name = next((i.name for i in self.session.get_inputs() if i.name == "latent"), None)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from export.errors import UserError
+from realtime.errors import UserError
 
 log = logging.getLogger(__name__)
 

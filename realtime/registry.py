@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from export.errors import UserError
+from realtime.errors import UserError
+from realtime.onnx_format import is_variant, variant_of
 
 BUNDLED = Path(__file__).resolve().parent / "bundled"
-VARIANTS = (".fp16", ".int8", ".fast")
 CHOICES = ("auto", "full", "fast")
 
 
@@ -22,9 +22,8 @@ def bundled_filters() -> dict[str, Path]:
     """name → fp32 ONNX file for every bundled filter."""
     out = {}
     for path in sorted(BUNDLED.glob("*.onnx")):
-        stem = path.name[: -len(".onnx")]
-        if not stem.endswith(VARIANTS):
-            out[stem] = path
+        if not is_variant(path):
+            out[path.name[: -len(".onnx")]] = path
     return out
 
 
@@ -48,18 +47,9 @@ def parse_chain(text: str) -> list[Path]:
     return [resolve_filter(p) for p in parts]
 
 
-def sibling(path: Path, tag: str) -> Path | None:
-    """``NAME.TAG.onnx`` beside ``NAME.onnx`` (``fast``: the CPU student, ``fp16``: the half
-    precision export from ``realtime-export onnx --fp16``), if there is one."""
-    path = Path(path)
-    stem = path.name[: -len(".onnx")] if path.name.endswith(".onnx") else path.stem
-    candidate = path.with_name(f"{stem}.{tag}.onnx")
-    return candidate if candidate.is_file() and candidate != path else None
-
-
 def fast_variant(path: Path) -> Path | None:
     """``NAME.fast.onnx`` beside ``NAME.onnx``, if there is one."""
-    return sibling(path, "fast")
+    return variant_of(path, "fast")
 
 
 def variant_file(path: Path, provider: str, variant: str) -> Path:
@@ -79,7 +69,7 @@ def variant_file(path: Path, provider: str, variant: str) -> Path:
     if provider == "cpu":
         return fast_variant(path) or path
     if provider == "cuda":
-        return sibling(path, "fp16") or path
+        return variant_of(path, "fp16") or path
     return path
 
 

@@ -16,7 +16,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from export.errors import UserError
+from realtime.errors import UserError
 from realtime.frames import to_bgr
 
 log = logging.getLogger(__name__)

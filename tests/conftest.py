@@ -81,7 +81,7 @@ def make_onnx_filter(path: Path, props: dict[str, str] | None = None, nan: bool 
     import onnx
     from onnx import TensorProto, helper
 
-    from export.contract import FilterContract
+    from realtime.onnx_format import FilterContract
 
     swap = np.eye(3, dtype=np.float32)[::-1].reshape(3, 3, 1, 1)
     nodes = [helper.make_node("Conv", ["input", "w"], ["conv"])]

@@ -8,7 +8,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from export.contract import FilterContract
+from realtime.onnx_format import FilterContract
 from models.media import fit_short_side
 from models.teachers import CARTOON_STYLES, cartoon
 from realtime.registry import BUNDLED, bundled_filters

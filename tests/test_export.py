@@ -11,10 +11,11 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from export.contract import FilterContract
-from export.onnx_export import contract_for, export_model, read_contract
+from realtime.onnx_format import FilterContract
+from export.onnx_export import contract_for, export_model
+from realtime.onnx_format import read_contract, variant_path
 from export.parity import check_parity
-from export.precision import to_fp16, to_int8, variant_path
+from export.precision import to_fp16, to_int8
 from models.transformer_net import TransformerNet, TransformerNetConfig
 from models.unet import UNet, UNetConfig
 
@@ -84,7 +85,7 @@ def test_contract_from_props_defaults_and_errors():
     c = FilterContract(name="x", fixed_size=(224, 224), latent_codes=2, latent_names=("a", "b"))
     assert FilterContract.from_props(c.to_props()) == c
     assert FilterContract.from_props({}, fallback_name="foo").name == "foo"
-    from export.errors import UserError
+    from realtime.errors import UserError
     with pytest.raises(UserError, match="malformed"):
         FilterContract.from_props({"filter.work_size": "big"})
     with pytest.raises(UserError, match="kind"):
@@ -170,7 +171,7 @@ def test_int8_parity_on_a_cpu_without_vnni(exported, key, photo_folder, tmp_path
 
 
 def test_parity_failure_is_loud_and_keeps_the_file(exported, tmp_path, tiny_unet):
-    from export.errors import UserError
+    from realtime.errors import UserError
 
     _, contract, path = exported["unet"]
     other = UNet(UNetConfig(channels=(8, 16, 16, 32), blocks_per_level=1, latent_codes=3)).eval()

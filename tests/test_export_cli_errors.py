@@ -160,7 +160,7 @@ def test_missing_folder_and_empty_inputs(monkeypatch, capsys, tmp_path, no_work,
 
 def test_empty_weights_files_say_they_are_empty(monkeypatch, capsys, tmp_path):
     """Through the loaders themselves (no command-line check in front)."""
-    from export.errors import UserError
+    from realtime.errors import UserError
     from export.importers import load_filterclone_plist, load_pytorch_examples
 
     (tmp_path / "w").write_bytes(b"")
@@ -224,7 +224,7 @@ def test_fp16_variant_path_that_is_a_folder(monkeypatch, capsys, tmp_path, tiny_
     (["--work-size", "-5"], "--work-size: must be from 1 to 4096"),
     (["--work-size", "100000"], "--work-size: must be from 1 to 4096"),
     (["--work-size", "big"], "expected a whole number"),
-    (["--fixed-size", "224"], "expected HxW"),
+    (["--fixed-size", "224"], "expected WxH"),
     (["--fixed-size", "0x224"], "positive"),
     (["--fixed-size", "99999x99999"], "at most 8192x8192"),
     (["--kind", "everything"], "invalid choice"),
@@ -238,7 +238,7 @@ def test_bad_option_values_are_one_line(monkeypatch, capsys, tmp_path, swap_onnx
 
 
 @pytest.mark.parametrize("args, needle", [
-    (["--opt", "abc"], "argument --opt: expected HxW"),
+    (["--opt", "abc"], "argument --opt: expected WxH"),
     (["--max", "0x0"], "positive"),
     (["--min", "500x500"], "--min ≤ --opt"),
     (["--opt", "2000x2000"], "--opt ≤ --max"),

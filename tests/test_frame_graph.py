@@ -6,8 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from export.errors import UserError
-from realtime.engine import FilterModel, load_onnx
+from realtime.errors import UserError
+from realtime.engine import FilterModel
+from realtime.onnx_format import load_model_proto
 from realtime.frame_graph import FRAME_IN, FRAME_OUT, with_frame_io
 from realtime.providers import ShapeProfile, engine_prefix, tensorrt_options
 from realtime.registry import fast_variant, resolve_filter
@@ -51,7 +52,7 @@ def test_frames_need_no_copy_and_crops_are_accepted(tmp_path, opset):
 
 
 def test_the_rewritten_graph_has_frame_io_and_keeps_the_latent_input():
-    proto = load_onnx(resolve_filter("cartoon"))
+    proto = load_model_proto(resolve_filter("cartoon"), weights=True)
     graph = with_frame_io(proto, "input", 1.0)
     names = [i.name for i in graph.graph.input]
     assert names[0] == FRAME_IN and "latent" in names and "input" not in names
@@ -70,7 +71,7 @@ def test_uint8_models_are_refused_in_one_line(tmp_path):
                               [helper.make_tensor_value_info("input", TensorProto.UINT8, [1, 3, "h", "w"])],
                               [helper.make_tensor_value_info("output", TensorProto.UINT8, [1, 3, "h", "w"])])
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(tmp_path / "u8.onnx"))
-    with pytest.raises(UserError, match="not an image filter we can run") as exc:
+    with pytest.raises(UserError, match="filters take and return float32 images") as exc:
         FilterModel(tmp_path / "u8.onnx", "cpu")
     assert "\n" not in str(exc.value)
 

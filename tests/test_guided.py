@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from models.quality import ssim
-from export.errors import UserError
+from realtime.errors import UserError
 from export.onnx_export import contract_for, export_model
 from export.parity import check_parity
 from models.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint

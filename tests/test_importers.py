@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from export.cli import main as export_main
-from export.errors import UserError
+from realtime.errors import UserError
 from export.importers import load_filterclone_plist, load_pytorch_examples, write_filterclone_plist
-from export.onnx_export import read_contract
+from realtime.onnx_format import read_contract
 from models.transformer_net import TransformerNet, TransformerNetConfig
 from models.unet import UNet, UNetConfig
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from export.errors import UserError
+from realtime.errors import UserError
 from models.losses import RandomFeatures, RandomFeaturesConfig, StyleLoss, VGG16Features, gram, total_variation
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from export.errors import UserError
+from realtime.errors import UserError
 from realtime.engine import FilterModel
 from realtime.filters import AppliedFilter, FilterChain, FilterSettings
 from realtime.frames import Slot, to_bgr
@@ -182,13 +182,17 @@ def test_peak_rss_of_a_child_is_its_own_not_its_big_parents():
 
 
 def test_the_provider_picks_the_variant_cpu_student_cuda_fp16_tensorrt_full(tmp_path):
-    from realtime.registry import variant_for
+    from realtime.errors import UserError
+    from realtime.registry import variant_file
 
     full = make_onnx_filter(tmp_path / "look.onnx")
-    assert variant_for(full, "cpu", "auto") is None and variant_for(full, "cuda", "auto") is None
+    assert variant_file(full, "cpu", "auto") == full and variant_file(full, "cuda", "auto") == full
+    with pytest.raises(UserError, match="no fast variant"):
+        variant_file(full, "cpu", "fast")
     fast = make_onnx_filter(tmp_path / "look.fast.onnx")
     half = make_onnx_filter(tmp_path / "look.fp16.onnx")
-    assert variant_for(full, "cpu", "auto") == fast
-    assert variant_for(full, "cuda", "auto") == half  # CUDA runs the fp16 export
-    assert variant_for(full, "tensorrt", "auto") is None  # TensorRT makes its own fp16 engine
-    assert variant_for(full, "cpu", "full") is None and variant_for(full, "cuda", "full") is None
+    assert variant_file(full, "cpu", "auto") == fast
+    assert variant_file(full, "cuda", "auto") == half  # CUDA runs the fp16 export
+    assert variant_file(full, "tensorrt", "auto") == full  # TensorRT makes its own fp16 engine
+    assert variant_file(full, "cpu", "full") == full and variant_file(full, "cuda", "full") == full
+    assert variant_file(full, "cuda", "fast") == fast

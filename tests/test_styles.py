@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from export.errors import UserError
+from realtime.errors import UserError
 from models.checkpoint import load_checkpoint, read_checkpoint
 from models.losses import RandomFeatures, RandomFeaturesConfig, StyleLoss, StyleLossConfig
 from models.pairs_data import CropConfig
