@@ -18,8 +18,8 @@ import cv2
 import numpy as np
 
 from realtime.errors import UserError, run_cli
-from realtime.engine import FilterModel
-from realtime.filters import AppliedFilter, FilterSettings, work_shape
+from realtime.chain import load_chain
+from realtime.imaging import work_shape
 from realtime.registry import resolve_filter
 from realtime.temporal import TemporalStabilizer, flicker_and_response
 
@@ -43,9 +43,9 @@ def read_frames(path: Path, count: int, short: int = 360) -> list[np.ndarray]:
 
 
 def measure(model_path: Path, video: Path, frames: int) -> dict[str, float]:
-    f = AppliedFilter(FilterModel(model_path, "cpu"), FilterSettings())
+    f = load_chain(str(model_path), provider="cpu", variant="full")
     inputs = read_frames(video, frames)
-    raw = [f.apply(i, None) for i in inputs]
+    raw = [f.apply(i) for i in inputs]
     stab = TemporalStabilizer()
     steady = [stab(i, o) for i, o in zip(inputs, raw)]
     fr, rr = flicker_and_response(inputs, raw)

@@ -72,7 +72,7 @@ def model_only(path: Path, provider: str, hw: tuple[int, int], runs: int) -> dic
     m = FilterModel(path, provider)
     h, w = hw
     bgr = np.random.randint(0, 256, (h, w, 3), np.uint8)
-    ms = median_ms(lambda: m.run(bgr), runs)
+    ms = median_ms(lambda: m.infer(bgr), runs)
     return {"ms_p50": round(ms, 2), "fps": round(1000 / ms, 2), "provider": m.provider, "input_hw": [h, w]}
 
 
@@ -112,11 +112,10 @@ def precision_variant(path: Path, precision: str, folder: Path, calib: Path) -> 
 
 
 def work_hw(path: Path, provider: str, size: tuple[int, int], work_size: int | None) -> tuple[int, int]:
-    from realtime.engine import FilterModel
+    from realtime.imaging import work_shape
+    from realtime.onnx_format import read_contract
 
-    from realtime.filters import work_shape
-
-    c = FilterModel(path, provider).contract
+    c = read_contract(path)
     w, h = size
     return c.fixed_size or work_shape(h, w, work_size or c.work_size)
 
@@ -165,13 +164,16 @@ def ssim_to_full(full: Path, fast: Path, frames: list[np.ndarray], provider: str
     """Mean SSIM of the fast variant's output (run as the live loop runs it) to the full network's
     output at the same size (run at the frame's own resolution)."""
     from models.quality import ssim
+    from realtime.analysis import FrameAnalysis
     from realtime.engine import FilterModel
-    from realtime.filters import AppliedFilter, FilterSettings
+    from realtime.kinds import Settings
+    from realtime.kinds.frame_filter import FrameFilter
 
     h, w = frames[0].shape[:2]
-    reference = AppliedFilter(FilterModel(full, provider), FilterSettings(work_size=min(h, w)))
-    student = AppliedFilter(FilterModel(fast, provider), FilterSettings())
-    return round(float(np.mean([ssim(student.apply(f, None), reference.apply(f, None)) for f in frames])), 4)
+    reference, student = FrameFilter(FilterModel(full, provider)), FrameFilter(FilterModel(fast, provider))
+    at_frame_size, none = Settings(work_size=min(h, w)), FrameAnalysis()
+    return round(float(np.mean([ssim(student.apply(f, none, Settings()).image, reference.apply(f, none, at_frame_size).image)
+                                for f in frames])), 4)
 
 
 def startup(spec: str, variant: str, source: str, frames: int = 15) -> dict[str, Any]:

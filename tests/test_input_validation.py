@@ -13,7 +13,8 @@ import pytest
 
 from realtime.cli import entry
 from realtime.engine import FilterModel
-from realtime.filters import AppliedFilter, FilterSettings
+from realtime.chain import Chain
+from realtime.kinds import filter_for
 from realtime.registry import bundled_filters, fast_variant
 from tests.conftest import make_onnx_filter
 
@@ -160,11 +161,11 @@ def bundled_models() -> list[Path]:
 
 @pytest.mark.parametrize("path", bundled_models(), ids=lambda p: p.name)
 def test_every_bundled_filter_runs_on_any_frame_size(path):
-    f = AppliedFilter(FilterModel(path, "cpu"), FilterSettings())
+    f = Chain([filter_for(FilterModel(path, "cpu"))])
     rng = np.random.default_rng(0)
     for h, w in [(3, 5), (1, 1), (2, 97), (77, 1), (33, 31)]:
         bgr = rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
-        out = f.apply(bgr, None)
+        out = f.apply(bgr)
         assert out.shape == (h, w, 3) and out.dtype == np.uint8
 
 

@@ -12,10 +12,12 @@ import pytest
 
 from realtime.errors import UserError
 from realtime.engine import FilterModel
-from realtime.filters import AppliedFilter, FilterChain, FilterSettings
+from realtime.analysis import FrameAnalysis
+from realtime.chain import Chain
+from realtime.kinds import Settings, filter_for
 from realtime.frames import Slot, to_bgr
 from realtime.one_euro import OneEuroConfig, OneEuroFilter
-from realtime.pipeline import Controls, PipelineConfig
+from realtime.controls import Controls, ControlState
 from tests.conftest import make_onnx_filter
 
 
@@ -73,58 +75,62 @@ def test_engine_pads_to_the_size_multiple_and_crops_back(swap_onnx):
     model = FilterModel(swap_onnx, "cpu")
     assert model.provider == "cpu" and model.contract.size_multiple == 4
     bgr = np.random.randint(0, 256, (37, 51, 3), np.uint8)
-    np.testing.assert_array_equal(model.run(bgr), bgr[..., ::-1])
+    np.testing.assert_array_equal(model.infer(bgr).image, bgr[..., ::-1])
 
 
 def test_engine_infers_a_contract_for_foreign_models(zoo_onnx):
     model = FilterModel(zoo_onnx, "cpu")
     assert model.contract.fixed_size == (224, 224) and model.input_name == "input1"
-    out = model.run(np.random.randint(0, 256, (90, 120, 3), np.uint8))
+    out = model.infer(np.random.randint(0, 256, (90, 120, 3), np.uint8)).image
     assert out.shape == (90, 120, 3) and out.dtype == np.uint8
 
 
 def test_chain_handles_odd_sizes_gray_and_alpha(swap_onnx):
-    chain = FilterChain([AppliedFilter(FilterModel(swap_onnx, "cpu"), FilterSettings())])
+    chain = Chain([filter_for(FilterModel(swap_onnx, "cpu"))])
     for image in [np.random.randint(0, 255, (33, 47), np.uint8), np.random.randint(0, 255, (64, 48, 4), np.uint8)]:
         bgr = to_bgr(image)
-        stages: dict[str, float] = {}
-        out = chain.apply(bgr, None, stages)
-        assert out.shape == bgr.shape and "filter:swap" in stages
-        np.testing.assert_array_equal(out, bgr[..., ::-1])
+        result = chain.process(bgr, FrameAnalysis())
+        assert result.image.shape == bgr.shape and "filter:swap" in result.ms and "infer:swap" in result.ms
+        np.testing.assert_array_equal(result.image, bgr[..., ::-1])
+        np.testing.assert_array_equal(chain.apply(bgr), bgr[..., ::-1])
 
 
 def test_strength_blends_filter_and_input(swap_onnx):
-    f = AppliedFilter(FilterModel(swap_onnx, "cpu"), FilterSettings(strength=0.5))
+    f = filter_for(FilterModel(swap_onnx, "cpu"))
     bgr = np.zeros((16, 16, 3), np.uint8)
     bgr[..., 0] = 200
-    out = f.apply(bgr, None)
+    out = f.apply(bgr, FrameAnalysis(), Settings(strength=0.5)).image
     assert abs(int(out[0, 0, 0]) - 100) <= 1 and abs(int(out[0, 0, 2]) - 100) <= 1
+    assert Chain([f]).apply(bgr, strength=0.0) is bgr
 
 
 def test_nan_model_passes_frames_through_and_warns_once(tmp_path, caplog):
     path = make_onnx_filter(tmp_path / "nan.onnx", nan=True)
-    f = AppliedFilter(FilterModel(path, "cpu"), FilterSettings())
+    chain = Chain([filter_for(FilterModel(path, "cpu"))])
     bgr = np.random.randint(0, 255, (32, 40, 3), np.uint8)
     with caplog.at_level(logging.WARNING):
-        outs = [f.apply(bgr, None) for _ in range(3)]
+        outs = [chain.apply(bgr) for _ in range(3)]
     assert all(np.array_equal(o, bgr) for o in outs)
     assert sum("NaN" in r.message for r in caplog.records) == 1
 
 
 def test_face_filter_without_a_face_passes_through(tmp_path):
     path = make_onnx_filter(tmp_path / "face.onnx", kind="face")
-    f = AppliedFilter(FilterModel(path, "cpu"), FilterSettings())
+    f = filter_for(FilterModel(path, "cpu"))
     bgr = np.random.randint(0, 255, (48, 64, 3), np.uint8)
-    assert f.apply(bgr, None) is bgr
+    assert f.apply(bgr, FrameAnalysis(), Settings()).image is bgr
 
 
 def test_hotkeys_change_the_live_settings():
-    c = Controls(PipelineConfig(strength=0.5), options=3)
+    c = Controls(ControlState(strength=0.5), options=3)
+    before = c.state()
     for key in "n", "n", "n", "p", "+", "+", "l", "m", "f":
         c.handle(ord(key))
-    assert (c.option, c.strength, c.latent, c.mirror, c.enabled) == (2, 0.7, 1, True, False)
+    s = c.state()
+    assert (s.option, s.strength, s.latent, s.mirror, s.enabled) == (2, 0.7, 1, True, False)
+    assert before.strength == 0.5 and before.option == 0, "a snapshot handed out never changes"
     c.handle(ord("-"))
-    assert c.strength == 0.6
+    assert c.state().strength == 0.6
     assert c.handle(-1) is None and not c.quit
     c.handle(27)
     assert c.quit

@@ -67,14 +67,16 @@ def test_face_transform_is_an_upright_square_around_the_face(tracker, face_photo
 
 
 def test_face_filter_changes_the_face_and_leaves_the_corners(tracker, face_photo, tmp_path):
+    from realtime.analysis import FrameAnalysis
     from realtime.engine import FilterModel
-    from realtime.filters import AppliedFilter, FilterSettings
+    from realtime.kinds import Settings, filter_for
     from tests.conftest import make_onnx_filter
 
-    f = AppliedFilter(FilterModel(make_onnx_filter(tmp_path / "face.onnx", kind="face"), "cpu"), FilterSettings())
+    f = filter_for(FilterModel(make_onnx_filter(tmp_path / "face.onnx", kind="face"), "cpu"))
+    assert f.needs == {"faces"}
     bgr = np.ascontiguousarray(face_photo[..., ::-1])
     face = tracker.process(bgr, 0.0)
-    out = f.apply(bgr, face)
+    out = f.apply(bgr, FrameAnalysis(faces=(face,)), Settings()).image
     assert out.shape == bgr.shape and out.dtype == np.uint8
     x0, y0, x1, y1 = (int(v) for v in face.box)
     cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
