@@ -4,14 +4,15 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-from export.errors import UserError
+from realtime.errors import STOP_SIGNALS, UserError, stopped_by
 from realtime.engine import FilterModel
 from realtime.filters import AppliedFilter, FilterChain, FilterSettings, work_shape
-from realtime.pipeline import HOTKEYS, Pipeline, PipelineConfig
+from realtime.outputs import check_outputs, input_path, verify_video
+from realtime.pipeline import HOTKEYS, Pipeline, PipelineConfig, StopSignals
 from realtime.registry import bundled_filters, fast_variant, parse_chain, variant_for
-from realtime.sinks import NullSink, PreviewSink, Sink, VideoFileSink, VirtualCamSink
+from realtime.sinks import NullSink, PreviewSink, Sink, VideoFileSink, VirtualCamSink, check_display
 from realtime.sources import SourceSpec, open_source
 from realtime.stats import RunStats, write_json
 
@@ -70,17 +71,38 @@ class ChainLoader:
         return ",".join(sorted({m.provider for m in self.models.values()}))
 
 
+def check_before_work(args: argparse.Namespace, loader: ChainLoader) -> None:
+    """Everything that would otherwise fail after the models load, or after the whole run: the
+    output paths (not the source, the config or a filter; writable folders; see
+    :func:`check_outputs`) and the display for the preview window."""
+    inputs = [("--source", input_path(args.source)), ("--config", getattr(args, "config", None))]
+    inputs += [("--filter", Path(path)) for path in loader.options[0]]
+    check_outputs({"--output": args.output, "--stats": args.stats}, inputs)
+    if args.preview:
+        check_display()
+
+
 def run(args: argparse.Namespace, extra_sinks: list[Sink] | None = None) -> dict[str, Any]:
+    """Build the run from the options, run it, write the stats and verify the video.
+
+    However the run ends (its end, --frames, q, Ctrl-C, SIGTERM, SIGHUP, an error in a thread)
+    the video is finalised and the stats are written; further signals wait until both are
+    done (:class:`StopSignals`)."""
     loader = ChainLoader(args.filter, args.provider, args.threads, args.work_size, args.variant)  # unknown names fail first
+    check_before_work(args, loader)
     source = open_source(SourceSpec(args.source, args.size, args.fps, paced=not args.fast, loop=args.loop))
     sinks: list[Sink] = list(extra_sinks or [])
     preview = None
+    video: VideoFileSink | None = None
+    pipeline: Pipeline | None = None
+    signals = StopSignals()
     try:
         w, h = source.size
         loader.frame_hw = (h, w)
         chain0 = loader(0)  # loads, verifies the provider and warms up before the first frame
         if args.output:
-            sinks.append(VideoFileSink(args.output, (w, h), args.fps))
+            video = VideoFileSink(args.output, (w, h), args.fps)
+            sinks.append(video)
         if args.virtual_cam:
             device = None if args.virtual_cam is True else str(args.virtual_cam)
             sinks.append(VirtualCamSink((w, h), args.fps, device, args.virtual_cam_backend))
@@ -89,19 +111,48 @@ def run(args: argparse.Namespace, extra_sinks: list[Sink] | None = None) -> dict
             print(HOTKEYS, flush=True)
         if not sinks and preview is None:
             sinks.append(NullSink())
-    except BaseException:
-        source.close()
-        for s in sinks:
-            s.close()
+        stats = RunStats(provider=loader.providers)
+        cfg = PipelineConfig(fps=args.fps, mirror=args.mirror, frames=args.frames, track=args.track,
+                             repeat=args.repeat, strength=args.strength, latent=args.latent,
+                             temporal=args.temporal)
+        pipeline = Pipeline(source, loader, len(loader.options), sinks, preview, cfg, stats)  # starts MediaPipe
+        signals.__enter__()  # from here on a signal asks the run to stop and cannot cut the shutdown short
+    except BaseException:  # a bad option, Ctrl-C or SIGTERM while loading (an abort, not a stop): close what is open
+        signals.__exit__(None, None, None)
+        _close_all([source.close, *(s.close for s in sinks), *([preview.close] if preview else []),
+                    *([pipeline.tracker.close] if pipeline is not None and pipeline.tracker is not None else [])])
         raise
-    stats = RunStats(provider=loader.providers)
-    cfg = PipelineConfig(fps=args.fps, mirror=args.mirror, frames=args.frames, track=args.track,
-                         repeat=args.repeat, strength=args.strength, latent=args.latent,
-                         temporal=args.temporal)
-    pipeline = Pipeline(source, loader, len(loader.options), sinks, preview, cfg, stats)
-    summary = pipeline.run()
+    try:
+        try:
+            summary = pipeline.run(signals)
+        except Exception:  # from a thread (a model a hotkey loads, a bug): raised once the stats are saved
+            try:
+                _save(args, stats.summary(pipeline.captured.dropped), loader)
+            except UserError as exc:  # the run's own error matters more
+                log.error("%s", exc)
+            raise
+        _save(args, summary, loader)
+        if video is not None:
+            verify_video(video.path, video.frames)
+    finally:
+        signals.__exit__(None, None, None)
+    if signals.signum in STOP_SIGNALS:
+        stopped_by(signals.signum)  # exit 128 + the signal once the summary is printed
+    return summary
+
+
+def _close_all(closers: list[Callable[[], None]]) -> None:
+    """Call each, whatever the others raise (logged at debug level: the exception already on
+    its way out matters more)."""
+    for close in closers:
+        try:
+            close()
+        except Exception:
+            log.debug("closing failed", exc_info=True)
+
+
+def _save(args: argparse.Namespace, summary: dict[str, Any], loader: ChainLoader) -> None:
     summary["provider"] = loader.providers  # hotkeys may have loaded more models
     if args.stats:
         write_json(args.stats, summary)
         log.info("stats written to %s", args.stats)
-    return summary

@@ -11,7 +11,11 @@ as fast as possible) use back-pressure instead of dropping frames.
 """
 from __future__ import annotations
 
+import atexit
 import logging
+import os
+import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -20,6 +24,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from realtime.errors import STOP_SIGNALS, exit_code, signal_name
 from realtime.filters import FilterChain
 from realtime.frames import Frame, Slot
 from realtime.sinks import PreviewSink, Sink
@@ -91,6 +96,93 @@ class Controls:
         return k
 
 
+class StopSignals:
+    """While active: Ctrl-C, SIGTERM and SIGHUP ask the run to stop, and never interrupt the
+    shutdown that follows.
+
+    The first signal is recorded and the output loop stops within 0.1 s; later ones (a second
+    Ctrl-C, ``timeout`` sending its signal to the child and then to the whole group) are only
+    counted and logged: raised as KeyboardInterrupt in the middle of the shutdown they left
+    the video without its index (44 bytes) and no stats, and the interpreter exited with the
+    process thread still inside MediaPipe, which aborts it (``terminate called without an
+    active exception``, exit 134). The handler itself only assigns attributes: a handler that
+    logs or sets an Event can re-enter the stderr write or the Event's lock it interrupted.
+    A signal that was ignored when we started (``nohup`` ignores SIGHUP) stays ignored.
+    """
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.ignored: list[int] = []
+        self._reported = 0
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> StopSignals:
+        if threading.current_thread() is not threading.main_thread():
+            return self  # signal.signal works in the main thread only
+        for sig in (signal.SIGINT, *STOP_SIGNALS):
+            current = signal.getsignal(sig)
+            if current in (signal.SIG_IGN, None):
+                continue
+            self._previous[sig] = current
+            signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
+        self._previous.clear()
+        self.report()
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.signum is None:
+            self.signum = signum
+        else:
+            self.ignored.append(signum)
+
+    @property
+    def requested(self) -> bool:
+        return self.signum is not None
+
+    @property
+    def name(self) -> str | None:
+        return signal_name(self.signum) if self.signum is not None else None
+
+    def report(self) -> None:
+        """Log the signals ignored since the last call (from the main thread, not the handler)."""
+        new, self._reported = self.ignored[self._reported:], len(self.ignored)
+        for signum in new:
+            log.warning("%s ignored: still closing the outputs", signal_name(signum))
+
+
+_stragglers: list[threading.Thread] = []
+
+
+def _exit_before_teardown(grace: float = 2.0) -> None:
+    """atexit, where a pipeline thread did not stop in time (a model switch building a TensorRT
+    engine, a camera that stopped answering): the interpreter's teardown makes a daemon thread
+    still inside C++ (MediaPipe, ONNX Runtime, OpenCV) exit through frames that may not unwind,
+    and the process aborts (``terminate called without an active exception``, exit 134). The
+    outputs were closed before the run returned, so flush what is printed and end here."""
+    deadline = time.monotonic() + grace
+    for t in _stragglers:
+        t.join(max(deadline - time.monotonic(), 0.0))
+    alive = [t.name for t in _stragglers if t.is_alive()]
+    if alive:
+        logging.shutdown()
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(exit_code())
+
+
+def _leave_behind(threads: list[threading.Thread]) -> None:
+    if not _stragglers:
+        atexit.register(_exit_before_teardown)
+    _stragglers.extend(threads)
+
+
 class Pipeline:
     def __init__(
         self, source: Source, load_chain: Callable[[int], FilterChain], options: int, sinks: list[Sink],
@@ -112,6 +204,8 @@ class Pipeline:
         if self._tracking():
             self.tracker = FaceTracker()  # MediaPipe starts before the first frame, not during it
         self.errors: list[BaseException] = []
+        self.signals: StopSignals | None = None
+        self.join_timeout = 5.0  # seconds for the threads to finish their frame at the end
 
     # ------------------------------------------------------------------ threads
     def _capture(self) -> None:
@@ -240,7 +334,8 @@ class Pipeline:
 
     def _done(self) -> bool:
         n = self.cfg.frames
-        return self.controls.quit or self.stop.is_set() or (n is not None and self.stats.frames_output >= n)
+        return (self.controls.quit or self.stop.is_set() or (n is not None and self.stats.frames_output >= n)
+                or (self.signals is not None and self.signals.requested))
 
     def _output_paced(self) -> None:
         """Send each new result the moment it is ready (no waiting for a tick: that would add
@@ -251,7 +346,8 @@ class Pipeline:
         deadline = time.perf_counter() + 1.5 * period
         latest: Result | None = None
         while not self._done():
-            item = self.results.take(timeout=max(deadline - time.perf_counter(), 0.0))
+            # at most 0.1 s, so that a stop signal is seen within 0.1 s even at --fps 1
+            item = self.results.take(timeout=min(max(deadline - time.perf_counter(), 0.0), 0.1))
             now = time.perf_counter()
             if item is not None:
                 latest = item
@@ -275,8 +371,15 @@ class Pipeline:
                 continue
             self._send(item, repeated=False)
 
-    def run(self) -> dict:
-        """Run until the source ends, --frames is reached, the user quits or Ctrl-C."""
+    def run(self, signals: StopSignals | None = None) -> dict:
+        """Run until the source ends, --frames is reached, the user quits, Ctrl-C, SIGTERM or
+        SIGHUP; then close everything in order and return the summary. ``signals``: a
+        :class:`StopSignals` the caller keeps active past this call (to write the stats under
+        it); without one the run installs its own."""
+        if signals is None:
+            with StopSignals() as own:
+                return self.run(own)
+        self.signals = signals
         self.stats.filters = self.chain.name
         threads = [threading.Thread(target=self._capture, name="capture", daemon=True),
                    threading.Thread(target=self._process, name="process", daemon=True)]
@@ -287,21 +390,54 @@ class Pipeline:
                 self._output_paced()
             else:
                 self._output_unpaced()
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # no handler of ours (not the main thread's signals)
             log.info("stopping (Ctrl-C)")
+            self.stats.stopped_by = "SIGINT"
         finally:
-            self.stop.set()
-            self.captured.close()
-            self.results.close()
-            for t in threads:
-                t.join(timeout=5)
-            self.source.close()
-            for sink in self.sinks:
-                sink.close()
-            if self.preview is not None:
-                self.preview.close()
-            if self.tracker is not None:
-                self.tracker.close()
+            if signals.requested:
+                self.stats.stopped_by = signals.name
+                how = log.info if signals.signum == signal.SIGINT else log.warning
+                how("stopping (%s): closing the outputs", signals.name)
+            self._shutdown(threads)
         if self.errors:
             raise self.errors[0]
         return self.stats.summary(self.captured.dropped)
+
+    def _shutdown(self, threads: list[threading.Thread]) -> None:
+        """Stop the threads, then close what each part owns, each step whatever the others do.
+
+        The sinks (video, virtual camera) and the preview belong to this thread and are closed
+        even when a thread does not stop; the source and the tracker belong to the capture and
+        process threads and are closed only once those stopped (releasing a VideoCapture in the
+        middle of its read() can crash). Threads finish their frame within ``join_timeout``
+        (5 s: a frame takes ~1-300 ms); one that does not is left behind and the process ends
+        without the interpreter's teardown (see :func:`_exit_before_teardown`)."""
+        self.stop.set()
+        self.captured.close()
+        self.results.close()
+        deadline = time.perf_counter() + self.join_timeout
+        for t in threads:
+            t.join(timeout=max(deadline - time.perf_counter(), 0.0))
+        stuck = [t for t in threads if t.is_alive()]
+        if stuck:
+            log.warning("%s thread still busy after %.1f s; closing the outputs without it",
+                        " and ".join(t.name for t in stuck), self.join_timeout)
+            _leave_behind(stuck)
+        closers: list[Callable[[], None]] = [s.close for s in self.sinks]
+        if self.preview is not None:
+            closers.append(self.preview.close)
+        if threads[0] not in stuck:
+            closers.append(self.source.close)
+        if self.tracker is not None and threads[1] not in stuck:
+            closers.append(self.tracker.close)
+        first: BaseException | None = None
+        for close in closers:
+            try:
+                close()
+            except Exception as exc:  # close the rest, then raise the first
+                log.debug("closing failed", exc_info=True)
+                first = first or exc
+            if self.signals is not None:
+                self.signals.report()
+        if first is not None and not self.errors:
+            self.errors.append(first)

@@ -15,7 +15,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from export.errors import UserError
+from realtime.errors import UserError
 
 log = logging.getLogger(__name__)
 CARD_LABEL = "Realtime Filter"
@@ -37,27 +37,110 @@ class NullSink:
 
 
 class VideoFileSink:
+    """A video file (mp4v in .mp4/.m4v/.mov, MJPG otherwise). ``frames`` counts the frames
+    sent, for :func:`realtime.outputs.verify_video` after :meth:`close`."""
+
     def __init__(self, path: Path, size: tuple[int, int], fps: float) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fourcc = cv2.VideoWriter_fourcc(*("mp4v" if path.suffix.lower() in (".mp4", ".m4v", ".mov") else "MJPG"))
         self.writer = cv2.VideoWriter(str(path), fourcc, fps, size)
         if not self.writer.isOpened():
             raise UserError(f"cannot write video {path}: use a .mp4 or .avi name in a writable folder")
-        self.size = size
+        self.path, self.size = path, size
+        self.frames = 0
+        self.closed = False
 
     def send(self, bgr: np.ndarray) -> None:
         self.writer.write(bgr)
+        self.frames += 1
 
     def close(self) -> None:
+        """Finalise the file (an mp4 gets its index only here); a second call does nothing.
+        A file no frame reached holds only a header (44 bytes for mp4) that no player opens:
+        it is removed rather than left looking like a result."""
+        if self.closed:
+            return
+        self.closed = True
         self.writer.release()
+        if self.frames == 0:
+            log.warning("no frames reached %s: removed the empty file", self.path)
+            try:
+                self.path.unlink()
+            except OSError:
+                pass
+
+
+def display_problem(timeout: float = 3.0) -> str | None:
+    """Why a preview window cannot open here, or None.
+
+    OpenCV's Qt backend (the pip wheels' only GUI) does not fail with an error when it cannot
+    reach the X server: Qt aborts the whole process (SIGABRT, exit 134, the video being
+    written lost). So connect first the way Qt's xcb plugin does, with libxcb's xcb_connect
+    (~2 ms, no window; it also fails where the server refuses our X authority), on a thread
+    so that a display that never answers costs ``timeout`` seconds, not a hang.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    display = os.environ.get("DISPLAY", "")
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    if platform and not platform.startswith("xcb"):
+        return None  # Qt was pointed elsewhere (wayland, offscreen) on purpose
+    if not display:
+        if os.environ.get("WAYLAND_DISPLAY") and not _qt_xcb_only():
+            return None
+        return "no display for the preview window (DISPLAY is not set)"
+    import ctypes
+    import ctypes.util
+    import threading
+
+    name = ctypes.util.find_library("xcb")
+    if name is None:
+        return f"no libxcb to reach the X display {display} (install libxcb1)"
+    try:
+        xcb = ctypes.CDLL(name)
+    except OSError as exc:
+        return f"cannot load libxcb ({exc}) to reach the X display {display}"
+    xcb.xcb_connect.restype = ctypes.c_void_p
+    xcb.xcb_connect.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
+    xcb.xcb_connection_has_error.argtypes = [ctypes.c_void_p]
+    xcb.xcb_disconnect.argtypes = [ctypes.c_void_p]
+    result: list[int] = []
+
+    def connect() -> None:
+        conn = xcb.xcb_connect(display.encode(), None)
+        result.append(xcb.xcb_connection_has_error(conn))
+        xcb.xcb_disconnect(conn)
+
+    probe = threading.Thread(target=connect, name="x-display-probe", daemon=True)
+    probe.start()
+    probe.join(timeout)
+    if not result:
+        return f"the X display {display} does not answer (DISPLAY={display})"
+    if result[0]:
+        return f"cannot connect to the X display {display} (DISPLAY={display}: no X server there, or it refuses this user)"
+    return None
+
+
+def _qt_xcb_only() -> bool:
+    """True where OpenCV's GUI is a Qt with only the xcb (X11) platform plugin, as in the pip
+    wheels: it needs DISPLAY even on a Wayland desktop (XWayland provides one)."""
+    platforms = Path(cv2.__file__).parent / "qt" / "plugins" / "platforms"
+    names = [p.name for p in platforms.glob("*.so")] if platforms.is_dir() else []
+    return bool(names) and all("xcb" in n for n in names)
+
+
+def check_display() -> None:
+    """One :class:`UserError` line instead of Qt's abort when no preview window can open."""
+    problem = display_problem()
+    if problem:
+        raise UserError(f"{problem}: run with --no-preview (e.g. with --virtual-cam or --output)")
 
 
 class PreviewSink:
     """An OpenCV window. ``last_key`` holds the key pressed during the latest send (or -1)."""
 
     def __init__(self, title: str = "realtime") -> None:
-        if sys.platform.startswith("linux") and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
-            raise UserError("no display for the preview window: run with --no-preview (e.g. with --virtual-cam or --output)")
+        check_display()
         self.title = title
         try:
             cv2.namedWindow(title, cv2.WINDOW_NORMAL)
