@@ -125,14 +125,11 @@ def end_to_end(spec: str, provider: str, size: tuple[int, int], source: str, fra
     """One run of the real pipeline into a null sink: unpaced (``fps`` None: the source is read
     as fast as the loop takes frames, so the output rate is the machine's throughput) or paced
     like a camera delivering ``fps`` frames a second (latency as a user would see it)."""
-    from realtime.cli import build_parser
-    from realtime.app import run
+    from realtime import RunConfig, run
 
-    pacing = ["--fast"] if fps is None else ["--fps", str(fps)]
-    args = build_parser().parse_args([
-        "--filter", spec, "--source", source, "--size", f"{size[0]}x{size[1]}", "--no-preview", *pacing,
-        "--frames", str(frames), "--provider", provider, "--variant", variant, "--loop", "--track", track])
-    return run(args)
+    config = RunConfig(filter=spec, source=source, size=size, preview=False, fast=fps is None, fps=fps or 30.0,
+                       frames=frames, provider=provider, variant=variant, loop=True, track=track)
+    return run(config).summary()
 
 
 def live_summary(stats: dict[str, Any]) -> dict[str, Any]:

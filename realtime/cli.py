@@ -27,15 +27,7 @@ from realtime.errors import UserError, run_cli  # noqa: E402
 log = logging.getLogger("realtime")
 
 
-MAX_SIDE = 7680  # 8K: larger frames are a typo, not a camera
-LIMITS = {  # option: (lowest, highest) accepted; every value must also be finite
-    "fps": (1.0, 240.0),
-    "frames": (1, 10**9),
-    "work_size": (32, 4096),
-    "strength": (0.0, 1.0),
-    "latent": (0, 1024),
-    "threads": (0, 256),
-}
+from realtime.config import MAX_SIDE, RunConfig  # noqa: E402
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -61,17 +53,6 @@ def _number(kind: type) -> Callable[[str], int | float]:
         return value
     convert.__name__ = kind.__name__  # argparse names the type in its messages
     return convert
-
-
-def check_ranges(args: argparse.Namespace) -> None:
-    """Every out-of-range option at once, in one line (from the command line or the TOML file)."""
-    bad = []
-    for dest, (lo, hi) in LIMITS.items():
-        value = getattr(args, dest, None)
-        if value is not None and not lo <= value <= hi:
-            bad.append(f"--{dest.replace('_', '-')} {value:g} is outside {lo:g}..{hi:,g}")
-    if bad:
-        raise UserError("; ".join(bad))
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -212,22 +193,6 @@ def list_filters() -> int:
     return 0
 
 
-def check_latent(spec: str, latent: int) -> None:
-    """``--latent K`` must name a code some filter in the chain has (read from the files'
-    metadata, without loading a session)."""
-    if not latent:
-        return
-    from realtime.onnx_format import read_contract
-    from realtime.registry import parse_chain
-
-    codes = {path.stem: read_contract(path).latent_codes for path in parse_chain(spec)}
-    most = max(codes.values())
-    if most == 0:
-        raise UserError(f"--latent {latent}: {spec} has no latent codes (leave --latent out)")
-    if latent >= most:
-        raise UserError(f"--latent {latent} is out of range: {', '.join(f'{n} has codes 0..{k - 1}' for n, k in codes.items() if k)}")
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["bench"]:  # the benchmark sits above the runtime (it imports it, not the other way)
@@ -259,11 +224,10 @@ def main(argv: list[str] | None = None) -> int:
         from realtime.registry import bundled_filters
 
         raise UserError(f"choose a filter with --filter NAME (bundled: {', '.join(bundled_filters())}) or --list-filters")
-    check_ranges(args)
-    check_latent(args.filter, args.latent)
-    from realtime.app import run
+    from realtime.live import run
 
-    summary = run(args)
+    options = {**vars(args), "config_file": args.config}
+    summary = run(RunConfig.from_options(options)).summary()
     lat = summary["latency_ms"]
     print(f"{summary['frames_output']} frames out at {summary['fps_output']:.1f} fps, latency p50 {lat['p50']:.0f} ms "
           f"p95 {lat['p95']:.0f} ms, {summary['frames_dropped']} dropped, provider {summary['provider']}")

@@ -71,9 +71,3 @@ def variant_file(path: Path, provider: str, variant: str) -> Path:
     if provider == "cuda":
         return variant_of(path, "fp16") or path
     return path
-
-
-def variant_for(path: Path, provider: str, variant: str) -> Path | None:
-    """The old loader's rule (kept until the live loop uses :func:`variant_file`)."""
-    chosen = variant_file(path, provider, variant) if variant != "fast" else fast_variant(path)
-    return None if chosen == path else chosen

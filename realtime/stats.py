@@ -160,6 +160,7 @@ class RunStats:
     frames_captured: int = 0
     frames_processed: int = 0
     frames_output: int = 0
+    frames_dropped: int = 0  # captured frames replaced before processing (newest frame wins)
     frames_repeated: int = 0  # outputs that re-sent an older result because inference was behind
     face_frames: int = 0
     provider: str = "?"
@@ -200,7 +201,10 @@ class RunStats:
             recent = list(self.recent_latency_ms)
         return float(np.median(recent)) if recent else 0.0
 
-    def summary(self, dropped: int) -> dict[str, Any]:
+    def summary(self, dropped: int | None = None) -> dict[str, Any]:
+        """The run as JSON-ready numbers (``dropped``: camera frames the loop skipped so far;
+        default: the count recorded when the run ended)."""
+        dropped = self.frames_dropped if dropped is None else dropped
         with self.lock:
             end = time.perf_counter()
             span = (self.recent_output[-1] if self.recent_output else end) - (self.first_output or self.started)

@@ -27,7 +27,9 @@ import pytest
 from realtime.cli import entry
 from realtime.errors import UserError
 from realtime.outputs import check_outputs, verify_video
-from realtime.pipeline import Pipeline, PipelineConfig, StopSignals, _stragglers
+from realtime.loop import LiveLoop, LoopConfig
+from realtime.process import FrameProcessor
+from realtime.signals import StopSignals, _stragglers
 from realtime.sinks import VideoFileSink, display_problem
 from realtime.stats import RunStats, StreamingPercentiles, write_json
 from tests.conftest import make_onnx_filter
@@ -195,10 +197,10 @@ def test_a_signal_during_the_shutdown_cannot_cut_it_short(media, tmp_path, caplo
 
     chain = load_chain(media["filter"])
     video = VideoFileSink(tmp_path / "out.mp4", (160, 120), 30)
-    pipeline = Pipeline(VideoSource(media["video"], paced=False), lambda i: chain, 1, [Sink("a", kill=True), video, Sink("b")],
-                        None, PipelineConfig(frames=50, track="off"))
+    pipeline = LiveLoop(VideoSource(media["video"], paced=False), FrameProcessor([chain], track="off"),
+                        [Sink("a", kill=True), video, Sink("b")], None, LoopConfig(frames=50))
     with caplog.at_level(logging.INFO):
-        summary = pipeline.run()
+        summary = pipeline.run().summary()
     assert closed == ["a", "b"] and video.closed
     assert summary["stopped_by"] == "SIGINT" and 5 <= summary["frames_output"] < 50
     assert video_frames(tmp_path / "out.mp4") == summary["frames_output"]
@@ -230,13 +232,13 @@ def test_a_thread_that_does_not_stop_is_left_behind_and_the_outputs_still_close(
 
     source = StuckSource()
     video = VideoFileSink(tmp_path / "out.mp4", (160, 120), 30)
-    pipeline = Pipeline(source, lambda i: chain, 1, [video], None, PipelineConfig(frames=5, track="off"))
+    pipeline = LiveLoop(source, FrameProcessor([chain], track="off"), [video], None, LoopConfig(frames=5))
     pipeline.join_timeout = 0.5
     before = len(_stragglers)
     try:
         with caplog.at_level(logging.WARNING):
             t0 = time.perf_counter()
-            summary = pipeline.run()
+            summary = pipeline.run().summary()
             took = time.perf_counter() - t0
         assert took < 5, took
         assert any("capture thread still busy" in r.message for r in caplog.records)
@@ -259,7 +261,7 @@ def test_the_exit_with_a_thread_inside_opencv_does_not_abort(tmp_path):
     script.write_text(
         "import threading, time, cv2, numpy as np\n"
         "from realtime.errors import run_cli\n"
-        "from realtime.pipeline import _leave_behind\n"
+        "from realtime.signals import leave_behind\n"
         "image = np.zeros((48, 64, 3), np.uint8)\n"
         "def work():\n"
         "    while True:\n"
@@ -267,7 +269,7 @@ def test_the_exit_with_a_thread_inside_opencv_does_not_abort(tmp_path):
         "thread = threading.Thread(target=work, daemon=True)\n"
         "thread.start()\n"
         "time.sleep(0.2)\n"
-        "_leave_behind([thread])\n"
+        "leave_behind([thread])\n"
         "print('done', flush=True)\n"
         "raise SystemExit(run_cli(lambda: 3))\n")
     done = subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, timeout=120)
@@ -524,11 +526,10 @@ def test_streaming_percentiles_match_numpy(n, dist):
 
 # ---------------------------------------------------------------------------- in-process helpers
 def load_chain(path: Path):
-    from realtime.app import ChainLoader
+    from realtime.chain import build_chain
+    from realtime.loading import ModelLoader
 
-    loader = ChainLoader(str(path), "cpu", 1, None)
-    loader.frame_hw = (120, 160)
-    return loader(0)
+    return build_chain(str(path), ModelLoader("cpu", threads=1, frame_hw=(120, 160)))
 
 
 def test_stop_signals_leave_ignored_signals_alone():

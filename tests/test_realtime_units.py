@@ -22,7 +22,7 @@ from tests.conftest import make_onnx_filter
 
 
 def test_runtime_never_imports_torch():
-    code = ("import sys, realtime.cli, realtime.app, realtime.pipeline, realtime.engine, realtime.tracking, "
+    code = ("import sys, realtime, realtime.cli, realtime.live, realtime.loop, realtime.chain, realtime.engine, realtime.tracking, "
             "realtime.sinks, realtime.sources; assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
 
@@ -164,18 +164,19 @@ def test_corrupt_and_non_image_models_are_refused(tmp_path):
 
 
 def test_variant_auto_takes_the_fast_sibling_on_cpu_and_full_or_fast_can_be_forced(tmp_path):
-    from realtime.app import ChainLoader
+    from realtime.chain import build_chain
+    from realtime.loading import ModelLoader
     from realtime.registry import fast_variant
 
     full = make_onnx_filter(tmp_path / "look.onnx", {"filter.name": "look"})
     assert fast_variant(full) is None
     with pytest.raises(UserError, match="no fast variant of look.onnx"):
-        ChainLoader(str(full), "cpu", 1, None, "fast")
+        build_chain(str(full), ModelLoader("cpu", "fast", 1))
     fast = make_onnx_filter(tmp_path / "look.fast.onnx", {"filter.name": "look-fast"})
     assert fast_variant(full) == fast and fast_variant(fast) is None
     for variant, expected in (("auto", "look-fast"), ("fast", "look-fast"), ("full", "look")):
-        loader = ChainLoader(str(full), "cpu", 1, None, variant)
-        assert loader(0).filters[0].model.name == expected, variant
+        chain = build_chain(str(full), ModelLoader("cpu", variant, 1))
+        assert chain.filters[0].model.name == expected, variant
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="VmHWM is Linux-only")

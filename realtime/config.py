@@ -1,0 +1,96 @@
+"""RunConfig: everything one live run needs, filled in by the command line, a TOML file or a
+program (``realtime.run(RunConfig(filter="cartoon", source="talk.mp4", output=Path("o.mp4")))``).
+
+Every value is checked when the config is made, and every problem is reported at once in one
+line, before anything is opened or loaded.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from realtime.errors import UserError
+
+MAX_SIDE = 7680  # 8K: larger frames are a typo, not a camera
+LIMITS: dict[str, tuple[float, float]] = {  # field: (lowest, highest) accepted; numbers must also be finite
+    "fps": (1.0, 240.0),
+    "frames": (1, 10**9),
+    "work_size": (32, 4096),
+    "strength": (0.0, 1.0),
+    "latent": (0, 1024),
+    "threads": (0, 256),
+}
+CHOICES: dict[str, tuple[str, ...]] = {
+    "provider": ("auto", "tensorrt", "cuda", "cpu"),
+    "variant": ("auto", "full", "fast"),
+    "track": ("auto", "always", "off"),
+    "repeat": ("result", "raw"),
+}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    filter: str  # bundled name, FILE.onnx or an effect; chain with +
+    source: str = "0"  # camera index, video file, image file or "synthetic"
+    size: tuple[int, int] | None = None  # capture size (width, height)
+    fps: float = 30.0  # output frame rate
+    mirror: bool = False
+    preview: bool = True  # a preview window with hotkeys
+    virtual_cam: bool | str = False  # True or a device such as /dev/video10
+    virtual_cam_backend: str | None = None  # a registered pyvirtualcam backend
+    output: Path | None = None  # also write the filtered video here
+    frames: int | None = None  # stop after this many output frames
+    stats: Path | None = None  # run statistics as JSON, written however the run ends
+    provider: str = "auto"
+    variant: str = "auto"  # auto: a fast CPU student on CPU, fp16 on CUDA
+    strength: float = 1.0
+    latent: int = 0
+    work_size: int | None = None  # short side frame filters run at (default: each model's)
+    fast: bool = False  # a video file as fast as possible (no pacing, no drops)
+    loop: bool = False  # loop a video file
+    temporal: bool = True  # temporal stabilisation
+    track: str = "auto"  # face analysis: auto (when a filter needs it), always, off
+    repeat: str = "result"  # when inference is behind: re-send the newest result or the raw frame
+    threads: int = 0  # ONNX Runtime threads (0: all cores)
+    config_file: Path | None = None  # the TOML file the options came from (never an output)
+
+    def __post_init__(self) -> None:
+        problems = self.problems()
+        if problems:
+            raise UserError("; ".join(problems))
+
+    def problems(self) -> list[str]:
+        """Every reason this config cannot run, as option names a user can fix."""
+        out: list[str] = []
+        if not isinstance(self.filter, str) or not self.filter.strip():
+            out.append("choose a filter with --filter NAME (see --list-filters)")
+        for name, (lo, hi) in LIMITS.items():
+            value = getattr(self, name)
+            if value is None:
+                continue
+            integral = isinstance(lo, int)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or (integral and not float(value).is_integer()):
+                out.append(f"--{flag(name)} must be {'a whole number' if integral else 'a number'}, got {value!r}")
+            elif not math.isfinite(value):
+                out.append(f"--{flag(name)} must be finite, got {value!r}")
+            elif not lo <= value <= hi:
+                out.append(f"--{flag(name)} {value:g} is outside {lo:g}..{hi:,g}")
+        for name, allowed in CHOICES.items():
+            if getattr(self, name) not in allowed:
+                out.append(f"--{flag(name)} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+        if self.size is not None:
+            if (not isinstance(self.size, tuple) or len(self.size) != 2
+                    or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_SIDE for v in self.size)):
+                out.append(f"--size must be WIDTHxHEIGHT with sides 1..{MAX_SIDE}, got {self.size!r}")
+        return out
+
+    @classmethod
+    def from_options(cls, options: dict[str, object]) -> "RunConfig":
+        """A config from parsed options (names as the dataclass fields); others are ignored."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in options.items() if k in names})  # type: ignore[arg-type]
+
+
+def flag(name: str) -> str:
+    return name.replace("_", "-")

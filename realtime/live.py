@@ -1,0 +1,132 @@
+"""``run(config) -> RunStats``: one live run from a :class:`~realtime.config.RunConfig`.
+
+Order: everything that can be known before work (output paths, display, latent range) is
+checked first; then the source opens, the models load (provider first, then the variant,
+then one session each, warmed up), the sinks open, and :class:`~realtime.loop.LiveLoop`
+runs. However the run ends (its end, --frames, q, Ctrl-C, SIGTERM, SIGHUP, an error in a
+thread) the video is finalised and the stats are written; further signals wait until both
+are done (:class:`~realtime.signals.StopSignals`).
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Callable
+
+from realtime.chain import chain_files
+from realtime.config import RunConfig
+from realtime.controls import HOTKEYS, ControlState
+from realtime.errors import STOP_SIGNALS, UserError, stopped_by
+from realtime.kinds import Settings
+from realtime.loading import ModelLoader
+from realtime.loop import LiveLoop, LoopConfig
+from realtime.onnx_format import read_contract
+from realtime.outputs import check_outputs, input_path, verify_video
+from realtime.process import ChainOptions, FrameProcessor
+from realtime.registry import bundled_filters
+from realtime.signals import StopSignals
+from realtime.sinks import NullSink, PreviewSink, Sink, VideoFileSink, VirtualCamSink, check_display
+from realtime.sources import SourceSpec, open_source
+from realtime.stats import RunStats, write_json
+
+log = logging.getLogger(__name__)
+
+
+def check_before_work(config: RunConfig) -> None:
+    """Everything that would otherwise fail after the models load, or after the whole run:
+    the filter names, the output paths (not the source, the config or a filter; writable
+    folders; see :func:`check_outputs`), the latent code, the display for the preview."""
+    files = chain_files(config.filter)  # unknown names fail first
+    inputs = [("--source", input_path(config.source)), ("--config", config.config_file)]
+    inputs += [("--filter", Path(path)) for path in files]
+    check_outputs({"--output": config.output, "--stats": config.stats}, inputs)
+    check_latent(config.filter, files, config.latent)
+    if config.preview:
+        check_display()
+
+
+def check_latent(spec: str, files: list[Path], latent: int) -> None:
+    """``--latent K`` must name a code some filter in the chain has (read from the files'
+    metadata, without a session)."""
+    if not latent:
+        return
+    codes = {path.stem: read_contract(path).latent_codes for path in files}
+    most = max(codes.values(), default=0)
+    if most == 0:
+        raise UserError(f"--latent {latent}: {spec} has no latent codes (leave --latent out)")
+    if latent >= most:
+        raise UserError(f"--latent {latent} is out of range: {', '.join(f'{n} has codes 0..{k - 1}' for n, k in codes.items() if k)}")
+
+
+def hotkey_chains(spec: str) -> list[str]:
+    """What n/p cycle through: the chain asked for, then each other bundled filter."""
+    return [spec] + [name for name in bundled_filters() if name != spec.strip()]
+
+
+def run(config: RunConfig, extra_sinks: list[Sink] | None = None) -> RunStats:
+    check_before_work(config)
+    source = open_source(SourceSpec(config.source, config.size, config.fps, paced=not config.fast, loop=config.loop))
+    sinks: list[Sink] = list(extra_sinks or [])
+    preview: PreviewSink | None = None
+    video: VideoFileSink | None = None
+    processor: FrameProcessor | None = None
+    signals = StopSignals()
+    try:
+        w, h = source.size
+        loader = ModelLoader(config.provider, config.variant, config.threads, frame_hw=(h, w), work_size=config.work_size)
+        chains = ChainOptions(hotkey_chains(config.filter), loader, Settings(work_size=config.work_size))
+        processor = FrameProcessor(chains, config.track, config.temporal)  # loads the first chain, starts MediaPipe if needed
+        if config.output:
+            video = VideoFileSink(config.output, (w, h), config.fps)
+            sinks.append(video)
+        if config.virtual_cam:
+            device = None if config.virtual_cam is True else str(config.virtual_cam)
+            sinks.append(VirtualCamSink((w, h), config.fps, device, config.virtual_cam_backend))
+        if config.preview:
+            preview = PreviewSink(f"realtime: {chains[0].name}")
+            print(HOTKEYS, flush=True)
+        if not sinks and preview is None:
+            sinks.append(NullSink())
+        stats = RunStats(provider=loader.providers)
+        start = ControlState(strength=config.strength, latent=config.latent, mirror=config.mirror)
+        loop = LiveLoop(source, processor, sinks, preview, LoopConfig(config.fps, config.frames, config.repeat, start), stats)
+        signals.__enter__()  # from here on a signal asks the run to stop and cannot cut the shutdown short
+    except BaseException:  # a bad option, Ctrl-C or SIGTERM while loading (an abort, not a stop): close what is open
+        signals.__exit__(None, None, None)
+        _close_all([source.close, *(s.close for s in sinks), *([preview.close] if preview else []),
+                    *([processor.close] if processor is not None else [])])
+        raise
+    try:
+        try:
+            stats = loop.run(signals)
+        except Exception:  # from a thread (a model a hotkey loads, a bug): raised once the stats are saved
+            try:
+                _save(config, stats, loader)
+            except UserError as exc:  # the run's own error matters more
+                log.error("%s", exc)
+            raise
+        _save(config, stats, loader)
+        if video is not None:
+            verify_video(video.path, video.frames)
+    finally:
+        signals.__exit__(None, None, None)
+    if signals.signum in STOP_SIGNALS:
+        stopped_by(signals.signum)  # exit 128 + the signal once the summary is printed
+    return stats
+
+
+def _close_all(closers: list[Callable[[], None]]) -> None:
+    """Call each, whatever the others raise (logged at debug level: the exception already on
+    its way out matters more)."""
+    for close in closers:
+        try:
+            close()
+        except Exception:
+            log.debug("closing failed", exc_info=True)
+
+
+def _save(config: RunConfig, stats: RunStats, loader: ModelLoader) -> None:
+    stats.provider = loader.providers  # hotkeys may have loaded more models
+    if config.stats:
+        write_json(config.stats, stats.summary())
+        log.info("stats written to %s", config.stats)
