@@ -15,7 +15,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Callable, NoReturn
 
 from realtime.onnx_format import KINDS, RANGES, FilterContract, parse_size
 from realtime.errors import UserError, run_cli
@@ -191,28 +191,28 @@ def cmd_onnx(args: argparse.Namespace) -> None:
     export_with_variants(model, contract, out, args)
 
 
-def cmd_import_pytorch_examples(args: argparse.Namespace) -> None:
-    from export.importers import load_pytorch_examples
+def import_weights(args: argparse.Namespace, load: Callable[[Path], Any], license: str, source: str) -> None:
+    """Someone else's weights file → one of our networks → ONNX (+ variants), checked first."""
     from export.onnx_export import contract_for
 
     weights = require_input(args.weights, "weights file")
     out = variant_outputs(args.output, args, (weights,))
-    model = load_pytorch_examples(weights)
+    model = load(weights)
     contract = contract_for(model, args.name or weights.stem, kind=args.kind, work_size=args.work_size,
-                            license=args.license or "see the weights' source", source=f"pytorch/examples fast_neural_style: {weights.name}")
+                            license=args.license or license, source=f"{source}: {weights.name}")
     export_with_variants(model, contract, out, args)
+
+
+def cmd_import_pytorch_examples(args: argparse.Namespace) -> None:
+    from export.importers import load_pytorch_examples
+
+    import_weights(args, load_pytorch_examples, "see the weights' source", "pytorch/examples fast_neural_style")
 
 
 def cmd_import_filterclone(args: argparse.Namespace) -> None:
     from export.importers import load_filterclone_plist
-    from export.onnx_export import contract_for
 
-    weights = require_input(args.weights, "weights file")
-    out = variant_outputs(args.output, args, (weights,))
-    model = load_filterclone_plist(weights)
-    contract = contract_for(model, args.name or weights.stem, kind=args.kind, work_size=args.work_size,
-                            license=args.license or "not redistributable (trained on Snapchat outputs)", source=f"FilterClone plist: {weights.name}")
-    export_with_variants(model, contract, out, args)
+    import_weights(args, load_filterclone_plist, "not redistributable (trained on Snapchat outputs)", "FilterClone plist")
 
 
 def cmd_import_onnx(args: argparse.Namespace) -> None:

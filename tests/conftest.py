@@ -112,3 +112,15 @@ def swap_onnx(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def face_video(data_dir: Path) -> Path:
     return data_dir / "videos" / "liveportrait__d18.mp4"
+
+
+def assert_one_line(code: int, err: str, *needles: str) -> str:
+    """A CLI refused its input: non-zero exit, exactly one ``error:`` line (holding each
+    needle) and no traceback."""
+    assert code != 0
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    for n in needles:
+        assert n in lines[0], lines[0]
+    return lines[0]

@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from export.cli import entry
+from tests.conftest import assert_one_line
 from models.checkpoint import save_checkpoint
 from models.transformer_net import TransformerNet, TransformerNetConfig
 from models.unet import UNet, UNetConfig
@@ -18,15 +19,6 @@ def run_export(monkeypatch, capsys, *args: str) -> tuple[int, str]:
     code = entry()
     err = capsys.readouterr().err.strip()
     return code, err
-
-
-def assert_one_line(code: int, err: str, *needles: str) -> None:
-    assert code != 0
-    lines = [line for line in err.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, err
-    assert "Traceback" not in err
-    for n in needles:
-        assert n in lines[0], lines[0]
 
 
 def test_missing_checkpoint(monkeypatch, capsys, tmp_path):

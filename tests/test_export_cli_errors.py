@@ -24,7 +24,7 @@ from export.importers import write_filterclone_plist
 from models.checkpoint import save_checkpoint
 from models.transformer_net import TransformerNet, TransformerNetConfig
 from models.unet import UNet, UNetConfig
-from tests.conftest import make_onnx_filter
+from tests.conftest import assert_one_line, make_onnx_filter
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,15 +34,6 @@ def run_export(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[st
     code = entry()
     return code, capsys.readouterr().err.strip()
 
-
-def assert_one_line(code: int, err: str, *needles: str) -> str:
-    assert code != 0
-    lines = [line for line in err.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, err
-    assert "Traceback" not in err
-    for n in needles:
-        assert n in lines[0], lines[0]
-    return lines[0]
 
 
 @pytest.fixture
