@@ -11,7 +11,6 @@ import threading
 from pathlib import Path
 
 from realtime.engine import FilterModel
-from realtime.imaging import work_shape
 from realtime.providers import probe
 from realtime.registry import variant_file
 
@@ -48,10 +47,11 @@ class ModelLoader:
         return model
 
     def warm_size(self, model: FilterModel) -> tuple[int, int] | None:
-        c = model.contract
-        if c.kind == "face" or c.fixed_size or self.frame_hw is None:
-            return c.fixed_size or ((c.work_size, c.work_size) if c.kind == "face" else None)
-        return work_shape(*self.frame_hw, self.work_size or c.work_size)
+        """The size the model will see first: its kind knows (a face crop, or the frame at
+        the work size)."""
+        from realtime.kinds import MODEL_KINDS
+
+        return MODEL_KINDS[model.contract.kind].input_hw(model.contract, self.frame_hw, self.work_size)
 
     @property
     def providers(self) -> str:

@@ -32,3 +32,15 @@ def test_each_folder_imports_only_the_layers_below_it(layer):
     bad = {str(p.relative_to(ROOT)): sorted(project_imports(p) - allowed)
            for p in sorted((ROOT / layer).rglob("*.py")) if project_imports(p) - allowed}
     assert not bad, f"{layer}/ may import only {sorted(allowed)}: {bad}"
+
+
+def test_export_info_prints_what_realtime_runs_without_torch():
+    """`realtime-export info` needs only the runtime: no torch, and the variant per provider
+    is the one realtime picks."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from export.cli import main; main(['info', 'realtime/bundled/cartoon.onnx']); "
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert "filter.name = cartoon" in out and "runs on cpu = cartoon.fast.onnx" in out and "runs on tensorrt = cartoon.onnx" in out

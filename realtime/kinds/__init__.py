@@ -1,7 +1,8 @@
 """Filter kinds: what a chain is made of, registered in one place.
 
 A filter is anything with a ``name``, the analysis it ``needs`` (see :mod:`realtime.analysis`)
-and ``apply(bgr, analysis, settings) -> Applied``. Two registries make them:
+and ``apply(bgr, analysis, settings) -> Applied``; a model kind also says what size its
+model sees (``input_hw``, for the warm-up before the first frame). Two registries make them:
 
 - :data:`MODEL_KINDS`: an ONNX file's ``filter.kind`` (``frame``, ``face``) → the class that
   runs such a model (:mod:`realtime.kinds.frame_filter`, :mod:`realtime.kinds.face_filter`);

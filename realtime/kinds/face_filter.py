@@ -8,6 +8,7 @@ import numpy as np
 from realtime.analysis import FACES, FrameAnalysis
 from realtime.engine import FilterModel, NonFiniteOutput
 from realtime.kinds import Applied, Settings, register_model_kind
+from realtime.onnx_format import FilterContract
 from realtime.tracking import face_transform, feather_mask
 
 
@@ -19,6 +20,11 @@ class FaceFilter:
         self.model = model
         self.name = model.name
         self.mask = feather_mask(model.contract.work_size)
+
+    @staticmethod
+    def input_hw(contract: FilterContract, frame_hw: tuple[int, int] | None, work_size: int | None) -> tuple[int, int]:
+        """The aligned square crop, whatever the frame."""
+        return contract.fixed_size or (contract.work_size, contract.work_size)
 
     def apply(self, bgr: np.ndarray, analysis: FrameAnalysis, settings: Settings) -> Applied:
         size = self.model.contract.work_size

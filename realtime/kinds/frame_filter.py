@@ -8,6 +8,7 @@ from realtime.analysis import FrameAnalysis
 from realtime.engine import FilterModel, NonFiniteOutput
 from realtime.imaging import blend, work_shape
 from realtime.kinds import Applied, Settings, register_model_kind
+from realtime.onnx_format import FilterContract
 
 
 @register_model_kind("frame")
@@ -17,6 +18,13 @@ class FrameFilter:
     def __init__(self, model: FilterModel) -> None:
         self.model = model
         self.name = model.name
+
+    @staticmethod
+    def input_hw(contract: FilterContract, frame_hw: tuple[int, int] | None, work_size: int | None) -> tuple[int, int] | None:
+        """(h, w) the model sees for frames of ``frame_hw`` (None: not known yet)."""
+        if contract.fixed_size or frame_hw is None:
+            return contract.fixed_size
+        return work_shape(*frame_hw, work_size or contract.work_size)
 
     def apply(self, bgr: np.ndarray, analysis: FrameAnalysis, settings: Settings) -> Applied:
         h, w = bgr.shape[:2]
