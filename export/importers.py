@@ -16,7 +16,8 @@ import torch
 from torch import nn
 
 from realtime.errors import UserError
-from realtime.onnx_format import first_line, require_file
+from realtime.errors import first_line
+from realtime.onnx_format import require_file
 from models.checkpoint import FORMAT as CHECKPOINT_FORMAT
 from models.checkpoint import describe_mismatch, load_state_checked
 from models.transformer_net import TransformerNet, drop_legacy_keys, infer_config

@@ -90,10 +90,8 @@ def chain_files(spec: str) -> list[Path]:
 def build_chain(spec: str, loader: ModelLoader, settings: Settings = Settings()) -> Chain:
     """The chain for ``spec`` (bundled names, ONNX paths and effect names joined by ``+``),
     with models from ``loader``."""
-    chain_files(spec)  # every name checked before the first model loads
-    filters = [EFFECTS[part](settings) if part in EFFECTS else filter_for(loader.model(resolve_filter(part)))
-               for part in parse_spec(spec)]
-    return Chain(filters, settings)
+    parts = [(part, None) if part in EFFECTS else (part, resolve_filter(part)) for part in parse_spec(spec)]  # every name checked first
+    return Chain([EFFECTS[part](settings) if path is None else filter_for(loader.model(path)) for part, path in parts], settings)
 
 
 def load_chain(spec: str, provider: str = "auto", variant: str = "auto", threads: int = 0, **settings: object) -> Chain:

@@ -42,7 +42,7 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def _number(kind: type) -> Callable[[str], int | float]:
-    """An argparse type for int or float that refuses nan/inf (ranges: :func:`check_ranges`)."""
+    """An argparse type for int or float that refuses nan/inf (ranges: :class:`RunConfig`)."""
     def convert(text: str) -> int | float:
         try:
             value = kind(text)

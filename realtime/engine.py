@@ -18,7 +18,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from realtime.errors import UserError
+from realtime.errors import UserError, first_line
 from realtime.frame_graph import CHECKSUM, FRAME_IN, FRAME_OUT
 from realtime.onnx_format import inspect
 from realtime.providers import ShapeProfile, create_session, short_name
@@ -48,23 +48,11 @@ class FilterModel:
         self.session, used = create_session(self.path, provider, profile or ShapeProfile(), threads, data=graph.SerializeToString())
         self.provider = short_name(used)
         self.latent_name = next((i.name for i in self.session.get_inputs() if i.name == "latent"), None)
-        self.latent = 0
         self.io_binding = self.provider != "cpu" if io_binding is None else io_binding
-        self.last_run_ms = 0.0
 
     @property
     def name(self) -> str:
         return self.contract.name
-
-    def set_latent(self, code: int) -> None:
-        if self.contract.latent_codes:
-            self.latent = code % self.contract.latent_codes
-
-    def run(self, bgr: np.ndarray) -> np.ndarray:
-        """Filter one image with the latent code set by :meth:`set_latent` (the old live loop's API)."""
-        result = self.infer(bgr, self.latent)
-        self.last_run_ms = result.ms
-        return result.image
 
     def infer(self, bgr: np.ndarray, latent: int = 0) -> Inference:
         """Filter one H×W×3 BGR uint8 image with latent code ``latent`` (taken modulo the
@@ -123,8 +111,7 @@ class FilterModel:
         except UserError:
             raise
         except Exception as exc:  # ONNX Runtime refuses the graph at run time
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise UserError(f"{self.path.name} fails on a {w}x{h} test frame ({first[:160]}): it is not a filter this tool can run") from None
+            raise UserError(f"{self.path.name} fails on a {w}x{h} test frame ({first_line(exc)}): it is not a filter this tool can run") from None
 
 
 MIN_SIDE = 64  # frames are padded up to this: style networks reflect-pad by 4 at full and 1 at 1/4 size, students run at 1/4 size, TensorRT's profile starts at 64

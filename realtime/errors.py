@@ -32,6 +32,11 @@ class UserError(Exception):
     """An error caused by input the user can fix; its message says how."""
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type when it has none), for one-line errors."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+
+
 class Interrupted(KeyboardInterrupt):
     """SIGTERM or SIGHUP, raised where Ctrl-C raises KeyboardInterrupt."""
 

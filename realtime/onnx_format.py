@@ -32,7 +32,7 @@ from typing import Any, Mapping, Sequence
 import onnx
 from onnx import TensorProto
 
-from realtime.errors import UserError
+from realtime.errors import UserError, first_line
 from realtime.frame_graph import shape_of
 
 PREFIX = "filter."
@@ -172,11 +172,6 @@ def require_file(path: Path, what: str) -> Path:
     if path.stat().st_size == 0:
         raise UserError(f"{what} {path} is empty (0 bytes): the download or save was cut short; get the file again")
     return path
-
-
-def first_line(exc: BaseException) -> str:
-    """The first line of an exception's message (its type when it has none), for one-line errors."""
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
 
 
 def load_model_proto(path: Path, weights: bool = False) -> Any:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from realtime.errors import UserError
+from realtime.errors import UserError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -198,8 +198,7 @@ def create_session(
         with contextlib.redirect_stdout(banner):
             session = ort.InferenceSession(data if data is not None else str(path), sess_options=opts, providers=chain)
     except Exception as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise UserError(f"cannot load model {path}: corrupt or not a valid ONNX file ({first[:160]})") from None
+        raise UserError(f"cannot load model {path}: corrupt or not a valid ONNX file ({first_line(exc)})") from None
     finally:
         ort.set_default_logger_severity(3)
     if banner.getvalue().strip():

@@ -40,13 +40,6 @@ def resolve_filter(spec: str) -> Path:
     raise UserError(f"unknown filter {spec!r}; bundled filters: {', '.join(known) or 'none'} (or pass a path to an .onnx file)")
 
 
-def parse_chain(text: str) -> list[Path]:
-    parts = [p for p in text.split("+") if p.strip()]
-    if not parts:
-        raise UserError("--filter needs a name, e.g. --filter cartoon (see --list-filters)")
-    return [resolve_filter(p) for p in parts]
-
-
 def fast_variant(path: Path) -> Path | None:
     """``NAME.fast.onnx`` beside ``NAME.onnx``, if there is one."""
     return variant_of(path, "fast")

@@ -34,9 +34,7 @@ def test_bundled_filters_give_the_float_models_picture_to_the_gray_level(name):
     model = FilterModel(path, "cpu")
     bgr = np.ascontiguousarray(synthetic_photo(96, 128, seed=3)[..., ::-1])
     latent = 1 if model.contract.latent_codes else None
-    if latent is not None:
-        model.set_latent(latent)
-    out = model.run(bgr)
+    out = model.infer(bgr, latent or 0).image
     ref = float_reference(path, bgr, model.contract.scale, latent)
     assert out.dtype == np.uint8 and out.shape == bgr.shape
     assert np.abs(out.astype(int) - ref).max() <= 1  # float rounding order only
@@ -48,7 +46,7 @@ def test_frames_need_no_copy_and_crops_are_accepted(tmp_path, opset):
     frame = np.random.randint(0, 256, (60, 80, 3), np.uint8)
     frame[0, :3] = (0, 128, 255)
     crop = frame[0:44, 10:70]  # not contiguous
-    np.testing.assert_array_equal(model.run(crop), crop[..., ::-1])
+    np.testing.assert_array_equal(model.infer(crop).image, crop[..., ::-1])
 
 
 def test_the_rewritten_graph_has_frame_io_and_keeps_the_latent_input():
