@@ -16,13 +16,15 @@ from typing import Sequence
 
 import numpy as np
 
-from realtime.analysis import Analysis, FrameAnalysis
+from realtime.analysis import Analysis, AnalysisOptions, FrameAnalysis
+from realtime.background import parse_background
 from realtime.errors import UserError
 from realtime.kinds import EFFECTS, Filter, Settings, filter_for
 from realtime.loading import ModelLoader
 from realtime.registry import resolve_filter
 
 log = logging.getLogger(__name__)
+NONE = "none"  # --filter none: no network filter (a background only, say)
 
 
 @dataclass(frozen=True)
@@ -33,51 +35,75 @@ class ChainResult:
 
 class Chain:
     def __init__(self, filters: Sequence[Filter], settings: Settings = Settings()) -> None:
-        if not filters:
-            raise UserError("a chain needs at least one filter, e.g. --filter cartoon (see --list-filters)")
+        """``filters`` may be empty (``--filter none``): the chain then only composites the
+        background its settings ask for."""
         self.filters = tuple(filters)
         self.settings = settings  # defaults for calls that pass none
-        self.name = "+".join(f.name for f in self.filters)
+        self.name = "+".join(f.name for f in self.filters) or NONE
         self.needs: frozenset[str] = frozenset().union(*(f.needs for f in self.filters))
         self._warned: set[str] = set()
         self._local = threading.local()
 
+    def needs_for(self, settings: Settings) -> frozenset[str]:
+        """The analysis one call with ``settings`` needs: the filters' and the background's."""
+        return self.needs | settings.needs
+
     def process(self, bgr: np.ndarray, analysis: FrameAnalysis, settings: Settings | None = None) -> ChainResult:
         settings = settings or self.settings
         ms: dict[str, float] = {}
-        if settings.strength <= 0:
-            return ChainResult(bgr, ms)
-        for f in self.filters:
+        if settings.strength > 0:
+            for f in self.filters:
+                start = time.perf_counter()
+                applied = f.apply(bgr, analysis, settings)
+                ms[f"filter:{f.name}"] = (time.perf_counter() - start) * 1000
+                ms[f"infer:{f.name}"] = applied.infer_ms
+                if applied.nonfinite and f.name not in self._warned:
+                    self._warned.add(f.name)  # a log dedupe, not state any result depends on
+                    log.warning("%s returned NaN or infinite values; passing those frames through unfiltered", f.name)
+                bgr = applied.image
+        if settings.background is not None and analysis.person is not None:
             start = time.perf_counter()
-            applied = f.apply(bgr, analysis, settings)
-            ms[f"filter:{f.name}"] = (time.perf_counter() - start) * 1000
-            ms[f"infer:{f.name}"] = applied.infer_ms
-            if applied.nonfinite and f.name not in self._warned:
-                self._warned.add(f.name)  # a log dedupe, not state any result depends on
-                log.warning("%s returned NaN or infinite values; passing those frames through unfiltered", f.name)
-            bgr = applied.image
+            bgr = settings.background.compose(bgr, analysis.person)
+            ms["background"] = (time.perf_counter() - start) * 1000
         return ChainResult(bgr, ms)
 
     def apply(self, bgr: np.ndarray, settings: Settings | None = None, **overrides: object) -> np.ndarray:
         """Filter one still BGR uint8 image (any size); ``overrides`` change single settings,
-        e.g. ``chain.apply(img, strength=0.5, latent=2)``."""
+        e.g. ``chain.apply(img, strength=0.5, latent=2, background="blur")``."""
         if not isinstance(bgr, np.ndarray) or bgr.dtype != np.uint8 or bgr.ndim != 3 or bgr.shape[2] != 3 or 0 in bgr.shape:
             got = f"{bgr.dtype} {bgr.shape}" if isinstance(bgr, np.ndarray) else type(bgr).__name__
             raise UserError(f"Chain.apply takes a BGR uint8 image of shape H×W×3, got {got}")
-        settings = replace(settings or self.settings, **overrides)  # type: ignore[arg-type]
-        return self.process(bgr, self._still_analysis()(bgr) if self.needs else FrameAnalysis(), settings).image
+        settings = make_settings(settings or self.settings, **overrides)
+        needs = self.needs_for(settings)
+        analysis = self._still_analysis()(bgr, needs=needs) if needs else FrameAnalysis()
+        return self.process(bgr, analysis, settings).image
 
     def _still_analysis(self) -> Analysis:
         analysis = getattr(self._local, "analysis", None)
         if analysis is None:
-            analysis = self._local.analysis = Analysis(self.needs, still_images=True)
+            analysis = self._local.analysis = Analysis(options=AnalysisOptions(still_images=True, segmentation="general"))
         return analysis
 
 
+def make_settings(base: Settings = Settings(), **changes: object) -> Settings:
+    """``base`` with ``changes``; a background may be given as text (``"blur:0.8"``)."""
+    if isinstance(changes.get("background"), str):
+        changes["background"] = parse_background(changes["background"])  # type: ignore[arg-type]
+    try:
+        return replace(base, **changes)  # type: ignore[arg-type]
+    except TypeError as exc:
+        raise UserError(f"{exc} (settings are {', '.join(Settings.__dataclass_fields__)})") from None
+
+
 def parse_spec(spec: str) -> list[str]:
+    """The names in ``a+b+c``; ``none`` (alone) is the empty chain."""
     parts = [p.strip() for p in str(spec).split("+") if p.strip()]
     if not parts:
-        raise UserError("--filter needs a name, e.g. --filter cartoon (see --list-filters)")
+        raise UserError("--filter needs a name, e.g. --filter cartoon, or none (see --list-filters)")
+    if parts == [NONE]:
+        return []
+    if NONE in parts:
+        raise UserError(f"--filter {spec}: 'none' cannot be chained with other filters")
     return parts
 
 
@@ -96,9 +122,7 @@ def build_chain(spec: str, loader: ModelLoader, settings: Settings = Settings())
 
 def load_chain(spec: str, provider: str = "auto", variant: str = "auto", threads: int = 0, **settings: object) -> Chain:
     """The library entry point: ``load_chain("cartoon").apply(bgr)``. ``settings`` are
-    :class:`~realtime.kinds.Settings` fields (strength, latent, work_size)."""
-    try:
-        defaults = Settings(**settings)  # type: ignore[arg-type]
-    except TypeError as exc:
-        raise UserError(f"load_chain: {exc} (settings are {', '.join(Settings.__dataclass_fields__)})") from None
+    :class:`~realtime.kinds.Settings` fields (strength, latent, work_size, background such
+    as ``"blur"``, region)."""
+    defaults = make_settings(**settings)
     return build_chain(spec, ModelLoader(provider, variant, threads, work_size=defaults.work_size), defaults)

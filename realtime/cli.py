@@ -2,6 +2,9 @@
 
     realtime --filter cartoon                       webcam 0 → preview window
     realtime --filter cartoon --virtual-cam         … and a virtual camera for Zoom/Meet
+    realtime --background blur                      the room blurred behind you (no filter)
+    realtime --filter starry_night --filter-region person --background remove
+    realtime --filter none --on-smile cartoon --events smiles.jsonl
     realtime --filter cartoon --source talk.mp4 --no-preview --output out.mp4 --frames 100 --stats s.json
     realtime --list-filters | --list-cameras
 
@@ -93,6 +96,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeat", choices=["result", "raw"], default="result",
                    help="when inference is behind, re-send the newest result (default) or the raw frame")
     p.add_argument("--threads", type=_number(int), default=0, help="ONNX Runtime threads (default: all cores)")
+    p.add_argument("--background", metavar="MODE",
+                   help="blur[:STRENGTH 0..1], remove (flat green for chroma keying), a colour (#RRGGBB or a name), "
+                        "an image or a video (loops); the b hotkey cycles modes")
+    p.add_argument("--filter-region", choices=["all", "person", "background"], default="all",
+                   help="where a whole-frame filter applies (default all)")
+    p.add_argument("--segmentation", choices=["landscape", "general"], default="landscape",
+                   help="person mask model: landscape (faster, default) or general")
+    p.add_argument("--on-smile", metavar="NAME", help="switch to filter NAME while the person smiles")
+    p.add_argument("--events", type=Path, metavar="FILE.jsonl", help="write one JSON line per trigger change")
+    p.add_argument("--max-faces", type=_number(int), default=2, help="faces tracked at once (default 2)")
     p.add_argument("--config", type=Path, help="TOML file with any of these options")
     p.add_argument("--list-filters", action="store_true", help="list bundled filters and exit")
     p.add_argument("--list-cameras", action="store_true", help="list cameras that open and exit")
@@ -221,9 +234,12 @@ def main(argv: list[str] | None = None) -> int:
             print("no cameras found")
         return 0 if cams else 1
     if not args.filter:
-        from realtime.registry import bundled_filters
+        if args.background is None and args.on_smile is None:
+            from realtime.registry import bundled_filters
 
-        raise UserError(f"choose a filter with --filter NAME (bundled: {', '.join(bundled_filters())}) or --list-filters")
+            raise UserError(f"choose a filter with --filter NAME (bundled: {', '.join(bundled_filters())}) or a "
+                            f"--background (blur, remove, a colour or a file); see --list-filters")
+        args.filter = "none"
     from realtime.live import run
 
     options = {**vars(args), "config_file": args.config}

@@ -20,18 +20,21 @@ LIMITS: dict[str, tuple[float, float]] = {  # field: (lowest, highest) accepted;
     "strength": (0.0, 1.0),
     "latent": (0, 1024),
     "threads": (0, 256),
+    "max_faces": (1, 16),
 }
 CHOICES: dict[str, tuple[str, ...]] = {
     "provider": ("auto", "tensorrt", "cuda", "cpu"),
     "variant": ("auto", "full", "fast"),
     "track": ("auto", "always", "off"),
     "repeat": ("result", "raw"),
+    "filter_region": ("all", "person", "background"),
+    "segmentation": ("landscape", "general"),
 }
 
 
 @dataclass(frozen=True)
 class RunConfig:
-    filter: str  # bundled name, FILE.onnx or an effect; chain with +
+    filter: str = "none"  # bundled name, FILE.onnx or an effect; chain with +; none: no filter
     source: str = "0"  # camera index, video file, image file or "synthetic"
     size: tuple[int, int] | None = None  # capture size (width, height)
     fps: float = 30.0  # output frame rate
@@ -53,6 +56,12 @@ class RunConfig:
     track: str = "auto"  # face analysis: auto (when a filter needs it), always, off
     repeat: str = "result"  # when inference is behind: re-send the newest result or the raw frame
     threads: int = 0  # ONNX Runtime threads (0: all cores)
+    background: str | None = None  # blur[:STRENGTH], remove, a colour, an image or a video (realtime.background)
+    filter_region: str = "all"  # where whole-frame filters apply: all, person, background
+    segmentation: str = "landscape"  # person mask model: landscape (fast) or general
+    on_smile: str | None = None  # a filter (chain) used while the person smiles
+    events: Path | None = None  # trigger changes as JSON lines
+    max_faces: int = 2  # faces tracked at once
     config_file: Path | None = None  # the TOML file the options came from (never an output)
 
     def __post_init__(self) -> None:
@@ -64,7 +73,11 @@ class RunConfig:
         """Every reason this config cannot run, as option names a user can fix."""
         out: list[str] = []
         if not isinstance(self.filter, str) or not self.filter.strip():
-            out.append("choose a filter with --filter NAME (see --list-filters)")
+            out.append("choose a filter with --filter NAME, or --filter none (see --list-filters)")
+        if self.on_smile is not None and (not isinstance(self.on_smile, str) or not self.on_smile.strip()):
+            out.append("--on-smile needs a filter name, e.g. --on-smile cartoon")
+        if self.background is not None and not isinstance(self.background, str):
+            out.append(f"--background must be text such as blur, remove, #00ff00 or a file, got {self.background!r}")
         for name, (lo, hi) in LIMITS.items():
             value = getattr(self, name)
             if value is None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, replace
 
-HOTKEYS = """hotkeys: n/p next/previous filter   +/- strength   l next latent code   m mirror
-         f or space toggle filter   s show stats   h this help   q or Esc quit"""
+HOTKEYS = """hotkeys: n/p next/previous filter   +/- strength   l next latent code   b next background
+         m mirror   f or space toggle filter   s show stats   h this help   q or Esc quit"""
 
 
 @dataclass(frozen=True)
@@ -19,14 +19,15 @@ class ControlState:
     mirror: bool = False
     enabled: bool = True
     show_stats: bool = False
+    background: int = 0  # which background mode: 0 = the one asked for, then blur, remove, none
 
 
 class Controls:
     """The live settings, changed by key presses on the output thread; :meth:`state` hands
     the processing thread an immutable snapshot."""
 
-    def __init__(self, initial: ControlState, options: int) -> None:
-        self._state, self.options = initial, max(1, options)
+    def __init__(self, initial: ControlState, options: int, backgrounds: int = 1) -> None:
+        self._state, self.options, self.backgrounds = initial, max(1, options), max(1, backgrounds)
         self._lock = threading.Lock()
         self.quit = False
 
@@ -56,6 +57,7 @@ class Controls:
                 "f": lambda: replace(s, enabled=not s.enabled),
                 " ": lambda: replace(s, enabled=not s.enabled),
                 "s": lambda: replace(s, show_stats=not s.show_stats),
+                "b": lambda: replace(s, background=(s.background + 1) % self.backgrounds),
             }
             if k in changes:
                 self._state = changes[k]()
@@ -66,8 +68,10 @@ class Controls:
         return None
 
 
-def status_line(fps: float, latency_ms: float, provider: str, chain: str, state: ControlState, counts: str = "") -> str:
+def status_line(fps: float, latency_ms: float, provider: str, chain: str, state: ControlState, counts: str = "", background: str = "") -> str:
     text = f"{fps:4.1f} fps  {latency_ms:4.0f} ms  {provider}  {chain}  strength {state.strength:.1f}"
+    if background:
+        text += f"  background {background}"
     if not state.enabled:
         text += "  [off]"
     if state.show_stats and counts:

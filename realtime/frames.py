@@ -20,6 +20,7 @@ class Frame:
     captured: float
     image: np.ndarray
     stages: dict[str, float] = field(default_factory=dict)  # stage name → milliseconds
+    t: float = 0.0  # the frame's time in the stream, seconds from the first frame (a file's own clock)
 
 
 def to_bgr(image: np.ndarray) -> np.ndarray:

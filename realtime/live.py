@@ -13,7 +13,9 @@ import logging
 from pathlib import Path
 from typing import Callable
 
-from realtime.chain import chain_files
+from realtime.analysis import AnalysisOptions
+from realtime.background import background_modes, parse_background
+from realtime.chain import build_chain, chain_files
 from realtime.config import RunConfig
 from realtime.controls import HOTKEYS, ControlState
 from realtime.errors import STOP_SIGNALS, UserError, stopped_by
@@ -22,7 +24,8 @@ from realtime.loading import ModelLoader
 from realtime.loop import LiveLoop, LoopConfig
 from realtime.onnx_format import read_contract
 from realtime.outputs import check_outputs, input_path, verify_video
-from realtime.process import ChainOptions, FrameProcessor
+from realtime.events import EventLog
+from realtime.process import ChainOptions, FrameProcessor, Triggers
 from realtime.registry import bundled_filters
 from realtime.signals import StopSignals
 from realtime.sinks import NullSink, PreviewSink, Sink, VideoFileSink, VirtualCamSink, check_display
@@ -37,9 +40,12 @@ def check_before_work(config: RunConfig) -> None:
     the filter names, the output paths (not the source, the config or a filter; writable
     folders; see :func:`check_outputs`), the latent code, the display for the preview."""
     files = chain_files(config.filter)  # unknown names fail first
+    smile_files = chain_files(config.on_smile) if config.on_smile else []
     inputs = [("--source", input_path(config.source)), ("--config", config.config_file)]
-    inputs += [("--filter", Path(path)) for path in files]
-    check_outputs({"--output": config.output, "--stats": config.stats}, inputs)
+    inputs += [("--filter", Path(path)) for path in files] + [("--on-smile", Path(path)) for path in smile_files]
+    if config.background is not None and Path(config.background).expanduser().exists():
+        inputs.append(("--background", Path(config.background).expanduser()))
+    check_outputs({"--output": config.output, "--stats": config.stats, "--events": config.events}, inputs)
     check_latent(config.filter, files, config.latent)
     if config.preview:
         check_display()
@@ -65,8 +71,10 @@ def hotkey_chains(spec: str) -> list[str]:
 
 def run(config: RunConfig, extra_sinks: list[Sink] | None = None) -> RunStats:
     check_before_work(config)
+    backdrop = parse_background(config.background)  # a bad image or video fails here, before the source and models
     source = open_source(SourceSpec(config.source, config.size, config.fps, paced=not config.fast, loop=config.loop))
     sinks: list[Sink] = list(extra_sinks or [])
+    events: EventLog | None = None
     preview: PreviewSink | None = None
     video: VideoFileSink | None = None
     processor: FrameProcessor | None = None
@@ -74,8 +82,14 @@ def run(config: RunConfig, extra_sinks: list[Sink] | None = None) -> RunStats:
     try:
         w, h = source.size
         loader = ModelLoader(config.provider, config.variant, config.threads, frame_hw=(h, w), work_size=config.work_size)
-        chains = ChainOptions(hotkey_chains(config.filter), loader, Settings(work_size=config.work_size))
-        processor = FrameProcessor(chains, config.track, config.temporal)  # loads the first chain, starts MediaPipe if needed
+        settings = Settings(work_size=config.work_size, region=config.filter_region)
+        chains = ChainOptions(hotkey_chains(config.filter), loader, settings)
+        triggers = Triggers(on_smile=build_chain(config.on_smile, loader, settings) if config.on_smile else None)
+        options = AnalysisOptions(max_faces=config.max_faces, segmentation=config.segmentation)
+        # loads the first chain, starts MediaPipe if needed
+        processor = FrameProcessor(chains, config.track, config.temporal, background_modes(backdrop), triggers, options)
+        if config.events:
+            events = EventLog(config.events)
         if config.output:
             video = VideoFileSink(config.output, (w, h), config.fps)
             sinks.append(video)
@@ -89,12 +103,13 @@ def run(config: RunConfig, extra_sinks: list[Sink] | None = None) -> RunStats:
             sinks.append(NullSink())
         stats = RunStats(provider=loader.providers)
         start = ControlState(strength=config.strength, latent=config.latent, mirror=config.mirror)
-        loop = LiveLoop(source, processor, sinks, preview, LoopConfig(config.fps, config.frames, config.repeat, start), stats)
+        loop = LiveLoop(source, processor, sinks, preview, LoopConfig(config.fps, config.frames, config.repeat, start), stats, events)
         signals.__enter__()  # from here on a signal asks the run to stop and cannot cut the shutdown short
     except BaseException:  # a bad option, Ctrl-C or SIGTERM while loading (an abort, not a stop): close what is open
         signals.__exit__(None, None, None)
         _close_all([source.close, *(s.close for s in sinks), *([preview.close] if preview else []),
-                    *([processor.close] if processor is not None else [])])
+                    *([processor.close] if processor is not None else [getattr(backdrop, "close", lambda: None)]),
+                    *([events.close] if events is not None else [])])
         raise
     try:
         try:

@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from realtime.controls import Controls, ControlState, status_line
+from realtime.events import EventLog
 from realtime.frames import Frame, Slot
 from realtime.process import FrameProcessor, Processed
 from realtime.signals import StopSignals, leave_behind
@@ -49,9 +50,11 @@ class Result:
 
 class LiveLoop:
     def __init__(self, source: Source, processor: FrameProcessor, sinks: list[Sink], preview: PreviewSink | None,
-                 cfg: LoopConfig = LoopConfig(), stats: RunStats | None = None) -> None:
+                 cfg: LoopConfig = LoopConfig(), stats: RunStats | None = None, events: EventLog | None = None) -> None:
         self.source, self.processor, self.sinks, self.preview, self.cfg = source, processor, sinks, preview, cfg
-        self.controls = Controls(cfg.controls, len(processor.chains))
+        self.events = events  # trigger changes, written by the process thread, closed with the sinks
+        self.controls = Controls(cfg.controls, len(processor.chains), len(processor.backgrounds))
+        self.background_name = ""
         self.stats = stats or RunStats()
         self.captured: Slot[Frame] = Slot()
         self.results: Slot[Result] = Slot()
@@ -68,6 +71,7 @@ class LiveLoop:
         period = 1.0 / self.cfg.fps
         next_t = time.perf_counter()
         frame_id = 0
+        first: float | None = None
         try:
             while not self.stop.is_set():
                 t0 = time.perf_counter()
@@ -77,7 +81,11 @@ class LiveLoop:
                 if self.controls.state().mirror:
                     image = cv2.flip(image, 1)
                 now = time.perf_counter()
-                frame = Frame(frame_id, now, image, {"capture": (now - t0) * 1000})
+                if first is None:
+                    first = now
+                # a file's own clock (so smoothing and triggers behave the same at --fast), a camera's wall clock
+                t = now - first if self.source.live else frame_id / self.source.fps
+                frame = Frame(frame_id, now, image, {"capture": (now - t0) * 1000}, t)
                 frame_id += 1
                 self.stats.frames_captured += 1
                 self.latest_raw = frame
@@ -105,8 +113,10 @@ class LiveLoop:
                     if self.captured.closed:
                         break
                     continue
-                processed = self.processor(frame.image, frame.captured, self.controls.state())
-                self.chain_name = processed.chain
+                processed = self.processor(frame.image, frame.t, self.controls.state())
+                if processed.events and self.events is not None:
+                    self.events.write(frame.id, frame.t, processed.events)
+                self.chain_name, self.background_name = processed.chain, processed.background
                 self.stats.filters = processed.chain
                 self.stats.frames_processed += 1
                 self.stats.face_frames += processed.faces > 0
@@ -146,7 +156,8 @@ class LiveLoop:
     def _status(self) -> str:
         s = self.stats
         counts = f"captured {s.frames_captured} processed {s.frames_processed} dropped {self.captured.dropped}"
-        return status_line(s.live_fps(), s.live_latency(), s.provider, self.chain_name, self.controls.state(), counts)
+        return status_line(s.live_fps(), s.live_latency(), s.provider, self.chain_name, self.controls.state(), counts,
+                           self.background_name)
 
     def _done(self) -> bool:
         n = self.cfg.frames
@@ -247,6 +258,8 @@ class LiveLoop:
             closers.append(self.source.close)
         if threads[1] not in stuck:
             closers.append(self.processor.close)
+            if self.events is not None:
+                closers.append(self.events.close)
         first: BaseException | None = None
         for close in closers:
             try:

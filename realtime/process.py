@@ -14,7 +14,8 @@ from typing import Sequence
 
 import numpy as np
 
-from realtime.analysis import FACES, Analysis, FrameAnalysis
+from realtime.analysis import FACES, SMILE, Analysis, AnalysisOptions
+from realtime.background import Backdrop
 from realtime.chain import Chain, build_chain
 from realtime.controls import ControlState
 from realtime.kinds import Settings
@@ -25,11 +26,21 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class Event:
+    """A trigger changed state on this frame (``--events`` writes one JSON line each)."""
+
+    event: str  # e.g. "smile"
+    on: bool
+
+
+@dataclass(frozen=True)
 class Processed:
     image: np.ndarray
     chain: str  # the chain's name, e.g. cartoon+candy
     ms: dict[str, float] = field(default_factory=dict)  # stage → milliseconds
     faces: int = 0  # faces found in this frame
+    events: tuple[Event, ...] = ()  # triggers that changed on this frame
+    background: str = ""  # the background mode in use ("" = kept)
 
 
 class ChainOptions:
@@ -50,32 +61,38 @@ class ChainOptions:
         return self.chains[option]
 
 
+@dataclass(frozen=True)
+class Triggers:
+    """Chains that take over while a trigger is on."""
+
+    on_smile: Chain | None = None  # --on-smile NAME: this chain while the person smiles
+
+
 class FrameProcessor:
-    def __init__(self, chains: Sequence[Chain], track: str = "auto", temporal: bool = True) -> None:
+    def __init__(self, chains: Sequence[Chain], track: str = "auto", temporal: bool = True,
+                 backgrounds: Sequence[Backdrop | None] = (None,), triggers: Triggers = Triggers(),
+                 options: AnalysisOptions = AnalysisOptions()) -> None:
         """``chains``: what the n/p hotkeys cycle through (a list, or :class:`ChainOptions`
         that builds them on first use); ``track``: auto = face analysis only while a filter
-        needs it, always, off."""
-        self.chains, self.track = chains, track
+        needs it, always, off; ``backgrounds``: what the b hotkey cycles through (the first
+        is used at the start); ``triggers``: chains that take over while a trigger is on."""
+        self.chains, self.track, self.backgrounds, self.triggers = chains, track, list(backgrounds) or [None], triggers
         self.stabilizer = TemporalStabilizer() if temporal else None
-        self.analysis: Analysis | None = None
         self.option = 0
-        self.analysis = self._analysis_for(chains[0])  # MediaPipe starts before the first frame, not during it
+        self.shown = chains[0]  # the chain whose output was last shown (a trigger may have swapped it)
+        self.smiling = False
+        # MediaPipe starts before the first frame, not during it
+        self.analysis = Analysis(self._needs(chains[0], replace(chains[0].settings, background=self.backgrounds[0])), options)
 
-    def _needs(self, chain: Chain) -> frozenset[str]:
-        needs = set(chain.needs)
+    def _needs(self, chain: Chain, settings: Settings) -> frozenset[str]:
+        needs = set(chain.needs_for(settings))
+        if self.triggers.on_smile is not None:
+            needs |= {SMILE} | self.triggers.on_smile.needs_for(settings)
         if self.track == "always":
             needs.add(FACES)
         elif self.track == "off":
             needs.discard(FACES)
         return frozenset(needs)
-
-    def _analysis_for(self, chain: Chain) -> Analysis | None:
-        needs = self._needs(chain)
-        if self.analysis is not None and self.analysis.needs == needs:
-            return self.analysis
-        if self.analysis is not None:
-            self.analysis.close()
-        return Analysis(needs) if needs else None
 
     def __call__(self, image: np.ndarray, t: float, state: ControlState) -> Processed:
         start = time.perf_counter()
@@ -83,15 +100,25 @@ class FrameProcessor:
         chain = self.chains[option]
         if option != self.option:  # a hotkey switched filters
             self.option = option
-            self.analysis = self._analysis_for(chain)
+            log.info("filter: %s", chain.name)
+        backdrop = self.backgrounds[state.background % len(self.backgrounds)]
+        settings = replace(chain.settings, strength=state.strength, latent=state.latent, background=backdrop)
+        analysis = self.analysis(image, t, self._needs(chain, settings))
+        ms = {name if name != FACES else "track": v for name, v in analysis.ms.items()}
+        events: list[Event] = []
+        if analysis.smile is not None and analysis.smile.on != self.smiling:
+            self.smiling = analysis.smile.on
+            events.append(Event("smile", self.smiling))
+            log.info("smile %s", "on" if self.smiling else "off")
+        if self.smiling and self.triggers.on_smile is not None:
+            chain = self.triggers.on_smile
+        if chain is not self.shown:
+            self.shown = chain
             if self.stabilizer is not None:
                 self.stabilizer.reset()
-            log.info("filter: %s", chain.name)
-        analysis = self.analysis(image, t) if self.analysis is not None else FrameAnalysis()
-        ms = {name if name != FACES else "track": v for name, v in analysis.ms.items()}
         out = image
         if state.enabled:
-            result = chain.process(image, analysis, replace(chain.settings, strength=state.strength, latent=state.latent))
+            result = chain.process(image, analysis, settings)
             out = result.image
             ms.update(result.ms)
             if self.stabilizer is not None:
@@ -101,8 +128,11 @@ class FrameProcessor:
         ms["process"] = (time.perf_counter() - start) * 1000
         # everything done to a frame besides ONNX Runtime and the analysers (MediaPipe)
         ms["non_inference"] = ms["process"] - sum(analysis.ms.values()) - sum(v for k, v in ms.items() if k.startswith("infer:"))
-        return Processed(out, chain.name, ms, len(analysis.faces))
+        return Processed(out, chain.name, ms, len(analysis.faces), tuple(events), backdrop.name if backdrop else "")
 
     def close(self) -> None:
-        if self.analysis is not None:
-            self.analysis.close()
+        self.analysis.close()
+        for backdrop in self.backgrounds:
+            close = getattr(backdrop, "close", None)
+            if close is not None:
+                close()

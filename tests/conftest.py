@@ -124,3 +124,17 @@ def assert_one_line(code: int, err: str, *needles: str) -> str:
     for n in needles:
         assert n in lines[0], lines[0]
     return lines[0]
+
+
+def run_realtime(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    """``realtime ARGS`` in this process: (exit code, stderr), argparse's own exits included."""
+    import sys
+
+    from realtime.cli import entry
+
+    monkeypatch.setattr(sys, "argv", ["realtime", *map(str, args)])
+    try:
+        code = entry()
+    except SystemExit as exc:  # argparse exits by itself
+        code = int(exc.code or 0)
+    return code, capsys.readouterr().err

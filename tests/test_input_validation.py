@@ -11,20 +11,15 @@ import cv2
 import numpy as np
 import pytest
 
-from realtime.cli import entry
 from realtime.engine import FilterModel
 from realtime.chain import Chain
 from realtime.kinds import filter_for
 from realtime.registry import bundled_filters, fast_variant
-from tests.conftest import make_onnx_filter
+from tests.conftest import make_onnx_filter, run_realtime
 
 REALTIME = Path(sys.executable).with_name("realtime")
 
 
-def run(monkeypatch, capsys, *args: str) -> tuple[int, str]:
-    monkeypatch.setattr(sys, "argv", ["realtime", *args])
-    code = entry()
-    return code, capsys.readouterr().err
 
 
 def one_line(code: int, err: str, *needles: str) -> str:
@@ -37,11 +32,7 @@ def one_line(code: int, err: str, *needles: str) -> str:
     return lines[0]
 
 
-def cli(monkeypatch, capsys, *args: str) -> tuple[int, str]:
-    try:
-        return run(monkeypatch, capsys, *args)
-    except SystemExit as exc:  # argparse exits by itself
-        return int(exc.code or 0), capsys.readouterr().err
+cli = run_realtime
 
 
 # ---------------------------------------------------------------- options

@@ -31,13 +31,12 @@ def test_tracks_the_face_in_real_videos(tracker, data_dir, video):
 
 def test_no_face_photos_give_no_face(tracker, data_dir):
     for name in ["skimage__coffee.png", "face_alignment__grass.jpg", "neural_style__hoovertowernight.jpg"]:
-        tracker.smoother.reset()
         assert tracker.process(read_rgb(data_dir / "faces" / "noface" / name)[..., ::-1].copy(), 0.0) is None
 
 
 def test_many_faces_give_one_tracked_face(tracker, data_dir):
     face = tracker.process(read_rgb(data_dir / "faces" / "facenet__multiface.jpg")[..., ::-1].copy(), 0.0)
-    assert face is None or face.landmarks.shape == (468, 2)
+    assert face is None or face.landmarks.shape == (478, 2)
 
 
 def test_one_euro_lowers_landmark_jitter_on_a_still_face(face_photo):
@@ -95,3 +94,26 @@ def test_a_still_frame_reuses_the_previous_landmarks(tracker, face_photo):
     moved = np.roll(bgr, 40, axis=1)
     third = tracker.process(moved, 0.066)
     assert tracker.reused == 1 and third.raw[:, 0].mean() > first.raw[:, 0].mean() + 20
+
+
+def test_slow_change_adds_up_and_runs_the_mesh_again(tracker, face_photo):
+    """Each frame differs from the one before by ~0.6 grey levels (a smile forming): the
+    reference is the frame the mesh last ran on, so the change adds up past the threshold."""
+    bgr = np.ascontiguousarray(face_photo[..., ::-1]).astype(np.float32)
+    for i in range(20):
+        tracker.process(np.clip(bgr - 0.6 * i, 0, 255).astype(np.uint8), i / 30)
+    assert tracker.reused <= 14, f"the mesh ran on only {20 - tracker.reused} of 20 slowly changing frames"
+
+
+def test_two_faces_keep_their_own_smoothing(data_dir):
+    from models.media import read_rgb
+
+    tracker = FaceTracker(max_faces=2)
+    bgr = np.ascontiguousarray(read_rgb(data_dir / "faces" / "face_recognition__two_people.jpg")[..., ::-1])
+    first = tracker.faces(bgr, 0.0)
+    assert len(first) == 2
+    shifted = tracker.faces(np.ascontiguousarray(np.roll(bgr, 6, axis=1)), 0.033)
+    assert len(shifted) == 2
+    for a, b in zip(first, shifted):  # each face matched to itself, not swapped with the other
+        assert abs((b.raw[:, 0].mean() - a.raw[:, 0].mean()) - 6) < 4
+    tracker.close()

@@ -21,9 +21,15 @@ from typing import TYPE_CHECKING, Callable, Protocol
 
 import numpy as np
 
+from realtime.errors import UserError
+
 if TYPE_CHECKING:
     from realtime.analysis import FrameAnalysis
+    from realtime.background import Backdrop
     from realtime.engine import FilterModel
+
+
+REGIONS = ("all", "person", "background")
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,19 @@ class Settings:
     strength: float = 1.0  # 0 = input, 1 = full filter
     latent: int = 0  # latent code (variant) of filters that have them, taken modulo their count
     work_size: int | None = None  # short side frame filters run at (None: each model's own)
+    background: "Backdrop | None" = None  # what replaces the background (realtime.background); None: kept
+    region: str = "all"  # where whole-frame filters apply: all, person or background
+
+    def __post_init__(self) -> None:
+        if self.region not in REGIONS:
+            raise UserError(f"region must be one of {', '.join(REGIONS)}, got {self.region!r}")
+
+    @property
+    def needs(self) -> frozenset[str]:
+        """What these settings need analysed besides what the filters need."""
+        from realtime.analysis import PERSON
+
+        return frozenset({PERSON}) if self.background is not None or self.region != "all" else frozenset()
 
 
 @dataclass(frozen=True)
@@ -69,4 +88,4 @@ def filter_for(model: "FilterModel") -> Filter:
     return MODEL_KINDS[model.contract.kind](model)
 
 
-from realtime.kinds import face_filter, frame_filter  # noqa: E402,F401  (they register themselves)
+from realtime.kinds import face_effects, face_filter, frame_filter  # noqa: E402,F401  (they register themselves)

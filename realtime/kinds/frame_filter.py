@@ -6,6 +6,7 @@ import numpy as np
 
 from realtime.analysis import FrameAnalysis
 from realtime.engine import FilterModel, NonFiniteOutput
+from realtime.background import mix
 from realtime.imaging import blend, work_shape
 from realtime.kinds import Applied, Settings, register_model_kind
 from realtime.onnx_format import FilterContract
@@ -37,4 +38,12 @@ class FrameFilter:
         out = result.image
         if (sh, sw) != (h, w):
             out = cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
-        return Applied(blend(out, bgr, settings.strength), result.ms)
+        return Applied(in_region(blend(out, bgr, settings.strength), bgr, analysis.person, settings.region), result.ms)
+
+
+def in_region(filtered: np.ndarray, original: np.ndarray, person: np.ndarray | None, region: str) -> np.ndarray:
+    """``filtered`` on the person or the background only (the other part stays ``original``);
+    everywhere when ``region`` is all or no mask was made."""
+    if region == "all" or person is None:
+        return filtered
+    return mix(filtered, original, person) if region == "person" else mix(original, filtered, person)

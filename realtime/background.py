@@ -1,0 +1,250 @@
+"""Backgrounds behind the person: blur, a flat colour (remove, for chroma keying), an image or
+a looping video; ``--background blur[:STRENGTH]|remove[:COLOUR]|COLOUR|IMAGE|VIDEO``.
+
+Blur is a **masked, normalised blur**: the frame with the person masked out is blurred and
+divided by the blurred mask, so each background pixel is an average of background pixels
+only. Blurring the whole frame instead smears the person 20-40 px into the room around them:
+the light or dark halo users complain about. It runs at a quarter of the frame's size
+(a Gaussian of σ 18 px on 1280×720 costs ~30 ms at full size, ~1.5 ms at 320×180, and a blurred
+background has nothing a quarter size loses); only the final mix is at full size.
+
+Every backdrop is parsed and its file read before the run starts (:func:`parse_background`),
+so a missing or corrupt image or video is one line before any model loads.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Protocol
+
+import cv2
+import numpy as np
+
+from realtime.errors import UserError
+
+log = logging.getLogger(__name__)
+
+COLOURS = {  # BGR
+    "green": (0, 255, 0), "blue": (255, 0, 0), "red": (0, 0, 255), "black": (0, 0, 0),
+    "white": (255, 255, 255), "gray": (128, 128, 128), "grey": (128, 128, 128),
+    "magenta": (255, 0, 255), "cyan": (255, 255, 0), "yellow": (0, 255, 255),
+}
+REMOVE_COLOUR = COLOURS["green"]  # the chroma key OBS expects by default
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".gif"}
+MAX_PIXELS = 7680 * 4320  # a background larger than 8K is a mistake, not a wallpaper
+BLUR_FRACTION = 0.05  # σ at strength 1, as a share of the frame's short side (36 px at 720p)
+
+
+class Backdrop(Protocol):
+    name: str
+
+    def compose(self, bgr: np.ndarray, person: np.ndarray) -> np.ndarray:
+        """``bgr`` with everything where ``person`` (H×W float32 0..1) is low replaced."""
+
+
+def mix(person_image: np.ndarray, background: np.ndarray, person: np.ndarray) -> np.ndarray:
+    """person·p + background·(1 − p), per pixel, in one pass (uint8 BGR images)."""
+    return cv2.blendLinear(person_image, background, person, 1.0 - person)
+
+
+def masked_blur(bgr: np.ndarray, person: np.ndarray, sigma: float, scale: float = 0.25) -> np.ndarray:
+    """The background blurred with the person left out (normalised convolution), at ``scale``
+    of the frame's size, returned at full size. Where no background is near (the person fills
+    the window) the plain blur stands in."""
+    h, w = bgr.shape[:2]
+    sw, sh = max(1, round(w * scale)), max(1, round(h * scale))
+    small = cv2.resize(bgr, (sw, sh), interpolation=cv2.INTER_AREA).astype(np.float32)
+    weight = 1.0 - cv2.resize(person, (sw, sh), interpolation=cv2.INTER_AREA)
+    s = max(0.5, sigma * scale)
+    norm = cv2.GaussianBlur(weight, (0, 0), s)
+    blurred = cv2.GaussianBlur(small * weight[..., None], (0, 0), s)
+    out = blurred / np.maximum(norm, 1e-2)[..., None]
+    hidden = norm < 1e-2
+    if hidden.any():
+        out[hidden] = cv2.GaussianBlur(small, (0, 0), s)[hidden]
+    return cv2.resize(out.astype(np.uint8), (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+@dataclass
+class BlurBackdrop:
+    strength: float = 0.5  # 0..1: σ = strength × 5 % of the short side
+    name: str = "blur"
+
+    def compose(self, bgr: np.ndarray, person: np.ndarray) -> np.ndarray:
+        sigma = self.strength * BLUR_FRACTION * min(bgr.shape[:2])
+        if sigma < 0.5:
+            return bgr
+        return mix(bgr, masked_blur(bgr, person, sigma), person)
+
+
+@dataclass
+class ColourBackdrop:
+    colour: tuple[int, int, int]  # BGR
+    name: str = "colour"
+    _plate: np.ndarray | None = field(default=None, repr=False)
+
+    def compose(self, bgr: np.ndarray, person: np.ndarray) -> np.ndarray:
+        plate = self._plate
+        if plate is None or plate.shape != bgr.shape:
+            plate = self._plate = np.empty_like(bgr)
+            plate[:] = self.colour
+        return mix(bgr, plate, person)
+
+
+def cover(image: np.ndarray, w: int, h: int) -> np.ndarray:
+    """``image`` scaled to cover w×h and centre-cropped (no stretching, no bars)."""
+    ih, iw = image.shape[:2]
+    scale = max(w / iw, h / ih)
+    rw, rh = max(w, round(iw * scale)), max(h, round(ih * scale))
+    resized = cv2.resize(image, (rw, rh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    x, y = (rw - w) // 2, (rh - h) // 2
+    return np.ascontiguousarray(resized[y:y + h, x:x + w])
+
+
+@dataclass
+class ImageBackdrop:
+    image: np.ndarray  # BGR uint8
+    name: str = "image"
+    _fitted: np.ndarray | None = field(default=None, repr=False)
+
+    def compose(self, bgr: np.ndarray, person: np.ndarray) -> np.ndarray:
+        h, w = bgr.shape[:2]
+        fitted = self._fitted
+        if fitted is None or fitted.shape != bgr.shape:
+            fitted = self._fitted = cover(self.image, w, h)
+        return mix(bgr, fitted, person)
+
+
+class VideoBackdrop:
+    """A video behind the person, one of its frames per call, looping at its end."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.name = path, "video"
+        self.cap = cv2.VideoCapture(str(path))
+        self.lock = threading.Lock()  # one chain may serve several threads
+        first = self._read() if self.cap.isOpened() else None
+        if first is None:
+            self.cap.release()
+            raise UserError(f"--background {path}: OpenCV cannot read a frame from this video (is it a video file? try an .mp4)")
+        self.first = first
+
+    def _read(self) -> np.ndarray | None:
+        ok, frame = self.cap.read()
+        if not ok or frame is None:
+            self.cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            ok, frame = self.cap.read()
+        return frame if ok and frame is not None and frame.ndim == 3 else None
+
+    def compose(self, bgr: np.ndarray, person: np.ndarray) -> np.ndarray:
+        h, w = bgr.shape[:2]
+        with self.lock:
+            frame = self._read()
+        return mix(bgr, cover(frame if frame is not None else self.first, w, h), person)
+
+    def close(self) -> None:
+        self.cap.release()
+
+
+def parse_colour(text: str) -> tuple[int, int, int] | None:
+    """'#RRGGBB', '#RGB' or a colour name → BGR; None when it is not a colour."""
+    t = text.strip().lower()
+    if t in COLOURS:
+        return COLOURS[t]
+    if t.startswith("#") and len(t) in (4, 7):
+        digits = t[1:] if len(t) == 7 else "".join(c * 2 for c in t[1:])
+        try:
+            r, g, b = (int(digits[i:i + 2], 16) for i in (0, 2, 4))
+        except ValueError:
+            return None
+        return b, g, r
+    return None
+
+
+def read_image(path: Path) -> np.ndarray:
+    """A background image as BGR, refused in one line when it cannot be one."""
+    try:
+        data = np.fromfile(str(path), np.uint8)
+    except OSError as exc:
+        raise UserError(f"--background {path}: cannot read it ({exc.strerror})") from None
+    if data.size == 0:
+        raise UserError(f"--background {path}: the file is empty")
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if image is None:
+        raise UserError(f"--background {path}: not an image OpenCV can decode (use a PNG or JPEG)")
+    if image.shape[0] * image.shape[1] > MAX_PIXELS:
+        raise UserError(f"--background {path}: {image.shape[1]}x{image.shape[0]} is larger than 8K; scale it down")
+    return image
+
+
+# keyword → factory(the text after "keyword:" or None) → Backdrop; colours and files need no entry
+BACKDROPS: dict[str, Callable[[str | None], Backdrop]] = {}
+
+
+def register_backdrop(name: str) -> Callable[[Callable[[str | None], Backdrop]], Callable[[str | None], Backdrop]]:
+    """Make ``--background NAME[:ARG]`` build a backdrop (how the benchmarks add their baseline)."""
+    def add(factory: Callable[[str | None], Backdrop]) -> Callable[[str | None], Backdrop]:
+        BACKDROPS[name] = factory
+        return factory
+    return add
+
+
+@register_backdrop("blur")
+def _blur(arg: str | None) -> Backdrop:
+    if arg is None:
+        return BlurBackdrop()
+    try:
+        strength = float(arg)
+    except ValueError:
+        strength = float("nan")
+    if not 0 < strength <= 1:
+        raise UserError(f"--background blur:{arg}: the blur strength must be a number in (0, 1], e.g. blur:0.5")
+    return BlurBackdrop(strength)
+
+
+@register_backdrop("remove")
+def _remove(arg: str | None) -> Backdrop:
+    if arg is None:
+        return ColourBackdrop(REMOVE_COLOUR, name="remove")
+    colour = parse_colour(arg)
+    if colour is None:
+        raise UserError(f"--background remove:{arg}: not a colour (#RRGGBB or {', '.join(sorted(COLOURS))})")
+    return ColourBackdrop(colour, name=f"remove:{arg}")
+
+
+def parse_background(text: str | None) -> Backdrop | None:
+    """``blur[:STRENGTH]``, ``remove[:COLOUR]``, ``#RRGGBB``/a colour name, an image or a video
+    file, or ``none``; files are read now so that a bad one fails before the run."""
+    if text is None:
+        return None
+    t = str(text).strip()
+    low = t.lower()
+    if low in ("", "none", "off"):
+        return None
+    keyword, _, arg = low.partition(":")
+    if keyword in BACKDROPS:
+        return BACKDROPS[keyword](arg if _ else None)
+    colour = parse_colour(t)
+    if colour is not None:
+        return ColourBackdrop(colour, name=t)
+    path = Path(t).expanduser()
+    if not path.exists():
+        raise UserError(f"--background {t}: no such file, and not {', '.join(f'{k}[:…]' for k in BACKDROPS)}, a colour "
+                        f"(#RRGGBB, {', '.join(sorted(COLOURS))}) or none")
+    if path.is_dir():
+        raise UserError(f"--background {t}: is a folder; give an image or a video file")
+    if path.suffix.lower() in VIDEO_SUFFIXES:
+        return VideoBackdrop(path)
+    return ImageBackdrop(read_image(path), name=path.name)
+
+
+def background_modes(configured: Backdrop | None) -> list[Backdrop | None]:
+    """What the ``b`` hotkey cycles through: the configured backdrop, then blur, remove and
+    none (each once)."""
+    modes: list[Backdrop | None] = [configured]
+    for extra in (BlurBackdrop(), ColourBackdrop(REMOVE_COLOUR, name="remove"), None):
+        if all((m.name if m else None) != (extra.name if extra else None) for m in modes):
+            modes.append(extra)
+    return modes
