@@ -113,11 +113,12 @@ def chain_files(spec: str) -> list[Path]:
     return [resolve_filter(part) for part in parse_spec(spec) if part not in EFFECTS]
 
 
-def build_chain(spec: str, loader: ModelLoader, settings: Settings = Settings()) -> Chain:
+def build_chain(spec: str, loader: ModelLoader, settings: Settings = Settings(), extra: Sequence[Filter] = ()) -> Chain:
     """The chain for ``spec`` (bundled names, ONNX paths and effect names joined by ``+``),
-    with models from ``loader``."""
+    with models from ``loader``, then ``extra`` filters (a user's sticker)."""
     parts = [(part, None) if part in EFFECTS else (part, resolve_filter(part)) for part in parse_spec(spec)]  # every name checked first
-    return Chain([EFFECTS[part](settings) if path is None else filter_for(loader.model(path)) for part, path in parts], settings)
+    filters = [EFFECTS[part](settings) if path is None else filter_for(loader.model(path)) for part, path in parts]
+    return Chain([*filters, *extra], settings)
 
 
 def load_chain(spec: str, provider: str = "auto", variant: str = "auto", threads: int = 0, **settings: object) -> Chain:

@@ -5,6 +5,7 @@
     realtime --background blur                      the room blurred behind you (no filter)
     realtime --filter starry_night --filter-region person --background remove
     realtime --filter none --on-smile cartoon --events smiles.jsonl
+    realtime --filter big_eyes+glasses | --sticker hat.png@head
     realtime --filter cartoon --source talk.mp4 --no-preview --output out.mp4 --frames 100 --stats s.json
     realtime --list-filters | --list-cameras
 
@@ -106,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--on-smile", metavar="NAME", help="switch to filter NAME while the person smiles")
     p.add_argument("--events", type=Path, metavar="FILE.jsonl", help="write one JSON line per trigger change")
     p.add_argument("--max-faces", type=_number(int), default=2, help="faces tracked at once (default 2)")
+    p.add_argument("--sticker", metavar="FILE.png[@eyes|@head]",
+                   help="your own RGBA image on every face: @eyes (default) between the eyes, @head above them")
     p.add_argument("--config", type=Path, help="TOML file with any of these options")
     p.add_argument("--list-filters", action="store_true", help="list bundled filters and exit")
     p.add_argument("--list-cameras", action="store_true", help="list cameras that open and exit")
@@ -234,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
             print("no cameras found")
         return 0 if cams else 1
     if not args.filter:
-        if args.background is None and args.on_smile is None:
+        if args.background is None and args.on_smile is None and args.sticker is None:
             from realtime.registry import bundled_filters
 
             raise UserError(f"choose a filter with --filter NAME (bundled: {', '.join(bundled_filters())}) or a "

@@ -62,6 +62,7 @@ class RunConfig:
     on_smile: str | None = None  # a filter (chain) used while the person smiles
     events: Path | None = None  # trigger changes as JSON lines
     max_faces: int = 2  # faces tracked at once
+    sticker: str | None = None  # a user's RGBA PNG on every face: FILE.png[@eyes|@head]
     config_file: Path | None = None  # the TOML file the options came from (never an output)
 
     def __post_init__(self) -> None:
@@ -76,6 +77,8 @@ class RunConfig:
             out.append("choose a filter with --filter NAME, or --filter none (see --list-filters)")
         if self.on_smile is not None and (not isinstance(self.on_smile, str) or not self.on_smile.strip()):
             out.append("--on-smile needs a filter name, e.g. --on-smile cartoon")
+        if self.sticker is not None and (not isinstance(self.sticker, str) or not self.sticker.strip()):
+            out.append("--sticker needs a PNG file with transparency, e.g. --sticker hat.png@head")
         if self.background is not None and not isinstance(self.background, str):
             out.append(f"--background must be text such as blur, remove, #00ff00 or a file, got {self.background!r}")
         for name, (lo, hi) in LIMITS.items():

@@ -20,6 +20,7 @@ from realtime.config import RunConfig
 from realtime.controls import HOTKEYS, ControlState
 from realtime.errors import STOP_SIGNALS, UserError, stopped_by
 from realtime.kinds import Settings
+from realtime.kinds.face_effects import sticker_filter
 from realtime.loading import ModelLoader
 from realtime.loop import LiveLoop, LoopConfig
 from realtime.onnx_format import read_contract
@@ -45,6 +46,8 @@ def check_before_work(config: RunConfig) -> None:
     inputs += [("--filter", Path(path)) for path in files] + [("--on-smile", Path(path)) for path in smile_files]
     if config.background is not None and Path(config.background).expanduser().exists():
         inputs.append(("--background", Path(config.background).expanduser()))
+    if config.sticker is not None:
+        inputs.append(("--sticker", Path(config.sticker.rsplit("@", 1)[0]).expanduser()))
     check_outputs({"--output": config.output, "--stats": config.stats, "--events": config.events}, inputs)
     check_latent(config.filter, files, config.latent)
     if config.preview:
@@ -71,6 +74,7 @@ def hotkey_chains(spec: str) -> list[str]:
 
 def run(config: RunConfig, extra_sinks: list[Sink] | None = None) -> RunStats:
     check_before_work(config)
+    sticker = [sticker_filter(config.sticker)] if config.sticker else []  # a bad file fails here, before any work
     backdrop = parse_background(config.background)  # a bad image or video fails here, before the source and models
     source = open_source(SourceSpec(config.source, config.size, config.fps, paced=not config.fast, loop=config.loop))
     sinks: list[Sink] = list(extra_sinks or [])
@@ -83,8 +87,8 @@ def run(config: RunConfig, extra_sinks: list[Sink] | None = None) -> RunStats:
         w, h = source.size
         loader = ModelLoader(config.provider, config.variant, config.threads, frame_hw=(h, w), work_size=config.work_size)
         settings = Settings(work_size=config.work_size, region=config.filter_region)
-        chains = ChainOptions(hotkey_chains(config.filter), loader, settings)
-        triggers = Triggers(on_smile=build_chain(config.on_smile, loader, settings) if config.on_smile else None)
+        chains = ChainOptions(hotkey_chains(config.filter), loader, settings, sticker)
+        triggers = Triggers(on_smile=build_chain(config.on_smile, loader, settings, sticker) if config.on_smile else None)
         options = AnalysisOptions(max_faces=config.max_faces, segmentation=config.segmentation)
         # loads the first chain, starts MediaPipe if needed
         processor = FrameProcessor(chains, config.track, config.temporal, background_modes(backdrop), triggers, options)

@@ -18,7 +18,7 @@ from realtime.analysis import FACES, SMILE, Analysis, AnalysisOptions
 from realtime.background import Backdrop
 from realtime.chain import Chain, build_chain
 from realtime.controls import ControlState
-from realtime.kinds import Settings
+from realtime.kinds import Filter, Settings
 from realtime.loading import ModelLoader
 from realtime.temporal import TemporalStabilizer
 
@@ -47,8 +47,9 @@ class ChainOptions:
     """The chains the n/p hotkeys cycle through: the one asked for, then each other bundled
     filter; each is built on first use and kept."""
 
-    def __init__(self, specs: list[str], loader: ModelLoader, settings: Settings = Settings()) -> None:
-        self.specs, self.loader, self.settings = specs, loader, settings
+    def __init__(self, specs: list[str], loader: ModelLoader, settings: Settings = Settings(), extra: Sequence[Filter] = ()) -> None:
+        """``extra``: filters added to the end of every chain (a user's sticker stays on)."""
+        self.specs, self.loader, self.settings, self.extra = specs, loader, settings, tuple(extra)
         self.chains: dict[int, Chain] = {}
 
     def __len__(self) -> int:
@@ -57,7 +58,7 @@ class ChainOptions:
     def __getitem__(self, option: int) -> Chain:
         option %= len(self.specs)
         if option not in self.chains:
-            self.chains[option] = build_chain(self.specs[option], self.loader, self.settings)
+            self.chains[option] = build_chain(self.specs[option], self.loader, self.settings, self.extra)
         return self.chains[option]
 
 

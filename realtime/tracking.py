@@ -57,7 +57,7 @@ class FaceTracker:
         self, max_side: int = 480, smoothing: OneEuroConfig | None = None, min_confidence: float = 0.5,
         still_threshold: float = 1.0, static: bool = False, max_faces: int = 1,
     ) -> None:
-        """``still_threshold``: mean change (0–255) of a 64×48 thumbnail below which the frame
+        """``still_threshold``: mean change (0–255) of a 64×48 thumbnail of the faces' box below which the frame
         counts as still and the previous landmarks are reused without running the mesh
         (0 disables). ``static``: every image is unrelated to the one before (no tracking,
         no reuse, no smoothing), for still images. ``max_faces``: faces tracked at once,
@@ -77,7 +77,8 @@ class FaceTracker:
         self.static = static
         self.still_threshold = 0.0 if static else still_threshold
         self.smoothing = smoothing or OneEuroConfig(min_cutoff=1.0, beta=0.05)
-        self.thumb: np.ndarray | None = None
+        self.thumb: np.ndarray | None = None  # of the frame the mesh last ran on
+        self.box: tuple[int, int, int, int] | None = None  # where the faces were then
         self.last: tuple[Face, ...] = ()
         self.reused = 0
         self.seen_face = False
@@ -91,22 +92,43 @@ class FaceTracker:
     def faces(self, bgr: np.ndarray, t: float) -> tuple[Face, ...]:
         """Every tracked face (up to ``max_faces``), landmarks smoothed over time."""
         if self.still_threshold > 0:
-            thumb = cv2.resize(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), (64, 48), interpolation=cv2.INTER_AREA).astype(np.float32)
-            # compared with the frame the mesh last ran on: a smile forming over several frames
-            # moves < 1 grey level a frame but 3-11 from where it started
+            thumb = self._thumb(bgr)
+            # compared with the frame the mesh last ran on (a smile forming moves < 1 grey level a
+            # frame but 3-11 from where it started), over the faces' box (a blink is 1 % of a
+            # 640×480 frame: over the whole frame it would never count)
             still = self.thumb is not None and thumb.shape == self.thumb.shape and float(np.abs(thumb - self.thumb).mean()) < self.still_threshold
-            if not still:
-                self.thumb = thumb
             if still and self.last:
                 self.reused += 1
                 return tuple(Face(s(f.raw, t), f.raw) for s, f in zip(self.smoothers, self.last))
         raws = self._detect(bgr)
+        self.box = self._box(raws, bgr.shape[:2])
+        if self.still_threshold > 0:
+            self.thumb = self._thumb(bgr)
         if self.static:
             self.last = tuple(Face(raw, raw) for raw in raws)
             return self.last
         self.smoothers = self._match(raws)
         self.last = tuple(Face(s(raw, t), raw) for s, raw in zip(self.smoothers, raws))
         return self.last
+
+    @staticmethod
+    def _box(raws: list[np.ndarray], hw: tuple[int, int]) -> tuple[int, int, int, int] | None:
+        """The faces' bounding box grown by a quarter each way (x0, y0, x1, y1), or None."""
+        if not raws:
+            return None
+        pts = np.concatenate(raws)
+        (x0, y0), (x1, y1) = pts.min(axis=0), pts.max(axis=0)
+        gx, gy = 0.25 * (x1 - x0), 0.25 * (y1 - y0)
+        h, w = hw
+        box = (max(0, int(x0 - gx)), max(0, int(y0 - gy)), min(w, int(x1 + gx) + 1), min(h, int(y1 + gy) + 1))
+        return box if box[2] - box[0] >= 8 and box[3] - box[1] >= 8 else None
+
+    def _thumb(self, bgr: np.ndarray) -> np.ndarray:
+        """64×48 grey thumbnail of the last faces' box (the whole frame when there were none)."""
+        x0, y0, x1, y1 = self.box or (0, 0, bgr.shape[1], bgr.shape[0])
+        crop = bgr[y0:y1, x0:x1]
+        gray = cv2.cvtColor(crop if crop.size else bgr, cv2.COLOR_BGR2GRAY)
+        return cv2.resize(gray, (64, 48), interpolation=cv2.INTER_AREA).astype(np.float32)
 
     def _match(self, raws: list[np.ndarray]) -> list[OneEuroFilter]:
         """A smoother for each new face: the one of the previous face nearest to it (within
