@@ -38,7 +38,7 @@ import numpy as np
 from tqdm import tqdm
 
 from models.media import data_root
-from realtime.background import cover, masked_blur, mix, register_backdrop
+from realtime.background import BlurBackdrop, blur_sigma, cover, masked_blur, mix, register_backdrop
 from realtime.errors import UserError, run_cli
 from realtime.segmentation import MaskConfig, PersonSegmenter
 
@@ -50,7 +50,6 @@ GREEN_SCREEN = "liveportrait__d0.mp4"
 ROOMS = ["faces/noface/neural_style__tubingen.jpg", "faces/noface/neural_style__hoovertowernight.jpg",
          "faces/noface/face_alignment__grass.jpg", "faces/noface/pytorch_examples__amber.jpg",
          "styles/neural_style__starry_night.jpg", "styles/neural_style__shipwreck.jpg"]
-BLUR_SIGMA = 18.0  # px at 720p: our blur's default strength (0.5 × 5 % of the short side)
 
 
 # ---------------------------------------------------------------------------------- the baseline
@@ -76,7 +75,7 @@ class NaiveBlurBackdrop:
     def compose(self, bgr: np.ndarray, person: np.ndarray) -> np.ndarray:
         h, w = bgr.shape[:2]
         mask = naive_mask(person, (w, h))
-        return naive_blur(bgr, mask, 0.5 * 0.05 * min(h, w))
+        return naive_blur(bgr, mask, blur_sigma(BlurBackdrop().strength, bgr.shape))
 
 
 register_backdrop("naive_blur")(lambda arg: NaiveBlurBackdrop())
@@ -163,7 +162,7 @@ def synthetic_truth(data: Path, frames: int) -> dict[str, Any]:
             ours, naive = masks(composite)
             out["iou_ours"].append(iou(ours, truth))
             out["iou_naive"].append(iou(naive, truth))
-            sigma = 0.5 * 0.05 * min(h, w)
+            sigma = blur_sigma(BlurBackdrop().strength, composite.shape)
             ideal = cv2.GaussianBlur(back, (0, 0), sigma)  # the true room, blurred without anyone in front
             near = ring(truth, 4, 24)
             ours_bg = masked_blur(composite, ours, sigma)
@@ -246,7 +245,7 @@ def pictures(data: Path, folder: Path) -> list[Path]:
     segmenter = PersonSegmenter(MaskConfig(model="general"), static=True)
     ours_mask = segmenter(photo)
     h, w = photo.shape[:2]
-    sigma = 0.6 * 0.05 * min(h, w)
+    sigma = blur_sigma(0.6, photo.shape)
     naive = naive_blur(photo, naive_mask(segmenter.raw, (w, h)), sigma)
     ours = mix(photo, masked_blur(photo, ours_mask, sigma), ours_mask)
     segmenter.close()

@@ -68,13 +68,18 @@ def masked_blur(bgr: np.ndarray, person: np.ndarray, sigma: float, scale: float 
     return cv2.resize(out.astype(np.uint8), (w, h), interpolation=cv2.INTER_LINEAR)
 
 
+def blur_sigma(strength: float, shape: tuple[int, ...]) -> float:
+    """The Gaussian σ of blur ``strength`` (0..1) on frames of ``shape`` (H, W, …)."""
+    return strength * BLUR_FRACTION * min(shape[:2])
+
+
 @dataclass
 class BlurBackdrop:
     strength: float = 0.5  # 0..1: σ = strength × 5 % of the short side
     name: str = "blur"
 
     def compose(self, bgr: np.ndarray, person: np.ndarray) -> np.ndarray:
-        sigma = self.strength * BLUR_FRACTION * min(bgr.shape[:2])
+        sigma = blur_sigma(self.strength, bgr.shape)
         if sigma < 0.5:
             return bgr
         return mix(bgr, masked_blur(bgr, person, sigma), person)

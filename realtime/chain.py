@@ -17,7 +17,7 @@ from typing import Sequence
 import numpy as np
 
 from realtime.analysis import Analysis, AnalysisOptions, FrameAnalysis
-from realtime.background import parse_background
+from realtime.background import Backdrop, parse_background
 from realtime.errors import UserError
 from realtime.kinds import EFFECTS, Filter, Settings, filter_for
 from realtime.loading import ModelLoader
@@ -43,6 +43,8 @@ class Chain:
         self.needs: frozenset[str] = frozenset().union(*(f.needs for f in self.filters))
         self._warned: set[str] = set()
         self._local = threading.local()
+        self._lock = threading.Lock()
+        self._backdrops: dict[str, Backdrop | None] = {}  # --background texts given to apply(), parsed once
 
     def needs_for(self, settings: Settings) -> frozenset[str]:
         """The analysis one call with ``settings`` needs: the filters' and the background's."""
@@ -73,10 +75,18 @@ class Chain:
         if not isinstance(bgr, np.ndarray) or bgr.dtype != np.uint8 or bgr.ndim != 3 or bgr.shape[2] != 3 or 0 in bgr.shape:
             got = f"{bgr.dtype} {bgr.shape}" if isinstance(bgr, np.ndarray) else type(bgr).__name__
             raise UserError(f"Chain.apply takes a BGR uint8 image of shape H×W×3, got {got}")
+        if isinstance(overrides.get("background"), str):  # read each file once, not on every call
+            overrides["background"] = self._backdrop(overrides["background"])  # type: ignore[arg-type]
         settings = make_settings(settings or self.settings, **overrides)
         needs = self.needs_for(settings)
         analysis = self._still_analysis()(bgr, needs=needs) if needs else FrameAnalysis()
         return self.process(bgr, analysis, settings).image
+
+    def _backdrop(self, text: str) -> "Backdrop | None":
+        with self._lock:
+            if text not in self._backdrops:
+                self._backdrops[text] = parse_background(text)
+            return self._backdrops[text]
 
     def _still_analysis(self) -> Analysis:
         analysis = getattr(self._local, "analysis", None)

@@ -26,6 +26,7 @@ from realtime.loop import LiveLoop, LoopConfig
 from realtime.onnx_format import read_contract
 from realtime.outputs import check_outputs, input_path, verify_video
 from realtime.events import EventLog
+from realtime.props import split_placement
 from realtime.process import ChainOptions, FrameProcessor, Triggers
 from realtime.registry import bundled_filters
 from realtime.signals import StopSignals
@@ -47,7 +48,7 @@ def check_before_work(config: RunConfig) -> None:
     if config.background is not None and Path(config.background).expanduser().exists():
         inputs.append(("--background", Path(config.background).expanduser()))
     if config.sticker is not None:
-        inputs.append(("--sticker", Path(config.sticker.rsplit("@", 1)[0]).expanduser()))
+        inputs.append(("--sticker", split_placement(config.sticker)[0].expanduser()))
     check_outputs({"--output": config.output, "--stats": config.stats, "--events": config.events}, inputs)
     check_latent(config.filter, files, config.latent)
     if config.preview:

@@ -263,3 +263,11 @@ def test_toml_background_keys(monkeypatch, capsys, tmp_path):
                       'preview = false\nframes = 3\n')
     code, err = run_cli(monkeypatch, capsys, "--config", str(config))
     assert code == 0, err
+
+
+def test_a_video_background_given_to_apply_is_opened_once_and_plays_on(face_photo, data_dir):
+    bgr = np.ascontiguousarray(face_photo[..., ::-1])
+    chain = realtime.load_chain("none")
+    video = str(data_dir / "videos" / "tpsmm__driving.mp4")
+    first, second = chain.apply(bgr, background=video), chain.apply(bgr, background=video)
+    assert not np.array_equal(first, second), "the second call shows the video's next frame"

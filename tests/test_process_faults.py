@@ -24,7 +24,6 @@ import cv2
 import numpy as np
 import pytest
 
-from realtime.cli import entry
 from realtime.errors import UserError
 from realtime.outputs import check_outputs, verify_video
 from realtime.loop import LiveLoop, LoopConfig
@@ -32,7 +31,7 @@ from realtime.process import FrameProcessor
 from realtime.signals import StopSignals, _stragglers
 from realtime.sinks import VideoFileSink, display_problem
 from realtime.stats import RunStats, StreamingPercentiles, write_json
-from tests.conftest import make_onnx_filter
+from tests.conftest import assert_one_line, make_onnx_filter, run_realtime
 
 ROOT = Path(__file__).resolve().parents[1]
 _exe = Path(sys.executable).with_name("realtime")
@@ -105,21 +104,6 @@ def assert_saved(tmp_path: Path, err: str, stopped_by: str | None) -> dict:
     assert video_frames(tmp_path / "out.mp4") == stats["frames_output"]
     assert not list(tmp_path.glob(".*.tmp")), "a temporary stats file was left behind"
     return stats
-
-
-def run_cli(monkeypatch, capsys, *args: str) -> tuple[int, str]:
-    monkeypatch.setattr(sys, "argv", ["realtime", *args])
-    code = entry()
-    return code, capsys.readouterr().err
-
-
-def one_error_line(code: int, err: str, *needles: str) -> str:
-    assert code != 0
-    lines = [line for line in err.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    for n in needles:
-        assert n in lines[0], lines[0]
-    return lines[0]
 
 
 # ---------------------------------------------------------------------------- signals
@@ -301,7 +285,7 @@ def refused(monkeypatch, capsys, tmp_path, media, source: Path, *args: str, need
     """Refused in one line before any work: the source is byte-for-byte intact and no video
     file was started."""
     data = source.read_bytes()
-    line = one_error_line(*run_cli(monkeypatch, capsys, "--filter", str(media["filter"]), "--source", str(source),
+    line = assert_one_line(*run_realtime(monkeypatch, capsys, "--filter", str(media["filter"]), "--source", str(source),
                                    "--no-preview", "--frames", "3", *args), *needles)
     assert source.read_bytes() == data
     assert not (tmp_path / "never.mp4").exists()
@@ -362,7 +346,7 @@ def test_a_video_name_opencv_cannot_write_is_refused_before_the_run(monkeypatch,
 
 
 def test_output_folders_that_do_not_exist_yet_are_created(monkeypatch, capsys, tmp_path, media, source_copy):
-    code, err = run_cli(monkeypatch, capsys, "--filter", str(media["filter"]), "--source", str(source_copy), "--no-preview",
+    code, err = run_realtime(monkeypatch, capsys, "--filter", str(media["filter"]), "--source", str(source_copy), "--no-preview",
                         "--no-track", "--frames", "4", "--fast", "--output", str(tmp_path / "new" / "out.mp4"),
                         "--stats", str(tmp_path / "other" / "deep" / "s.json"))
     assert code == 0, err
@@ -390,7 +374,7 @@ def test_a_full_disk_under_the_video_is_an_error_not_a_success(media, tmp_path):
     """Before: exit 0 and an mp4 without its index. The stats (small) still get written."""
     proc = start(media, tmp_path, "--frames", "60", "--fast", preexec_fn=limit_file_size(40_000))
     rc, out, err = finish(proc)
-    one_error_line(rc, err, "out.mp4", "disk may be full")
+    assert_one_line(rc, err, "out.mp4", "disk may be full")
     assert "moov atom" not in err, err  # FFmpeg's own complaint is not shown on top
     assert json.loads((tmp_path / "s.json").read_text())["frames_output"] == 60
 
@@ -400,7 +384,7 @@ def test_a_full_disk_under_the_stats_is_an_error_and_keeps_the_old_file(media, t
     args = [*REALTIME, "--filter", str(media["filter"]), "--source", str(media["video"]), "--no-preview", "--no-track",
             "--frames", "5", "--fast", "--stats", str(tmp_path / "s.json")]
     done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=120, preexec_fn=limit_file_size(100))
-    one_error_line(done.returncode, done.stderr, "cannot write the stats file", "s.json")
+    assert_one_line(done.returncode, done.stderr, "cannot write the stats file", "s.json")
     assert json.loads((tmp_path / "s.json").read_text()) == {"old": True}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.json"]
 
@@ -457,7 +441,7 @@ def test_an_unreachable_x_display_is_one_line_not_an_abort(media, tmp_path):
     args = [*REALTIME, "--filter", str(media["filter"]), "--source", str(media["video"]), "--preview",
             "--frames", "3", "--output", str(tmp_path / "out.mp4")]
     done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
-    line = one_error_line(done.returncode, done.stderr, "--no-preview", env["DISPLAY"])
+    line = assert_one_line(done.returncode, done.stderr, "--no-preview", env["DISPLAY"])
     assert done.returncode == 2 and "Aborted" not in done.stderr, line
     assert not (tmp_path / "out.mp4").exists()
 

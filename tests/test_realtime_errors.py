@@ -1,43 +1,27 @@
 """Every bad input to `realtime` gives one clear line and a non-zero exit, never a traceback."""
 from __future__ import annotations
 
-import sys
 
 import cv2
 import pytest
 
-from realtime.cli import entry
 from realtime.registry import bundled_filters
-
-
-def run(monkeypatch, capsys, *args: str) -> tuple[int, str]:
-    monkeypatch.setattr(sys, "argv", ["realtime", *args])
-    code = entry()
-    return code, capsys.readouterr().err
-
-
-def one_line(code: int, err: str, *needles: str) -> str:
-    assert code != 0
-    lines = [l for l in err.splitlines() if l.startswith("error:")]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    for n in needles:
-        assert n in lines[0], lines[0]
-    return lines[0]
+from tests.conftest import assert_one_line, run_realtime
 
 
 def test_unknown_filter_lists_the_known_ones(monkeypatch, capsys):
-    line = one_line(*run(monkeypatch, capsys, "--filter", "sparkles", "--source", "synthetic", "--no-preview"), "unknown filter 'sparkles'")
+    line = assert_one_line(*run_realtime(monkeypatch, capsys, "--filter", "sparkles", "--source", "synthetic", "--no-preview"), "unknown filter 'sparkles'")
     for name in bundled_filters():
         assert name in line
 
 
 def test_missing_model_file(monkeypatch, capsys, tmp_path):
-    one_line(*run(monkeypatch, capsys, "--filter", str(tmp_path / "gone.onnx"), "--source", "synthetic", "--no-preview"), "does not exist")
+    assert_one_line(*run_realtime(monkeypatch, capsys, "--filter", str(tmp_path / "gone.onnx"), "--source", "synthetic", "--no-preview"), "does not exist")
 
 
 def test_corrupt_model_file(monkeypatch, capsys, tmp_path):
     (tmp_path / "bad.onnx").write_bytes(b"\x00garbage")
-    one_line(*run(monkeypatch, capsys, "--filter", str(tmp_path / "bad.onnx"), "--source", "synthetic", "--no-preview"), "corrupt")
+    assert_one_line(*run_realtime(monkeypatch, capsys, "--filter", str(tmp_path / "bad.onnx"), "--source", "synthetic", "--no-preview"), "corrupt")
 
 
 def test_incompatible_model(monkeypatch, capsys, tmp_path):
@@ -48,15 +32,15 @@ def test_incompatible_model(monkeypatch, capsys, tmp_path):
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, [10])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [10])])
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(tmp_path / "vec.onnx"))
-    one_line(*run(monkeypatch, capsys, "--filter", str(tmp_path / "vec.onnx"), "--source", "synthetic", "--no-preview"), "not an image filter")
+    assert_one_line(*run_realtime(monkeypatch, capsys, "--filter", str(tmp_path / "vec.onnx"), "--source", "synthetic", "--no-preview"), "not an image filter")
 
 
 def test_missing_video(monkeypatch, capsys, tmp_path, swap_onnx):
-    one_line(*run(monkeypatch, capsys, "--filter", str(swap_onnx), "--source", str(tmp_path / "none.mp4"), "--no-preview"), "not a camera index")
+    assert_one_line(*run_realtime(monkeypatch, capsys, "--filter", str(swap_onnx), "--source", str(tmp_path / "none.mp4"), "--no-preview"), "not a camera index")
 
 
 def test_camera_that_does_not_open(monkeypatch, capsys, swap_onnx):
-    one_line(*run(monkeypatch, capsys, "--filter", str(swap_onnx), "--source", "9", "--no-preview"), "camera 9 does not open")
+    assert_one_line(*run_realtime(monkeypatch, capsys, "--filter", str(swap_onnx), "--source", "9", "--no-preview"), "camera 9 does not open")
 
 
 def test_camera_that_refuses_the_size(monkeypatch, capsys, swap_onnx):
@@ -82,41 +66,41 @@ def test_camera_that_refuses_the_size(monkeypatch, capsys, swap_onnx):
             pass
 
     monkeypatch.setattr(cv2, "VideoCapture", FakeCapture)
-    one_line(*run(monkeypatch, capsys, "--filter", str(swap_onnx), "--source", "0", "--size", "1920x1080", "--no-preview"),
+    assert_one_line(*run_realtime(monkeypatch, capsys, "--filter", str(swap_onnx), "--source", "0", "--size", "1920x1080", "--no-preview"),
              "refuses 1920x1080", "--size 640x480")
 
 
 def test_provider_not_available(monkeypatch, capsys, swap_onnx):
 
-    code, err = run(monkeypatch, capsys, "--filter", str(swap_onnx), "--source", "synthetic", "--no-preview", "--frames", "1", "--provider", "tensorrt")
+    code, err = run_realtime(monkeypatch, capsys, "--filter", str(swap_onnx), "--source", "synthetic", "--no-preview", "--frames", "1", "--provider", "tensorrt")
     if code == 0:
         pytest.skip("TensorRT works on this machine")
-    one_line(code, err, "tensorrt")
+    assert_one_line(code, err, "tensorrt")
 
 
 def test_virtual_camera_missing_prints_the_modprobe_line(monkeypatch, capsys, swap_onnx):
     monkeypatch.setattr("realtime.sinks.loopback_devices", lambda: [])
-    line = one_line(*run(monkeypatch, capsys, "--filter", str(swap_onnx), "--source", "synthetic", "--no-preview", "--virtual-cam"),
+    line = assert_one_line(*run_realtime(monkeypatch, capsys, "--filter", str(swap_onnx), "--source", "synthetic", "--no-preview", "--virtual-cam"),
                     "sudo modprobe v4l2loopback devices=1 exclusive_caps=1 card_label=")
     assert "v4l2loopback-dkms" in line
 
 
 def test_named_virtual_camera_device_missing(monkeypatch, capsys, swap_onnx):
-    one_line(*run(monkeypatch, capsys, "--filter", str(swap_onnx), "--source", "synthetic", "--no-preview", "--virtual-cam", "/dev/video99"),
+    assert_one_line(*run_realtime(monkeypatch, capsys, "--filter", str(swap_onnx), "--source", "synthetic", "--no-preview", "--virtual-cam", "/dev/video99"),
              "/dev/video99 does not exist", "modprobe")
 
 
 def test_bad_config_file(monkeypatch, capsys, tmp_path):
     (tmp_path / "c.toml").write_text("filter = 'cartoon'\ncolour = 'blue'\n")
-    one_line(*run(monkeypatch, capsys, "--config", str(tmp_path / "c.toml")), "unknown option 'colour'")
+    assert_one_line(*run_realtime(monkeypatch, capsys, "--config", str(tmp_path / "c.toml")), "unknown option 'colour'")
     (tmp_path / "d.toml").write_text("filter = [unclosed\n")
-    one_line(*run(monkeypatch, capsys, "--config", str(tmp_path / "d.toml")), "not valid TOML")
+    assert_one_line(*run_realtime(monkeypatch, capsys, "--config", str(tmp_path / "d.toml")), "not valid TOML")
 
 
 def test_no_display_for_the_preview(monkeypatch, capsys, swap_onnx):
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
-    one_line(*run(monkeypatch, capsys, "--filter", str(swap_onnx), "--source", "synthetic"), "--no-preview")
+    assert_one_line(*run_realtime(monkeypatch, capsys, "--filter", str(swap_onnx), "--source", "synthetic"), "--no-preview")
 
 
 def test_config_file_options_and_command_line_override(monkeypatch, capsys, tmp_path, swap_onnx):
@@ -124,7 +108,7 @@ def test_config_file_options_and_command_line_override(monkeypatch, capsys, tmp_
 
     (tmp_path / "c.toml").write_text(
         f"filter = '{swap_onnx}'\nsource = 'synthetic'\nsize = '96x64'\nno_preview = true\nframes = 5\nfps = 60\n")
-    code, err = run(monkeypatch, capsys, "--config", str(tmp_path / "c.toml"), "--frames", "3", "--stats", str(tmp_path / "s.json"), "--no-track")
+    code, err = run_realtime(monkeypatch, capsys, "--config", str(tmp_path / "c.toml"), "--frames", "3", "--stats", str(tmp_path / "s.json"), "--no-track")
     assert code == 0, err
     stats = json.loads((tmp_path / "s.json").read_text())
     assert stats["frames_output"] == 3 and stats["filters"] == "swap"
@@ -164,7 +148,7 @@ def test_camera_path_with_a_driver_that_accepts_the_size(monkeypatch, capsys, tm
 
     monkeypatch.setattr(cv2, "VideoCapture", FakeCamera)
     with caplog.at_level(logging.INFO):
-        code, err = run(monkeypatch, capsys, "--filter", str(swap_onnx), "--source", "0", "--size", "320x240", "--no-preview",
+        code, err = run_realtime(monkeypatch, capsys, "--filter", str(swap_onnx), "--source", "0", "--size", "320x240", "--no-preview",
                         "--frames", "5", "--no-track", "--stats", str(tmp_path / "s.json"))
     assert code == 0, err
     assert any("camera 0: asked 320x240" in r.message and "got 320x240" in r.message for r in caplog.records)
