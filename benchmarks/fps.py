@@ -186,13 +186,25 @@ def startup(spec: str, variant: str, source: str, frames: int = 15) -> dict[str,
     return {"peak_rss_mb": s.get("peak_rss_mb"), "first_frame_s": s.get("time_to_first_output_from_process_start_s")}
 
 
+def pipeline_row(spec: str, provider: str, size: tuple[int, int], a: argparse.Namespace, base_e2e: dict[str, Any]) -> dict[str, Any]:
+    """A row for a chain or an effect without a network: end to end and paced only, as realtime
+    runs it (variant auto)."""
+    e2e = end_to_end(spec, provider, size, a.source, a.frames, a.track, "auto")
+    live = live_summary(end_to_end(spec, provider, size, a.source, a.frames, a.track, "auto", fps=a.live_fps))
+    ratio = round(e2e["fps_output"] / base_e2e["fps_output"], 2) if base_e2e["fps_output"] else 0.0
+    return {"filter": spec, "variant": "auto", "precision": "—", "provider": provider, "size": f"{size[0]}x{size[1]}",
+            "model": None, "e2e": e2e, "live": live, "ratio_e2e": ratio,
+            "non_inference_ms": round(e2e["stages_ms"]["non_inference"]["p50"], 2)}
+
+
 def markdown(rows: list[dict[str, Any]], meta: dict[str, Any], starts: dict[str, dict[str, Any]]) -> str:
     lines = [f"# FPS benchmark — {meta['machine']}", "", f"{meta['date']}; source `{meta['source']}`, {meta['frames']} frames end to end.", "",
              "| filter | variant | precision | provider | size | model ms | model fps | e2e fps | live latency p50 / p95 / p99 ms | live frames kept | × baseline e2e | SSIM to full | non-inference ms |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lat = r["live"]["latency_ms"]
-        lines.append(f"| {r['filter']} | {r.get('variant', '')} | {r.get('precision', 'fp32')} | {r['provider']} | {r['size']} | {r['model']['ms_p50']} | {r['model']['fps']} | "
+        model = r["model"] or {"ms_p50": "—", "fps": "—"}  # effects without a network
+        lines.append(f"| {r['filter']} | {r.get('variant', '')} | {r.get('precision', 'fp32')} | {r['provider']} | {r['size']} | {model['ms_p50']} | {model['fps']} | "
                      f"{r['e2e']['fps_output']} | {lat['p50']:.1f} / {lat['p95']:.1f} / {lat['p99']:.1f} | {r['live']['processed_share']:.0%} | {r.get('ratio_e2e', '')} | "
                      f"{r.get('ssim_to_full', '')} | {r.get('non_inference_ms', '')} |")
     lines += ["", "model ms: ONNX Runtime on one frame already at the filter's input size (uint8 frame I/O included). "
@@ -201,7 +213,8 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any], starts: dict[str,
               "latency = output time − capture time, and the share of camera frames the loop processed (the rest were skipped, newest frame wins). "
               "non-inference ms: p50 per frame of everything but the network itself: the loop's own work (resizes, blending, "
               "temporal stabilisation) plus the frame conversion inside the graph (measured alone: frame I/O ms below); "
-              "source decoding and MediaPipe excluded.", "", "Per-stage p50 ms (end to end):", ""]
+              "source decoding and MediaPipe excluded. Effects without a network (big_eyes, glasses, crown) and chains of "
+              "several filters have no model-only time.", "", "Per-stage p50 ms (end to end):", ""]
     for r in rows:
         stages = ", ".join(f"{k} {v['p50']}" for k, v in r["e2e"]["stages_ms"].items())
         lines.append(f"- {r['filter']} {r.get('variant', '')} {r.get('precision', 'fp32')} {r['provider']} {r['size']}: {stages}, frame I/O {r.get('frame_io_ms', '')}")
@@ -221,7 +234,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     labels = [f"{r['filter'].split(' ')[0]} {r.get('variant', '')} {r.get('precision', 'fp32')} {r['provider']} {r['size']}" for r in rows]
     x = np.arange(len(rows))
     fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(rows)), 5))
-    ax.bar(x - 0.2, [r["model"]["fps"] for r in rows], 0.4, label="model only")
+    ax.bar(x - 0.2, [r["model"]["fps"] if r["model"] else 0 for r in rows], 0.4, label="model only")
     ax.bar(x + 0.2, [r["e2e"]["fps_output"] for r in rows], 0.4, label="end to end")
     ax.axhline(30, color="gray", linestyle="--", linewidth=1, label="30 fps")
     ax.set_xticks(x, labels, fontsize=7, rotation=40, ha="right")
@@ -233,10 +246,12 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from realtime.chain import chain_files, parse_spec
     from realtime.registry import bundled_filters, fast_variant, resolve_filter
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--filter", nargs="*", help="bundled names or ONNX files (default: all bundled)")
+    p.add_argument("--filter", nargs="*", help="bundled names, ONNX files, effects (big_eyes, glasses, crown) or chains a+b "
+                   "(default: all bundled)")
     p.add_argument("--sizes", nargs="*", default=["640x480", "1280x720"])
     p.add_argument("--providers", nargs="*", default=["cpu"])
     p.add_argument("--source", default="synthetic")
@@ -279,6 +294,12 @@ def main(argv: list[str] | None = None) -> int:
                          "model": base_model, "e2e": base_e2e, "live": base_live, "ratio_e2e": 1.0})
             frames = sample_frames(a.source, size, a.ssim_frames) if ("fast" in a.variants or a.precisions != ["fp32"]) else []
             for spec in specs:
+                if len(parse_spec(spec)) > 1 or not chain_files(spec):  # an effect or a chain: the pipeline only
+                    row = pipeline_row(spec, provider, size, a, base_e2e)
+                    rows.append(row)
+                    print(f"{spec} {provider} {size[0]}x{size[1]}: e2e {row['e2e']['fps_output']} fps ({row['ratio_e2e']}× baseline), "
+                          f"live p95 {row['live']['latency_ms']['p95']:.1f} ms, {row['live']['processed_share']:.0%} of frames kept")
+                    continue
                 full = resolve_filter(spec)
                 for variant in a.variants:
                     fp32 = full if variant == "full" else fast_variant(full)

@@ -1,7 +1,11 @@
 """Paired training (FilterClone's recipe): clone a filter from (input, output) pairs.
 
     python -m models.train_pairs --teacher cartoon --out runs/cartoon.pt --steps 3000
+    python -m models.train_pairs --teacher aged --crop 192 --latent-codes 3 --out runs/aged.pt
     python -m models.train_pairs --pairs FOLDER --out runs/myfilter.pt
+
+A face teacher (``aged``) trains on aligned face crops (:mod:`models.face_crops`), the crops
+the runtime's face filter kind feeds the network, ``--crop`` pixels a side.
 
 L1 ("median") regression plus 0.01 × the VQ codebook losses, Adam, random crops, dead codes
 reset every 100 steps. Resumable (``--resume`` continues from ``--out``); Ctrl-C saves first.
@@ -10,11 +14,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import random
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 
@@ -23,11 +29,15 @@ from models.checkpoint import build_model
 from models.media import data_root, fit_short_side, load_collection
 from models.training import TrainingRun, add_run_args, parse_ints, pick_device
 from models.pairs_data import CropConfig, FolderPairs, TeacherPairs, batch, to_tensor
+from models.aging import AGE_STYLES, aged
+from models.face_crops import FaceCrops, FaceTeacher, FaceTeacherPairs, cached_face_crops
 from models.teachers import CARTOON_STYLES, TEACHERS, cartoon
 from models.unet import UNet, kmeans
 
 log = logging.getLogger("train_pairs")
 DEFAULT_HOLDOUT = ("skimage__astronaut", "liveportrait__d18", "skimage__coffee")
+FACE_TEACHERS = {"aged": aged}  # name → fn(crop, landmarks, person mask, style), styles in FACE_STYLES
+FACE_STYLES = {"aged": AGE_STYLES}
 
 
 @dataclass
@@ -39,6 +49,7 @@ class TrainConfig:
     holdout: tuple[str, ...] = DEFAULT_HOLDOUT
     channels: tuple[int, ...] = (32, 64, 64, 128)
     blocks_per_level: int = 2
+    num_downsamples: int = 2
     latent_codes: int = 4
     residual_output: bool = False
     norm_groups: int = 32
@@ -70,21 +81,45 @@ def validation_pairs(images: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tens
     return torch.stack(xs), torch.stack(ys), styles
 
 
+def face_validation_pairs(crops: FaceCrops, teacher: str, size: int, limit: int = 24) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """Fixed validation set of a face teacher: up to ``limit`` held-out crops (evenly spread)
+    under every style, shrunk to the network's ``size``."""
+    pick = np.linspace(0, len(crops) - 1, min(limit, len(crops))).round().astype(int) if len(crops) else []
+    xs, ys, styles = [], [], []
+    for i in sorted(set(pick)):
+        img, lm, person = crops.images[i], crops.landmarks[i], crops.person[i]
+        for style_name, style in FACE_STYLES[teacher].items():
+            out = FACE_TEACHERS[teacher](img, lm, person, style)
+            xs.append(to_tensor(cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)))
+            ys.append(to_tensor(cv2.resize(out, (size, size), interpolation=cv2.INTER_AREA)))
+            styles.append(style_name)
+    return torch.stack(xs), torch.stack(ys), styles
+
+
+def random_face_teacher(teacher: str) -> FaceTeacher:
+    def draw(crop: np.ndarray, landmarks: np.ndarray, person: np.ndarray, rng: random.Random) -> np.ndarray:
+        styles = FACE_STYLES[teacher]
+        return FACE_TEACHERS[teacher](crop, landmarks, person, styles[rng.choice(sorted(styles))])
+    return draw
+
+
 @torch.no_grad()
 def evaluate(model: UNet, xs: torch.Tensor, ys: torch.Tensor, styles: list[str], device: torch.device) -> dict[str, Any]:
-    """Validation L1 (0–1 scale) with the code the encoder picks, and which code each style gets."""
+    """Validation L1 (0–1 scale) with the code the encoder picks, which code each style gets,
+    and the ratio L1(network, teacher) / L1(photo, teacher) (1 = no better than the photo)."""
     model.eval()
-    total, votes = 0.0, {}
+    total, photo, votes = 0.0, 0.0, {}
     for i in range(0, len(xs), 8):
         x, y = xs[i : i + 8].to(device), ys[i : i + 8].to(device)
         out = model(x, target=y)
         total += (out.image.clamp(0, 1) - y).abs().mean(dim=(1, 2, 3)).sum().item()
+        photo += (x - y).abs().mean(dim=(1, 2, 3)).sum().item()
         if out.indices is not None:
             for s, k in zip(styles[i : i + 8], out.indices.tolist()):
                 votes.setdefault(s, []).append(k)
     model.train()
     codes = {s: max(set(v), key=v.count) for s, v in votes.items()}
-    return {"val_l1": total / len(xs), "style_codes": codes}
+    return {"val_l1": total / len(xs), "val_ratio": total / max(photo, 1e-9), "style_codes": codes}
 
 
 def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
@@ -92,18 +127,26 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     if cfg.pairs is not None:
         source: TeacherPairs | FolderPairs = FolderPairs(cfg.pairs, cfg.crops)
         val_images: list[np.ndarray] = []
+    elif cfg.teacher in FACE_TEACHERS:
+        train_crops, val_crops = cached_face_crops(cfg.data, cfg.out.parent).split(set(cfg.holdout))
+        log.info("%d training and %d validation face crops", len(train_crops), len(val_crops))
+        source = FaceTeacherPairs(train_crops, random_face_teacher(cfg.teacher), cfg.crops.crop, cfg.crops.flip)
+        val_images = []
     else:
         if cfg.teacher not in TEACHERS:
-            raise UserError(f"unknown teacher {cfg.teacher!r}; known: {', '.join(TEACHERS)}")
+            raise UserError(f"unknown teacher {cfg.teacher!r}; known: {', '.join([*TEACHERS, *FACE_TEACHERS])}")
         train_images, val_images = load_collection(cfg.data, set(cfg.holdout))
         source = TeacherPairs(train_images, TEACHERS[cfg.teacher], cfg.crops)
     torch.manual_seed(cfg.seed)
     model = build_model("unet", dict(
-        channels=cfg.channels, blocks_per_level=cfg.blocks_per_level, num_downsamples=min(2, len(cfg.channels) - 1),
+        channels=cfg.channels, blocks_per_level=cfg.blocks_per_level, num_downsamples=min(cfg.num_downsamples, len(cfg.channels) - 1),
         latent_codes=cfg.latent_codes, residual_output=cfg.residual_output, norm_groups=cfg.norm_groups,
         edge_sigmas=cfg.edge_sigmas)).to(device)
     run = TrainingRun(model, cfg.out, cfg.steps, cfg.lr, cfg.seed, cfg.name, resume, cfg.save_every)
-    val = validation_pairs(val_images) if val_images and cfg.latent_codes else None
+    if cfg.teacher in FACE_TEACHERS and cfg.pairs is None:
+        val = face_validation_pairs(val_crops, cfg.teacher, cfg.crops.crop) if len(val_crops) and cfg.latent_codes else None
+    else:
+        val = validation_pairs(val_images) if val_images and cfg.latent_codes else None
     usage = torch.zeros(max(cfg.latent_codes, 1), dtype=torch.long)
     recent: deque[torch.Tensor] = deque(maxlen=32)
     last: dict[str, Any] = {}
@@ -144,12 +187,13 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
 def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--teacher", default="cartoon", help=f"filter to clone on the fly ({', '.join(TEACHERS)})")
+    src.add_argument("--teacher", default="cartoon", help=f"filter to clone on the fly ({', '.join([*TEACHERS, *FACE_TEACHERS])})")
     src.add_argument("--pairs", type=Path, help="folder with inputs/ and outputs/ images of the same names")
     p.add_argument("--data", type=Path, default=data_root(), help="photos/videos for --teacher (default: %(default)s)")
     p.add_argument("--holdout", default=",".join(DEFAULT_HOLDOUT), help="file stems kept out for validation")
     p.add_argument("--channels", default="32,64,64,128")
     p.add_argument("--blocks", type=int, default=2, help="residual blocks per level")
+    p.add_argument("--downsamples", type=int, default=2, help="2× downsamplings (more = wider view, cheaper)")
     p.add_argument("--latent-codes", type=int, default=4, help="K variants (0 = no latent)")
     p.add_argument("--residual", action="store_true", help="predict output − input (trains faster)")
     p.add_argument("--norm-groups", type=int, default=32, help="GroupNorm groups (fewer train faster in thin nets)")
@@ -167,7 +211,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
         raise UserError(f"--edge-sigmas must look like 1.2:3,1.5:4, got {a.edge_sigmas!r}") from None
     cfg = TrainConfig(
         out=a.out, teacher=None if a.pairs else a.teacher, pairs=a.pairs, data=a.data,
-        holdout=tuple(s for s in a.holdout.split(",") if s), channels=channels, blocks_per_level=a.blocks,
+        holdout=tuple(s for s in a.holdout.split(",") if s), channels=channels, blocks_per_level=a.blocks, num_downsamples=a.downsamples,
         latent_codes=a.latent_codes, residual_output=a.residual, norm_groups=a.norm_groups, edge_sigmas=edges, steps=a.steps, vq_warmup=a.vq_warmup, batch_size=a.batch,
         crops=CropConfig(crop=a.crop, short_min=a.short_min, short_max=a.short_max), lr=a.lr, save_every=a.save_every, seed=a.seed, device=a.device,
         name=a.name or a.out.stem,
@@ -180,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg, resume = parse_args(argv)
     meta = train(cfg, resume)
     if "val_l1" in meta:
-        print(f"validation L1 {meta['val_l1']:.4f} (0-1 scale), style → code {meta['style_codes']}")
+        print(f"validation L1 {meta['val_l1']:.4f} (0-1 scale), ratio to the photo's {meta['val_ratio']:.2f}, style → code {meta['style_codes']}")
     print(f"saved {cfg.out}")
     return 0
 

@@ -47,6 +47,23 @@ def test_fps_benchmark_reports_variants_baseline_ratio_ssim_and_startup(tmp_path
     assert (out / "fps.png").stat().st_size > 1000
 
 
+def test_fps_benchmark_takes_effects_and_chains_without_a_model_only_time(tmp_path, face_video):
+    swap = make_onnx_filter(tmp_path / "swap.onnx")
+    out = tmp_path / "report"
+    assert main(["--filter", "big_eyes", f"glasses+{swap}", "--sizes", "320x240", "--frames", "4", "--runs", "2",
+                 "--source", str(face_video), "--no-startup", "--out", str(out)]) == 0
+    report = json.loads((out / "fps.json").read_text())
+    rows = {r["filter"]: r for r in report["rows"]}
+    assert set(rows) == {"baseline (Johnson fp32)", "big_eyes", f"glasses+{swap}"}
+    for spec in ("big_eyes", f"glasses+{swap}"):
+        r = rows[spec]
+        assert r["model"] is None and r["e2e"]["frames_output"] == 4 and r["live"]["processed_share"] > 0
+        assert "track" in r["e2e"]["stages_ms"]  # a face effect runs the face mesh
+    table = (out / "fps.md").read_text()
+    assert "| big_eyes | auto | — | cpu | 320x240 | — | — |" in table
+    assert (out / "fps.png").stat().st_size > 1000
+
+
 def test_realtime_bench_points_to_the_benchmark_command(monkeypatch, capsys):
     """The runtime does not import the benchmarks (they sit above it): `realtime bench` says
     which command it is."""

@@ -1,5 +1,12 @@
 """A network on an aligned square crop around each tracked face, pasted back with a
-feathered mask; frames without a face pass through."""
+feathered mask; frames without a face pass through.
+
+What is pasted is the network's *change* to the crop, not its output: the crop is usually
+smaller than the face in the frame (a close-up in a 640×480 frame spans a 340-px square,
+the ``aged`` network sees 192 px), so pasting the output would blur the whole face, while
+the change keeps the frame's own detail wherever the filter leaves the face alone. Only the
+crop's footprint on the frame (its bounding box) is warped back, whatever the frame's size.
+"""
 from __future__ import annotations
 
 import cv2
@@ -38,8 +45,32 @@ class FaceFilter:
             except NonFiniteOutput:
                 return Applied(bgr, ms, nonfinite=True)
             ms += result.ms
-            inv = cv2.invertAffineTransform(m)
-            back = cv2.warpAffine(result.image, inv, (w, h), flags=cv2.INTER_LINEAR)
-            alpha = cv2.warpAffine(self.mask, inv, (w, h), flags=cv2.INTER_LINEAR)[..., None] * settings.strength
-            out = (out * (1.0 - alpha) + back * alpha + 0.5).astype(np.uint8)
+            out = paste_change(out, result.image.astype(np.float32) - crop, self.mask * settings.strength, m)
         return Applied(out, ms)
+
+
+def footprint(m: np.ndarray, size: int, hw: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    """(x0, y0, x1, y1): the frame pixels the ``size``² crop of ``m`` covers, or None."""
+    inv = cv2.invertAffineTransform(m)
+    corners = np.array([[0, 0], [size, 0], [0, size], [size, size]], np.float64) @ inv[:, :2].T + inv[:, 2]
+    x0, y0 = np.floor(corners.min(axis=0)).astype(int)
+    x1, y1 = np.ceil(corners.max(axis=0)).astype(int) + 1
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, hw[1]), min(y1, hw[0])
+    return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
+
+
+def paste_change(frame: np.ndarray, change: np.ndarray, weight: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """``frame`` + ``weight`` × ``change`` (both in crop pixels, crop = ``m`` of the frame),
+    warped back into the crop's footprint only."""
+    box = footprint(m, weight.shape[0], frame.shape[:2])
+    if box is None:
+        return frame
+    x0, y0, x1, y1 = box
+    inv = cv2.invertAffineTransform(m)
+    inv[:, 2] -= (x0, y0)
+    size = (x1 - x0, y1 - y0)
+    delta = cv2.warpAffine(change, inv, size, flags=cv2.INTER_LINEAR)
+    alpha = cv2.warpAffine(weight, inv, size, flags=cv2.INTER_LINEAR)[..., None]
+    out = frame.copy()
+    out[y0:y1, x0:x1] = np.clip(frame[y0:y1, x0:x1] + alpha * delta + 0.5, 0, 255).astype(np.uint8)
+    return out
