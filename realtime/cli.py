@@ -8,6 +8,7 @@
     realtime --filter big_eyes+glasses | --sticker hat.png@head
     realtime --filter cartoon --source talk.mp4 --no-preview --output out.mp4 --frames 100 --stats s.json
     realtime --list-filters | --list-cameras
+    realtime web [--host 127.0.0.1] [--port 1235]   a page: upload a photo, pick a filter (see realtime web --help)
 
 Options can also come from a TOML file (--config); the command line wins.
 """
@@ -209,8 +210,46 @@ def list_filters() -> int:
     return 0
 
 
+def build_web_parser() -> argparse.ArgumentParser:
+    from realtime.web.config import PROVIDERS, WebConfig
+
+    d = WebConfig()
+    p = OneLineParser(prog="realtime web", description="A page on localhost: upload a photo, pick a filter, see and "
+                      "download the result; every variant of a filter side by side; your camera filtered live (with the "
+                      "web extra, aiortc). Then open http://127.0.0.1:1235/.")
+    p.add_argument("--host", default=d.host, help=f"address to listen on (default {d.host}: this machine only; "
+                   "another one lets anyone who can reach it use the page, and is warned about)")
+    p.add_argument("--port", type=_number(int), default=d.port, help=f"port (default {d.port}; 0: any free port)")
+    p.add_argument("--max-upload-mb", type=_number(float), default=d.max_upload_mb,
+                   help=f"largest image file accepted, in MB (default {d.max_upload_mb:g})")
+    p.add_argument("--max-megapixels", type=_number(float), default=d.max_megapixels,
+                   help=f"largest image accepted, in megapixels, checked before decoding (default {d.max_megapixels:g})")
+    p.add_argument("--provider", default=d.provider, choices=PROVIDERS)
+    p.add_argument("--variant", default=d.variant, choices=["auto", "full", "fast"],
+                   help="auto: a filter's fast CPU variant when running on CPU, the full model on GPU (default)")
+    p.add_argument("--threads", type=_number(int), default=d.threads, help="ONNX Runtime threads (default: all cores)")
+    p.add_argument("--workers", type=_number(int), default=d.workers, help=f"images filtered at once (default {d.workers})")
+    p.add_argument("--max-live", type=_number(int), default=d.max_live, help=f"live camera sessions at once (default {d.max_live})")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="-v: what it does (info), -vv: debug")
+    return p
+
+
+def web_main(argv: list[str]) -> int:
+    """``realtime web``: check the options, then serve until Ctrl-C."""
+    from realtime.web.config import WebConfig
+    from realtime.web.server import serve
+
+    args = vars(build_web_parser().parse_args(argv))
+    verbose = args.pop("verbose")
+    logging.basicConfig(level={0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG),
+                        format="%(levelname)s %(name)s: %(message)s")
+    return serve(WebConfig(**args))
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["web"]:
+        return web_main(argv[1:])
     if argv[:1] == ["bench"]:  # the benchmark sits above the runtime (it imports it, not the other way)
         raise UserError("the benchmark is its own command: python -m benchmarks.fps --help (./run python -m benchmarks.fps ...)")
     parser = build_parser()

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +43,7 @@ import cv2
 import numpy as np
 
 from realtime.errors import UserError
+from realtime.image_header import HeaderError, read_header
 from realtime.tracking import quiet_native_stderr
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,6 @@ PLACEMENTS = ("eyes", "head")
 MAX_STICKER_SIDE = 4096  # px: larger is a photo, not a sticker (and 64 MB of BGRA to warp)
 MIN_STICKER_SIDE = 4  # px of visible content
 MAX_STICKER_BYTES = 32 * 1024 * 1024
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 DO_WHAT = "save it as a PNG with transparency"
 
 
@@ -262,27 +261,6 @@ def split_placement(spec: str | Path) -> tuple[Path, str]:
     return Path(text), "eyes"
 
 
-def header_size(data: bytes) -> tuple[str, int, int] | None:
-    """(format, width, height) read from a PNG's IHDR or a WebP's VP8X/VP8L/VP8 header,
-    without decoding; None for anything else."""
-    if data[:8] == PNG_SIGNATURE and data[12:16] == b"IHDR" and len(data) >= 24:
-        w, h = struct.unpack(">II", data[16:24])
-        return "PNG", w, h
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP" and len(data) >= 30:
-        chunk = data[12:16]
-        if chunk == b"VP8X":
-            w = 1 + int.from_bytes(data[24:27], "little")
-            h = 1 + int.from_bytes(data[27:30], "little")
-            return "WebP", w, h
-        if chunk == b"VP8L" and data[20] == 0x2F:
-            bits = int.from_bytes(data[21:25], "little")
-            return "WebP", 1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF)
-        if chunk == b"VP8 ":
-            w, h = struct.unpack("<HH", data[26:30])
-            return "WebP", w & 0x3FFF, h & 0x3FFF
-    return None
-
-
 def load_sticker(spec: str | Path) -> tuple[np.ndarray, Anchor]:
     """A user's sticker as (straight-alpha BGRA uint8 cropped to its visible part, anchor by
     the placement convention), or one :class:`UserError` line: missing file, not a PNG/WebP,
@@ -300,12 +278,15 @@ def load_sticker(spec: str | Path) -> tuple[np.ndarray, Anchor]:
         data = path.read_bytes()
     except OSError as exc:
         raise UserError(f"sticker {path} cannot be read ({exc.strerror or exc}): check its permissions") from None
-    header = header_size(data)
-    if header is None and data[:3] == b"\xff\xd8\xff":  # a JPEG cannot hold transparency
+    if data[:3] == b"\xff\xd8\xff":  # a JPEG cannot hold transparency
         raise UserError(f"sticker {path} is a JPEG and has no alpha channel: {DO_WHAT}")
-    if header is None:
+    try:
+        header = read_header(data)
+    except HeaderError:
+        header = None
+    if header is None or header.format not in ("png", "webp"):
         raise UserError(f"sticker {path} is not a PNG or WebP image: {DO_WHAT}")
-    fmt, w, h = header
+    fmt, w, h = header.format.upper(), header.width, header.height
     if w > MAX_STICKER_SIDE or h > MAX_STICKER_SIDE:
         raise UserError(f"sticker {path} is {w}×{h} px (at most {MAX_STICKER_SIDE} px a side): scale it down")
     with quiet_native_stderr():  # libpng/libwebp print their own complaint about a broken file

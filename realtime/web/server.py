@@ -1,0 +1,216 @@
+"""The web server: the page, the filter list, and apply-a-filter-to-an-upload.
+
+    GET  /             the page (one file, no external resources: it works offline)
+    GET  /api/filters  the filters, their kinds and latent names; whether the live camera is on
+    POST /api/apply    multipart: image, filter, latent (n or all), strength, background → PNG
+    POST /api/offer    the live camera: a WebRTC offer in, the answer out (with aiortc)
+
+Every error is ``{"error": "one line"}`` with 400, 404, 405, 413, 415 or 503; an unexpected
+exception is logged with its traceback and answered with a one-line 500. Filter work runs in a
+small thread pool, never on the event loop, so one slow request does not stall the others or
+the live camera; past ``max_pending`` requests the server says 503 instead of queueing
+without bound.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from importlib import resources
+from typing import Any, Awaitable, Callable, TypeVar
+
+from aiohttp import HttpVersion11, hdrs, web
+
+from realtime.errors import UserError, first_line
+from realtime.web.chains import ChainCache
+from realtime.web.config import WebConfig
+from realtime.web.errors import RequestError, one_line
+from realtime.web.options import Catalogue, parse_options
+from realtime.web.rendering import render
+from realtime.web.uploads import check_image, read_form, too_large
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# the page may load nothing from elsewhere: scripts and styles are inline, pictures are blobs
+PAGE_POLICY = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' blob: data:; "
+               "media-src 'self' blob:; connect-src 'self'; base-uri 'none'; form-action 'none'")
+
+
+class Workers:
+    """The thread pool that filters, with a count of the jobs queued or running in it."""
+
+    def __init__(self, threads: int, max_pending: int) -> None:
+        self.pool = ThreadPoolExecutor(threads, thread_name_prefix="realtime-web")
+        self.max_pending = max_pending
+        self._pending = 0
+        self._lock = threading.Lock()
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` in the pool; 503 when ``max_pending`` jobs are already in it. A job
+        counts until it has finished, also when the client that asked for it has gone."""
+        with self._lock:
+            if self._pending >= self.max_pending:
+                raise RequestError(f"busy: {self._pending} images are being filtered; try again in a moment", status=503)
+            self._pending += 1
+        job: Future[T] = self.pool.submit(fn, *args)
+        job.add_done_callback(self._finished)
+        return await asyncio.wrap_future(job)
+
+    def _finished(self, job: Future[Any]) -> None:
+        with self._lock:
+            self._pending -= 1
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+class WebState:
+    """What the handlers share: the config, the filter list, loaded chains, the workers."""
+
+    def __init__(self, config: WebConfig, chains: ChainCache | None = None) -> None:
+        self.config = config
+        self.catalogue = Catalogue.from_registry()
+        self.chains = chains or ChainCache(config.provider, config.variant, config.threads)
+        self.workers = Workers(config.workers, config.max_pending)
+        self.live = load_live()
+
+
+STATE = web.AppKey("state", WebState)
+
+
+def load_live() -> Any:
+    """:mod:`realtime.web.live` when aiortc is installed (``pip install .[web]``), else None:
+    the page then hides its live camera section."""
+    try:
+        from realtime.web import live
+    except ImportError as exc:
+        log.info("live camera off: %s (pip install .[web] adds it)", first_line(exc))
+        return None
+    return live
+
+
+def error_response(message: str, status: int) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every failure as ``{"error": one line}``: a client's with its status, aiohttp's own
+    (404, 405, 413) with theirs, anything else logged with its traceback and answered 500."""
+    try:
+        return await handler(request)
+    except RequestError as exc:
+        return error_response(one_line(exc), exc.status)
+    except UserError as exc:  # the library refused something the checks let through
+        return error_response(one_line(exc), 400)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return error_response(exc.reason, exc.status)
+    except ConnectionError:  # the client went away: nobody to answer
+        raise
+    except Exception as exc:  # a bug: the client gets one line, the log the traceback
+        log.exception("%s %s failed", request.method, request.path)
+        return error_response(f"internal error ({type(exc).__name__}); the server log has the details", 500)
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    response = await handler(request)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+async def page(request: web.Request) -> web.Response:
+    html = resources.files("realtime.web").joinpath("page.html").read_text(encoding="utf-8")
+    return web.Response(text=html, content_type="text/html", headers={"Content-Security-Policy": PAGE_POLICY})
+
+
+async def filters(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    return web.json_response({**state.catalogue.as_json(), "live": state.live is not None,
+                              "max_upload_mb": state.config.max_upload_mb, "max_megapixels": state.config.max_megapixels})
+
+
+async def apply(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    upload = await read_form(request, state.config.max_upload_bytes)
+    options = parse_options(upload.fields, state.catalogue)
+    header = check_image(upload.image, state.config.max_pixels)  # before it waits for a worker
+    rendered = await state.workers.run(render, state.chains, upload.image, header, options)
+    return web.Response(body=rendered.png, content_type="image/png",
+                        headers={"Server-Timing": f"filter;dur={rendered.filter_ms:.1f}"})
+
+
+async def refuse_large(request: web.Request) -> web.Response | None:
+    """``Expect: 100-continue``: a body declared over the cap is refused before the client
+    sends it; any other is let through as aiohttp does by default."""
+    error = too_large(request.content_length, request.app[STATE].config.max_upload_bytes)
+    if error:
+        return error_response(one_line(error), error.status)
+    expect = request.headers.get(hdrs.EXPECT, "")
+    if request.version != HttpVersion11 or expect.lower() != "100-continue":
+        return error_response(f"unknown expectation {expect[:40]!r}: only 100-continue is understood", 417)
+    await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # go on: send the body
+    return None
+
+
+def make_app(config: WebConfig, chains: ChainCache | None = None) -> web.Application:
+    """The application; ``chains`` lets several apps (tests) share loaded models."""
+    app = web.Application(client_max_size=config.max_body_bytes, middlewares=[security_headers, json_errors])
+    state = app[STATE] = WebState(config, chains)
+    app.router.add_get("/", page)
+    app.router.add_get("/api/filters", filters)
+    app.router.add_post("/api/apply", apply, expect_handler=refuse_large)
+    if state.live is not None:
+        state.live.add_routes(app, state)
+    app.on_cleanup.append(_close)
+    return app
+
+
+async def _close(app: web.Application) -> None:
+    app[STATE].workers.close()
+
+
+def check_host(config: WebConfig) -> None:
+    if not config.local_only:
+        log.warning("listening on %s: anyone who can reach this machine can use the page and its CPU; "
+                    "the default 127.0.0.1 keeps it to this machine", config.host)
+
+
+def serve(config: WebConfig) -> int:
+    """Run the server until Ctrl-C (exit 0) or SIGTERM."""
+    check_host(config)
+    return run_site(make_app(config), config)
+
+
+def run_site(app: web.Application, config: WebConfig) -> int:
+    async def forever() -> None:
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, config.host, config.port)
+            try:
+                await site.start()
+            except OSError as exc:
+                raise UserError(f"cannot listen on {config.host}:{config.port} ({exc.strerror or exc}); "
+                                f"choose another --port or --host") from None
+            host, port = runner.addresses[0][:2]
+            shown = f"[{host}]" if ":" in host else host
+            print(f"realtime web: http://{shown}:{port}/  (Ctrl-C to stop)", flush=True)
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()
+
+    try:
+        asyncio.run(forever())
+    except KeyboardInterrupt as exc:
+        from realtime.errors import Interrupted, stopped_by
+
+        if isinstance(exc, Interrupted):
+            stopped_by(exc.signum)
+        print("stopped", flush=True)
+    return 0
