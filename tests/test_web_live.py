@@ -143,11 +143,16 @@ def test_a_bad_offer_is_one_json_line(loopback_only):
 
 
 class SlowInvert:
-    """A stand-in chain: 60 ms a frame, the picture inverted."""
+    """A stand-in filter: 60 ms a frame, the picture inverted."""
 
-    def apply(self, bgr: np.ndarray, **settings: Any) -> np.ndarray:
+    name = "slow"
+    needs: frozenset[str] = frozenset()
+
+    def apply(self, bgr: np.ndarray, analysis: Any, settings: Any) -> Any:
+        from realtime.kinds import Applied
+
         time.sleep(0.06)
-        return 255 - bgr
+        return Applied(255 - bgr, 60.0)
 
 
 def test_a_slow_filter_drops_frames_instead_of_falling_behind():
@@ -157,7 +162,9 @@ def test_a_slow_filter_drops_frames_instead_of_falling_behind():
 
     async def scenario() -> tuple[float, int, list[np.ndarray]]:
         pool = ThreadPoolExecutor(1)
-        job = LiveJob(SlowInvert(), ApplyOptions("slow", 0, 1.0, None), None)  # type: ignore[arg-type]
+        from realtime.chain import Chain
+
+        job = LiveJob(Chain([SlowInvert()]), ApplyOptions("slow", 0, 1.0, None), None)  # type: ignore[list-item]
         track = FilteredTrack(SyntheticCamera(fps=200), job, pool)  # 5 ms a frame: 12 frames per filter run
         start = time.perf_counter()
         out = [(await track.recv()).to_ndarray(format="bgr24") for _ in range(40)]
@@ -171,3 +178,25 @@ def test_a_slow_filter_drops_frames_instead_of_falling_behind():
     assert elapsed < 0.6, "the track waited for the filter on every frame (40 × 60 ms)"
     assert 2 <= filtered <= 8, "the filter should run back to back (40 frames × 5 ms / 60 ms ≈ 4 runs)"
     assert all(o[0, 0, 0] == 255 - GRAY for o in out), "an unfiltered frame went out"
+
+
+def test_the_live_camera_tracks_faces_across_frames(face_video):
+    """A face filter live gets the session's tracking analysis (One Euro smoothed landmarks,
+    as in the live loop), not a still photo's fresh detection on every frame."""
+    import cv2
+
+    from realtime.analysis import Analysis
+    from realtime.chain import load_chain
+
+    cap = cv2.VideoCapture(str(face_video))
+    frames = [cv2.resize(cap.read()[1], (320, 240)) for _ in range(6)]
+    cap.release()
+    job = LiveJob.make(load_chain("big_eyes", provider="cpu"), ApplyOptions("big_eyes", 0, 1.0, None))
+    analysis = Analysis()
+    try:
+        outs = [job.run(f, i / 30, analysis)[0] for i, f in enumerate(frames)]
+        tracker = analysis.analysers["faces"].tracker  # type: ignore[attr-defined]
+        assert not tracker.static and tracker.smoothers  # tracking mode, with a smoother per face
+    finally:
+        analysis.close()
+    assert all(np.abs(o.astype(int) - f).sum() > 0 for o, f in zip(outs, frames))  # the eyes were magnified

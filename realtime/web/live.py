@@ -37,12 +37,12 @@ from aiohttp import web
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 from av import VideoFrame
 
+from realtime.analysis import Analysis, FrameAnalysis
 from realtime.background import Backdrop
-from realtime.chain import Chain
+from realtime.chain import Chain, make_settings
 from realtime.errors import first_line
 from realtime.web.errors import RequestError, one_line
 from realtime.web.options import ApplyOptions, parse_options
-from realtime.web.rendering import apply
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
@@ -67,10 +67,16 @@ class LiveJob:
     def make(cls, chain: Chain, options: ApplyOptions) -> "LiveJob":
         return cls(chain, options, options.backdrop())
 
-    def run(self, bgr: np.ndarray) -> tuple[np.ndarray, float]:
-        """(the filtered frame, milliseconds it took); runs in a worker thread."""
+    def run(self, bgr: np.ndarray, t: float, analysis: Analysis) -> tuple[np.ndarray, float]:
+        """(the filtered frame, milliseconds it took); runs in a worker thread. ``analysis``
+        is the session's own, tracking from frame to frame as the live loop does (smoothed
+        landmarks, a steady person mask), not a still photo's."""
         start = time.perf_counter()
-        out = apply(self.chain, bgr, self.options, self.backdrop)
+        settings = make_settings(self.chain.settings, strength=self.options.strength, latent=self.options.latent or 0,
+                                 background=self.backdrop)
+        needs = self.chain.needs_for(settings)
+        found = analysis(bgr, t, needs) if needs else FrameAnalysis()
+        out = self.chain.process(bgr, found, settings).image
         return out, (time.perf_counter() - start) * 1000
 
 
@@ -111,6 +117,8 @@ class FilteredTrack(MediaStreamTrack):
         self._running: asyncio.Future[tuple[np.ndarray, float]] | None = None
         self._latest: np.ndarray | None = None
         self._failures = 0
+        self.analysis = Analysis()  # this camera's analysers, started when a filter first needs them
+        self._start = time.monotonic()
 
     async def recv(self) -> VideoFrame:
         frame = await self.source.recv()
@@ -118,7 +126,8 @@ class FilteredTrack(MediaStreamTrack):
         bgr = frame.to_ndarray(format="bgr24")
         self._collect()
         if self._running is None:
-            self._running = asyncio.get_running_loop().run_in_executor(self.pool, self.job.run, bgr)
+            t = time.monotonic() - self._start
+            self._running = asyncio.get_running_loop().run_in_executor(self.pool, self.job.run, bgr, t, self.analysis)
         if self._latest is None:  # nothing filtered yet: wait for this frame's result
             await asyncio.wait([self._running])
             self._collect()
@@ -146,6 +155,10 @@ class FilteredTrack(MediaStreamTrack):
     def stop(self) -> None:
         super().stop()
         self.source.stop()
+        if self._running is None:
+            self.analysis.close()
+        else:  # MediaPipe's graphs are in use until the run in the pool ends
+            self._running.add_done_callback(lambda _: self.analysis.close())
 
 
 class LiveSession:
