@@ -23,8 +23,11 @@ def cpu_ms_per_frame(onnx_path: Path, h: int, w: int, runs: int = 20) -> float:
     return median_ms(lambda: session.run(None, feeds), runs)
 
 
-def cpu_times(onnx_path: Path, work_size: int, multiple: int) -> dict[str, float | int]:
-    """The model card's CPU timings (ONNX Runtime, all cores of this machine)."""
+def cpu_times(onnx_path: Path, work_size: int, multiple: int, kind: str = "frame") -> dict[str, float | int]:
+    """The model card's CPU timings (ONNX Runtime, all cores of this machine); a face filter
+    runs on one work_size² crop per face whatever the frame."""
+    if kind == "face":
+        return {"work_size": work_size, "cpu_ms_face_crop": round(cpu_ms_per_frame(onnx_path, work_size, work_size), 1)}
     wh, ww = (-(-side // multiple) * multiple for side in work_shape(480, 640, work_size))  # the engine pads to the multiple
     return {
         "cpu_ms_256x256": round(cpu_ms_per_frame(onnx_path, 256, 256), 1),
@@ -46,7 +49,7 @@ def retime(folder: Path) -> list[dict]:
             continue
         card = json.loads(card_path.read_text())
         contract = read_contract(onnx_path)
-        card.update(cpu_times(onnx_path, int(card.get("work_size") or contract.work_size), contract.size_multiple))
+        card.update(cpu_times(onnx_path, int(card.get("work_size") or contract.work_size), contract.size_multiple, contract.kind))
         card_path.write_text(json.dumps(card, indent=2) + "\n")
         cards.append(card)
         print(f"{card['name']}: {card['cpu_ms_256x256']} ms at 256×256, {card['cpu_ms_640x480_frame']} ms per 640×480 frame "

@@ -3,13 +3,17 @@
     python -m export.release runs/cartoon.pt --work-size 384 --license MIT
     python -m export.release runs/mosaic.pt --work-size 360 --style STYLE.jpg   # a style network
     python -m export.release runs/mosaic_fast.pt --work-size 720    # a distilled student → mosaic.fast.onnx
+    python -m export.release runs/aged.pt --work-size 192           # a face filter (kind from its teacher)
+    python -m export.release runs/aged_fast.pt --work-size 160      # its light clone, NAME.fast → aged.fast.onnx
     python -m export.release --retime        # measure every bundled card's CPU times again
 
 Writes models/checkpoints/NAME.pt (weights + config + metadata, no optimiser state),
 realtime/bundled/NAME.onnx (parity-checked) and NAME.json (the model card:
 :mod:`export.model_card`), and a picture (:mod:`models.gallery`): docs/NAME_astronaut.jpg
 (input | teacher | model for each latent code) for paired filters; docs/styles/NAME.jpg
-(photo | style | Gatys | network) for style networks.
+(photo | style | Gatys | network) for style networks. A face teacher's clone (``aged``) is a
+``face`` filter; a clone named ``NAME.fast`` (a lighter network trained on the same teacher) ships
+as NAME's fast variant.
 """
 from __future__ import annotations
 
@@ -26,10 +30,11 @@ from export.model_card import cpu_times, retime
 from export.onnx_export import contract_for, export_model, latent_codes
 from export.parity import check_parity
 from models.checkpoint import load_checkpoint, save_checkpoint
-from models.gallery import gallery, style_gallery
+from models.gallery import face_gallery, gallery, style_gallery
 from models.guided import GuidedUpsample
 from models.media import data_root, read_rgb
 from models.style_images import read_style
+from models.train_pairs import FACE_TEACHERS
 from models.transformer_net import TransformerNet
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
         name = a.name or f"{meta['teacher_name']}.fast"
     else:
         name = a.name or meta.get("name") or a.checkpoint.stem
+    teacher = meta.get("teacher")
+    kind = "face" if teacher in FACE_TEACHERS else None
+    filter_name = meta["teacher_name"] if is_student else name.removesuffix(".fast")  # a fast variant is the same filter
     if not is_style and not is_student and "val_l1" not in meta:
         raise UserError(f"{a.checkpoint} has no validation L1: train with held-out images first")
     trainer = "models.distill" if is_student else "models.train_style" if is_style else "models.train_pairs"
@@ -72,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     save_checkpoint(slim, model, meta)
     codes = latent_codes(model)
     # a student is the same filter as its teacher (stats, hotkeys and chains show one name)
-    contract = contract_for(model, meta["teacher_name"] if is_student else name, work_size=a.work_size, license=a.license, source=meta["source"],
+    contract = contract_for(model, filter_name, kind=kind, work_size=a.work_size, license=a.license, source=meta["source"],
                             latent_names=latent_names(meta, codes))
     onnx_path = export_model(model, contract, ROOT / "realtime" / "bundled" / f"{name}.onnx")
     check_parity(model, onnx_path, contract, "fp32")
@@ -85,16 +93,22 @@ def main(argv: list[str] | None = None) -> int:
                     content_loss=meta.get("content_loss"), style_loss=meta.get("style_loss"))
     else:
         card.update(validation_l1=round(float(meta["val_l1"]), 5), validation_l1_255=round(float(meta["val_l1"]) * 255, 2),
-                    style_codes=meta.get("style_codes", {}))
+                    style_codes=meta.get("style_codes", {}), teacher=teacher)
+        if "val_ratio" in meta:  # L1(network, teacher) / L1(photo, teacher) on held-out images
+            card["validation_ratio_to_photo"] = round(float(meta["val_ratio"]), 3)
     card.update({
         "train_steps": meta.get("steps"),
         "parameters": sum(p.numel() for p in model.parameters()),
         "onnx_bytes": onnx_path.stat().st_size,
         "checkpoint_bytes": slim.stat().st_size,
-        **cpu_times(onnx_path, a.work_size, contract.size_multiple),
+        **cpu_times(onnx_path, a.work_size, contract.size_multiple, contract.kind),
     })
     (ROOT / "realtime" / "bundled" / f"{name}.json").write_text(json.dumps(card, indent=2) + "\n")
-    if a.photo.is_file() and not is_student:
+    if a.photo.is_file() and kind == "face" and name == filter_name:
+        out = ROOT / "docs" / f"{name}_astronaut.jpg"
+        picture = face_gallery(onnx_path, meta, read_rgb(a.photo), teacher)
+        cv2.imwrite(str(out), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
+    elif a.photo.is_file() and not is_student and name == filter_name:
         if is_style:
             style_name = str(meta.get("style_image", ""))
             default = data_root() / "styles" / style_name

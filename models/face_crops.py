@@ -13,7 +13,7 @@ import logging
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Sequence
 
 import cv2
 import numpy as np
@@ -24,7 +24,17 @@ from realtime.errors import UserError
 
 log = logging.getLogger(__name__)
 
-FaceTeacher = Callable[[np.ndarray, np.ndarray, np.ndarray, random.Random], np.ndarray]  # crop, landmarks, person → out
+# (crop, landmarks, person mask, rng) → (output, index of the style drawn, or None)
+FaceDraw = Callable[[np.ndarray, np.ndarray, np.ndarray, random.Random], tuple[np.ndarray, "int | None"]]
+
+
+def styled_face(fn: Callable[[np.ndarray, np.ndarray, np.ndarray, Any], np.ndarray], styles: Sequence[Any]) -> FaceDraw:
+    """``fn(crop, landmarks, person, style)`` with a style drawn at random, and its index
+    (the latent code it trains; see :func:`models.pairs_data.styled`)."""
+    def draw(crop: np.ndarray, landmarks: np.ndarray, person: np.ndarray, rng: random.Random) -> tuple[np.ndarray, int | None]:
+        k = rng.randrange(len(styles))
+        return fn(crop, landmarks, person, styles[k]), k
+    return draw
 
 
 @dataclass(frozen=True)
@@ -141,21 +151,21 @@ def jitter(size: int, rng: random.Random, shift: float = 0.03, scale: float = 0.
 class FaceTeacherPairs:
     """Training pairs: a random crop (mirrored half the time, jittered), and ``teacher`` on it."""
 
-    def __init__(self, crops: FaceCrops, teacher: FaceTeacher, size: int, flip: bool = True) -> None:
+    def __init__(self, crops: FaceCrops, teacher: FaceDraw, size: int, flip: bool = True) -> None:
         """``size``: the network's crop side; the teacher draws on the cached (larger) crop and
         both are shrunk afterwards, so thin wrinkles stay anti-aliased."""
         if not len(crops):
             raise UserError("no face crops to train on")
         self.crops, self.teacher, self.size, self.flip = crops, teacher, size, flip
 
-    def sample(self, rng: random.Random) -> tuple[np.ndarray, np.ndarray]:
+    def sample(self, rng: random.Random) -> tuple[np.ndarray, np.ndarray, int | None]:
         i = rng.randrange(len(self.crops))
         img, lm, person = self.crops.images[i], self.crops.landmarks[i], self.crops.person[i]
-        out = self.teacher(img, lm, person, rng)
+        out, code = self.teacher(img, lm, person, rng)
         side = img.shape[0]
         m = jitter(side, rng)
         src, dst = (cv2.resize(cv2.warpAffine(a, m, (side, side), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101),
                                (self.size, self.size), interpolation=cv2.INTER_AREA) for a in (img, out))
         if self.flip and rng.random() < 0.5:
             src, dst = src[:, ::-1], dst[:, ::-1]
-        return np.ascontiguousarray(src), np.ascontiguousarray(dst)
+        return np.ascontiguousarray(src), np.ascontiguousarray(dst), code

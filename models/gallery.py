@@ -1,11 +1,14 @@
 """Pictures of a trained network's output for the README: a paired filter beside its teacher
-(one column per teacher variant), a style network beside its style image and a Gatys still.
+(one column per teacher variant), a style network beside its style image and a Gatys still,
+a face filter run by the runtime itself beside its teacher on the same crop.
 """
 from __future__ import annotations
 
 import cv2
 import numpy as np
 import torch
+
+from pathlib import Path
 
 from models.media import fit_short_side
 from models.style_images import style_thumbnail
@@ -48,3 +51,43 @@ def gallery(model: torch.nn.Module, meta: dict, photo: np.ndarray, short: int) -
             tiles_top.append(cartoon(img, style))
             tiles_bottom.append((y * 255 + 0.5).astype(np.uint8))
     return np.concatenate([np.concatenate(tiles_top, 1), np.concatenate(tiles_bottom, 1)], 0)
+
+
+def face_gallery(onnx_path: Path, meta: dict, photo: np.ndarray, teacher: str, short: int = 384) -> np.ndarray:
+    """Rows: the teacher's variants | the exported network (run by ``realtime``, as a user runs
+    it) with the code each variant maps to; first column the photo. The teacher draws on the
+    same aligned crop and is pasted back the same way, so the rows differ only by the network."""
+    import realtime
+    from models.face_crops import warp_crop
+    from models.train_pairs import FACE_TEACHERS
+    from realtime.kinds.face_filter import paste_change
+    from realtime.onnx_format import read_contract
+    from realtime.segmentation import MaskConfig, PersonSegmenter
+    from realtime.tracking import FaceTracker, face_transform, feather_mask
+
+    img = fit_short_side(photo, short)
+    bgr = cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
+    size = read_contract(onnx_path).work_size
+    tracker, segmenter = FaceTracker(static=True, max_faces=4), PersonSegmenter(MaskConfig(model="general"), static=True)
+    try:
+        faces, person = tracker.faces(bgr, 0.0), segmenter(bgr)
+    finally:
+        tracker.close()
+        segmenter.close()
+    chain = realtime.load_chain(str(onnx_path), provider="cpu", variant="full")
+    codes = meta.get("style_codes", {})
+    top, bottom = [img], [img]
+    fn, styles = FACE_TEACHERS[teacher]
+    for style_name, style in styles.items():
+        out = bgr
+        for face in faces:
+            m = face_transform(face, 256)
+            crop = warp_crop(img, m, 256)
+            lm = face.landmarks @ m[:, :2].T + m[:, 2]
+            mask = (np.clip(cv2.warpAffine(person, m, (256, 256), borderMode=cv2.BORDER_REPLICATE), 0, 1) * 255).astype(np.uint8)
+            aged = cv2.cvtColor(fn(crop, lm, mask, style), cv2.COLOR_RGB2BGR)
+            change = cv2.resize(aged.astype(np.float32) - cv2.cvtColor(crop, cv2.COLOR_RGB2BGR), (size, size), interpolation=cv2.INTER_AREA)
+            out = paste_change(out, change, feather_mask(size), face_transform(face, size))
+        top.append(cv2.cvtColor(out, cv2.COLOR_BGR2RGB))
+        bottom.append(cv2.cvtColor(chain.apply(bgr, latent=int(codes.get(style_name, 0))), cv2.COLOR_BGR2RGB))
+    return np.concatenate([np.concatenate(top, 1), np.concatenate(bottom, 1)], 0)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Sequence
 
 import cv2
 import numpy as np
@@ -18,7 +18,24 @@ import torch
 from realtime.errors import UserError
 from models.media import IMAGE_EXTS, fit_short_side, list_media, read_rgb
 
-Teacher = Callable[[np.ndarray, random.Random], np.ndarray]
+Teacher = Callable[[np.ndarray, random.Random], np.ndarray]  # TEACHERS: a random variant of the filter
+# a teacher that says which variant it drew: (output, index of its style) or (output, None) when it cannot
+Draw = Callable[[np.ndarray, random.Random], tuple[np.ndarray, "int | None"]]
+Pair = tuple[np.ndarray, np.ndarray, "int | None"]  # input, target, the target's style index
+
+
+def styled(fn: Callable[[np.ndarray, Any], np.ndarray], styles: Sequence[Any]) -> Draw:
+    """``fn(rgb, style)`` with one of ``styles`` drawn at random, and the style's index: the
+    latent code that variant is trained under (FilterClone's VQ has to discover variants in
+    pairs it is given; a teacher of ours can say which it drew)."""
+    def draw(rgb: np.ndarray, rng: random.Random) -> tuple[np.ndarray, int | None]:
+        k = rng.randrange(len(styles))
+        return fn(rgb, styles[k]), k
+    return draw
+
+
+def unlabelled(teacher: Teacher) -> Draw:
+    return lambda rgb, rng: (teacher(rgb, rng), None)
 
 
 @dataclass
@@ -42,12 +59,12 @@ def random_window(shape: tuple[int, ...], crop: int, rng: random.Random) -> tupl
 class TeacherPairs:
     """Random crops of in-memory images, each paired with ``teacher(crop)``."""
 
-    def __init__(self, images: list[np.ndarray], teacher: Teacher, crops: CropConfig) -> None:
+    def __init__(self, images: list[np.ndarray], teacher: Draw, crops: CropConfig) -> None:
         if not images:
             raise UserError("no training images")
         self.images, self.teacher, self.crops = images, teacher, crops
 
-    def sample(self, rng: random.Random) -> tuple[np.ndarray, np.ndarray]:
+    def sample(self, rng: random.Random) -> Pair:
         c = self.crops
         img = self.images[rng.randrange(len(self.images))]
         img = fit_short_side(img, max(rng.randint(c.short_min, c.short_max), c.crop))
@@ -56,7 +73,7 @@ class TeacherPairs:
         if c.flip and rng.random() < 0.5:
             src = src[:, ::-1]
         src = np.ascontiguousarray(src)
-        return src, self.teacher(src, rng)
+        return (src, *self.teacher(src, rng))
 
 
 class FolderPairs:
@@ -69,7 +86,7 @@ class FolderPairs:
             raise UserError(f"{folder} holds no pairs: put images in {folder}/inputs and same-named results in {folder}/outputs")
         self.crops = crops
 
-    def sample(self, rng: random.Random) -> tuple[np.ndarray, np.ndarray]:
+    def sample(self, rng: random.Random) -> Pair:
         c = self.crops
         src_path, dst_path = self.pairs[rng.randrange(len(self.pairs))]
         src, dst = read_rgb(src_path), read_rgb(dst_path)
@@ -81,9 +98,16 @@ class FolderPairs:
         src, dst = src[y : y + c.crop, x : x + c.crop], dst[y : y + c.crop, x : x + c.crop]
         if c.flip and rng.random() < 0.5:
             src, dst = src[:, ::-1], dst[:, ::-1]
-        return src, dst
+        return src, dst, None
 
 
-def batch(source: TeacherPairs | FolderPairs, size: int, rng: random.Random) -> tuple[torch.Tensor, torch.Tensor]:
+class PairSource:  # what batch() samples from: TeacherPairs, FolderPairs, models.face_crops.FaceTeacherPairs
+    def sample(self, rng: random.Random) -> Pair: ...
+
+
+def batch(source: PairSource, size: int, rng: random.Random) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """(inputs, targets, style indices or None when any pair's style is unknown)."""
     pairs = [source.sample(rng) for _ in range(size)]
-    return torch.stack([to_tensor(a) for a, _ in pairs]), torch.stack([to_tensor(b) for _, b in pairs])
+    codes = [k for _, _, k in pairs]
+    labels = None if any(k is None for k in codes) else torch.tensor(codes, dtype=torch.long)
+    return torch.stack([to_tensor(a) for a, _, _ in pairs]), torch.stack([to_tensor(b) for _, b, _ in pairs]), labels

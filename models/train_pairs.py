@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import random
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import cv2
 import numpy as np
@@ -28,16 +27,19 @@ from realtime.errors import UserError, run_cli
 from models.checkpoint import build_model
 from models.media import data_root, fit_short_side, load_collection
 from models.training import TrainingRun, add_run_args, parse_ints, pick_device
-from models.pairs_data import CropConfig, FolderPairs, TeacherPairs, batch, to_tensor
+from models.pairs_data import CropConfig, FolderPairs, PairSource, TeacherPairs, batch, styled, to_tensor, unlabelled
 from models.aging import AGE_STYLES, aged
-from models.face_crops import FaceCrops, FaceTeacher, FaceTeacherPairs, cached_face_crops
+from models.face_crops import FaceCrops, FaceTeacherPairs, cached_face_crops, styled_face
 from models.teachers import CARTOON_STYLES, TEACHERS, cartoon
 from models.unet import UNet, kmeans
 
 log = logging.getLogger("train_pairs")
 DEFAULT_HOLDOUT = ("skimage__astronaut", "liveportrait__d18", "skimage__coffee")
-FACE_TEACHERS = {"aged": aged}  # name → fn(crop, landmarks, person mask, style), styles in FACE_STYLES
-FACE_STYLES = {"aged": AGE_STYLES}
+# teachers that name their variants: name → (fn(image, style), {style name: style}); a variant's
+# index in the dict is its latent code (see `labelled` in train())
+STYLED_TEACHERS: dict[str, tuple[Callable[..., np.ndarray], dict[str, Any]]] = {"cartoon": (cartoon, CARTOON_STYLES)}
+# face teachers draw on aligned face crops: fn(crop, landmarks, person mask, style)
+FACE_TEACHERS: dict[str, tuple[Callable[..., np.ndarray], dict[str, Any]]] = {"aged": (aged, AGE_STYLES)}
 
 
 @dataclass
@@ -61,57 +63,59 @@ class TrainConfig:
     vq_weight: float = 0.01
     reset_every: int = 100
     vq_warmup: int = 0  # steps with the continuous code before k-means initialises the codebook
+    discover_codes: bool = False  # FilterClone's VQ even when the teacher says which variant it drew
     save_every: int = 250
     seed: int = 0
     device: str = "auto"
     name: str = "filter"
 
 
-def validation_pairs(images: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+Validation = tuple[torch.Tensor, torch.Tensor, list[str], torch.Tensor]  # inputs, targets, style names, their codes
+
+
+def validation_pairs(images: list[np.ndarray], fn: Callable[..., np.ndarray], styles: dict[str, Any]) -> Validation:
     """Fixed validation set: a centred 256² crop of each held-out image under every teacher style."""
-    xs, ys, styles = [], [], []
+    xs, ys, names, codes = [], [], [], []
     for img in images:
         img = fit_short_side(img, 256)
         h, w = img.shape[:2]
         crop = np.ascontiguousarray(img[(h - 256) // 2 : (h - 256) // 2 + 256, (w - 256) // 2 : (w - 256) // 2 + 256])
-        for style_name, style in CARTOON_STYLES.items():
+        for k, (style_name, style) in enumerate(styles.items()):
             xs.append(to_tensor(crop))
-            ys.append(to_tensor(cartoon(crop, style)))
-            styles.append(style_name)
-    return torch.stack(xs), torch.stack(ys), styles
+            ys.append(to_tensor(fn(crop, style)))
+            names.append(style_name)
+            codes.append(k)
+    return torch.stack(xs), torch.stack(ys), names, torch.tensor(codes)
 
 
-def face_validation_pairs(crops: FaceCrops, teacher: str, size: int, limit: int = 24) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+def face_validation_pairs(crops: FaceCrops, fn: Callable[..., np.ndarray], styles: dict[str, Any], size: int,
+                          limit: int = 24) -> Validation:
     """Fixed validation set of a face teacher: up to ``limit`` held-out crops (evenly spread)
     under every style, shrunk to the network's ``size``."""
     pick = np.linspace(0, len(crops) - 1, min(limit, len(crops))).round().astype(int) if len(crops) else []
-    xs, ys, styles = [], [], []
+    xs, ys, names, codes = [], [], [], []
     for i in sorted(set(pick)):
         img, lm, person = crops.images[i], crops.landmarks[i], crops.person[i]
-        for style_name, style in FACE_STYLES[teacher].items():
-            out = FACE_TEACHERS[teacher](img, lm, person, style)
+        for k, (style_name, style) in enumerate(styles.items()):
+            out = fn(img, lm, person, style)
             xs.append(to_tensor(cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)))
             ys.append(to_tensor(cv2.resize(out, (size, size), interpolation=cv2.INTER_AREA)))
-            styles.append(style_name)
-    return torch.stack(xs), torch.stack(ys), styles
-
-
-def random_face_teacher(teacher: str) -> FaceTeacher:
-    def draw(crop: np.ndarray, landmarks: np.ndarray, person: np.ndarray, rng: random.Random) -> np.ndarray:
-        styles = FACE_STYLES[teacher]
-        return FACE_TEACHERS[teacher](crop, landmarks, person, styles[rng.choice(sorted(styles))])
-    return draw
+            names.append(style_name)
+            codes.append(k)
+    return torch.stack(xs), torch.stack(ys), names, torch.tensor(codes)
 
 
 @torch.no_grad()
-def evaluate(model: UNet, xs: torch.Tensor, ys: torch.Tensor, styles: list[str], device: torch.device) -> dict[str, Any]:
-    """Validation L1 (0–1 scale) with the code the encoder picks, which code each style gets,
-    and the ratio L1(network, teacher) / L1(photo, teacher) (1 = no better than the photo)."""
+def evaluate(model: UNet, val: Validation, device: torch.device, labelled: bool) -> dict[str, Any]:
+    """Validation L1 (0–1 scale), which code each style gets (``labelled``: its own; else the
+    one the encoder picks) and the ratio L1(network, teacher) / L1(photo, teacher) (1 = no
+    better than the photo)."""
+    xs, ys, styles, labels = val
     model.eval()
     total, photo, votes = 0.0, 0.0, {}
     for i in range(0, len(xs), 8):
         x, y = xs[i : i + 8].to(device), ys[i : i + 8].to(device)
-        out = model(x, target=y)
+        out = model(x, latent=labels[i : i + 8].to(device)) if labelled else model(x, target=y)
         total += (out.image.clamp(0, 1) - y).abs().mean(dim=(1, 2, 3)).sum().item()
         photo += (x - y).abs().mean(dim=(1, 2, 3)).sum().item()
         if out.indices is not None:
@@ -124,37 +128,51 @@ def evaluate(model: UNet, xs: torch.Tensor, ys: torch.Tensor, styles: list[str],
 
 def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     device = pick_device(cfg.device)
+    styles: dict[str, Any] | None = None
+    val: Validation | None = None
     if cfg.pairs is not None:
-        source: TeacherPairs | FolderPairs = FolderPairs(cfg.pairs, cfg.crops)
-        val_images: list[np.ndarray] = []
+        source: PairSource = FolderPairs(cfg.pairs, cfg.crops)
     elif cfg.teacher in FACE_TEACHERS:
+        fn, styles = FACE_TEACHERS[cfg.teacher]
         train_crops, val_crops = cached_face_crops(cfg.data, cfg.out.parent).split(set(cfg.holdout))
         log.info("%d training and %d validation face crops", len(train_crops), len(val_crops))
-        source = FaceTeacherPairs(train_crops, random_face_teacher(cfg.teacher), cfg.crops.crop, cfg.crops.flip)
-        val_images = []
-    else:
-        if cfg.teacher not in TEACHERS:
-            raise UserError(f"unknown teacher {cfg.teacher!r}; known: {', '.join([*TEACHERS, *FACE_TEACHERS])}")
+        source = FaceTeacherPairs(train_crops, styled_face(fn, list(styles.values())), cfg.crops.crop, cfg.crops.flip)
+        if len(val_crops):
+            val = face_validation_pairs(val_crops, fn, styles, cfg.crops.crop)
+    elif cfg.teacher in STYLED_TEACHERS:
+        fn, styles = STYLED_TEACHERS[cfg.teacher]
         train_images, val_images = load_collection(cfg.data, set(cfg.holdout))
-        source = TeacherPairs(train_images, TEACHERS[cfg.teacher], cfg.crops)
+        source = TeacherPairs(train_images, styled(fn, list(styles.values())), cfg.crops)
+        if val_images:
+            val = validation_pairs(val_images, fn, styles)
+    elif cfg.teacher in TEACHERS:
+        source = TeacherPairs(load_collection(cfg.data, set(cfg.holdout))[0], unlabelled(TEACHERS[cfg.teacher]), cfg.crops)
+    else:
+        raise UserError(f"unknown teacher {cfg.teacher!r}; known: {', '.join(sorted({*TEACHERS, *STYLED_TEACHERS, *FACE_TEACHERS}))}")
+    # a teacher that names its variants trains one code per variant directly (no VQ to discover
+    # them: FilterClone's VQ, on our 4-variant cartoon, put three variants on one code)
+    labelled = styles is not None and cfg.latent_codes == len(styles) and not cfg.discover_codes
+    if styles is not None and cfg.latent_codes and not labelled:
+        log.info("the teacher has %d variants; %d codes discovered by VQ", len(styles), cfg.latent_codes)
     torch.manual_seed(cfg.seed)
     model = build_model("unet", dict(
         channels=cfg.channels, blocks_per_level=cfg.blocks_per_level, num_downsamples=min(cfg.num_downsamples, len(cfg.channels) - 1),
         latent_codes=cfg.latent_codes, residual_output=cfg.residual_output, norm_groups=cfg.norm_groups,
         edge_sigmas=cfg.edge_sigmas)).to(device)
     run = TrainingRun(model, cfg.out, cfg.steps, cfg.lr, cfg.seed, cfg.name, resume, cfg.save_every)
-    if cfg.teacher in FACE_TEACHERS and cfg.pairs is None:
-        val = face_validation_pairs(val_crops, cfg.teacher, cfg.crops.crop) if len(val_crops) and cfg.latent_codes else None
-    else:
-        val = validation_pairs(val_images) if val_images and cfg.latent_codes else None
     usage = torch.zeros(max(cfg.latent_codes, 1), dtype=torch.long)
     recent: deque[torch.Tensor] = deque(maxlen=32)
     last: dict[str, Any] = {}
 
     def train_step() -> torch.Tensor:
-        x, y = batch(source, cfg.batch_size, run.rng)
+        x, y, codes = batch(source, cfg.batch_size, run.rng)
         x, y = x.to(device), y.to(device)
-        out = model(x, target=y, quantize=run.step >= cfg.vq_warmup)
+        if labelled:
+            out = model(x, latent=codes.to(device))
+        elif cfg.latent_codes:
+            out = model(x, target=y, quantize=run.step >= cfg.vq_warmup)
+        else:
+            out = model(x)
         last["out"] = out
         l1 = (out.image - y).abs().mean()
         # logged loss is the L1; the VQ terms ride along with their small weight
@@ -162,7 +180,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
 
     def after_step(step: int) -> None:
         out = last["out"]
-        if out.encodings is None:
+        if out.encodings is None:  # no latent, or codes given by the teacher: no codebook to keep alive
             return
         recent.append(out.encodings)
         if step <= cfg.vq_warmup:
@@ -178,16 +196,19 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
             usage.zero_()
 
     def on_save() -> dict[str, Any]:
-        return evaluate(model, *val, device) if val is not None else {}
+        if val is None:
+            return {}
+        found = evaluate(model, val, device, labelled)
+        return {**found, "style_codes": {name: k for k, name in enumerate(styles or {})}} if labelled else found
 
-    meta = {"teacher": cfg.teacher, "train_config": {k: str(v) for k, v in asdict(cfg).items()}}
+    meta = {"teacher": cfg.teacher, "codes_from_teacher": labelled, "train_config": {k: str(v) for k, v in asdict(cfg).items()}}
     return run.run(train_step, after_step, on_save, meta)
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--teacher", default="cartoon", help=f"filter to clone on the fly ({', '.join([*TEACHERS, *FACE_TEACHERS])})")
+    src.add_argument("--teacher", default="cartoon", help=f"filter to clone on the fly ({', '.join(sorted({*TEACHERS, *FACE_TEACHERS}))})")
     src.add_argument("--pairs", type=Path, help="folder with inputs/ and outputs/ images of the same names")
     p.add_argument("--data", type=Path, default=data_root(), help="photos/videos for --teacher (default: %(default)s)")
     p.add_argument("--holdout", default=",".join(DEFAULT_HOLDOUT), help="file stems kept out for validation")
@@ -199,6 +220,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
     p.add_argument("--norm-groups", type=int, default=32, help="GroupNorm groups (fewer train faster in thin nets)")
     p.add_argument("--edge-sigmas", default="", help="fixed DoG input channels, e.g. 1.2:3,1.5:4 (centre:surround σ)")
     p.add_argument("--vq-warmup", type=int, default=0, help="steps with a continuous code, then k-means codebook init")
+    p.add_argument("--discover-codes", action="store_true",
+                   help="let the VQ encoder find the variants even when the teacher names them (FilterClone's way)")
     p.add_argument("--short-min", type=int, default=256, help="images are scaled so their short side is")
     p.add_argument("--short-max", type=int, default=384, help="… a random size in [short-min, short-max]")
     p.add_argument("--save-every", type=int, default=250)
@@ -212,7 +235,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
     cfg = TrainConfig(
         out=a.out, teacher=None if a.pairs else a.teacher, pairs=a.pairs, data=a.data,
         holdout=tuple(s for s in a.holdout.split(",") if s), channels=channels, blocks_per_level=a.blocks, num_downsamples=a.downsamples,
-        latent_codes=a.latent_codes, residual_output=a.residual, norm_groups=a.norm_groups, edge_sigmas=edges, steps=a.steps, vq_warmup=a.vq_warmup, batch_size=a.batch,
+        latent_codes=a.latent_codes, discover_codes=a.discover_codes, residual_output=a.residual, norm_groups=a.norm_groups, edge_sigmas=edges, steps=a.steps, vq_warmup=a.vq_warmup, batch_size=a.batch,
         crops=CropConfig(crop=a.crop, short_min=a.short_min, short_max=a.short_max), lr=a.lr, save_every=a.save_every, seed=a.seed, device=a.device,
         name=a.name or a.out.stem,
     )

@@ -33,8 +33,7 @@ def astronaut_crop(face_photo):
 def test_the_crop_is_upright_and_centred(astronaut_crop):
     crop, lm, person = astronaut_crop
     assert crop.shape == (256, 256, 3) and lm.shape == (478, 2) and person.shape == (256, 256)
-    (x0, y0), (x1, y1) = lm[33], lm[263]
-    assert abs(y1 - y0) < 2 and 60 < eye_distance(lm) < 120  # eye line level; face about 1/1.7 of the crop
+    assert abs(lm[263, 1] - lm[33, 1]) < 2 and 60 < eye_distance(lm) < 120  # eye line level; face about 1/1.7 of the crop
     assert abs(lm[:, 0].mean() - 128) < 15 and person[int(lm[4, 1]), int(lm[4, 0])] > 200  # the nose is on the person
 
 
@@ -100,20 +99,22 @@ def test_sag_moves_the_jowls_down_a_little(astronaut_crop):
 
 
 def test_face_training_pairs_are_jittered_flipped_and_shrunk(astronaut_crop):
-    from models.face_crops import FaceCrops, FaceTeacherPairs
+    from models.face_crops import FaceCrops, FaceTeacherPairs, styled_face
 
     crop, lm, person = astronaut_crop
     crops = FaceCrops(crop[None], lm[None], person[None], ("skimage__astronaut",))
     train, val = crops.split({"skimage__astronaut"})
     assert len(train) == 0 and len(val) == 1
-    seen = []
-    pairs = FaceTeacherPairs(crops, lambda c, m, p, rng: aged(c, m, p, AGE_STYLES["greying"]), size=128)
+    seen, codes = [], set()
+    pairs = FaceTeacherPairs(crops, styled_face(aged, list(AGE_STYLES.values())), size=128)
     rng = random.Random(0)
-    for _ in range(4):
-        src, dst = pairs.sample(rng)
+    for _ in range(16):
+        src, dst, code = pairs.sample(rng)
         assert src.shape == dst.shape == (128, 128, 3) and np.abs(src.astype(int) - dst).mean() > 1
         seen.append(src)
+        codes.add(code)
     assert not all(np.array_equal(seen[0], s) for s in seen[1:])  # each draw moves the crop
+    assert codes == {0, 1, 2}  # and says which of the three styles it drew: the latent code it trains
 
 
 def test_paste_change_adds_only_the_change_inside_the_crops_footprint():
@@ -131,3 +132,58 @@ def test_paste_change_adds_only_the_change_inside_the_crops_footprint():
     centre = out[110:130, 150:170].astype(int) - frame[110:130, 150:170]
     assert np.all(centre[frame[110:130, 150:170] < 245] == 10)
     assert footprint(cv2.getRotationMatrix2D((0, 0), 0, 1) + [[0, 0, 1000], [0, 0, 1000]], 64, (240, 320)) is None
+
+
+def bgr(rgb: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+
+
+@pytest.mark.parametrize("variant", ["full", "fast"])
+def test_the_bundled_aged_filter_ages_the_face_and_leaves_the_rest(face_photo, variant):
+    import realtime
+
+    img = bgr(face_photo)
+    chain = realtime.load_chain("aged", provider="cpu", variant=variant)
+    assert [f.model.contract.kind for f in chain.filters] == ["face"]
+    out = chain.apply(img)
+    diff = np.abs(out.astype(int) - img).sum(axis=2)
+    h, w = img.shape[:2]
+    assert diff[int(0.25 * h) : int(0.45 * h), int(0.4 * w) : int(0.6 * w)].mean() > 4  # the face, eyes to mouth
+    assert not diff[int(0.8 * h) :].any() and not diff[:, : int(0.15 * w)].any()  # the suit and the room's left side
+    codes = [chain.apply(img, latent=k) for k in range(3)]
+    assert min(np.abs(a.astype(int) - b).mean() for i, a in enumerate(codes) for b in codes[i + 1 :]) > 0.3  # distinct variants
+    half = chain.apply(img, strength=0.5).astype(int)
+    assert np.abs(half - img).sum() == pytest.approx(0.5 * diff.sum(), rel=0.1)  # strength is the age amount
+    assert np.array_equal(chain.apply(img, strength=0.0), img)
+
+
+def test_aged_passes_faceless_photos_through_and_chains(data_dir, face_photo):
+    import realtime
+
+    photos = sorted((data_dir / "faces" / "noface").glob("*.*"))
+    chain = realtime.load_chain("aged", provider="cpu")
+    for path in photos[:3]:
+        from models.media import read_rgb
+
+        img = bgr(read_rgb(path))
+        assert np.array_equal(chain.apply(img), img), path.name
+    img = bgr(face_photo)
+    both = realtime.load_chain("aged+cartoon", provider="cpu").apply(img)
+    cartoon_only = realtime.load_chain("cartoon", provider="cpu").apply(img)
+    assert both.shape == img.shape and np.abs(both.astype(int) - cartoon_only).mean() > 0.5
+
+
+def test_realtime_filter_aged_runs_on_a_video(monkeypatch, capsys, tmp_path, face_video):
+    import json
+
+    from tests.conftest import run_realtime
+
+    out, stats = tmp_path / "o.mp4", tmp_path / "s.json"
+    code, err = run_realtime(monkeypatch, capsys, "--filter", "aged+big_eyes", "--source", face_video, "--no-preview",
+                             "--output", out, "--frames", "10", "--fast", "--stats", stats, "--latent", "1")
+    assert code == 0, err
+    summary = json.loads(stats.read_text())
+    assert summary["frames_output"] == 10 and summary["face_frames"] >= 8 and "filter:aged" in summary["stages_ms"]
+    cap = cv2.VideoCapture(str(out))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 10
+    cap.release()

@@ -80,3 +80,19 @@ def test_vq_warmup_then_quantised_training(tmp_path, photo_folder):
     book = model.quantizer.codebook.detach()
     assert torch.isfinite(book).all() and torch.pdist(book).min() > 0
     assert meta["steps"] == 12 and "style_codes" in meta
+
+
+def test_a_teacher_that_names_its_variants_trains_one_code_each(tmp_path, photo_folder):
+    """cartoon has 4 named variants: with 4 codes each variant trains its own code (no VQ
+    discovery), and the codes' outputs come apart."""
+    import torch
+
+    cfg = tiny_config(tmp_path, photo_folder, steps=30, latent_codes=len(CARTOON_STYLES))
+    meta = train(cfg)
+    assert meta["codes_from_teacher"] and meta["style_codes"] == {name: k for k, name in enumerate(CARTOON_STYLES)}
+    model, _, _ = load_checkpoint(cfg.out)
+    x = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        outs = [model(x, latent=torch.tensor([k])).image for k in range(len(CARTOON_STYLES))]
+    assert min((a - b).abs().mean() for i, a in enumerate(outs) for b in outs[i + 1:]) > 1e-4
+    assert "val_ratio" in meta and 0 < meta["val_ratio"] < 2
