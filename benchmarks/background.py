@@ -26,9 +26,7 @@ an unpaced run for throughput.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import platform
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -38,6 +36,7 @@ import numpy as np
 from tqdm import tqdm
 
 from models.media import data_root
+from benchmarks.reporting import machine, save_report
 from realtime.background import BlurBackdrop, blur_sigma, cover, masked_blur, mix, register_backdrop
 from realtime.errors import UserError, run_cli
 from realtime.segmentation import MaskConfig, PersonSegmenter
@@ -349,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError(f"the shared media are not at {data} (give --data DIR or set REALTIME_DATA)")
     if args.frames < 10 or args.quality_frames < 2:
         raise UserError("--frames must be at least 10 and --quality-frames at least 2")
-    report: dict[str, Any] = {"machine": f"{platform.machine()} {platform.processor() or ''} {__import__('os').cpu_count()} cores".strip(),
+    report: dict[str, Any] = {"machine": machine(),
                               "command": "python -m benchmarks.background " + " ".join(argv if argv is not None else __import__("sys").argv[1:]),
                               "date": time.strftime("%Y-%m-%d")}
     if not args.skip_quality:
@@ -360,13 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.pictures:
         for path in pictures(data, args.pictures):
             print(f"picture: {path}")
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    text = markdown(report)
-    (args.out / "report.md").write_text(text)
-    plot(report, args.out / "plot.png")
-    print(text)
-    print(f"written to {args.out}/ (report.json, report.md, plot.png)")
+    save_report(args.out, report, markdown(report), lambda path: plot(report, path))
     return 0
 
 

@@ -31,6 +31,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from benchmarks.reporting import machine
 from realtime.onnx_format import parse_size
 from realtime.errors import UserError, run_cli
 from models.media import data_root
@@ -326,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
                               f"e2e {e2e['fps_output']} fps ({ratio}× baseline), live p95 {live['latency_ms']['p95']:.1f} ms, "
                               f"non-inference {row['non_inference_ms']} ms" + (f", SSIM to full {row['ssim_to_full']}" if "ssim_to_full" in row else ""))
     starts = {spec: startup(spec, "auto", a.source) for spec in specs} if a.startup else {}
-    meta = {"machine": f"{platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores",
+    meta = {"machine": machine(),
             "date": time.strftime("%Y-%m-%d %H:%M"), "source": a.source, "frames": a.frames, "live_fps": a.live_fps}
     (a.out / "fps.json").write_text(json.dumps({"meta": meta, "rows": rows, "startup": starts}, indent=2) + "\n")
     table = markdown(rows, meta, starts)

@@ -33,11 +33,8 @@ Writes report.json, report.md and landmarks.png into ``--out``; prints the table
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import math
-import os
-import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +45,7 @@ import numpy as np
 from tqdm import tqdm
 
 from models.media import data_root
+from benchmarks.reporting import machine, save_report
 from realtime.errors import UserError, run_cli
 from realtime.one_euro import OneEuroConfig, OneEuroFilter
 
@@ -529,16 +527,12 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     seqs = record(a.data, a.frames, a.noise)
     result = analyse(seqs, config)
-    meta = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores", "date": time.strftime("%Y-%m-%d %H:%M"),
+    meta = {"machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M"),
             "frames": a.frames, "noise": a.noise, "fps": FPS, "warmup": WARMUP, "one_euro": vars(config),
             "paths": {k: vars(v) for k, v in PATHS.items()}, "eye_distance_px": {s.name: round(s.eye_distance, 1) for s in seqs},
             "frames_without_face": {s.name: s.missed for s in seqs}, "seconds": round(time.perf_counter() - start, 1)}
-    a.out.mkdir(parents=True, exist_ok=True)
-    (a.out / "report.json").write_text(json.dumps({"meta": meta, **{k: v for k, v in result.items() if k != "traces"}}, indent=2) + "\n")
-    text = markdown(result, seqs, meta)
-    (a.out / "report.md").write_text(text)
-    plot(result, seqs, a.out / "landmarks.png")
-    print(text)
+    report = {"meta": meta, **{k: v for k, v in result.items() if k != "traces"}}
+    save_report(a.out, report, markdown(result, seqs, meta), lambda path: plot(result, seqs, path), "landmarks.png")
     return 0
 
 

@@ -32,10 +32,7 @@ from __future__ import annotations
 import argparse
 import csv
 import itertools
-import json
 import logging
-import os
-import platform
 import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass, replace
@@ -46,6 +43,7 @@ import cv2
 import numpy as np
 
 from models.media import data_root
+from benchmarks.reporting import machine, save_report
 from realtime.errors import UserError, run_cli
 from realtime.expressions import POPULATION, Smile, SmileConfig, SmileDetector, mouth_features
 from realtime.tracking import Face, FaceTracker
@@ -427,16 +425,11 @@ def main(argv: list[str] | None = None) -> int:
     tracks = track_videos(videos, labels)
     report = evaluate(tracks, config)
     runs = report.pop("_runs")
-    meta = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+    meta = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": machine(),
             "data": str(data), "labels": str(a.labels.relative_to(HERE.parent) if a.labels.is_relative_to(HERE.parent) else a.labels),
             "labelled_frames": sum(len(v) for v in labels.values()), "smile_frames": sum(sum(v.values()) for v in labels.values()),
             "config": asdict(config), "grid": GRID}
-    a.out.mkdir(parents=True, exist_ok=True)
-    (a.out / "report.json").write_text(json.dumps({"meta": meta, **report}, indent=2, default=str) + "\n")
-    table = markdown(report, meta)
-    (a.out / "report.md").write_text(table)
-    plot(tracks, runs, config, a.out / "smile.png")
-    print(table)
+    save_report(a.out, {"meta": meta, **report}, markdown(report, meta), lambda path: plot(tracks, runs, config, path), "smile.png")
     return 0
 
 

@@ -21,10 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
-import os
-import platform
 import re
 import subprocess
 import sys
@@ -38,6 +35,7 @@ import numpy as np
 from tqdm import tqdm
 
 from models.media import data_root
+from benchmarks.reporting import machine, save_report
 from realtime.background import cover
 from realtime.errors import UserError, run_cli
 from realtime.registry import bundled_filters
@@ -200,18 +198,12 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         server.close()
     report: dict[str, Any] = {
-        "machine": f"{platform.machine()} {platform.processor() or ''} {os.cpu_count()} cores".replace("  ", " ").strip(),
+        "machine": machine(),
         "command": " ".join(["python -m benchmarks.web", *(argv if argv is not None else sys.argv[1:])]),
         "date": time.strftime("%Y-%m-%d"), "provider": args.provider, "requests": args.requests, "warmup": args.warmup,
         "photo": PHOTO, "upload_kb": round(len(image) / 1024, 1),
         "rows": [asdict(r) for r in rows]}
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    text = markdown(report)
-    (args.out / "report.md").write_text(text)
-    plot(report, args.out / "plot.png")
-    print(text)
-    print(f"written to {args.out}/ (report.json, report.md, plot.png)")
+    save_report(args.out, report, markdown(report), lambda path: plot(report, path))
     return 0
 
 
