@@ -160,18 +160,33 @@ def sample_frames(source: str, size: tuple[int, int], count: int) -> list[np.nda
 
 def ssim_to_full(full: Path, fast: Path, frames: list[np.ndarray], provider: str) -> float:
     """Mean SSIM of the fast variant's output (run as the live loop runs it) to the full network's
-    output at the same size (run at the frame's own resolution)."""
+    output at the same size (a frame filter's run at the frame's own resolution). A face filter's
+    is taken over the faces' box only (the rest of the frame is the same in both)."""
     from models.quality import ssim
-    from realtime.analysis import FrameAnalysis
+    from realtime.analysis import Analysis, AnalysisOptions, FrameAnalysis
     from realtime.engine import FilterModel
-    from realtime.kinds import Settings
-    from realtime.kinds.frame_filter import FrameFilter
+    from realtime.kinds import Settings, filter_for
 
     h, w = frames[0].shape[:2]
-    reference, student = FrameFilter(FilterModel(full, provider)), FrameFilter(FilterModel(fast, provider))
-    at_frame_size, none = Settings(work_size=min(h, w)), FrameAnalysis()
-    return round(float(np.mean([ssim(student.apply(f, none, Settings()).image, reference.apply(f, none, at_frame_size).image)
-                                for f in frames])), 4)
+    reference, student = filter_for(FilterModel(full, provider)), filter_for(FilterModel(fast, provider))
+    needs = reference.needs | student.needs
+    analysis = Analysis(needs, AnalysisOptions(still_images=True)) if needs else None
+    at_frame_size = Settings(work_size=min(h, w))
+    scores = []
+    try:
+        for f in frames:
+            found = analysis(f) if analysis is not None else FrameAnalysis()
+            a, b = student.apply(f, found, Settings()).image, reference.apply(f, found, at_frame_size).image
+            if found.faces:
+                boxes = np.array([face.box for face in found.faces])
+                x0, y0 = np.clip(boxes[:, :2].min(axis=0).astype(int), 0, None)
+                x1, y1 = boxes[:, 2:].max(axis=0).astype(int) + 1
+                a, b = a[y0:y1, x0:x1], b[y0:y1, x0:x1]
+            scores.append(ssim(a, b))
+    finally:
+        if analysis is not None:
+            analysis.close()
+    return round(float(np.mean(scores)), 4)
 
 
 def startup(spec: str, variant: str, source: str, frames: int = 15) -> dict[str, Any]:
