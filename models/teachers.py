@@ -1,5 +1,9 @@
 """Classical filters that teach a network by example (FilterClone's idea: clone a filter).
 
+``TEACHERS`` maps a name to ``fn(rgb_uint8, rng) -> rgb_uint8`` (a variant drawn at random):
+``cartoon``, ``sketch`` (pencil), ``oil`` and ``watercolor``; each has named styles, the
+variants its network's latent code selects.
+
 :func:`cartoon` is an edge-preserving cartoon: repeated bilateral smoothing, lightness
 quantised into flat bands, a saturation lift and dark outlines where the image is darker than
 its surroundings (a difference of Gaussians with a soft threshold, as in XDoG). Every step is
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import Any, Callable
 
 import cv2
 import numpy as np
@@ -95,3 +100,113 @@ def random_cartoon(rgb: np.ndarray, rng: random.Random) -> np.ndarray:
 
 
 TEACHERS = {"cartoon": random_cartoon}
+
+
+@dataclass(frozen=True)
+class SketchStyle:
+    blur: float = 6.0  # σ of the blurred negative the grey is dodged by: larger = broader strokes
+    darkness: float = 1.0  # gamma on the dodged picture (>1 darker, heavier pencil)
+    colour: float = 0.0  # 0 = graphite on white, 1 = coloured pencil (the photo's hue under the strokes)
+    paper: int = 250  # paper tone (white)
+
+
+SKETCH_STYLES: dict[str, SketchStyle] = {
+    "graphite": SketchStyle(),
+    "charcoal": SketchStyle(blur=10.0, darkness=2.2, paper=242),
+    "coloured": SketchStyle(blur=5.0, darkness=1.3, colour=0.8),
+}
+
+
+def sketch(rgb: np.ndarray, style: SketchStyle = SKETCH_STYLES["graphite"]) -> np.ndarray:
+    """A pencil drawing: the grey picture colour-dodged by its own blurred negative (flat areas
+    go to paper white, edges and shading stay as strokes), darkened by a gamma, optionally
+    tinted with the photo's colour (coloured pencil)."""
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    blurred = cv2.GaussianBlur(255.0 - gray, (0, 0), style.blur, borderType=cv2.BORDER_REFLECT)
+    dodged = np.clip(gray * 255.0 / np.maximum(255.0 - blurred, 1.0), 0, 255) / 255.0
+    lines = dodged**style.darkness * (style.paper / 255.0)
+    out = np.repeat(lines[..., None], 3, axis=2) * 255.0
+    if style.colour > 0:
+        lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
+        lab[..., 0] = 235.0  # the photo's hue and chroma at paper lightness
+        tint = cv2.cvtColor(np.clip(lab, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB).astype(np.float32) / 255.0
+        out = out * (1 - style.colour + style.colour * tint)
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+@dataclass(frozen=True)
+class OilStyle:
+    size: int = 2  # neighbourhood radius of cv2.xphoto.oilPainting (brush size in pixels, at a 256-384 px picture)
+    dyn_ratio: int = 1  # its colour quantisation (image dynamic / ratio levels)
+    relief: float = 0.0  # embossed paint: light from the top left on the strokes' lightness
+    saturation: float = 1.15
+
+
+OIL_STYLES: dict[str, OilStyle] = {
+    "fine": OilStyle(size=2),
+    "bold": OilStyle(size=3, saturation=1.35),
+    "impasto": OilStyle(size=3, relief=0.8),
+}
+
+
+def oil(rgb: np.ndarray, style: OilStyle = OIL_STYLES["fine"]) -> np.ndarray:
+    """An oil painting: OpenCV's oil filter (each pixel takes the commonest colour of its
+    neighbourhood, so areas break into brush-sized patches), a saturation lift and, for
+    impasto, relief shading from the patches' lightness."""
+    out = cv2.xphoto.oilPainting(rgb, style.size, style.dyn_ratio, cv2.COLOR_RGB2Lab)
+    hsv = cv2.cvtColor(out, cv2.COLOR_RGB2HSV).astype(np.float32)
+    hsv[..., 1] = np.clip(hsv[..., 1] * style.saturation, 0, 255)
+    out = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB).astype(np.float32)
+    if style.relief > 0:
+        light = cv2.cvtColor(out.astype(np.uint8), cv2.COLOR_RGB2GRAY).astype(np.float32)
+        light = cv2.GaussianBlur(light, (0, 0), 1.0)
+        slope = cv2.Sobel(light, cv2.CV_32F, 1, 0, ksize=3) + cv2.Sobel(light, cv2.CV_32F, 0, 1, ksize=3)
+        out *= (1 - style.relief * np.clip(slope / 255.0, -0.5, 0.5))[..., None]
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+@dataclass(frozen=True)
+class WatercolorStyle:
+    spatial: int = 10  # cv2.pyrMeanShiftFiltering's window: colours flattened into washes this wide
+    colour: int = 32  # … and this close in colour
+    wet: float = 1.5  # σ of the bleed of colour across a wash's edge
+    edge_dark: float = 0.45  # pigment pooling on the dark side of a wash's edge
+    lighten: float = 0.2  # washes are transparent: colours lifted toward the paper
+    saturation: float = 1.1
+
+
+WATERCOLOR_STYLES: dict[str, WatercolorStyle] = {
+    "wash": WatercolorStyle(),
+    "wet": WatercolorStyle(spatial=12, colour=36, wet=3.0, edge_dark=0.3, lighten=0.28),
+    "vivid": WatercolorStyle(spatial=6, colour=20, wet=1.0, edge_dark=0.6, lighten=0.1, saturation=1.4),
+}
+
+
+def watercolor(rgb: np.ndarray, style: WatercolorStyle = WATERCOLOR_STYLES["wash"]) -> np.ndarray:
+    """A watercolour: mean-shift filtering flattens the picture into washes of near-constant
+    colour, the colour bleeds a little across their edges, pigment pools (darkens) on the
+    darker side of an edge, and everything is lifted toward the white paper."""
+    washes = cv2.pyrMeanShiftFiltering(rgb, style.spatial, style.colour).astype(np.float32)
+    out = 0.5 * washes + 0.5 * cv2.GaussianBlur(washes, (0, 0), style.wet)
+    light = cv2.cvtColor(washes.astype(np.uint8), cv2.COLOR_RGB2GRAY).astype(np.float32)
+    pooled = np.clip((cv2.GaussianBlur(light, (0, 0), 2.0) - light) / 25.0, 0, 1)  # darker than its surroundings
+    out *= (1 - style.edge_dark * pooled)[..., None]
+    hsv = cv2.cvtColor(np.clip(out, 0, 255).astype(np.uint8), cv2.COLOR_RGB2HSV).astype(np.float32)
+    hsv[..., 1] = np.clip(hsv[..., 1] * style.saturation, 0, 255)
+    out = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB).astype(np.float32)
+    out = out + style.lighten * (250.0 - out)
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def random_style(fn: Callable[[np.ndarray, Any], np.ndarray], styles: dict[str, Any]) -> Callable[[np.ndarray, random.Random], np.ndarray]:
+    """``fn`` with a style of ``styles`` drawn at random: TEACHERS' ``fn(rgb, rng)`` form."""
+    def draw(rgb: np.ndarray, rng: random.Random) -> np.ndarray:
+        return fn(rgb, styles[rng.choice(sorted(styles))])
+    return draw
+
+
+TEACHERS.update({
+    "sketch": random_style(sketch, SKETCH_STYLES),
+    "oil": random_style(oil, OIL_STYLES),
+    "watercolor": random_style(watercolor, WATERCOLOR_STYLES),
+})

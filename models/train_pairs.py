@@ -30,14 +30,17 @@ from models.training import TrainingRun, add_run_args, parse_ints, pick_device
 from models.pairs_data import CropConfig, FolderPairs, PairSource, TeacherPairs, batch, styled, to_tensor, unlabelled
 from models.aging import AGE_STYLES, aged
 from models.face_crops import FaceCrops, FaceTeacherPairs, cached_face_crops, styled_face
-from models.teachers import CARTOON_STYLES, TEACHERS, cartoon
+from models.teachers import (CARTOON_STYLES, OIL_STYLES, SKETCH_STYLES, TEACHERS, WATERCOLOR_STYLES, cartoon, oil, sketch,
+                             watercolor)
 from models.unet import UNet, kmeans
 
 log = logging.getLogger("train_pairs")
 DEFAULT_HOLDOUT = ("skimage__astronaut", "liveportrait__d18", "skimage__coffee")
 # teachers that name their variants: name → (fn(image, style), {style name: style}); a variant's
 # index in the dict is its latent code (see `labelled` in train())
-STYLED_TEACHERS: dict[str, tuple[Callable[..., np.ndarray], dict[str, Any]]] = {"cartoon": (cartoon, CARTOON_STYLES)}
+STYLED_TEACHERS: dict[str, tuple[Callable[..., np.ndarray], dict[str, Any]]] = {
+    "cartoon": (cartoon, CARTOON_STYLES), "sketch": (sketch, SKETCH_STYLES), "oil": (oil, OIL_STYLES),
+    "watercolor": (watercolor, WATERCOLOR_STYLES)}
 # face teachers draw on aligned face crops: fn(crop, landmarks, person mask, style)
 FACE_TEACHERS: dict[str, tuple[Callable[..., np.ndarray], dict[str, Any]]] = {"aged": (aged, AGE_STYLES)}
 

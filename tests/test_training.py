@@ -96,3 +96,23 @@ def test_a_teacher_that_names_its_variants_trains_one_code_each(tmp_path, photo_
         outs = [model(x, latent=torch.tensor([k])).image for k in range(len(CARTOON_STYLES))]
     assert min((a - b).abs().mean() for i, a in enumerate(outs) for b in outs[i + 1:]) > 1e-4
     assert "val_ratio" in meta and 0 < meta["val_ratio"] < 2
+
+
+def test_sketch_oil_and_watercolor_teachers_look_like_their_names(face_photo):
+    from models.teachers import OIL_STYLES, SKETCH_STYLES, TEACHERS, WATERCOLOR_STYLES, oil, sketch, watercolor
+
+    img = np.ascontiguousarray(cv2.resize(face_photo, (192, 192), interpolation=cv2.INTER_AREA))
+    gray = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+    roughness = lambda rgb: np.abs(cv2.Laplacian(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), cv2.CV_32F)).mean()  # noqa: E731
+    for fn, styles in ((sketch, SKETCH_STYLES), (oil, OIL_STYLES), (watercolor, WATERCOLOR_STYLES)):
+        outs = [fn(img, s) for s in styles.values()]
+        assert all(o.shape == img.shape and o.dtype == np.uint8 for o in outs)
+        assert min(np.abs(a.astype(int) - b).mean() for i, a in enumerate(outs) for b in outs[i + 1:]) > 1.0, fn.__name__
+        assert TEACHERS[fn.__name__](img, random.Random(0)).shape == img.shape
+    pencil = sketch(img, SKETCH_STYLES["graphite"])
+    assert np.median(pencil) > 200 and np.median(gray) < 200  # mostly paper, the photo is not
+    assert (pencil.max(axis=2) - pencil.min(axis=2)).max() == 0  # graphite: grey only
+    painted = oil(img, OIL_STYLES["fine"])
+    assert len(np.unique(painted.reshape(-1, 3), axis=0)) < 0.6 * len(np.unique(img.reshape(-1, 3), axis=0))  # brush patches
+    wash = watercolor(img, WATERCOLOR_STYLES["wash"])
+    assert wash.mean() > img.mean() + 5 and roughness(wash) < 0.9 * roughness(img)  # lighter, in flatter washes
