@@ -38,6 +38,17 @@ def total_variation(x: torch.Tensor) -> torch.Tensor:
     return (x[..., 1:, :] - x[..., :-1, :]).abs().mean() + (x[..., :, 1:] - x[..., :, :-1]).abs().mean()
 
 
+def lightness(x: torch.Tensor) -> torch.Tensor:
+    return (x * x.new_tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(dim=1, keepdim=True)
+
+
+def tone_loss(output: torch.Tensor, content: torch.Tensor, scale: int) -> torch.Tensor:
+    """Mean square difference of the lightness averaged over ``scale``² blocks, divided by the
+    content's: what zero-mean features cannot see (a halo, a glow, a darkened region)."""
+    a, b = F.avg_pool2d(lightness(output), scale), F.avg_pool2d(lightness(content), scale)
+    return F.mse_loss(a, b) / b.pow(2).mean().clamp_min(1e-12)
+
+
 class VGG16Features(nn.Module):
     LAYERS = {3: "relu1_2", 8: "relu2_2", 15: "relu3_3", 22: "relu4_3"}
     CFG = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512)
@@ -142,6 +153,12 @@ class StyleLossConfig:
     # penalty on output values outside [0, 1]: the loss network only ever sees the clamped image,
     # so a generator cannot satisfy it with out-of-range colours (random features would let it)
     range_weight: float = 10.0
+    # the random features are zero-mean filters, blind to slow changes of brightness: a glow of
+    # the same RMS as a fine texture costs 40× less content loss (tests/test_losses.py), which
+    # lets a network paint halos around outlines. This term compares the lightness of output
+    # and content averaged over tone_scale² blocks (normalised like the others); 0 = off
+    tone_weight: float = 0.0
+    tone_scale: int = 8
 
 
 class StyleLoss(nn.Module):
@@ -171,8 +188,10 @@ class StyleLoss(nn.Module):
             for i, g, scale in zip(c.style_layers, self.style_grams, self.style_scale)
         )
         tv = total_variation(inside) if c.tv_weight else output.new_zeros(())
-        total = c.content_weight * content_loss + c.style_weight * style_loss + c.tv_weight * tv + c.range_weight * range_loss
-        return {"total": total, "content": content_loss, "style": style_loss, "tv": tv, "range": range_loss}
+        tone = tone_loss(inside, content, c.tone_scale) if c.tone_weight else output.new_zeros(())
+        total = (c.content_weight * content_loss + c.style_weight * style_loss + c.tv_weight * tv + c.range_weight * range_loss
+                 + c.tone_weight * tone)
+        return {"total": total, "content": content_loss, "style": style_loss, "tv": tv, "range": range_loss, "tone": tone}
 
 
 def loss_network(name: str, vgg_weights: Path | None = None, random: RandomFeaturesConfig | None = None) -> nn.Module:
@@ -194,8 +213,11 @@ def add_loss_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--content-weight", type=float, default=d.content_weight)
     p.add_argument("--style-weight", type=float, default=d.style_weight)
     p.add_argument("--tv-weight", type=float, default=d.tv_weight)
+    p.add_argument("--tone-weight", type=float, default=d.tone_weight,
+                   help="lightness over 8×8 blocks kept to the content's (against halos the random features cannot see)")
 
 
 def loss_options(a: argparse.Namespace) -> StyleLossConfig:
     """The StyleLossConfig that add_loss_args' options describe."""
-    return StyleLossConfig(content_weight=a.content_weight, style_weight=a.style_weight, tv_weight=a.tv_weight)
+    return StyleLossConfig(content_weight=a.content_weight, style_weight=a.style_weight, tv_weight=a.tv_weight,
+                           tone_weight=a.tone_weight)

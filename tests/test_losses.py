@@ -40,3 +40,34 @@ def test_too_small_images_for_the_random_net_give_one_line():
     assert net.min_side == 48  # scale 8 × (11 // 2 + 1)
     with pytest.raises(UserError, match="too small for the random loss network: use at least 48 pixels"):
         net(torch.rand(1, 3, 40, 64))
+
+
+def test_the_content_loss_is_blind_to_a_glow_and_the_tone_term_sees_it():
+    """The halo's cause: the random features are zero-mean filters, so a smooth glow around an
+    outline costs the content loss far less than a fine texture of the same RMS change; the
+    tone term (lightness over 8×8 blocks) weighs them the other way round."""
+    import numpy as np
+
+    from models.losses import StyleLossConfig, tone_loss
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(1, 3, 128, 128, generator=g) * 0.2 + 0.4
+    x[..., 40:90, 40:90] = 0.15  # a dark figure on a light ground
+    yy, xx = torch.meshgrid(torch.arange(128.0), torch.arange(128.0), indexing="ij")
+    ring = torch.exp(-(((xx - 65).abs().maximum((yy - 65).abs()) - 30) ** 2) / (2 * 16.0**2))  # a glow around its outline
+    texture = torch.nn.functional.avg_pool2d(torch.from_numpy(np.random.default_rng(0).standard_normal((130, 130)).astype(np.float32))[None],
+                                             3, 1)[0]  # grain a few pixels wide
+    net, cfg = RandomFeatures(), StyleLossConfig()
+
+    def content(y: torch.Tensor) -> float:
+        with torch.no_grad():
+            fy, fx = net(y), net(x)
+            return sum(float(((fy[i] - fx[i]) ** 2).mean() / (fx[i] ** 2).mean()) for i in cfg.content_layers)
+
+    changes = {name: (d / d.pow(2).mean().sqrt() * 0.05)[None, None].expand(1, 3, -1, -1) for name, d in (("glow", ring), ("texture", texture))}
+    seen = {name: content((x + d).clamp(0, 1)) for name, d in changes.items()}
+    tone = {name: float(tone_loss((x + d).clamp(0, 1), x, 8)) for name, d in changes.items()}
+    assert seen["glow"] < 0.1 * seen["texture"]
+    assert tone["glow"] > 5 * tone["texture"]
+    loss = StyleLoss(net, x, StyleLossConfig(tone_weight=1.0))(x + changes["glow"], x)
+    assert float(loss["tone"]) == pytest.approx(tone["glow"], rel=0.05) and float(loss["tone"]) > 0
