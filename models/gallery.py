@@ -53,7 +53,7 @@ def gallery(model: torch.nn.Module, meta: dict, photo: np.ndarray, short: int) -
     return np.concatenate([np.concatenate(tiles_top, 1), np.concatenate(tiles_bottom, 1)], 0)
 
 
-def face_gallery(onnx_path: Path, meta: dict, photo: np.ndarray, teacher: str, short: int = 384) -> np.ndarray:
+def face_gallery(onnx_path: Path, meta: dict, photo: np.ndarray, teacher: str, short: int = 512) -> np.ndarray:
     """Rows: the teacher's variants | the exported network (run by ``realtime``, as a user runs
     it) with the code each variant maps to; first column the photo. The teacher draws on the
     same aligned crop and is pasted back the same way, so the rows differ only by the network."""
@@ -90,4 +90,12 @@ def face_gallery(onnx_path: Path, meta: dict, photo: np.ndarray, teacher: str, s
             out = paste_change(out, change, feather_mask(size), face_transform(face, size))
         top.append(cv2.cvtColor(out, cv2.COLOR_BGR2RGB))
         bottom.append(cv2.cvtColor(chain.apply(bgr, latent=int(codes.get(style_name, 0))), cv2.COLOR_BGR2RGB))
+    if faces:  # show the faces large: their box, grown to take in the hair
+        boxes = np.array([face.box for face in faces])
+        (x0, y0), (x1, y1) = boxes[:, :2].min(axis=0), boxes[:, 2:].max(axis=0)
+        gx, gy = 0.35 * (x1 - x0), 0.45 * (y1 - y0)
+        h, w = img.shape[:2]
+        x0, y0, x1, y1 = max(0, int(x0 - gx)), max(0, int(y0 - gy)), min(w, int(x1 + gx)), min(h, int(y1 + 0.25 * (y1 - y0)))
+        zoom = 320 / (y1 - y0)
+        top, bottom = ([cv2.resize(t[y0:y1, x0:x1], None, fx=zoom, fy=zoom, interpolation=cv2.INTER_LANCZOS4) for t in row] for row in (top, bottom))
     return np.concatenate([np.concatenate(top, 1), np.concatenate(bottom, 1)], 0)
