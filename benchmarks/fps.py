@@ -118,6 +118,8 @@ def work_hw(path: Path, provider: str, size: tuple[int, int], work_size: int | N
 
     c = read_contract(path)
     w, h = size
+    if c.kind == "face":  # one square crop per face, whatever the frame
+        return c.fixed_size or (c.work_size, c.work_size)
     return c.fixed_size or work_shape(h, w, work_size or c.work_size)
 
 
