@@ -12,7 +12,6 @@ from pathlib import Path
 
 from models.media import fit_short_side
 from models.style_images import style_thumbnail
-from models.teachers import CARTOON_STYLES, cartoon
 
 
 def style_gallery(model: torch.nn.Module, meta: dict, photo: np.ndarray, style: np.ndarray, short: int,
@@ -37,7 +36,11 @@ def style_gallery(model: torch.nn.Module, meta: dict, photo: np.ndarray, style: 
 
 
 def gallery(model: torch.nn.Module, meta: dict, photo: np.ndarray, short: int) -> np.ndarray:
-    """Rows: teacher style | model with the code that style maps to; first column the input."""
+    """Rows: teacher style | model with the code that style maps to; first column the input.
+    The teacher is the one the checkpoint was trained from (cartoon, sketch, oil, watercolor)."""
+    from models.train_pairs import STYLED_TEACHERS
+
+    fn, styles = STYLED_TEACHERS[str(meta.get("teacher") or "cartoon")]
     img = fit_short_side(photo, short)
     h, w = (img.shape[0] // 4) * 4, (img.shape[1] // 4) * 4
     img = np.ascontiguousarray(img[:h, :w])
@@ -45,10 +48,10 @@ def gallery(model: torch.nn.Module, meta: dict, photo: np.ndarray, short: int) -
     codes = meta.get("style_codes", {})
     tiles_top, tiles_bottom = [img], [img]
     with torch.no_grad():
-        for style_name, style in CARTOON_STYLES.items():
+        for style_name, style in styles.items():
             code = int(codes.get(style_name, 0))
             y = model(x, latent=torch.tensor([code])).image.clamp(0, 1)[0].permute(1, 2, 0).numpy()
-            tiles_top.append(cartoon(img, style))
+            tiles_top.append(fn(img, style))
             tiles_bottom.append((y * 255 + 0.5).astype(np.uint8))
     return np.concatenate([np.concatenate(tiles_top, 1), np.concatenate(tiles_bottom, 1)], 0)
 
