@@ -46,7 +46,7 @@ def held_out(data: Path, holdout: tuple[str, ...], short: int, every: int = 15) 
 def ratios(spec: str, variant: str, teacher: str, images: list[np.ndarray]) -> dict[str, Any]:
     """Per teacher style: the best code, its ratio, and every code's ratio."""
     import realtime
-    from models.train_pairs import STYLED_TEACHERS
+    from models.teachers import STYLED_TEACHERS
 
     fn, styles = STYLED_TEACHERS[teacher]
     chain = realtime.load_chain(spec, provider="cpu", variant=variant)
@@ -109,7 +109,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     from models.media import data_root
-    from models.train_pairs import STYLED_TEACHERS
+    from models.teachers import STYLED_TEACHERS
     from realtime.onnx_format import read_contract
     from realtime.registry import resolve_filter
 

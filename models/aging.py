@@ -25,7 +25,6 @@ an "age" direction. :data:`AGE_STYLES` are the variants the latent code picks.
 from __future__ import annotations
 
 import math
-import random
 from dataclasses import dataclass
 
 import cv2
@@ -268,7 +267,3 @@ def aged(crop: np.ndarray, landmarks: np.ndarray, person: np.ndarray, style: Age
     """The teacher at full age on one crop (``person``: the uint8 person mask warped into it)."""
     return age_face(crop, landmarks, hair_mask(person.astype(np.float32) / 255.0, landmarks, crop), style)
 
-
-def random_aged(crop: np.ndarray, landmarks: np.ndarray, person: np.ndarray, rng: random.Random) -> np.ndarray:
-    """The teacher in a style drawn at random: the hidden choice the latent code learns."""
-    return aged(crop, landmarks, person, AGE_STYLES[rng.choice(sorted(AGE_STYLES))])

@@ -13,7 +13,7 @@ import logging
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -24,17 +24,8 @@ from realtime.errors import UserError
 
 log = logging.getLogger(__name__)
 
-# (crop, landmarks, person mask, rng) → (output, index of the style drawn, or None)
+# (crop, landmarks, person mask, rng) → (output, index of the style drawn, or None): see models.pairs_data.styled
 FaceDraw = Callable[[np.ndarray, np.ndarray, np.ndarray, random.Random], tuple[np.ndarray, "int | None"]]
-
-
-def styled_face(fn: Callable[[np.ndarray, np.ndarray, np.ndarray, Any], np.ndarray], styles: Sequence[Any]) -> FaceDraw:
-    """``fn(crop, landmarks, person, style)`` with a style drawn at random, and its index
-    (the latent code it trains; see :func:`models.pairs_data.styled`)."""
-    def draw(crop: np.ndarray, landmarks: np.ndarray, person: np.ndarray, rng: random.Random) -> tuple[np.ndarray, int | None]:
-        k = rng.randrange(len(styles))
-        return fn(crop, landmarks, person, styles[k]), k
-    return draw
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ def style_gallery(model: torch.nn.Module, meta: dict, photo: np.ndarray, style: 
 def gallery(model: torch.nn.Module, meta: dict, photo: np.ndarray, short: int) -> np.ndarray:
     """Rows: teacher style | model with the code that style maps to; first column the input.
     The teacher is the one the checkpoint was trained from (cartoon, sketch, oil, watercolor)."""
-    from models.train_pairs import STYLED_TEACHERS
+    from models.teachers import STYLED_TEACHERS
 
     fn, styles = STYLED_TEACHERS[str(meta.get("teacher") or "cartoon")]
     img = fit_short_side(photo, short)

@@ -24,13 +24,16 @@ Draw = Callable[[np.ndarray, random.Random], tuple[np.ndarray, "int | None"]]
 Pair = tuple[np.ndarray, np.ndarray, "int | None"]  # input, target, the target's style index
 
 
-def styled(fn: Callable[[np.ndarray, Any], np.ndarray], styles: Sequence[Any]) -> Draw:
-    """``fn(rgb, style)`` with one of ``styles`` drawn at random, and the style's index: the
+def styled(fn: Callable[..., np.ndarray], styles: Sequence[Any]) -> Callable[..., tuple[np.ndarray, "int | None"]]:
+    """``fn(*inputs, style)`` with one of ``styles`` drawn at random, and the style's index: the
     latent code that variant is trained under (FilterClone's VQ has to discover variants in
-    pairs it is given; a teacher of ours can say which it drew)."""
-    def draw(rgb: np.ndarray, rng: random.Random) -> tuple[np.ndarray, int | None]:
+    pairs it is given; a teacher of ours can say which it drew). The returned function takes
+    the teacher's inputs then the rng: ``(rgb, rng)`` for a frame teacher (a :data:`Draw`),
+    ``(crop, landmarks, person, rng)`` for a face teacher."""
+    def draw(*args: Any) -> tuple[np.ndarray, int | None]:
+        *inputs, rng = args
         k = rng.randrange(len(styles))
-        return fn(rgb, styles[k]), k
+        return fn(*inputs, styles[k]), k
     return draw
 
 

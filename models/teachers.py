@@ -11,7 +11,7 @@ local and continuous, so a convolutional network can learn it from random crops:
 version used a median-blurred adaptive threshold with near-binary ink, and a 5,000-step UNet
 never learned those outlines. :data:`CARTOON_STYLES`
 are the variants the UNet's latent code learns to choose between; :func:`random_cartoon` draws
-one per training sample.
+one at random.
 """
 from __future__ import annotations
 
@@ -92,14 +92,6 @@ def cartoon(rgb: np.ndarray, style: CartoonStyle = CARTOON_STYLES["bold"]) -> np
     if style.edge_strength > 0:
         out *= 1.0 - style.edge_strength * outline_ink(rgb, style)[..., None]
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
-
-
-def random_cartoon(rgb: np.ndarray, rng: random.Random) -> np.ndarray:
-    """Apply a cartoon variant drawn at random: the hidden choice the latent code must learn."""
-    return cartoon(rgb, CARTOON_STYLES[rng.choice(sorted(CARTOON_STYLES))])
-
-
-TEACHERS = {"cartoon": random_cartoon}
 
 
 @dataclass(frozen=True)
@@ -205,8 +197,9 @@ def random_style(fn: Callable[[np.ndarray, Any], np.ndarray], styles: dict[str, 
     return draw
 
 
-TEACHERS.update({
-    "sketch": random_style(sketch, SKETCH_STYLES),
-    "oil": random_style(oil, OIL_STYLES),
-    "watercolor": random_style(watercolor, WATERCOLOR_STYLES),
-})
+# name → (fn(rgb, style), {style name: style}): a style's index in its dict is its latent code
+STYLED_TEACHERS: dict[str, tuple[Callable[[np.ndarray, Any], np.ndarray], dict[str, Any]]] = {
+    "cartoon": (cartoon, CARTOON_STYLES), "sketch": (sketch, SKETCH_STYLES), "oil": (oil, OIL_STYLES),
+    "watercolor": (watercolor, WATERCOLOR_STYLES)}
+TEACHERS = {name: random_style(fn, styles) for name, (fn, styles) in STYLED_TEACHERS.items()}
+random_cartoon = TEACHERS["cartoon"]  # a cartoon variant drawn at random: the hidden choice a VQ code must learn

@@ -29,18 +29,14 @@ from models.media import data_root, fit_short_side, load_collection
 from models.training import TrainingRun, add_run_args, parse_ints, pick_device
 from models.pairs_data import CropConfig, FolderPairs, PairSource, TeacherPairs, batch, styled, to_tensor, unlabelled
 from models.aging import AGE_STYLES, aged
-from models.face_crops import FaceCrops, FaceTeacherPairs, cached_face_crops, styled_face
-from models.teachers import (CARTOON_STYLES, OIL_STYLES, SKETCH_STYLES, TEACHERS, WATERCOLOR_STYLES, cartoon, oil, sketch,
-                             watercolor)
+from models.face_crops import FaceCrops, FaceTeacherPairs, cached_face_crops
+from models.teachers import STYLED_TEACHERS, TEACHERS
 from models.unet import UNet, kmeans
 
 log = logging.getLogger("train_pairs")
 DEFAULT_HOLDOUT = ("skimage__astronaut", "liveportrait__d18", "skimage__coffee")
-# teachers that name their variants: name → (fn(image, style), {style name: style}); a variant's
-# index in the dict is its latent code (see `labelled` in train())
-STYLED_TEACHERS: dict[str, tuple[Callable[..., np.ndarray], dict[str, Any]]] = {
-    "cartoon": (cartoon, CARTOON_STYLES), "sketch": (sketch, SKETCH_STYLES), "oil": (oil, OIL_STYLES),
-    "watercolor": (watercolor, WATERCOLOR_STYLES)}
+# teachers that name their variants: models.teachers.STYLED_TEACHERS; a variant's index in its
+# dict is its latent code (see `labelled` in train())
 # face teachers draw on aligned face crops: fn(crop, landmarks, person mask, style)
 FACE_TEACHERS: dict[str, tuple[Callable[..., np.ndarray], dict[str, Any]]] = {"aged": (aged, AGE_STYLES)}
 
@@ -139,7 +135,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
         fn, styles = FACE_TEACHERS[cfg.teacher]
         train_crops, val_crops = cached_face_crops(cfg.data, cfg.out.parent).split(set(cfg.holdout))
         log.info("%d training and %d validation face crops", len(train_crops), len(val_crops))
-        source = FaceTeacherPairs(train_crops, styled_face(fn, list(styles.values())), cfg.crops.crop, cfg.crops.flip)
+        source = FaceTeacherPairs(train_crops, styled(fn, list(styles.values())), cfg.crops.crop, cfg.crops.flip)
         if len(val_crops):
             val = face_validation_pairs(val_crops, fn, styles, cfg.crops.crop)
     elif cfg.teacher in STYLED_TEACHERS:

@@ -99,14 +99,15 @@ def test_sag_moves_the_jowls_down_a_little(astronaut_crop):
 
 
 def test_face_training_pairs_are_jittered_flipped_and_shrunk(astronaut_crop):
-    from models.face_crops import FaceCrops, FaceTeacherPairs, styled_face
+    from models.face_crops import FaceCrops, FaceTeacherPairs
+    from models.pairs_data import styled
 
     crop, lm, person = astronaut_crop
     crops = FaceCrops(crop[None], lm[None], person[None], ("skimage__astronaut",))
     train, val = crops.split({"skimage__astronaut"})
     assert len(train) == 0 and len(val) == 1
     seen, codes = [], set()
-    pairs = FaceTeacherPairs(crops, styled_face(aged, list(AGE_STYLES.values())), size=128)
+    pairs = FaceTeacherPairs(crops, styled(aged, list(AGE_STYLES.values())), size=128)
     rng = random.Random(0)
     for _ in range(16):
         src, dst, code = pairs.sample(rng)
