@@ -105,16 +105,28 @@ def make_settings(base: Settings = Settings(), **changes: object) -> Settings:
         raise UserError(f"{exc} (settings are {', '.join(Settings.__dataclass_fields__)})") from None
 
 
-def parse_spec(spec: str) -> list[str]:
-    """The names in ``a+b+c``; ``none`` (alone) is the empty chain."""
-    parts = [p.strip() for p in str(spec).split("+") if p.strip()]
-    if not parts:
-        raise UserError("--filter needs a name, e.g. --filter cartoon, or none (see --list-filters)")
+def split_spec(spec: str) -> list[str]:
+    """The names in ``a+b+c``; ``none`` (alone) is the empty chain. ValueError (the reason, no
+    option name: the CLI and the web server word it for their users) for an empty spec, an
+    empty name between ``+`` signs (``cartoon+`` is a typo, not ``cartoon``) or ``none`` in a chain."""
+    parts = [p.strip() for p in str(spec).split("+")]
+    if parts == [""]:
+        raise ValueError("a filter name is needed, e.g. cartoon, or none")
+    if "" in parts:
+        raise ValueError(f"{spec!r} has an empty name between '+' signs")
     if parts == [NONE]:
         return []
     if NONE in parts:
-        raise UserError(f"--filter {spec}: 'none' cannot be chained with other filters")
+        raise ValueError("'none' cannot be chained with other filters")
     return parts
+
+
+def parse_spec(spec: str) -> list[str]:
+    """:func:`split_spec` for ``--filter``: a one-line :class:`UserError` that names the option."""
+    try:
+        return split_spec(spec)
+    except ValueError as e:
+        raise UserError(f"--filter {spec}: {e} (see --list-filters)") from None
 
 
 def chain_files(spec: str) -> list[Path]:

@@ -239,6 +239,7 @@ def test_no_filter_and_no_background_asks_for_one(monkeypatch, capsys):
     (["--background", "blur:3"], "blur strength"),
     (["--filter-region", "hat"], "invalid choice"),
     (["--filter", "none+candy"], "cannot be chained"),
+    (["--filter", "candy+"], "empty name between '+' signs"),
     (["--on-smile", "sparkles"], "unknown filter"),
 ])
 def test_bad_background_options_are_one_line_before_work(monkeypatch, capsys, tmp_path, args, needle):

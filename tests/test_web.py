@@ -175,6 +175,7 @@ PNG = encode(photo(32, 32))
     (form(PNG, filter="sparkle"), ["unknown filter 'sparkle'", "cartoon"]),
     (form(PNG, filter="/tmp/evil.onnx"), ["unknown filter"]),
     (form(PNG, filter="candy+none"), ["'none' cannot be chained"]),
+    (form(PNG, filter="cartoon+"), ["empty name between '+' signs"]),
     (form(PNG, filter="candy+candy+candy+candy+candy"), ["at most 4"]),
     (form(PNG, filter="cartoon", latent="two"), ["latent must be a whole number or 'all'"]),
     (form(PNG, filter="cartoon", latent="9"), ["latent 9 is out of range", "0..3"]),

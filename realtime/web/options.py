@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping, TypeVar
 
 from realtime.background import BACKDROPS, Backdrop, parse_background, parse_colour
-from realtime.chain import NONE
+from realtime.chain import NONE, split_spec
 from realtime.errors import UserError
 from realtime.kinds import EFFECTS
 from realtime.onnx_format import read_contract
@@ -72,15 +72,16 @@ class Catalogue:
     def chain(self, spec: str) -> FilterInfo:
         """The chain ``spec`` names (a single filter is a chain of one); its latent codes are
         those of its first filter that has any. 400 for an unknown or unsafe name."""
-        parts = [p.strip() for p in spec.split("+")]
+        try:
+            parts = split_spec(spec) or [NONE]
+        except ValueError as e:
+            raise RequestError(f"filter {spec[:60]!r}: {e}") from None
         unknown = [p for p in parts if p not in self.filters]
-        if unknown or not parts:
-            raise RequestError(f"unknown filter {(unknown or [spec])[0][:60]!r}; choose from {', '.join(self.filters)}, "
+        if unknown:
+            raise RequestError(f"unknown filter {unknown[0][:60]!r}; choose from {', '.join(self.filters)}, "
                                f"chained with + (e.g. cartoon+glasses)")
         if len(parts) > MAX_PARTS:
             raise RequestError(f"a chain takes at most {MAX_PARTS} filters, got {len(parts)}")
-        if len(parts) > 1 and NONE in parts:
-            raise RequestError("'none' cannot be chained with other filters")
         if len(parts) == 1:
             return self.filters[parts[0]]
         names = next((self.filters[p].latent_names for p in parts if self.filters[p].latent_names), ())
