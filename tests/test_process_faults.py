@@ -85,6 +85,17 @@ def wait_for_frames(proc: subprocess.Popen, path: Path, timeout: float = 90.0) -
     time.sleep(1.0)
 
 
+def as_from_a_terminal() -> None:
+    """In the child: SIGHUP handled by default, as under a terminal. The suite itself may run
+    under ``nohup`` (SIGHUP ignored, which children inherit and realtime honours): a SIGHUP
+    test then waited 60 s for a run that rightly went on."""
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
+def under_nohup() -> None:
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+
 def finish(proc: subprocess.Popen, timeout: float = 60.0) -> tuple[int, str, str]:
     try:
         out, err = proc.communicate(timeout=timeout)
@@ -110,7 +121,7 @@ def assert_saved(tmp_path: Path, err: str, stopped_by: str | None) -> dict:
 @pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGINT, 0)])
 def test_a_signal_stops_the_run_and_saves_the_video_and_stats(media, tmp_path, sig, code):
     """Before: SIGTERM/SIGHUP killed the process with a 44-byte unplayable mp4 and no stats."""
-    proc = start(media, tmp_path)
+    proc = start(media, tmp_path, preexec_fn=as_from_a_terminal)
     wait_for_frames(proc, tmp_path / "out.mp4")
     proc.send_signal(sig)
     rc, out, err = finish(proc)
@@ -119,6 +130,20 @@ def test_a_signal_stops_the_run_and_saves_the_video_and_stats(media, tmp_path, s
     assert "frames out at" in out  # the summary line still comes
     if sig != signal.SIGINT:  # Ctrl-C's line is at info level (the user knows they pressed it)
         assert len([line for line in err.splitlines() if f"stopping ({sig.name})" in line]) == 1, err
+
+
+def test_under_nohup_a_hangup_does_not_stop_the_run(media, tmp_path):
+    """nohup ignores SIGHUP so that a run outlives its terminal; realtime keeps it ignored and
+    stops on the SIGTERM that follows, with the video and stats whole."""
+    proc = start(media, tmp_path, preexec_fn=under_nohup)
+    wait_for_frames(proc, tmp_path / "out.mp4")
+    proc.send_signal(signal.SIGHUP)
+    time.sleep(1.0)
+    assert proc.poll() is None, "the hangup was ignored, as nohup asked"
+    proc.send_signal(signal.SIGTERM)
+    rc, out, err = finish(proc)
+    assert rc == 143, err
+    assert_saved(tmp_path, err, "SIGTERM")
 
 
 @pytest.mark.parametrize("signals", [("SIGINT", "SIGINT"), ("SIGTERM", "SIGINT", "SIGTERM")])
