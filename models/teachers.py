@@ -128,30 +128,50 @@ def sketch(rgb: np.ndarray, style: SketchStyle = SKETCH_STYLES["graphite"]) -> n
 
 @dataclass(frozen=True)
 class OilStyle:
-    size: int = 2  # neighbourhood radius of cv2.xphoto.oilPainting (brush size in pixels, at a 256-384 px picture)
-    dyn_ratio: int = 1  # its colour quantisation (image dynamic / ratio levels)
+    radius: int = 3  # brush: each pixel takes the calmest of four (radius+1)² squares around it (at 256-384 px)
+    sharpness: float = 8.0  # how strongly the calmest square wins (the generalised Kuwahara's q)
     relief: float = 0.0  # embossed paint: light from the top left on the strokes' lightness
     saturation: float = 1.15
 
 
 OIL_STYLES: dict[str, OilStyle] = {
-    "fine": OilStyle(size=2),
-    "bold": OilStyle(size=3, saturation=1.35),
-    "impasto": OilStyle(size=3, relief=0.8),
+    "fine": OilStyle(radius=3),
+    "bold": OilStyle(radius=5, saturation=1.35),
+    "impasto": OilStyle(radius=4, relief=0.8),
 }
 
 
+def kuwahara(rgb: np.ndarray, radius: int, sharpness: float) -> np.ndarray:
+    """A soft Kuwahara filter (Papari et al. 2007, with four square sectors): each pixel's
+    colour is the mean of the four (radius+1)² squares that have it as a corner, weighted by
+    (variance + ε)^(−q/2), so the calmest square wins. Flat areas become brush-sized patches and
+    edges stay sharp (they lie between squares, never inside the calm one). Every step is a
+    box mean or a smooth weight, so a network can learn it; OpenCV's ``xphoto.oilPainting``
+    (the mode of each neighbourhood's histogram) flips between colours on one level of noise,
+    and a network cloning it stayed at 0.8 of the photo's distance after 250 steps."""
+    x = rgb.astype(np.float32) / 255.0
+    k = radius + 1
+    means, weights = [], []
+    for anchor in ((0, 0), (radius, 0), (0, radius), (radius, radius)):  # the four squares with the pixel at a corner
+        mean = cv2.blur(x, (k, k), anchor=anchor, borderType=cv2.BORDER_REFLECT)
+        var = cv2.blur(x * x, (k, k), anchor=anchor, borderType=cv2.BORDER_REFLECT) - mean * mean
+        means.append(mean)
+        weights.append((np.maximum(var.sum(axis=2), 0.0) + 1e-4) ** (-sharpness / 2))
+    total = np.sum(weights, axis=0)
+    out = sum(m * (w / total)[..., None] for m, w in zip(means, weights))
+    return np.clip(out * 255.0, 0, 255)
+
+
 def oil(rgb: np.ndarray, style: OilStyle = OIL_STYLES["fine"]) -> np.ndarray:
-    """An oil painting: OpenCV's oil filter (each pixel takes the commonest colour of its
-    neighbourhood, so areas break into brush-sized patches), a saturation lift and, for
-    impasto, relief shading from the patches' lightness."""
-    out = cv2.xphoto.oilPainting(rgb, style.size, style.dyn_ratio, cv2.COLOR_RGB2Lab)
-    hsv = cv2.cvtColor(out, cv2.COLOR_RGB2HSV).astype(np.float32)
-    hsv[..., 1] = np.clip(hsv[..., 1] * style.saturation, 0, 255)
-    out = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB).astype(np.float32)
+    """An oil painting: a soft Kuwahara filter (:func:`kuwahara`: areas break into flat
+    brush-sized patches with sharp borders), a saturation lift and, for impasto, relief
+    shading from the patches' lightness."""
+    out = kuwahara(rgb, style.radius, style.sharpness)
+    hsv = cv2.cvtColor(out.astype(np.float32) / 255.0, cv2.COLOR_RGB2HSV)
+    hsv[..., 1] = np.clip(hsv[..., 1] * style.saturation, 0, 1)
+    out = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB) * 255.0
     if style.relief > 0:
-        light = cv2.cvtColor(out.astype(np.uint8), cv2.COLOR_RGB2GRAY).astype(np.float32)
-        light = cv2.GaussianBlur(light, (0, 0), 1.0)
+        light = cv2.GaussianBlur(cv2.cvtColor(out / 255.0, cv2.COLOR_RGB2GRAY) * 255.0, (0, 0), 1.0)
         slope = cv2.Sobel(light, cv2.CV_32F, 1, 0, ksize=3) + cv2.Sobel(light, cv2.CV_32F, 0, 1, ksize=3)
         out *= (1 - style.relief * np.clip(slope / 255.0, -0.5, 0.5))[..., None]
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
