@@ -55,6 +55,7 @@ class TrainConfig:
     residual_output: bool = False
     norm_groups: int = 32
     edge_sigmas: tuple[tuple[float, float], ...] = ()
+    tone_frequencies: int = 0
     steps: int = 10000
     batch_size: int = 8
     crops: CropConfig = field(default_factory=CropConfig)
@@ -157,7 +158,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
     model = build_model("unet", dict(
         channels=cfg.channels, blocks_per_level=cfg.blocks_per_level, num_downsamples=min(cfg.num_downsamples, len(cfg.channels) - 1),
         latent_codes=cfg.latent_codes, residual_output=cfg.residual_output, norm_groups=cfg.norm_groups,
-        edge_sigmas=cfg.edge_sigmas)).to(device)
+        edge_sigmas=cfg.edge_sigmas, tone_frequencies=cfg.tone_frequencies)).to(device)
     run = TrainingRun(model, cfg.out, cfg.steps, cfg.lr, cfg.seed, cfg.name, resume, cfg.save_every)
     usage = torch.zeros(max(cfg.latent_codes, 1), dtype=torch.long)
     recent: deque[torch.Tensor] = deque(maxlen=32)
@@ -218,6 +219,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
     p.add_argument("--residual", action="store_true", help="predict output − input (trains faster)")
     p.add_argument("--norm-groups", type=int, default=32, help="GroupNorm groups (fewer train faster in thin nets)")
     p.add_argument("--edge-sigmas", default="", help="fixed DoG input channels, e.g. 1.2:3,1.5:4 (centre:surround σ)")
+    p.add_argument("--tone-frequencies", type=int, default=0,
+                   help="fixed sin/cos channels of the lightness at 1..F cycles (bands of lightness: F ≈ their count)")
     p.add_argument("--vq-warmup", type=int, default=0, help="steps with a continuous code, then k-means codebook init")
     p.add_argument("--discover-codes", action="store_true",
                    help="let the VQ encoder find the variants even when the teacher names them (FilterClone's way)")
@@ -234,7 +237,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
     cfg = TrainConfig(
         out=a.out, teacher=None if a.pairs else a.teacher, pairs=a.pairs, data=a.data,
         holdout=tuple(s for s in a.holdout.split(",") if s), channels=channels, blocks_per_level=a.blocks, num_downsamples=a.downsamples,
-        latent_codes=a.latent_codes, discover_codes=a.discover_codes, residual_output=a.residual, norm_groups=a.norm_groups, edge_sigmas=edges, steps=a.steps, vq_warmup=a.vq_warmup, batch_size=a.batch,
+        latent_codes=a.latent_codes, discover_codes=a.discover_codes, residual_output=a.residual, norm_groups=a.norm_groups, edge_sigmas=edges, tone_frequencies=a.tone_frequencies, steps=a.steps, vq_warmup=a.vq_warmup, batch_size=a.batch,
         crops=CropConfig(crop=a.crop, short_min=a.short_min, short_max=a.short_max), lr=a.lr, save_every=a.save_every, seed=a.seed, device=a.device,
         name=a.name or a.out.stem,
     )

@@ -57,3 +57,28 @@ def test_edge_input_channels_match_the_teachers_difference_of_gaussians():
         assert np.abs(channel - ref).max() < 1.5  # gray levels; cv2 rounds its gray conversion
     net = UNet(UNetConfig(channels=(8, 16), blocks_per_level=1, num_downsamples=1, latent_codes=2, edge_sigmas=((1.2, 3.0),)))
     assert net(x, latent=torch.tensor([1])).image.shape == x.shape
+
+
+def test_lightness_bands_are_a_linear_read_out_of_the_tone_features():
+    """The cartoon's staircase of lightness bands (6 here), from a ramp of lightness: a
+    least-squares fit on 16 tone frequencies (the bands' first two harmonics) comes within a
+    gray level or so, a fit on the lightness alone (what the network starts from) is off by
+    ~8 levels."""
+    from models.teachers import soft_bands
+    from models.unet import ToneFeatures
+
+    ramp = torch.linspace(0, 1, 512).view(1, 1, 1, -1).expand(1, 3, 1, 512)
+    target = torch.from_numpy(soft_bands(np.linspace(0, 255, 512, dtype=np.float32), 6, 0.35)).double()
+
+    def residual(features: torch.Tensor) -> float:
+        a = torch.cat([features.reshape(features.shape[1], 512).T.double(), torch.ones(512, 2, dtype=torch.float64)[:, :1],
+                       torch.linspace(0, 255, 512, dtype=torch.float64)[:, None]], dim=1)
+        fit = a @ torch.linalg.lstsq(a, target[:, None]).solution
+        return float((fit[:, 0] - target).abs().mean())
+
+    alone, tones = residual(torch.zeros(1, 0, 1, 512)), residual(ToneFeatures(16)(ramp))
+    assert alone > 6 and tones < 0.2 * alone, (alone, tones)
+    net = UNet(UNetConfig(channels=(8, 16), blocks_per_level=1, num_downsamples=1, tone_frequencies=4))
+    assert net(torch.rand(1, 3, 16, 16)).image.shape == (1, 3, 16, 16)
+    with pytest.raises(ValueError):
+        UNetConfig(tone_frequencies=-1)
