@@ -1,9 +1,13 @@
 """Pictures of a trained network's output for the README: a paired filter beside its teacher
 (one column per teacher variant), a style network beside its style image and a Gatys still,
-a face filter run by the runtime itself beside its teacher on the same crop.
+a face filter run by the runtime itself beside its teacher on the same crop, and the same
+filters before and after a retraining:
+
+    python -m models.gallery --before OLD_DIR --filter candy starry_night --out docs/styles/before_after.jpg
 """
 from __future__ import annotations
 
+import argparse
 import cv2
 import numpy as np
 import torch
@@ -102,3 +106,52 @@ def face_gallery(onnx_path: Path, meta: dict, photo: np.ndarray, teacher: str, s
         zoom = 320 / (y1 - y0)
         top, bottom = ([cv2.resize(t[y0:y1, x0:x1], None, fx=zoom, fy=zoom, interpolation=cv2.INTER_LANCZOS4) for t in row] for row in (top, bottom))
     return np.concatenate([np.concatenate(top, 1), np.concatenate(bottom, 1)], 0)
+
+
+def earlier_file(before: Path, name: str, variant: str) -> Path:
+    return before / (f"{name}.fast.onnx" if variant == "fast" else f"{name}.onnx")
+
+
+def before_after(names: list[str], before: Path, photo: np.ndarray, short: int = 320, variant: str = "full") -> np.ndarray:
+    """Rows, one per filter: photo | ``before/NAME.onnx`` | the bundled NAME (both run by
+    ``realtime`` at their work size, as a user runs them)."""
+    import realtime
+
+    img = fit_short_side(photo, short)
+    bgr = cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
+    rows = []
+    for name in names:
+        specs = (str(earlier_file(before, name, variant)), name)
+        tiles = [bgr] + [realtime.load_chain(spec, provider="cpu", variant=variant).apply(bgr) for spec in specs]
+        rows.append(cv2.cvtColor(np.concatenate(tiles, 1), cv2.COLOR_BGR2RGB))
+    return np.concatenate(rows, 0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from models.media import data_root, read_rgb
+    from realtime.errors import UserError
+    from realtime.registry import bundled_filters
+
+    p = argparse.ArgumentParser(prog="python -m models.gallery", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--before", type=Path, required=True, help="folder with the earlier NAME.onnx files")
+    p.add_argument("--filter", nargs="+", required=True, help="bundled filters")
+    p.add_argument("--variant", choices=["full", "fast"], default="full")
+    p.add_argument("--photo", type=Path, default=data_root() / "faces" / "skimage__astronaut.png")
+    p.add_argument("--out", type=Path, required=True, help="a .jpg or .png")
+    a = p.parse_args(argv)
+    missing = [n for n in a.filter if n not in bundled_filters()]
+    missing += [str(f) for f in (*(earlier_file(a.before, n, a.variant) for n in a.filter), a.photo) if not f.is_file()]
+    if missing:
+        raise UserError(f"not found: {', '.join(missing)}")
+    picture = before_after(a.filter, a.before, read_rgb(a.photo), variant=a.variant)
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(a.out), cv2.cvtColor(picture, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 88])
+    print(f"wrote {a.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    from realtime.errors import run_cli
+
+    raise SystemExit(run_cli(main))
