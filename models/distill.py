@@ -94,7 +94,10 @@ class Runner:
 
     def teacher(self, model: torch.nn.Module, x01: torch.Tensor, code: int | None) -> torch.Tensor:
         x = x01 * self.scale
-        y = model.decode(x, model.code_vectors(torch.tensor([code], device=x.device)).expand(len(x), -1)) if self.codes else model(x)
+        if not isinstance(model, UNet):
+            y = model(x)
+        else:  # a UNet's forward returns a UNetOutput; decode takes the code's vector (or none)
+            y = model.decode(x, model.code_vectors(torch.tensor([code], device=x.device)).expand(len(x), -1) if self.codes else None)
         return (y / self.scale).clamp(0, 1)
 
     def student(self, model: GuidedUpsample, x01: torch.Tensor, code: int | None) -> torch.Tensor:
@@ -103,7 +106,10 @@ class Runner:
         return (model(x, vec) / self.scale).clamp(0, 1)
 
 
-def validation_images(images: list[np.ndarray], size: int = 256) -> list[np.ndarray]:
+def validation_images(images: list[np.ndarray], multiple: int, size: int = 256) -> list[np.ndarray]:
+    """Centre squares of the first held-out images, their side ``size`` rounded down to a
+    multiple of ``multiple`` (the student's: at factor 3 a 256-px square does not divide)."""
+    size = size // multiple * multiple
     out = []
     for img in images[:6]:
         img = fit_short_side(img, size)
@@ -135,11 +141,14 @@ def distill(cfg: DistillConfig, resume: bool = False) -> dict[str, Any]:
     train_images, val_images = load_collection(cfg.images, set(cfg.holdout))
     torch.manual_seed(cfg.seed)
     student = student_for(teacher, cfg).to(device)
+    if cfg.crops.crop % student.size_multiple:
+        raise UserError(f"--crop {cfg.crops.crop} must be a multiple of {student.size_multiple} "
+                        f"(the student's factor {cfg.factor} × its network's {student.net.size_multiple})")
     run = Runner(teacher)
     if run.codes:  # start each code's embedding where the teacher's is
         student.net.quantizer.codebook.data.copy_(teacher.quantizer.codebook.data)
     trainer = TrainingRun(student, cfg.out, cfg.steps, cfg.lr, cfg.seed, cfg.name, resume, cfg.save_every)
-    val = validation_images(val_images)
+    val = validation_images(val_images, student.size_multiple)
     code_rng = random.Random(cfg.seed + 1)
 
     def train_step() -> torch.Tensor:

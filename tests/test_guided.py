@@ -1,6 +1,7 @@
 """Fast students: guided upsampling, its export, distillation, and the SSIM used to judge them."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -86,3 +87,17 @@ def test_distilling_a_teacher_lowers_the_loss_and_reports_ssim(tmp_path, photo_f
     save_checkpoint(tmp_path / "anon.pt", student, {"name": "anon"})
     with pytest.raises(UserError, match="no validation SSIM or teacher name"):
         release.main([str(tmp_path / "anon.pt")])
+
+
+def test_a_student_at_a_third_of_the_size_validates_and_refuses_a_crop_it_cannot_divide(tmp_path, photo_folder):
+    """Before: at factor 3 the 256-px validation squares did not divide and the run crashed at
+    its first save (a shape mismatch deep in the UNet)."""
+
+    teacher = UNet(UNetConfig(channels=(8, 16), blocks_per_level=1, num_downsamples=1, residual_output=True, norm_groups=4))
+    save_checkpoint(tmp_path / "t.pt", teacher, {"name": "t"})
+    cfg = DistillConfig(teacher=tmp_path / "t.pt", out=tmp_path / "t_fast.pt", images=photo_folder, holdout=("img0",),
+                        channels=(4, 8), factor=3, steps=4, batch_size=2, save_every=4,
+                        crops=CropConfig(crop=36, short_min=48, short_max=64), lr=5e-3)
+    assert 0 < distill(cfg)["val_ssim"] <= 1
+    with pytest.raises(UserError, match="--crop 32 must be a multiple of 6"):
+        distill(dataclasses.replace(cfg, crops=CropConfig(crop=32, short_min=48, short_max=64), out=tmp_path / "u.pt"))
