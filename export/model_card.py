@@ -28,13 +28,15 @@ def cpu_times(onnx_path: Path, work_size: int, multiple: int, kind: str = "frame
     runs on one work_size² crop per face whatever the frame."""
     if kind == "face":
         return {"work_size": work_size, "cpu_ms_face_crop": round(cpu_ms_per_frame(onnx_path, work_size, work_size), 1)}
-    wh, ww = (-(-side // multiple) * multiple for side in work_shape(480, 640, work_size))  # the engine pads to the multiple
+    def padded(h: int, w: int) -> tuple[int, int]:  # the engine pads to the model's size multiple (12 at factor 3)
+        return -(-h // multiple) * multiple, -(-w // multiple) * multiple
+
     return {
-        "cpu_ms_256x256": round(cpu_ms_per_frame(onnx_path, 256, 256), 1),
+        "cpu_ms_256x256": round(cpu_ms_per_frame(onnx_path, *padded(256, 256)), 1),
         "work_size": work_size,
         # a 640×480 camera frame runs at the work size (short side), then is resized back
-        "cpu_ms_640x480_frame": round(cpu_ms_per_frame(onnx_path, wh, ww), 1),
-        "cpu_ms_640x480_full_res": round(cpu_ms_per_frame(onnx_path, 480, 640, runs=5), 1),
+        "cpu_ms_640x480_frame": round(cpu_ms_per_frame(onnx_path, *padded(*work_shape(480, 640, work_size))), 1),
+        "cpu_ms_640x480_full_res": round(cpu_ms_per_frame(onnx_path, *padded(480, 640), runs=5), 1),
     }
 
 

@@ -99,5 +99,10 @@ def test_a_student_at_a_third_of_the_size_validates_and_refuses_a_crop_it_cannot
                         channels=(4, 8), factor=3, steps=4, batch_size=2, save_every=4,
                         crops=CropConfig(crop=36, short_min=48, short_max=64), lr=5e-3)
     assert 0 < distill(cfg)["val_ssim"] <= 1
+    from export.model_card import cpu_times
+
+    student, _, _ = load_checkpoint(cfg.out)
+    path = export_model(student, contract_for(student, "t", work_size=64), tmp_path / "t.fast.onnx")
+    assert all(v > 0 for v in cpu_times(path, 720, student.size_multiple).values())  # 256² and 640×480 padded to 6
     with pytest.raises(UserError, match="--crop 32 must be a multiple of 6"):
         distill(dataclasses.replace(cfg, crops=CropConfig(crop=32, short_min=48, short_max=64), out=tmp_path / "u.pt"))
