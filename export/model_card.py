@@ -54,6 +54,9 @@ def retime(folder: Path) -> list[dict]:
         card.update(cpu_times(onnx_path, int(card.get("work_size") or contract.work_size), contract.size_multiple, contract.kind))
         card_path.write_text(json.dumps(card, indent=2) + "\n")
         cards.append(card)
-        print(f"{card['name']}: {card['cpu_ms_256x256']} ms at 256×256, {card['cpu_ms_640x480_frame']} ms per 640×480 frame "
-              f"(work size {card['work_size']}), {card['cpu_ms_640x480_full_res']} ms at full 640×480")
+        if contract.kind == "face":
+            print(f"{card['name']}: {card['cpu_ms_face_crop']} ms per {card['work_size']}² face crop")
+        else:
+            print(f"{card['name']}: {card['cpu_ms_256x256']} ms at 256×256, {card['cpu_ms_640x480_frame']} ms per 640×480 "
+                  f"frame (work size {card['work_size']}), {card['cpu_ms_640x480_full_res']} ms at full 640×480")
     return cards

@@ -88,3 +88,18 @@ def test_bundled_style_restyles_a_face_beyond_a_colour_shift(card, face_photo):
     assert colour_transform_residual(img, out) > 15, f"{card['name']} only recolours the photo"
     assert 40 < out.mean() < 220 and out.std() > 25, f"{card['name']} gives a dark, blown-out or flat picture"
     assert card["onnx_bytes"] < 8e6
+
+
+def test_retiming_measures_face_filters_and_a_third_size_student(tmp_path):
+    """Before: --retime stopped at the first face card (it printed frame timings it has not),
+    and a student at factor 3 (size multiple 48) could not be timed at 256×256."""
+    import shutil
+
+    from export.model_card import retime
+
+    for name in ("aged.fast", "cartoon.fast"):
+        for suffix in (".onnx", ".json"):
+            shutil.copy(BUNDLED / f"{name}{suffix}", tmp_path / f"{name}{suffix}")
+    cards = {c["name"]: c for c in retime(tmp_path)}
+    assert cards["aged.fast"]["cpu_ms_face_crop"] > 0 and "cpu_ms_256x256" not in cards["aged.fast"]
+    assert cards["cartoon.fast"]["cpu_ms_256x256"] > 0 and cards["cartoon.fast"]["factor"] == 3
