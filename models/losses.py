@@ -20,6 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from models.guided import luminance
 from realtime.errors import UserError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -38,14 +39,10 @@ def total_variation(x: torch.Tensor) -> torch.Tensor:
     return (x[..., 1:, :] - x[..., :-1, :]).abs().mean() + (x[..., :, 1:] - x[..., :, :-1]).abs().mean()
 
 
-def lightness(x: torch.Tensor) -> torch.Tensor:
-    return (x * x.new_tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(dim=1, keepdim=True)
-
-
 def tone_loss(output: torch.Tensor, content: torch.Tensor, scale: int) -> torch.Tensor:
     """Mean square difference of the lightness averaged over ``scale``² blocks, divided by the
     content's: what zero-mean features cannot see (a halo, a glow, a darkened region)."""
-    a, b = F.avg_pool2d(lightness(output), scale), F.avg_pool2d(lightness(content), scale)
+    a, b = F.avg_pool2d(luminance(output), scale), F.avg_pool2d(luminance(content), scale)
     return F.mse_loss(a, b) / b.pow(2).mean().clamp_min(1e-12)
 
 

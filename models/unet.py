@@ -33,6 +33,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from models.guided import luminance
+
 
 @dataclass
 class UNetConfig:
@@ -85,15 +87,10 @@ class EdgeFeatures(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         r = self.radius
-        h = F.conv2d(F.pad(luma(x), (r, r, 0, 0), mode="replicate"), self.kernels)  # N×2P×H×W, rows
+        h = F.conv2d(F.pad(luminance(x), (r, r, 0, 0), mode="replicate"), self.kernels)  # N×2P×H×W, rows
         h = F.conv2d(F.pad(h, (0, 0, r, r), mode="replicate"), self.kernels.transpose(2, 3), groups=len(self.kernels))
         centre, surround = h[:, 0::2], h[:, 1::2]
         return (surround - centre) * 10.0  # ~unit scale for a 0–1 image
-
-
-def luma(x: torch.Tensor) -> torch.Tensor:
-    """N×1×H×W lightness (BT.601 weights) of an N×3×H×W RGB batch."""
-    return (x * x.new_tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(dim=1, keepdim=True)
 
 
 class ToneFeatures(nn.Module):
@@ -105,7 +102,7 @@ class ToneFeatures(nn.Module):
                              persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        phase = luma(x) * self.k
+        phase = luminance(x) * self.k
         return torch.cat([torch.sin(phase), torch.cos(phase)], dim=1)
 
 
