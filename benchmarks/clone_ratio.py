@@ -9,6 +9,12 @@ network or its fast CPU variant). 1.0 = no closer to the teacher than the photo 
 teacher exactly. Each style's row takes the code that comes closest (the issue's measure); the
 table also says which code that was, so variants that share a code show. Writes report.json,
 report.md and plot.png into ``--out``.
+
+    python -m benchmarks.clone_ratio --filter cartoon --checkpoint runs/cartoon.pt [--guided-factor 3]
+
+scores training checkpoints instead (PyTorch, CPU), to compare runs before one is released;
+``--guided-factor F`` runs a full network at 1/F of the size with the guided upsampling of the
+fast students (:mod:`models.guided`), untrained for it: where a student of that factor starts.
 """
 from __future__ import annotations
 
@@ -16,17 +22,17 @@ import argparse
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import cv2
 import numpy as np
 from tqdm import tqdm
 
 from benchmarks.reporting import machine, save_report
+from models.media import HOLDOUT
 from realtime.errors import UserError, run_cli
 
 RESULTS = Path(__file__).resolve().parent / "results"
-HOLDOUT = ("skimage__astronaut", "liveportrait__d18", "face_recognition__obama", "3ddfa__emma", "skimage__coffee")
 
 
 def held_out(data: Path, holdout: tuple[str, ...], short: int, every: int = 15) -> list[np.ndarray]:
@@ -43,19 +49,62 @@ def held_out(data: Path, holdout: tuple[str, ...], short: int, every: int = 15) 
     return out
 
 
-def ratios(spec: str, variant: str, teacher: str, images: list[np.ndarray]) -> dict[str, Any]:
-    """Per teacher style: the best code, its ratio, and every code's ratio."""
+Apply = Callable[[np.ndarray, int], np.ndarray]  # (RGB uint8, code) -> RGB uint8 of the same size
+
+
+def bundled(spec: str, variant: str) -> tuple[Apply, int]:
+    """The bundled ONNX filter as ``realtime`` runs it, and its number of codes."""
     import realtime
+
+    chain = realtime.load_chain(spec, provider="cpu", variant=variant)
+
+    def apply(rgb: np.ndarray, code: int) -> np.ndarray:
+        return cv2.cvtColor(chain.apply(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), latent=code), cv2.COLOR_BGR2RGB)
+
+    return apply, max(1, chain.filters[0].model.contract.latent_codes)
+
+
+def checkpoint(path: Path, guided_factor: int = 0) -> tuple[Apply, int]:
+    """A training checkpoint run by PyTorch (optionally at 1/guided_factor size with guided
+    upsampling), the frame edge-padded to the network's size multiple, and its number of codes."""
+    import torch
+
+    from models.checkpoint import load_checkpoint
+    from models.guided import GuidedUpsample
+    from models.unet import UNet
+
+    model, _, _ = load_checkpoint(path)
+    if guided_factor:
+        if isinstance(model, GuidedUpsample):
+            raise UserError(f"{path} is already a fast student; --guided-factor wraps a full network")
+        model = GuidedUpsample.around(model, factor=guided_factor).eval()
+    inner = model.net if isinstance(model, GuidedUpsample) else model
+    codes = inner.config.latent_codes if isinstance(inner, UNet) else 0
+    scale = 255.0 if model.input_range == "0-255" else 1.0
+    m = model.size_multiple
+
+    @torch.no_grad()
+    def apply(rgb: np.ndarray, code: int) -> np.ndarray:
+        h, w = rgb.shape[:2]
+        padded = cv2.copyMakeBorder(rgb, 0, -h % m, 0, -w % m, cv2.BORDER_REPLICATE)
+        x = torch.from_numpy(padded).permute(2, 0, 1)[None].float() * (scale / 255.0)
+        vec = inner.code_vectors(torch.tensor([code])) if codes else None
+        y = model(x, vec) if isinstance(model, GuidedUpsample) else model.decode(x, vec) if isinstance(model, UNet) else model(x)
+        y = (y[0, :, :h, :w].clamp(0, scale) * (255.0 / scale)).permute(1, 2, 0).numpy()
+        return (y + 0.5).astype(np.uint8)
+
+    return apply, max(1, codes)
+
+
+def ratios(label: str, variant: str, teacher: str, images: list[np.ndarray], apply: Apply, codes: int) -> dict[str, Any]:
+    """Per teacher style: the best code, its ratio, and every code's ratio."""
     from models.teachers import STYLED_TEACHERS
 
     fn, styles = STYLED_TEACHERS[teacher]
-    chain = realtime.load_chain(spec, provider="cpu", variant=variant)
-    codes = max(1, chain.filters[0].model.contract.latent_codes)
     net_err = np.zeros((len(styles), codes))
     photo_err = np.zeros(len(styles))
-    for rgb in tqdm(images, desc=f"{spec} {variant}", unit="image", leave=False):
-        bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-        outs = [cv2.cvtColor(chain.apply(bgr, latent=k), cv2.COLOR_BGR2RGB).astype(np.float32) for k in range(codes)]
+    for rgb in tqdm(images, desc=f"{label} {variant}", unit="image", leave=False):
+        outs = [apply(rgb, k).astype(np.float32) for k in range(codes)]
         for i, style in enumerate(styles.values()):
             target = fn(rgb, style).astype(np.float32)
             photo_err[i] += np.abs(rgb - target).mean()
@@ -63,7 +112,7 @@ def ratios(spec: str, variant: str, teacher: str, images: list[np.ndarray]) -> d
     table = net_err / photo_err[:, None]
     rows = {name: {"best_code": int(table[i].argmin()), "ratio": round(float(table[i].min()), 3),
                    "by_code": [round(float(r), 3) for r in table[i]]} for i, name in enumerate(styles)}
-    return {"filter": spec, "variant": variant, "teacher": teacher, "styles": rows,
+    return {"filter": label, "variant": variant, "teacher": teacher, "styles": rows,
             "mean_ratio": round(float(table.min(axis=1).mean()), 3),
             "distinct_codes": len({r["best_code"] for r in rows.values()})}
 
@@ -119,21 +168,32 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--variants", nargs="+", default=["full", "fast"], choices=["full", "fast"])
     p.add_argument("--data", type=Path, default=None, help="the shared media folder (default ../shared/data or $REALTIME_DATA)")
     p.add_argument("--holdout", default=",".join(HOLDOUT), help="file stems training left out")
+    p.add_argument("--checkpoint", type=Path, nargs="+", help="score these training checkpoints (PyTorch) instead of the bundled files")
+    p.add_argument("--guided-factor", type=int, default=0, help="with --checkpoint: run each at 1/F size with guided upsampling")
     p.add_argument("--out", type=Path, default=RESULTS / "clone-ratio-cpu")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     unknown = [f for f in a.filter if f not in STYLED_TEACHERS]
     if unknown:
         raise UserError(f"no teacher for {', '.join(unknown)}: clone ratios exist for {', '.join(STYLED_TEACHERS)}")
+    if a.checkpoint and len(a.filter) != 1:
+        raise UserError("--checkpoint scores networks of one teacher: give exactly one --filter")
+    if a.guided_factor and not a.checkpoint or a.guided_factor < 0:
+        raise UserError("--guided-factor needs --checkpoint and a factor of 1 or more")
+    missing = [str(c) for c in a.checkpoint or [] if not c.is_file()]
+    if missing:
+        raise UserError(f"checkpoint {', '.join(missing)} does not exist")
     holdout = tuple(s for s in a.holdout.split(",") if s)
     data = a.data or data_root()
     rows, count = [], 0
     for spec in a.filter:
         images = held_out(data, holdout, read_contract(resolve_filter(spec)).work_size)
         count = len(images)
-        for variant in a.variants:
-            rows.append(ratios(spec, variant, spec, images))
-            print(f"{spec} {variant}: mean ratio {rows[-1]['mean_ratio']}, {rows[-1]['distinct_codes']} distinct codes")
+        runs = ([(str(c), f"guided 1/{a.guided_factor}" if a.guided_factor else "checkpoint", checkpoint(c, a.guided_factor))
+                 for c in a.checkpoint] if a.checkpoint else [(spec, v, bundled(spec, v)) for v in a.variants])
+        for label, variant, (apply, codes) in runs:
+            rows.append(ratios(label, variant, spec, images, apply, codes))
+            print(f"{label} {variant}: mean ratio {rows[-1]['mean_ratio']}, {rows[-1]['distinct_codes']} distinct codes")
     report = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "holdout": list(holdout), "images": count,
               "command": "python -m benchmarks.clone_ratio " + " ".join(argv if argv is not None else __import__("sys").argv[1:]),
               "rows": rows}

@@ -14,6 +14,11 @@ import numpy as np
 
 from realtime.errors import UserError
 
+# The photos and videos (file stems) every trainer keeps out and every quality benchmark scores
+# on: faces and video frames no network saw. One tuple, so training and measuring cannot drift
+# apart (they did: networks trained before 2026-11-24 kept out only the first, second and last).
+HOLDOUT = ("skimage__astronaut", "liveportrait__d18", "face_recognition__obama", "3ddfa__emma", "skimage__coffee")
+
 log = logging.getLogger(__name__)
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}

@@ -25,7 +25,7 @@ import torch
 
 from realtime.errors import UserError, run_cli
 from models.checkpoint import build_model
-from models.media import data_root, fit_short_side, load_collection
+from models.media import HOLDOUT, data_root, fit_short_side, load_collection
 from models.training import TrainingRun, add_run_args, parse_ints, pick_device
 from models.pairs_data import CropConfig, FolderPairs, PairSource, TeacherPairs, batch, styled, to_tensor, unlabelled
 from models.aging import AGE_STYLES, aged
@@ -34,7 +34,7 @@ from models.teachers import STYLED_TEACHERS, TEACHERS
 from models.unet import UNet, kmeans
 
 log = logging.getLogger("train_pairs")
-DEFAULT_HOLDOUT = ("skimage__astronaut", "liveportrait__d18", "skimage__coffee")
+DEFAULT_HOLDOUT = HOLDOUT
 # teachers that name their variants: models.teachers.STYLED_TEACHERS; a variant's index in its
 # dict is its latent code (see `labelled` in train())
 # face teachers draw on aligned face crops: fn(crop, landmarks, person mask, style)
