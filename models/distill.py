@@ -7,8 +7,11 @@ The student (same architecture family as the teacher, fewer channels) is wrapped
 :class:`models.guided.GuidedUpsample` and trained end to end to reproduce the teacher's output
 at full size on random crops of the shared photos and video frames: L1 + (1 − SSIM). For a
 teacher with a latent code, a code is drawn per batch and the student learns its own embedding
-of each code. Validation reports the SSIM to the teacher on held-out images (the number the
-speed benchmark quotes). Resumable; progress bar; Ctrl-C saves first.
+of each code. ``--detail K`` adds a full-size per-pixel head (:class:`models.guided.DetailHead`)
+for what a guided upsampling cannot draw; ``--init`` starts from a trained student (the head
+starts as the identity, so training only adds to it). Validation reports the SSIM to the
+teacher on held-out images (the number the speed benchmark quotes). Resumable; progress bar;
+Ctrl-C saves first.
 """
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ from torch.nn import functional as F
 
 from models.quality import ssim
 from realtime.errors import UserError, run_cli
-from models.checkpoint import arch_name, load_checkpoint
+from models.checkpoint import arch_name, describe_mismatch, load_checkpoint, read_checkpoint
 from models.guided import GuidedConfig, GuidedUpsample
 from models.media import data_root, fit_short_side, load_collection
 from models.pairs_data import CropConfig, to_tensor
@@ -51,6 +54,10 @@ class DistillConfig:
     factor: int = 2
     radius: int = 2
     eps: float = 1e-3
+    detail: int = 0  # hidden channels of the full-size DetailHead (0 = none)
+    detail_edges: int = 4
+    detail_tones: int = 0
+    init: Path | None = None  # a trained student of the same shape to start from (its head, if any, too)
     steps: int = 3000
     batch_size: int = 4
     crops: CropConfig = field(default_factory=lambda: CropConfig(crop=256, short_min=256, short_max=512))
@@ -71,7 +78,20 @@ def student_for(teacher: torch.nn.Module, cfg: DistillConfig) -> GuidedUpsample:
         inner.update(channels=tuple(cfg.channels), blocks_per_level=1, norm_groups=min(4, min(cfg.channels)))
     else:
         raise UserError(f"cannot distil a {arch} teacher: give the checkpoint of a full network")
-    return GuidedUpsample(GuidedConfig(arch, inner, cfg.factor, cfg.radius, cfg.eps))
+    return GuidedUpsample(GuidedConfig(arch, inner, cfg.factor, cfg.radius, cfg.eps,
+                                       cfg.detail, cfg.detail_edges, cfg.detail_tones))
+
+
+def start_from(student: GuidedUpsample, path: Path) -> None:
+    """Load a trained student's weights into ``student``; a head ``student`` has and it lacks
+    keeps its identity start. Anything else that differs is an error that names it."""
+    state = read_checkpoint(path).get("state_dict", {})
+    own = student.state_dict()
+    new_head = {k: v for k, v in own.items() if k.startswith("detail.") and k not in state}
+    problem = describe_mismatch(student, {**state, **new_head})
+    if problem:
+        raise UserError(f"--init {path} is not a student of this shape (same --channels, --factor): {problem}")
+    student.load_state_dict({**state, **new_head})
 
 
 def ssim_loss(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -145,7 +165,9 @@ def distill(cfg: DistillConfig, resume: bool = False) -> dict[str, Any]:
         raise UserError(f"--crop {cfg.crops.crop} must be a multiple of {student.size_multiple} "
                         f"(the student's factor {cfg.factor} × its network's {student.net.size_multiple})")
     run = Runner(teacher)
-    if run.codes:  # start each code's embedding where the teacher's is
+    if cfg.init is not None and not (resume and cfg.out.is_file()):
+        start_from(student, cfg.init)
+    elif run.codes:  # start each code's embedding where the teacher's is
         student.net.quantizer.codebook.data.copy_(teacher.quantizer.codebook.data)
     trainer = TrainingRun(student, cfg.out, cfg.steps, cfg.lr, cfg.seed, cfg.name, resume, cfg.save_every)
     val = validation_images(val_images, student.size_multiple)
@@ -179,6 +201,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--factor", type=int, default=2, help="the student runs at 1/factor of the frame size")
     p.add_argument("--radius", type=int, default=2)
     p.add_argument("--eps", type=float, default=1e-3)
+    p.add_argument("--detail", type=int, default=0, help="hidden channels of a full-size per-pixel head (0 = none)")
+    p.add_argument("--detail-edges", type=int, default=4, help="the head's learned 3x3 edge channels")
+    p.add_argument("--detail-tones", type=int, default=0, help="the head's sin/cos lightness frequencies (costly)")
+    p.add_argument("--init", type=Path, help="start from this trained student (same --channels and --factor)")
     p.add_argument("--ssim-weight", type=float, default=1.0)
     add_run_args(p, steps=3000, lr=2e-3, batch=4, crop=256)
     a = p.parse_args(argv)
@@ -188,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     channels = parse_ints(a.channels, "--channels")
     cfg = DistillConfig(
         teacher=a.teacher, out=a.out, images=a.images, width=a.width, res_blocks=a.res_blocks, outer_kernel=a.outer_kernel, channels=channels,
-        factor=a.factor, radius=a.radius, eps=a.eps, steps=a.steps, batch_size=a.batch,
+        factor=a.factor, radius=a.radius, eps=a.eps, detail=a.detail, detail_edges=a.detail_edges,
+        detail_tones=a.detail_tones, init=a.init, steps=a.steps, batch_size=a.batch,
         crops=CropConfig(crop=a.crop, short_min=a.crop, short_max=2 * a.crop), lr=a.lr, ssim_weight=a.ssim_weight,
         seed=a.seed, device=a.device, name=a.name or a.out.stem,
     )

@@ -106,3 +106,59 @@ def test_a_student_at_a_third_of_the_size_validates_and_refuses_a_crop_it_cannot
     assert all(v > 0 for v in cpu_times(path, 720, student.size_multiple).values())  # 256² and 640×480 padded to 6
     with pytest.raises(UserError, match="--crop 32 must be a multiple of 6"):
         distill(dataclasses.replace(cfg, crops=CropConfig(crop=32, short_min=48, short_max=64), out=tmp_path / "u.pt"))
+
+
+def test_a_detail_head_starts_as_the_identity_and_exports_with_parity(tmp_path):
+    torch.manual_seed(0)
+    net = UNet(UNetConfig(channels=(8, 16), blocks_per_level=1, num_downsamples=1, latent_codes=2, norm_groups=4))
+    plain = GuidedUpsample.around(net, factor=3).eval()
+    headed = GuidedUpsample(dataclasses.replace(plain.config, detail=8, detail_tones=2), net=net).eval()
+    x = torch.rand(1, 3, 48, 60)
+    code = net.code_vectors(torch.tensor([1]))
+    assert torch.equal(plain(x, code), headed(x, code)), "a new head adds exactly nothing until it is trained"
+    torch.nn.init.normal_(headed.detail.out.weight, std=0.1)  # a trained head: exported with the code bias
+    save_checkpoint(tmp_path / "h.pt", headed, {"name": "h"})
+    loaded, _, _ = load_checkpoint(tmp_path / "h.pt")
+    assert loaded.config.detail == 8 and not torch.equal(loaded(x, code), plain(x, code))
+    contract = contract_for(loaded, "h")
+    check_parity(loaded, export_model(loaded, contract, tmp_path / "h.onnx"), contract, "fp32")
+
+
+def test_a_detail_head_separates_colours_of_one_lightness_that_guided_upsampling_mixes():
+    """What the head is for: the guided output is, in every window, a function of the lightness
+    alone, so two colours of one lightness get one output colour (here the target swaps red
+    and green). The head sees each full-size pixel's colour and learns it in a few steps."""
+    torch.manual_seed(0)
+    full = torch.from_numpy(synthetic_photo(60, 60, 3)).permute(2, 0, 1)[None].float() / 255
+    target = full[:, [1, 0, 2]]
+    low = torch.nn.functional.avg_pool2d(full, 3)
+    guided = guided_upsample(low, torch.nn.functional.avg_pool2d(target, 3), full, radius=1, eps=1e-3).detach()
+    from models.guided import DetailHead
+
+    head = DetailHead(hidden=8, edges=0)
+    opt = torch.optim.Adam(head.parameters(), lr=1e-2)
+    for _ in range(200):
+        loss = (head(guided, full, low, None) - target).abs().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    before = float((guided - target).abs().mean())
+    after = float((head(guided, full, low, None) - target).abs().mean().detach())
+    assert after < 0.5 * before, (before, after)
+
+
+def test_distilling_from_a_trained_student_adds_a_head_and_refuses_another_shape(tmp_path, photo_folder):
+    teacher = UNet(UNetConfig(channels=(8, 16), blocks_per_level=1, num_downsamples=1, residual_output=True, norm_groups=4))
+    save_checkpoint(tmp_path / "t.pt", teacher, {"name": "t"})
+    cfg = DistillConfig(teacher=tmp_path / "t.pt", out=tmp_path / "plain.pt", images=photo_folder, holdout=("img0",),
+                        channels=(4, 8), factor=2, steps=4, batch_size=2, save_every=4,
+                        crops=CropConfig(crop=32, short_min=48, short_max=64), lr=5e-3)
+    distill(cfg)
+    plain, _, _ = load_checkpoint(cfg.out)
+    headed_cfg = dataclasses.replace(cfg, out=tmp_path / "headed.pt", detail=4, init=cfg.out, steps=1, lr=0.0)
+    distill(headed_cfg)
+    headed, _, _ = load_checkpoint(headed_cfg.out)
+    x = torch.rand(1, 3, 32, 32)
+    assert headed.config.detail == 4 and torch.equal(headed(x), plain(x)), "starts where the plain student stopped"
+    with pytest.raises(UserError, match="--init .* is not a student of this shape"):
+        distill(dataclasses.replace(headed_cfg, channels=(4, 4), out=tmp_path / "other.pt"))
