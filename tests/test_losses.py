@@ -71,3 +71,27 @@ def test_the_content_loss_is_blind_to_a_glow_and_the_tone_term_sees_it():
     assert tone["glow"] > 5 * tone["texture"]
     loss = StyleLoss(net, x, StyleLossConfig(tone_weight=1.0))(x + changes["glow"], x)
     assert float(loss["tone"]) == pytest.approx(tone["glow"], rel=0.05) and float(loss["tone"]) > 0
+
+
+def test_texture_distance_sees_stroke_direction_size_and_palette():
+    """The filter-free judge of models.loss_experiment: zero for the same picture; stripes
+    turned by 90° differ in orientation, finer stripes in magnitude, recoloured in colour."""
+    import numpy as np
+
+    from models.loss_experiment import texture_distance
+
+    yy, xx = np.mgrid[0:128, 0:128]
+
+    def stripes(along_x: bool, period: float, tint: tuple[int, int, int]) -> np.ndarray:
+        wave = 0.5 + 0.5 * np.sin(2 * np.pi * (xx if along_x else yy) / period)
+        return (wave[..., None] * np.array(tint)).astype(np.uint8)
+
+    base = stripes(True, 16, (200, 120, 60))
+    same = texture_distance(base, base)
+    assert same == {"orientation": 0.0, "magnitude": 0.0, "colour": 0.0}
+    turned = texture_distance(stripes(False, 16, (200, 120, 60)), base)
+    finer = texture_distance(stripes(True, 5, (200, 120, 60)), base)
+    recoloured = texture_distance(stripes(True, 16, (60, 120, 200)), base)
+    assert turned["orientation"] > 0.8 and turned["colour"] < 0.05
+    assert finer["magnitude"] > 0.5 and finer["orientation"] < 0.1
+    assert recoloured["colour"] > 0.5 and recoloured["orientation"] < 0.1
