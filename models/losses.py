@@ -212,9 +212,18 @@ def add_loss_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tv-weight", type=float, default=d.tv_weight)
     p.add_argument("--tone-weight", type=float, default=d.tone_weight,
                    help="lightness over 8×8 blocks kept to the content's (against halos the random features cannot see)")
+    p.add_argument("--loss-maps", type=int, default=RandomFeaturesConfig().maps,
+                   help="random loss network: filters per kernel size and scale (x4 kernel sizes = maps per scale)")
 
 
 def loss_options(a: argparse.Namespace) -> StyleLossConfig:
     """The StyleLossConfig that add_loss_args' options describe."""
     return StyleLossConfig(content_weight=a.content_weight, style_weight=a.style_weight, tv_weight=a.tv_weight,
                            tone_weight=a.tone_weight)
+
+
+def random_features_options(a: argparse.Namespace) -> RandomFeaturesConfig:
+    """The random loss network that add_loss_args' options describe."""
+    if a.loss_maps < 1:
+        raise UserError(f"--loss-maps must be 1 or more, got {a.loss_maps}")
+    return RandomFeaturesConfig(maps=a.loss_maps)

@@ -16,7 +16,7 @@ import torch
 from tqdm import tqdm
 
 from realtime.errors import UserError, run_cli
-from models.losses import add_loss_args, StyleLoss, StyleLossConfig, loss_network, loss_options
+from models.losses import StyleLoss, StyleLossConfig, add_loss_args, loss_network, loss_options, random_features_options
 from models.media import fit_short_side, read_rgb
 
 log = logging.getLogger("stylize_image")
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
             raise UserError(f"image {path} does not exist")
     cfg = GatysConfig(size=a.size, steps=a.steps, lr=a.lr, init=a.init)
     loss_cfg = loss_options(a)
-    image, history = stylize(read_rgb(a.content), read_rgb(a.style), loss_network(a.loss_net, a.vgg_weights), cfg, loss_cfg)
+    image, history = stylize(read_rgb(a.content), read_rgb(a.style), loss_network(a.loss_net, a.vgg_weights, random_features_options(a)), cfg, loss_cfg)
     a.output.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(a.output), cv2.cvtColor(image, cv2.COLOR_RGB2BGR)):
         raise UserError(f"cannot write {a.output}: use a .png or .jpg name in a writable folder")

@@ -22,7 +22,8 @@ import torch
 import torch.nn.functional as F
 
 from realtime.errors import UserError, run_cli
-from models.losses import add_loss_args, RandomFeaturesConfig, StyleLoss, StyleLossConfig, loss_network, loss_options
+from models.losses import (RandomFeaturesConfig, StyleLoss, StyleLossConfig, add_loss_args, loss_network, loss_options,
+                           random_features_options)
 from models.media import data_root, fit_short_side, load_collection
 from models.style_images import read_style
 from models.pairs_data import CropConfig, random_window, to_tensor
@@ -49,6 +50,7 @@ class StyleTrainConfig:
     crops: CropConfig = field(default_factory=lambda: CropConfig(crop=256, short_min=256, short_max=512))
     lr: float = 1e-3
     loss: StyleLossConfig = field(default_factory=StyleLossConfig)
+    random: RandomFeaturesConfig = field(default_factory=RandomFeaturesConfig)  # the random loss network
     sample_every: int = 500
     # first steps learn the identity by pixel L1 (cheap, no loss network): the perceptual loss then
     # starts from the photo, as Gatys starts from the content image, instead of from a grey field
@@ -62,7 +64,7 @@ def loss_meta_for(cfg: StyleTrainConfig) -> dict[str, Any]:
     """Everything needed to rebuild the training loss later (stored in the checkpoint)."""
     meta: dict[str, Any] = {"loss_net": cfg.loss_net, "loss": asdict(cfg.loss)}
     if cfg.loss_net == "random":
-        meta["random_features"] = asdict(RandomFeaturesConfig())
+        meta["random_features"] = asdict(cfg.random)
     elif cfg.vgg_weights is not None:
         meta["vgg_weights"] = str(cfg.vgg_weights)
     return meta
@@ -165,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = StyleTrainConfig(
         style=a.style, out=a.out, images=a.images, width=a.width, res_blocks=a.res_blocks, loss_net=a.loss_net,
         vgg_weights=a.vgg_weights, steps=a.steps, batch_size=a.batch, crops=CropConfig(crop=a.crop, short_min=a.crop, short_max=2 * a.crop),
-        lr=a.lr, loss=loss_options(a),
+        lr=a.lr, loss=loss_options(a), random=random_features_options(a),
         sample_every=a.sample_every, identity_steps=a.identity_steps, seed=a.seed, device=a.device, name=a.name or a.out.stem,
     )
     train(cfg, a.resume)

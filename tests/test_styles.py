@@ -131,3 +131,17 @@ def test_only_public_domain_or_generated_style_images_are_shown_in_pictures():
     assert shown.shape == (32, 48, 3) and shown.std() > 20
     hidden = style_thumbnail(painting, "pytorch_examples__mosaic.jpg", 32, 48)
     assert hidden.shape == (32, 48, 3) and abs(float(hidden.mean()) - 96) < 20, "a gray panel, not the image"
+
+
+def test_the_random_loss_network_size_is_an_option_kept_in_the_checkpoint(tmp_path, photo_folder):
+    style = tmp_path / "style.png"
+    cv2.imwrite(str(style), psychedelic(64))
+    out = tmp_path / "wide.pt"
+    assert train_style_main(["--style", str(style), "--out", str(out), "--images", str(photo_folder), "--steps", "2",
+                             "--identity-steps", "0", "--width", "4", "--res-blocks", "1", "--crop", "64", "--batch", "1",
+                             "--loss-maps", "12"]) == 0
+    _, meta, _ = load_checkpoint(out)
+    net = loss_network_for(meta)
+    assert meta["random_features"]["maps"] == 12 and net.config.maps == 12 and net(torch.rand(1, 3, 64, 64))[0].shape[1] == 48
+    with pytest.raises(UserError, match="--loss-maps must be 1 or more"):
+        train_style_main(["--style", str(style), "--out", str(out), "--images", str(photo_folder), "--loss-maps", "0"])
