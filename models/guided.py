@@ -10,8 +10,9 @@ the network's cost.
 What a locally linear map cannot draw (a cartoon's lightness bands switching at a threshold, a
 1–2 px outline, a brush patch's border) an optional :class:`DetailHead` adds back: a per-pixel
 MLP at full size on the guided output, the frame's own colour and lightness, the lightness
-detail below the low size and a few learned 3×3 edge channels. Everything is ordinary tensor ops, so it exports into the same ONNX graph
-(the ONNX file stays the whole interface) and it can be trained end to end.
+detail below the low size and a few learned 3×3 edge channels. Everything is ordinary tensor
+ops, so it exports into the same ONNX graph (the ONNX file stays the whole interface) and it
+can be trained end to end.
 """
 from __future__ import annotations
 
@@ -76,7 +77,7 @@ class DetailHead(nn.Module):
     without a head, 34.5 ms with 16 hidden and 4 edge channels, 25.7 ms with 4 hidden and no
     edges; tones add about 1.5 ms per frequency (sin and cos of every pixel). So on such a
     machine the head does not fit a 30 fps budget, and the bundled students have none; it is
-    for machines with more cores (README, "Fast variants").
+    for machines with more cores (measured: benchmarks/results/guided-bound-cpu).
     """
 
     def __init__(self, hidden: int, edges: int = 4, tones: int = 0, code_dim: int = 0) -> None:
