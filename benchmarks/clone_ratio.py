@@ -69,31 +69,28 @@ def checkpoint(path: Path, guided_factor: int = 0) -> tuple[Apply, int]:
     upsampling), the frame edge-padded to the network's size multiple, and its number of codes."""
     import torch
 
+    from export.onnx_export import ExportWrapper, latent_codes
     from models.checkpoint import load_checkpoint
     from models.guided import GuidedUpsample
-    from models.unet import UNet
 
     model, _, _ = load_checkpoint(path)
     if guided_factor:
         if isinstance(model, GuidedUpsample):
             raise UserError(f"{path} is already a fast student; --guided-factor wraps a full network")
         model = GuidedUpsample.around(model, factor=guided_factor).eval()
-    inner = model.net if isinstance(model, GuidedUpsample) else model
-    codes = inner.config.latent_codes if isinstance(inner, UNet) else 0
-    scale = 255.0 if model.input_range == "0-255" else 1.0
+    graph = ExportWrapper(model).eval()  # what the exported file computes: code lookup, network, clamp
     m = model.size_multiple
 
     @torch.no_grad()
     def apply(rgb: np.ndarray, code: int) -> np.ndarray:
         h, w = rgb.shape[:2]
         padded = cv2.copyMakeBorder(rgb, 0, -h % m, 0, -w % m, cv2.BORDER_REPLICATE)
-        x = torch.from_numpy(padded).permute(2, 0, 1)[None].float() * (scale / 255.0)
-        vec = inner.code_vectors(torch.tensor([code])) if codes else None
-        y = model(x, vec) if isinstance(model, GuidedUpsample) else model.decode(x, vec) if isinstance(model, UNet) else model(x)
-        y = (y[0, :, :h, :w].clamp(0, scale) * (255.0 / scale)).permute(1, 2, 0).numpy()
+        x = torch.from_numpy(padded).permute(2, 0, 1)[None].float() * (graph.high / 255.0)
+        y = graph(x, torch.tensor([code])) if graph.has_latent else graph(x)
+        y = (y[0, :, :h, :w] * (255.0 / graph.high)).permute(1, 2, 0).numpy()
         return (y + 0.5).astype(np.uint8)
 
-    return apply, max(1, codes)
+    return apply, max(1, latent_codes(model))
 
 
 def ratios(label: str, variant: str, teacher: str, images: list[np.ndarray], apply: Apply, codes: int) -> dict[str, Any]:

@@ -97,7 +97,10 @@ class DetailHead(nn.Module):
         lum = luminance(full)
         coarse = F.interpolate(luminance(low), size=full.shape[-2:], mode="bilinear", align_corners=False)
         feats = [guided, full, lum, lum - coarse]
-        feats += [f(lum if f is self.edges else full) for f in (self.edges, self.tones) if f is not None]
+        if self.edges is not None:
+            feats.append(self.edges(lum))
+        if self.tones is not None:
+            feats.append(self.tones(full))
         h = self.hidden(torch.cat(feats, dim=1))
         if self.code_bias is not None and code is not None:
             h = h + self.code_bias(code)[:, :, None, None]

@@ -110,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     header = np.concatenate([content] + [style_thumbnail(s, name, *content.shape[:2]) for name, s in styles.items()], 1)
     a.out.mkdir(parents=True, exist_ok=True)
+    bases = {name: judge(content, content, style) for name, style in styles.items()}  # the photo's scores: where each row starts
     for cand in a.candidates:
         net_cfg, loss_cfg = CANDIDATES[cand]
         tiles = [content]
@@ -117,8 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, style in styles.items():
             start = time.perf_counter()
             image, history = stylize(content, style, RandomFeatures(net_cfg), GatysConfig(size=a.size, steps=a.steps), loss_cfg)
-            scores = judge(image, content, style)
-            base = judge(content, content, style)
+            scores, base = judge(image, content, style), bases[name]
             results[cand]["styles"][name] = {
                 **scores, **{f"{k}_start": base[k] for k in base if k != "content_distance"},
                 "loss_start": history[0], "loss_end": history[-1], "seconds": round(time.perf_counter() - start, 1)}
