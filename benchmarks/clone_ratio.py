@@ -69,7 +69,8 @@ def checkpoint(path: Path, guided_factor: int = 0) -> tuple[Apply, int]:
     upsampling), the frame edge-padded to the network's size multiple, and its number of codes."""
     import torch
 
-    from export.onnx_export import ExportWrapper, latent_codes
+    from export.onnx_export import ExportWrapper
+    from models.calling import latent_codes
     from models.checkpoint import load_checkpoint
     from models.guided import GuidedUpsample
 

@@ -177,12 +177,13 @@ def load_our_checkpoint(path: Path) -> tuple[Any, dict[str, Any]]:
 
 def cmd_onnx(args: argparse.Namespace) -> None:
     from export.onnx_export import contract_for
+    from models.calling import latent_codes
 
     checkpoint = require_input(args.checkpoint, "checkpoint")
     out = variant_outputs(args.output or checkpoint.with_suffix(".onnx"), args, (checkpoint,))
     model, meta = load_our_checkpoint(checkpoint)
     name = args.name or meta.get("name") or checkpoint.stem
-    codes = getattr(model.config, "latent_codes", 0)
+    codes = latent_codes(model)  # a fast student's codes are its inner network's
     contract = contract_for(
         model, str(name), kind=args.kind, work_size=args.work_size, license=args.license or str(meta.get("license", "unknown")),
         source=str(meta.get("source", f"trained by realtime ({meta.get('teacher') or 'paired data'}, {meta.get('steps', '?')} steps)")),

@@ -16,6 +16,7 @@ from torch import nn
 
 from realtime.errors import UserError
 from realtime.onnx_format import FilterContract, make_parent, save_atomic, write_contract
+from models.calling import latent_codes, run_filter
 from models.guided import GuidedUpsample
 from models.transformer_net import TransformerNet
 from models.unet import UNet
@@ -25,29 +26,17 @@ OPSET = 18
 
 
 class ExportWrapper(nn.Module):
-    """What the ONNX graph computes: the network plus the latent lookup and the output clamp."""
+    """What the ONNX graph computes: the network (:func:`models.calling.run_filter`: latent
+    lookup and the call) plus the output clamp."""
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
-        self.inner = model.net if isinstance(model, GuidedUpsample) else model
         self.high = 255.0 if model.input_range == "0-255" else 1.0
         self.has_latent = latent_codes(model) > 0
 
     def forward(self, x: torch.Tensor, latent: torch.Tensor | None = None) -> torch.Tensor:
-        code = self.inner.code_vectors(latent.reshape(1)).expand(x.shape[0], -1) if self.has_latent else None
-        if isinstance(self.model, GuidedUpsample):
-            y = self.model(x, code)
-        elif isinstance(self.model, UNet):
-            y = self.model.decode(x, code)
-        else:
-            y = self.model(x)
-        return y.clamp(0.0, self.high)
-
-
-def latent_codes(model: nn.Module) -> int:
-    inner = model.net if isinstance(model, GuidedUpsample) else model
-    return inner.config.latent_codes if isinstance(inner, UNet) else 0
+        return run_filter(self.model, x, latent).clamp(0.0, self.high)
 
 
 def contract_for(model: nn.Module, name: str, **overrides: object) -> FilterContract:

@@ -27,7 +27,8 @@ import cv2
 from export.cli import latent_names
 from realtime.errors import UserError, run_cli
 from export.model_card import cpu_times, retime
-from export.onnx_export import contract_for, export_model, latent_codes
+from export.onnx_export import contract_for, export_model
+from models.calling import latent_codes
 from export.parity import check_parity
 from models.checkpoint import load_checkpoint, save_checkpoint
 from models.gallery import face_gallery, gallery, style_gallery

@@ -30,13 +30,13 @@ from torch.nn import functional as F
 from models.quality import ssim
 from realtime.errors import UserError, run_cli
 from models.checkpoint import arch_name, describe_mismatch, load_checkpoint, read_checkpoint
-from models.guided import GuidedConfig, GuidedUpsample
+from models.calling import latent_codes, run_filter
+from models.guided import UPSAMPLERS, GuidedConfig, GuidedUpsample
 from models.media import data_root, fit_short_side, load_collection
 from models.pairs_data import CropConfig, to_tensor
 from models.train_pairs import DEFAULT_HOLDOUT
 from models.train_style import content_batch
 from models.training import TrainingRun, add_run_args, parse_ints, pick_device
-from models.unet import UNet
 
 log = logging.getLogger("distill")
 
@@ -57,6 +57,7 @@ class DistillConfig:
     detail: int = 0  # hidden channels of the full-size DetailHead (0 = none)
     detail_edges: int = 4
     detail_tones: int = 0
+    upsample: str = "guided"  # or "detail" (models.guided.detail_upsample)
     init: Path | None = None  # a trained student of the same shape to start from (its head, if any, too)
     steps: int = 3000
     batch_size: int = 4
@@ -79,7 +80,7 @@ def student_for(teacher: torch.nn.Module, cfg: DistillConfig) -> GuidedUpsample:
     else:
         raise UserError(f"cannot distil a {arch} teacher: give the checkpoint of a full network")
     return GuidedUpsample(GuidedConfig(arch, inner, cfg.factor, cfg.radius, cfg.eps,
-                                       cfg.detail, cfg.detail_edges, cfg.detail_tones))
+                                       cfg.detail, cfg.detail_edges, cfg.detail_tones, cfg.upsample))
 
 
 def start_from(student: GuidedUpsample, path: Path) -> None:
@@ -110,20 +111,11 @@ class Runner:
 
     def __init__(self, teacher: torch.nn.Module) -> None:
         self.scale = 255.0 if teacher.input_range == "0-255" else 1.0
-        self.codes = teacher.config.latent_codes if isinstance(teacher, UNet) else 0
+        self.codes = latent_codes(teacher)
 
-    def teacher(self, model: torch.nn.Module, x01: torch.Tensor, code: int | None) -> torch.Tensor:
-        x = x01 * self.scale
-        if not isinstance(model, UNet):
-            y = model(x)
-        else:  # a UNet's forward returns a UNetOutput; decode takes the code's vector (or none)
-            y = model.decode(x, model.code_vectors(torch.tensor([code], device=x.device)).expand(len(x), -1) if self.codes else None)
-        return (y / self.scale).clamp(0, 1)
-
-    def student(self, model: GuidedUpsample, x01: torch.Tensor, code: int | None) -> torch.Tensor:
-        x = x01 * self.scale
-        vec = model.net.code_vectors(torch.tensor([code], device=x.device)).expand(len(x), -1) if self.codes else None
-        return (model(x, vec) / self.scale).clamp(0, 1)
+    def __call__(self, model: torch.nn.Module, x01: torch.Tensor, code: int | None) -> torch.Tensor:
+        index = torch.tensor([code], device=x01.device) if self.codes else None
+        return (run_filter(model, x01 * self.scale, index) / self.scale).clamp(0, 1)
 
 
 def validation_images(images: list[np.ndarray], multiple: int, size: int = 256) -> list[np.ndarray]:
@@ -145,8 +137,8 @@ def evaluate(student: GuidedUpsample, teacher: torch.nn.Module, run: Runner, ima
     for img in images:
         x = to_tensor(img)[None].to(device)
         for code in range(max(run.codes, 1)) if run.codes else [None]:
-            a = run.teacher(teacher, x, code)[0].permute(1, 2, 0).cpu().numpy() * 255
-            b = run.student(student, x, code)[0].permute(1, 2, 0).cpu().numpy() * 255
+            a = run(teacher, x, code)[0].permute(1, 2, 0).cpu().numpy() * 255
+            b = run(student, x, code)[0].permute(1, 2, 0).cpu().numpy() * 255
             scores.append(ssim(a, b))
     student.train()
     return float(np.mean(scores))
@@ -177,8 +169,8 @@ def distill(cfg: DistillConfig, resume: bool = False) -> dict[str, Any]:
         x = content_batch(train_images, cfg.crops, cfg.batch_size, trainer.rng).to(device)
         code = code_rng.randrange(run.codes) if run.codes else None
         with torch.no_grad():
-            target = run.teacher(teacher, x, code)
-        y = run.student(student, x, code)
+            target = run(teacher, x, code)
+        y = run(student, x, code)
         return (y - target).abs().mean() + cfg.ssim_weight * ssim_loss(y, target)
 
     def on_save() -> dict[str, Any]:
@@ -204,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--detail", type=int, default=0, help="hidden channels of a full-size per-pixel head (0 = none)")
     p.add_argument("--detail-edges", type=int, default=4, help="the head's learned 3x3 edge channels")
     p.add_argument("--detail-tones", type=int, default=0, help="the head's sin/cos lightness frequencies (costly)")
+    p.add_argument("--upsample", choices=UPSAMPLERS, default="guided",
+                   help="guided: locally linear in the frame's lightness; detail: bilinear + the frame's own fine detail")
     p.add_argument("--init", type=Path, help="start from this trained student (same --channels and --factor)")
     p.add_argument("--ssim-weight", type=float, default=1.0)
     add_run_args(p, steps=3000, lr=2e-3, batch=4, crop=256)
@@ -215,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = DistillConfig(
         teacher=a.teacher, out=a.out, images=a.images, width=a.width, res_blocks=a.res_blocks, outer_kernel=a.outer_kernel, channels=channels,
         factor=a.factor, radius=a.radius, eps=a.eps, detail=a.detail, detail_edges=a.detail_edges,
-        detail_tones=a.detail_tones, init=a.init, steps=a.steps, batch_size=a.batch,
+        detail_tones=a.detail_tones, upsample=a.upsample, init=a.init, steps=a.steps, batch_size=a.batch,
         crops=CropConfig(crop=a.crop, short_min=a.crop, short_max=2 * a.crop), lr=a.lr, ssim_weight=a.ssim_weight,
         seed=a.seed, device=a.device, name=a.name or a.out.stem,
     )

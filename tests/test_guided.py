@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 
 import numpy as np
@@ -14,7 +15,7 @@ from export.onnx_export import contract_for, export_model
 from export.parity import check_parity
 from models.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from models.distill import DistillConfig, distill
-from models.guided import GuidedUpsample, guided_upsample, luminance
+from models.guided import GuidedConfig, GuidedUpsample, detail_upsample, guided_upsample, luminance
 from models.pairs_data import CropConfig
 from models.transformer_net import TransformerNet, TransformerNetConfig
 from models.unet import UNet, UNetConfig
@@ -32,14 +33,38 @@ def test_guided_upsampling_reproduces_a_local_linear_function_of_the_input_at_fu
     assert (out - expected).abs().mean() < 0.5 * (plain - expected).abs().mean()
 
 
+def test_detail_upsampling_gives_back_the_frame_and_keeps_what_the_guided_filter_blurs():
+    """With gain 1 and the shrunk frame as the network's output, the frame itself comes back
+    (the detail below the low size is added back exactly). And the reason it exists: a hard
+    colour border in the output that the frame's lightness does not have (a cartoon band
+    switching inside a smooth ramp) is blurred by the guided filter's window means over 5×5
+    low pixels, while bilinear upsampling keeps it within a low pixel."""
+    full = torch.from_numpy(synthetic_photo(48, 72, 4)).permute(2, 0, 1)[None].float() / 255
+    low = torch.nn.functional.avg_pool2d(full, 3)
+    assert torch.allclose(detail_upsample(low, low, full, torch.ones(1, 3, 1, 1)), full, atol=1e-6)
+    ramp = torch.linspace(0, 1, 72).view(1, 1, 1, 72).expand(1, 3, 48, 72)
+    target = (ramp > 0.5).float()  # a band edge the lightness ramp does not announce
+    low_in, low_out = torch.nn.functional.avg_pool2d(ramp, 3), torch.nn.functional.avg_pool2d(target, 3)
+    detail = (detail_upsample(low_in, low_out, ramp, torch.zeros(1, 3, 1, 1)) - target).abs().mean()
+    guided = (guided_upsample(low_in, low_out, ramp, radius=2, eps=1e-3) - target).abs().mean()
+    assert detail < 0.5 * guided, (float(detail), float(guided))
+
+
+def test_a_student_refuses_an_unknown_upsampler():
+    with pytest.raises(ValueError, match="upsample must be one of guided, detail"):
+        GuidedUpsample(GuidedConfig(inner={"width": 4, "res_blocks": 1}, upsample="nearest"))
+
+
 def test_guided_student_checkpoint_export_and_parity(tmp_path):
     torch.manual_seed(0)
-    for net in (TransformerNet(TransformerNetConfig(4, 1)),
-                UNet(UNetConfig(channels=(8, 16), blocks_per_level=1, num_downsamples=1, latent_codes=2, norm_groups=4))):
-        model = GuidedUpsample.around(net, factor=2).eval()
+    nets = (TransformerNet(TransformerNetConfig(4, 1)),
+            UNet(UNetConfig(channels=(8, 16), blocks_per_level=1, num_downsamples=1, latent_codes=2, norm_groups=4)))
+    for net, upsample in itertools.product(nets, ("guided", "detail")):
+        model = GuidedUpsample(dataclasses.replace(GuidedUpsample.around(net, factor=2).config, upsample=upsample), net=net).eval()
         assert model.size_multiple == 2 * net.size_multiple
         save_checkpoint(tmp_path / "g.pt", model, {"name": "g"})
         loaded, _, _ = load_checkpoint(tmp_path / "g.pt")
+        assert loaded.config.upsample == upsample and (loaded.detail_gain is not None) == (upsample == "detail")
         contract = contract_for(loaded, "g")
         assert contract.latent_codes == (2 if isinstance(net, UNet) else 0)
         path = export_model(loaded, contract, tmp_path / "g.onnx")
@@ -162,3 +187,38 @@ def test_distilling_from_a_trained_student_adds_a_head_and_refuses_another_shape
     assert headed.config.detail == 4 and torch.equal(headed(x), plain(x)), "starts where the plain student stopped"
     with pytest.raises(UserError, match="--init .* is not a student of this shape"):
         distill(dataclasses.replace(headed_cfg, channels=(4, 4), out=tmp_path / "other.pt"))
+
+
+def test_the_export_command_names_a_students_codes_after_its_teachers_styles(tmp_path, monkeypatch, capsys):
+    """Before: ``realtime-export onnx`` read the codes off the student's own config, which has
+    none (they belong to its inner network), so a fast cartoon lost its style names."""
+    import sys
+
+    from export.cli import entry
+    from realtime.onnx_format import read_contract
+
+    torch.manual_seed(0)
+    net = UNet(UNetConfig(channels=(8, 16), blocks_per_level=1, num_downsamples=1, latent_codes=2, norm_groups=4))
+    save_checkpoint(tmp_path / "s.pt", GuidedUpsample.around(net, factor=2), {"name": "s", "style_codes": {"bold": 0, "soft": 1}})
+    monkeypatch.setattr(sys, "argv", ["realtime-export", "onnx", str(tmp_path / "s.pt"), "-o", str(tmp_path / "s.onnx"), "--work-size", "64"])
+    assert entry() == 0, capsys.readouterr().err
+    contract = read_contract(tmp_path / "s.onnx")
+    assert contract.latent_codes == 2 and contract.latent_names == ("bold", "soft")
+
+
+def test_export_distillation_and_benchmarks_call_a_network_the_same_way():
+    """One call for every consumer (models.calling.run_filter): the ONNX wrapper and the
+    distillation's runner give the same image for the same code."""
+    from export.onnx_export import ExportWrapper
+    from models.calling import run_filter
+    from models.distill import Runner
+
+    torch.manual_seed(0)
+    net = UNet(UNetConfig(channels=(8, 16), blocks_per_level=1, num_downsamples=1, latent_codes=3, norm_groups=4)).eval()
+    x = torch.rand(2, 3, 24, 24)
+    for model in (net, GuidedUpsample.around(net, factor=2).eval()):
+        wrapped = ExportWrapper(model)(x, torch.tensor([2]))
+        assert torch.allclose(wrapped, Runner(model)(model, x, 2), atol=1e-6)
+        assert not torch.allclose(wrapped, Runner(model)(model, x, 0), atol=1e-3), "the code changes the picture"
+    with pytest.raises(ValueError, match="give the code's index"):
+        run_filter(net, x)
