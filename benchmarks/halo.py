@@ -8,7 +8,10 @@ L(filtered) − L(photo) in gray levels, averaged over a ring 2–12 px outside 
 outline, minus the same average over the background more than 32 px away. A style that
 recolours the room evenly scores 0; a glow along the outline scores its brightness. The
 photo itself (no filter) is the baseline row and scores 0 by definition; the spread between
-images says how much a number means. Writes report.json, report.md and plot.png.
+images says how much a number means. Beside it, "faces found": the share of those pictures in
+which MediaPipe's face detector (short range, confidence ≥ 0.5) still finds a face after the
+filter, so a style that paints the halo away by painting the face away shows. Writes
+report.json, report.md and plot.png.
 """
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ import argparse
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import cv2
 import numpy as np
@@ -71,25 +74,43 @@ def people(images: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray, np.nd
     return out
 
 
-def measure(spec: str, variant: str, cases: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> dict[str, Any]:
+FaceFinder = Callable[[np.ndarray], bool]  # BGR picture -> a face found
+
+
+def face_finder() -> tuple[FaceFinder, Callable[[], None]]:
+    """MediaPipe's short-range face detector as ``bgr -> found``, and its close."""
+    import mediapipe as mp
+
+    detector = mp.solutions.face_detection.FaceDetection(model_selection=0, min_detection_confidence=0.5)
+
+    def found(bgr: np.ndarray) -> bool:
+        return bool(detector.process(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)).detections)
+
+    return found, detector.close
+
+
+def measure(spec: str, variant: str, cases: list[tuple[np.ndarray, np.ndarray, np.ndarray]], found: FaceFinder) -> dict[str, Any]:
     import realtime
 
     chain = realtime.load_chain(spec, provider="cpu", variant=variant) if spec != "photo" else None
-    values = []
+    values, faces = [], []
     for bgr, ring, far in tqdm(cases, desc=f"{spec} {variant}", unit="image", leave=False):
-        values.append(halo(bgr, bgr if chain is None else chain.apply(bgr), ring, far))
+        out = bgr if chain is None else chain.apply(bgr)
+        values.append(halo(bgr, out, ring, far))
+        faces.append(found(out))
     v = np.array(values)
     return {"filter": spec, "variant": variant, "mean": round(float(v.mean()), 2), "median": round(float(np.median(v)), 2),
-            "p90": round(float(np.percentile(v, 90)), 2), "images": len(v)}
+            "p90": round(float(np.percentile(v, 90)), 2), "images": len(v), "faces_found": round(float(np.mean(faces)), 2)}
 
 
 def markdown(report: dict[str, Any]) -> str:
     lines = [f"# Halo around people: style networks on held-out faces ({report['machine']})", "",
              f"{report['date']}; {report['images']} held-out images with a person ({', '.join(report['holdout'])}; "
              f"videos every 15th frame). Halo = mean change of lightness (gray levels) in a ring {RING[0]}–{RING[1]} px "
-             f"outside the person's outline minus the mean change more than {FAR} px away: 0 = no halo, > 0 = a bright glow.", "",
-             "| filter | variant | mean | median | p90 |", "|---|---|---|---|---|"]
-    lines += [f"| {r['filter']} | {r['variant']} | **{r['mean']}** | {r['median']} | {r['p90']} |" for r in report["rows"]]
+             f"outside the person's outline minus the mean change more than {FAR} px away: 0 = no halo, > 0 = a bright glow. "
+             "Faces found: share of the pictures where MediaPipe's face detector still finds a face after the filter.", "",
+             "| filter | variant | halo mean | median | p90 | faces found |", "|---|---|---|---|---|---|"]
+    lines += [f"| {r['filter']} | {r['variant']} | **{r['mean']}** | {r['median']} | {r['p90']} | {r['faces_found']} |" for r in report["rows"]]
     lines += ["", f"Reproduce: `{report['command']}`"]
     return "\n".join(lines) + "\n"
 
@@ -136,13 +157,17 @@ def main(argv: list[str] | None = None) -> int:
     cases = people(held_out(a.data or data_root(), holdout, a.short))
     if not cases:
         raise UserError("no held-out image has a person in it: check --data and --holdout")
-    rows = [measure("photo", "-", cases)]
-    for spec in a.filter:
-        for variant in a.variants:
-            if variant == "fast" and not (spec in bundled and bundled[spec].with_suffix(".fast.onnx").is_file()):
-                continue
-            rows.append(measure(spec, variant, cases))
-            print(f"{spec} {variant}: halo {rows[-1]['mean']} gray levels")
+    found, close = face_finder()
+    try:
+        rows = [measure("photo", "-", cases, found)]
+        for spec in a.filter:
+            for variant in a.variants:
+                if variant == "fast" and not (spec in bundled and bundled[spec].with_suffix(".fast.onnx").is_file()):
+                    continue
+                rows.append(measure(spec, variant, cases, found))
+                print(f"{spec} {variant}: halo {rows[-1]['mean']} gray levels, faces found {rows[-1]['faces_found']:.0%}")
+    finally:
+        close()
     report = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "holdout": list(holdout), "images": len(cases),
               "command": "python -m benchmarks.halo " + " ".join(argv if argv is not None else __import__("sys").argv[1:]),
               "rows": rows}

@@ -38,6 +38,7 @@ def test_the_benchmark_measures_a_bundled_style_on_a_real_face(tmp_path, data_di
     rows = json.loads((out / "report.json").read_text())["rows"]
     assert [(r["filter"], r["variant"], r["images"]) for r in rows] == [("photo", "-", 1), ("psychedelic", "fast", 1)]
     assert rows[0]["mean"] == 0 and np.isfinite(rows[1]["mean"])
+    assert rows[0]["faces_found"] == 1.0, "the astronaut's face is found in the photo itself"
     assert "| psychedelic | fast |" in (out / "report.md").read_text() and (out / "plot.png").stat().st_size > 1000
 
 
@@ -46,3 +47,18 @@ def test_an_unknown_filter_is_one_line(capsys):
 
     code = run_cli(lambda: main(["--filter", "sparkles"]))
     assert_one_line(code, capsys.readouterr().err, "unknown filter sparkles")
+
+
+def test_faces_found_tells_a_face_from_a_face_painted_over(face_photo):
+    """The second column: a style may not trade the halo for the face."""
+    import cv2
+
+    from benchmarks.halo import face_finder
+
+    found, close = face_finder()
+    try:
+        bgr = cv2.cvtColor(face_photo, cv2.COLOR_RGB2BGR)
+        assert found(bgr)
+        assert not found(cv2.GaussianBlur(bgr, (0, 0), 25)), "a face blurred past recognition"
+    finally:
+        close()
