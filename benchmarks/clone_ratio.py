@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from benchmarks.reporting import machine, save_report
 from models.media import HOLDOUT
+from models.quality import clone_ratio_table
 from realtime.errors import UserError, run_cli
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -99,15 +100,7 @@ def ratios(label: str, variant: str, teacher: str, images: list[np.ndarray], app
     from models.teachers import STYLED_TEACHERS
 
     fn, styles = STYLED_TEACHERS[teacher]
-    net_err = np.zeros((len(styles), codes))
-    photo_err = np.zeros(len(styles))
-    for rgb in tqdm(images, desc=f"{label} {variant}", unit="image", leave=False):
-        outs = [apply(rgb, k).astype(np.float32) for k in range(codes)]
-        for i, style in enumerate(styles.values()):
-            target = fn(rgb, style).astype(np.float32)
-            photo_err[i] += np.abs(rgb - target).mean()
-            net_err[i] += [np.abs(o - target).mean() for o in outs]
-    table = net_err / photo_err[:, None]
+    table = clone_ratio_table(tqdm(images, desc=f"{label} {variant}", unit="image", leave=False), apply, codes, fn, styles)
     rows = {name: {"best_code": int(table[i].argmin()), "ratio": round(float(table[i].min()), 3),
                    "by_code": [round(float(r), 3) for r in table[i]]} for i, name in enumerate(styles)}
     return {"filter": label, "variant": variant, "teacher": teacher, "styles": rows,

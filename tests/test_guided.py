@@ -222,3 +222,25 @@ def test_export_distillation_and_benchmarks_call_a_network_the_same_way():
         assert not torch.allclose(wrapped, Runner(model)(model, x, 0), atol=1e-3), "the code changes the picture"
     with pytest.raises(ValueError, match="give the code's index"):
         run_filter(net, x)
+
+
+def test_distilling_a_clone_of_a_classical_teacher_reports_the_clone_ratio(tmp_path, photo_folder):
+    """The full network's checkpoint names its classical teacher; the student's validation then
+    scores against that teacher too (best code per style), not only against the network."""
+    from models.distill import Runner, teacher_ratio
+
+    torch.manual_seed(0)
+    teacher = UNet(UNetConfig(channels=(8, 16), blocks_per_level=1, num_downsamples=1, latent_codes=2, residual_output=True, norm_groups=4))
+    save_checkpoint(tmp_path / "c.pt", teacher, {"name": "cartoon", "teacher": "cartoon"})
+    cfg = DistillConfig(teacher=tmp_path / "c.pt", out=tmp_path / "c_fast.pt", images=photo_folder, holdout=("img0",),
+                        channels=(4, 8), steps=4, batch_size=2, save_every=4, crops=CropConfig(crop=32, short_min=48, short_max=64))
+    meta = distill(cfg)
+    assert 0 < meta["val_ratio"] < 5 and 0 < meta["val_ssim"] <= 1
+
+    class PhotoRunner(Runner):  # a "student" that gives back the photo
+        def __call__(self, model, x01, code):
+            return x01
+
+    student = GuidedUpsample.around(TransformerNet(TransformerNetConfig(4, 1)), factor=1)
+    ratio = teacher_ratio(student, PhotoRunner(student), [synthetic_photo(48, 48, 5)], "cartoon", torch.device("cpu"))
+    assert ratio == pytest.approx(1.0, abs=0.01), "the photo is exactly as far from the teacher as the photo"
