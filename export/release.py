@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         name = a.name or meta.get("name") or a.checkpoint.stem
     teacher = meta.get("teacher")
     kind = "face" if teacher in FACE_TEACHERS else None
-    filter_name = meta["teacher_name"] if is_student else name.removesuffix(".fast")  # a fast variant is the same filter
+    filter_name = name.removesuffix(".fast")  # a fast variant is the same filter (--name starry_night.fast: starry_night)
     if not is_style and not is_student and "val_l1" not in meta:
         raise UserError(f"{a.checkpoint} has no validation L1: train with held-out images first")
     trainer = "models.distill" if is_student else "models.train_style" if is_style else "models.train_pairs"
@@ -87,8 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     check_parity(model, onnx_path, contract, "fp32")
     card: dict = {"name": name}
     if is_student:
-        card.update(teacher=meta["teacher_name"], factor=model.config.factor, validation_ssim_to_teacher=meta["val_ssim"],
+        card.update(teacher=filter_name, factor=model.config.factor, validation_ssim_to_teacher=meta["val_ssim"],
                     style_image=meta.get("style_image"), style_codes=meta.get("style_codes", {}))
+        if "val_ratio" in meta:  # a clone of a classical teacher: L1(student, teacher) / L1(photo, teacher)
+            card["validation_ratio_to_photo"] = meta["val_ratio"]
     elif is_style:
         card.update(style_image=meta.get("style_image"), loss_net=meta.get("loss_net"), width=model.config.width,
                     content_loss=meta.get("content_loss"), style_loss=meta.get("style_loss"))

@@ -107,6 +107,9 @@ def test_distilling_a_teacher_lowers_the_loss_and_reports_ssim(tmp_path, photo_f
         from realtime.engine import FilterModel
 
         assert FilterModel(bundled / f"{name}.fast.onnx", "cpu").name == name, "the same filter as its teacher"
+        # released under another name (a teacher retrained under a scratch name): --name decides the filter
+        assert release.main([str(cfg.out), "--work-size", "64", "--name", f"re{name}.fast"]) == 0
+        assert FilterModel(bundled / f"re{name}.fast.onnx", "cpu").name == f"re{name}"
         (bundled / f"{name}.onnx").write_bytes(b"")  # the teacher's file beside it
         assert fast_variant(bundled / f"{name}.onnx") == bundled / f"{name}.fast.onnx"
     save_checkpoint(tmp_path / "anon.pt", student, {"name": "anon"})
