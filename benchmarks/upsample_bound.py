@@ -1,0 +1,146 @@
+"""How close a fast student could come at best: the teacher's own output shrunk, then upsampled.
+
+    python -m benchmarks.upsample_bound --filter cartoon oil [--factor 3]
+
+A fast student runs its network at 1/factor of the frame size and brings the result back to
+full size. Give it a perfect network (the classical teacher's own output at full size, shrunk
+by ``factor``) and what is left is the upsampler's error. For each held-out photo and video
+frame and each teacher style, the clone ratio L1(upsampled, teacher) / L1(photo, teacher)
+(:func:`models.quality.clone_ratio_table`) of each upsampler: plain bilinear and bicubic, the
+students' guided filter (:func:`models.guided.guided_upsample`) and bilinear plus the frame's
+own detail (:func:`models.guided.detail_upsample`, gain 1). It bounds the upsampler, not the
+student: a trained student's ratio is its network's error at the low size on top of this.
+Writes report.json, report.md and plot.png.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from tqdm import tqdm
+
+from benchmarks.clone_ratio import held_out
+from benchmarks.reporting import machine, save_report
+from models.media import HOLDOUT
+from models.quality import clone_ratio_table
+from realtime.errors import UserError, run_cli
+
+RESULTS = Path(__file__).resolve().parent / "results"
+Upsampler = Callable[[Any, Any, Any], Any]  # (frame shrunk, output shrunk, frame) -> output, 0–1 tensors
+
+
+def upsamplers() -> dict[str, Upsampler]:
+    import torch
+    from torch.nn import functional as F
+
+    from models.guided import detail_upsample, guided_upsample
+
+    def resize(mode: str) -> Upsampler:
+        return lambda low_in, low_out, full: F.interpolate(low_out, size=full.shape[-2:], mode=mode, align_corners=False)
+
+    return {"bilinear": resize("bilinear"), "bicubic": resize("bicubic"),
+            "guided (students, r 2, eps 1e-3)": lambda low_in, low_out, full: guided_upsample(low_in, low_out, full, 2, 1e-3),
+            "bilinear + frame detail": lambda low_in, low_out, full: detail_upsample(low_in, low_out, full, torch.ones(1, 3, 1, 1))}
+
+
+def bound(teacher: str, images: list[np.ndarray], factor: int) -> dict[str, float]:
+    """Mean clone ratio over the teacher's styles of each upsampler with a perfect low-size output."""
+    import torch
+    from torch.nn import functional as F
+
+    from models.teachers import STYLED_TEACHERS
+
+    fn, styles = STYLED_TEACHERS[teacher]
+    crops = [img[: img.shape[0] // factor * factor, : img.shape[1] // factor * factor] for img in images]
+
+    def tensor(rgb: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 255
+
+    out = {}
+    for name, up in upsamplers().items():
+        ratios = []
+        for style_name, style in tqdm(styles.items(), desc=f"{teacher}: {name}", unit="style", leave=False):
+            def apply(rgb: np.ndarray, code: int, style: Any = style) -> np.ndarray:
+                x = tensor(rgb)
+                y = up(F.avg_pool2d(x, factor), F.avg_pool2d(tensor(fn(rgb, style)), factor), x)
+                return (y.clamp(0, 1)[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+
+            ratios.append(float(clone_ratio_table(crops, apply, 1, fn, {style_name: style})[0, 0]))
+        out[name] = round(float(np.mean(ratios)), 3)
+    return out
+
+
+def markdown(report: dict[str, Any]) -> str:
+    names = list(report["rows"][0]["ratios"])
+    lines = [f"# Upsampler bound: a perfect network at 1/{report['factor']} size ({report['machine']})", "",
+             f"{report['date']}; {report['images']} held-out images ({', '.join(report['holdout'])}; videos every 15th frame) "
+             "at each filter's work size. Clone ratio L1(upsampled, teacher) / L1(photo, teacher), mean over the teacher's "
+             f"styles, of the teacher's own output shrunk {report['factor']}× and upsampled: what is left for a student "
+             "whose network were perfect.", "",
+             "| teacher | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    lines += [f"| {r['teacher']} | " + " | ".join(str(r["ratios"][n]) for n in names) + " |" for r in report["rows"]]
+    lines += ["", f"Reproduce: `{report['command']}`"]
+    return "\n".join(lines) + "\n"
+
+
+def plot(report: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(report["rows"][0]["ratios"])
+    fig, ax = plt.subplots(figsize=(7, 3))
+    width = 0.8 / len(names)
+    for i, name in enumerate(names):
+        ax.bar(np.arange(len(report["rows"])) + i * width, [r["ratios"][name] for r in report["rows"]], width, label=name)
+    ax.axhline(0.5, color="k", linestyle="--", linewidth=1, label="goal 0.5")
+    ax.set_xticks(np.arange(len(report["rows"])) + 0.4 - width / 2, [r["teacher"] for r in report["rows"]])
+    ax.set_ylabel("clone ratio (perfect network)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from models.media import data_root
+    from models.teachers import STYLED_TEACHERS
+    from realtime.onnx_format import read_contract
+    from realtime.registry import resolve_filter
+
+    p = argparse.ArgumentParser(prog="python -m benchmarks.upsample_bound", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--filter", nargs="+", default=["cartoon", "oil"], help="cloned filters with a teacher of the same name")
+    p.add_argument("--factor", type=int, default=3, help="the student's size factor (default: %(default)s)")
+    p.add_argument("--data", type=Path, default=None, help="the shared media folder (default ../shared/data or $REALTIME_DATA)")
+    p.add_argument("--holdout", default=",".join(HOLDOUT), help="file stems training left out")
+    p.add_argument("--out", type=Path, default=RESULTS / "upsample-bound-cpu")
+    a = p.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    unknown = [f for f in a.filter if f not in STYLED_TEACHERS]
+    if unknown:
+        raise UserError(f"no teacher for {', '.join(unknown)}: bounds exist for {', '.join(STYLED_TEACHERS)}")
+    if not 2 <= a.factor <= 8:
+        raise UserError(f"--factor {a.factor}: give 2 to 8 (the students run at 1/2 to 1/4)")
+    holdout = tuple(s for s in a.holdout.split(",") if s)
+    data = a.data or data_root()
+    rows, count = [], 0
+    for spec in a.filter:
+        images = held_out(data, holdout, read_contract(resolve_filter(spec)).work_size)
+        count = len(images)
+        rows.append({"teacher": spec, "ratios": bound(spec, images, a.factor)})
+        print(f"{spec}: {rows[-1]['ratios']}")
+    report = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "holdout": list(holdout), "images": count,
+              "factor": a.factor, "command": "python -m benchmarks.upsample_bound " + " ".join(argv if argv is not None else __import__("sys").argv[1:]),
+              "rows": rows}
+    save_report(a.out, report, markdown(report), lambda path: plot(report, path))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_cli(main))
