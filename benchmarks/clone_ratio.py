@@ -22,7 +22,7 @@ import argparse
 import logging
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import cv2
 import numpy as np
@@ -48,6 +48,28 @@ def held_out(data: Path, holdout: tuple[str, ...], short: int, every: int = 15) 
     if not out:
         raise UserError(f"none of {', '.join(holdout)} is under {data} (give --data or set REALTIME_DATA)")
     return out
+
+
+def add_holdout_args(p: argparse.ArgumentParser) -> None:
+    """--data and --holdout: where the held-out faces are and which file stems they are."""
+    p.add_argument("--data", type=Path, default=None, help="the shared media folder (default ../shared/data or $REALTIME_DATA)")
+    p.add_argument("--holdout", default=",".join(HOLDOUT), help="file stems training left out")
+
+
+def teacher_images(filters: list[str], data: Path | None, holdout: str) -> Iterator[tuple[str, list[np.ndarray]]]:
+    """(filter, its held-out images at the filter's work size) for filters cloned from a
+    classical teacher of the same name; an unknown one is refused before any work."""
+    from models.media import data_root
+    from models.teachers import STYLED_TEACHERS
+    from realtime.onnx_format import read_contract
+    from realtime.registry import resolve_filter
+
+    unknown = [f for f in filters if f not in STYLED_TEACHERS]
+    if unknown:
+        raise UserError(f"no teacher for {', '.join(unknown)}: cloned filters are {', '.join(STYLED_TEACHERS)}")
+    stems = tuple(s for s in holdout.split(",") if s)
+    for spec in filters:
+        yield spec, held_out(data or data_root(), stems, read_contract(resolve_filter(spec)).work_size)
 
 
 Apply = Callable[[np.ndarray, int], np.ndarray]  # (RGB uint8, code) -> RGB uint8 of the same size
@@ -148,25 +170,16 @@ def plot(report: dict[str, Any], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from models.media import data_root
-    from models.teachers import STYLED_TEACHERS
-    from realtime.onnx_format import read_contract
-    from realtime.registry import resolve_filter
-
     p = argparse.ArgumentParser(prog="python -m benchmarks.clone_ratio", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--filter", nargs="+", default=["cartoon"], help="bundled filters cloned from a teacher of the same name")
     p.add_argument("--variants", nargs="+", default=["full", "fast"], choices=["full", "fast"])
-    p.add_argument("--data", type=Path, default=None, help="the shared media folder (default ../shared/data or $REALTIME_DATA)")
-    p.add_argument("--holdout", default=",".join(HOLDOUT), help="file stems training left out")
+    add_holdout_args(p)
     p.add_argument("--checkpoint", type=Path, nargs="+", help="score these training checkpoints (PyTorch) instead of the bundled files")
     p.add_argument("--guided-factor", type=int, default=0, help="with --checkpoint: run each at 1/F size with guided upsampling")
     p.add_argument("--out", type=Path, default=RESULTS / "clone-ratio-cpu")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    unknown = [f for f in a.filter if f not in STYLED_TEACHERS]
-    if unknown:
-        raise UserError(f"no teacher for {', '.join(unknown)}: clone ratios exist for {', '.join(STYLED_TEACHERS)}")
     if a.checkpoint and len(a.filter) != 1:
         raise UserError("--checkpoint scores networks of one teacher: give exactly one --filter")
     if a.guided_factor and not a.checkpoint or a.guided_factor < 0:
@@ -174,18 +187,15 @@ def main(argv: list[str] | None = None) -> int:
     missing = [str(c) for c in a.checkpoint or [] if not c.is_file()]
     if missing:
         raise UserError(f"checkpoint {', '.join(missing)} does not exist")
-    holdout = tuple(s for s in a.holdout.split(",") if s)
-    data = a.data or data_root()
     rows, count = [], 0
-    for spec in a.filter:
-        images = held_out(data, holdout, read_contract(resolve_filter(spec)).work_size)
+    for spec, images in teacher_images(a.filter, a.data, a.holdout):
         count = len(images)
         runs = ([(str(c), f"guided 1/{a.guided_factor}" if a.guided_factor else "checkpoint", checkpoint(c, a.guided_factor))
                  for c in a.checkpoint] if a.checkpoint else [(spec, v, bundled(spec, v)) for v in a.variants])
         for label, variant, (apply, codes) in runs:
             rows.append(ratios(label, variant, spec, images, apply, codes))
             print(f"{label} {variant}: mean ratio {rows[-1]['mean_ratio']}, {rows[-1]['distinct_codes']} distinct codes")
-    report = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "holdout": list(holdout), "images": count,
+    report = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "holdout": a.holdout.split(","), "images": count,
               "command": "python -m benchmarks.clone_ratio " + " ".join(argv if argv is not None else __import__("sys").argv[1:]),
               "rows": rows}
     save_report(a.out, report, markdown(report), lambda path: plot(report, path))

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from benchmarks.clone_ratio import HOLDOUT, held_out
+from benchmarks.clone_ratio import add_holdout_args, held_out
 from benchmarks.reporting import machine, save_report
 from realtime.errors import UserError, run_cli
 
@@ -143,8 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--filter", nargs="+", default=list(STYLES), help="bundled filters or ONNX files")
     p.add_argument("--variants", nargs="+", default=["full", "fast"], choices=["full", "fast"],
                    help="fast rows are left out for filters without a fast variant")
-    p.add_argument("--data", type=Path, default=None, help="the shared media folder (default ../shared/data or $REALTIME_DATA)")
-    p.add_argument("--holdout", default=",".join(HOLDOUT), help="file stems training left out")
+    add_holdout_args(p)
     p.add_argument("--short", type=int, default=480, help="short side of the pictures (default: %(default)s)")
     p.add_argument("--out", type=Path, default=RESULTS / "halo-cpu")
     a = p.parse_args(argv)

@@ -23,9 +23,8 @@ from typing import Any, Callable
 import numpy as np
 from tqdm import tqdm
 
-from benchmarks.clone_ratio import held_out
+from benchmarks.clone_ratio import add_holdout_args, teacher_images
 from benchmarks.reporting import machine, save_report
-from models.media import HOLDOUT
 from models.quality import clone_ratio_table
 from realtime.errors import UserError, run_cli
 
@@ -108,34 +107,22 @@ def plot(report: dict[str, Any], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from models.media import data_root
-    from models.teachers import STYLED_TEACHERS
-    from realtime.onnx_format import read_contract
-    from realtime.registry import resolve_filter
-
     p = argparse.ArgumentParser(prog="python -m benchmarks.upsample_bound", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--filter", nargs="+", default=["cartoon", "oil"], help="cloned filters with a teacher of the same name")
     p.add_argument("--factor", type=int, default=3, help="the student's size factor (default: %(default)s)")
-    p.add_argument("--data", type=Path, default=None, help="the shared media folder (default ../shared/data or $REALTIME_DATA)")
-    p.add_argument("--holdout", default=",".join(HOLDOUT), help="file stems training left out")
+    add_holdout_args(p)
     p.add_argument("--out", type=Path, default=RESULTS / "upsample-bound-cpu")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    unknown = [f for f in a.filter if f not in STYLED_TEACHERS]
-    if unknown:
-        raise UserError(f"no teacher for {', '.join(unknown)}: bounds exist for {', '.join(STYLED_TEACHERS)}")
     if not 2 <= a.factor <= 8:
         raise UserError(f"--factor {a.factor}: give 2 to 8 (the students run at 1/2 to 1/4)")
-    holdout = tuple(s for s in a.holdout.split(",") if s)
-    data = a.data or data_root()
     rows, count = [], 0
-    for spec in a.filter:
-        images = held_out(data, holdout, read_contract(resolve_filter(spec)).work_size)
+    for spec, images in teacher_images(a.filter, a.data, a.holdout):
         count = len(images)
         rows.append({"teacher": spec, "ratios": bound(spec, images, a.factor)})
         print(f"{spec}: {rows[-1]['ratios']}")
-    report = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "holdout": list(holdout), "images": count,
+    report = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "holdout": a.holdout.split(","), "images": count,
               "factor": a.factor, "command": "python -m benchmarks.upsample_bound " + " ".join(argv if argv is not None else __import__("sys").argv[1:]),
               "rows": rows}
     save_report(a.out, report, markdown(report), lambda path: plot(report, path))
