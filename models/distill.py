@@ -204,7 +204,10 @@ def distill(cfg: DistillConfig, resume: bool = False) -> dict[str, Any]:
             scores["val_ratio"] = round(teacher_ratio(student, run, val, classical, device), 4)
         return scores
 
-    meta = {"teacher": str(cfg.teacher.name), "teacher_name": teacher_meta.get("name"),
+    # steps of every leg: a run started from a trained student continues its training
+    before = read_checkpoint(cfg.init).get("meta", {}) if cfg.init is not None else {}
+    earlier = int(before.get("total_steps", before.get("steps", 0)))
+    meta = {"teacher": str(cfg.teacher.name), "teacher_name": teacher_meta.get("name"), "total_steps": earlier + cfg.steps,
             "style_image": teacher_meta.get("style_image"), "style_codes": teacher_meta.get("style_codes", {}),
             "train_config": {k: str(v) for k, v in dataclasses.asdict(cfg).items()}}
     return trainer.run(train_step, None, on_save, meta)

@@ -184,7 +184,8 @@ def test_distilling_from_a_trained_student_adds_a_head_and_refuses_another_shape
     distill(cfg)
     plain, _, _ = load_checkpoint(cfg.out)
     headed_cfg = dataclasses.replace(cfg, out=tmp_path / "headed.pt", detail=4, init=cfg.out, steps=1, lr=0.0)
-    distill(headed_cfg)
+    meta = distill(headed_cfg)
+    assert meta["total_steps"] == 5 and meta["steps"] == 1, "a continued student counts the steps of every leg"
     headed, _, _ = load_checkpoint(headed_cfg.out)
     x = torch.rand(1, 3, 32, 32)
     assert headed.config.detail == 4 and torch.equal(headed(x), plain(x)), "starts where the plain student stopped"
