@@ -97,9 +97,10 @@ class DetailHead(nn.Module):
 
     Cost, in a factor-3 cartoon student exported to ONNX at 640×480 on 2 CPU cores: 20.2 ms
     without a head, 34.5 ms with 16 hidden and 4 edge channels, 25.7 ms with 4 hidden and no
-    edges; tones add about 1.5 ms per frequency (sin and cos of every pixel). So on such a
-    machine the head does not fit a 30 fps budget, and the bundled students have none; it is
-    for machines with more cores (measured: benchmarks/results/guided-bound-cpu).
+    edges; tones add about 1.5 ms per frequency (sin and cos of every pixel). Its measured gain
+    (cartoon 0.78 → 0.66 in 1200 more steps) was mostly the extra steps: the same student
+    without a head, 3000 more steps, reached 0.60 (benchmarks/results/fast-students-cpu). So
+    the bundled students have none.
     """
 
     def __init__(self, hidden: int, edges: int = 4, tones: int = 0, code_dim: int = 0) -> None:
