@@ -150,7 +150,7 @@ def evaluate(student: GuidedUpsample, teacher: torch.nn.Module, run: Runner, ima
 def teacher_ratio(student: GuidedUpsample, run: Runner, images: list[np.ndarray], classical: str, device: torch.device) -> float:
     """The clone ratio (models.quality.clone_ratio_table, best code per style, mean over the
     styles) of the student against the classical teacher its full network was cloned from:
-    the measure the full network's own training and benchmarks.clone_ratio report. The SSIM
+    benchmarks.clone_ratio's measure, on the validation squares. The SSIM
     to the full network above does not follow it: 3000 more steps took a fast cartoon from
     0.784 to 0.602 while its SSIM went 0.895 → 0.892."""
     fn, styles = STYLED_TEACHERS[classical]
