@@ -50,13 +50,19 @@ def held_out(data: Path, holdout: tuple[str, ...], short: int, every: int = 15) 
     return out
 
 
+def stems(text: str) -> tuple[str, ...]:
+    """``a,b,,c`` -> ``("a", "b", "c")``: the --holdout list."""
+    return tuple(s for s in text.split(",") if s)
+
+
 def add_holdout_args(p: argparse.ArgumentParser) -> None:
-    """--data and --holdout: where the held-out faces are and which file stems they are."""
+    """--data and --holdout (parsed into a tuple of file stems): where the held-out faces are
+    and which files they are."""
     p.add_argument("--data", type=Path, default=None, help="the shared media folder (default ../shared/data or $REALTIME_DATA)")
-    p.add_argument("--holdout", default=",".join(HOLDOUT), help="file stems training left out")
+    p.add_argument("--holdout", type=stems, default=HOLDOUT, help=f"file stems training left out (default {','.join(HOLDOUT)})")
 
 
-def teacher_images(filters: list[str], data: Path | None, holdout: str) -> Iterator[tuple[str, list[np.ndarray]]]:
+def teacher_images(filters: list[str], data: Path | None, holdout: tuple[str, ...]) -> Iterator[tuple[str, list[np.ndarray]]]:
     """(filter, its held-out images at the filter's work size) for filters cloned from a
     classical teacher of the same name; an unknown one is refused before any work."""
     from models.media import data_root
@@ -67,9 +73,8 @@ def teacher_images(filters: list[str], data: Path | None, holdout: str) -> Itera
     unknown = [f for f in filters if f not in STYLED_TEACHERS]
     if unknown:
         raise UserError(f"no teacher for {', '.join(unknown)}: cloned filters are {', '.join(STYLED_TEACHERS)}")
-    stems = tuple(s for s in holdout.split(",") if s)
     for spec in filters:
-        yield spec, held_out(data or data_root(), stems, read_contract(resolve_filter(spec)).work_size)
+        yield spec, held_out(data or data_root(), holdout, read_contract(resolve_filter(spec)).work_size)
 
 
 Apply = Callable[[np.ndarray, int], np.ndarray]  # (RGB uint8, code) -> RGB uint8 of the same size
@@ -195,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         for label, variant, (apply, codes) in runs:
             rows.append(ratios(label, variant, spec, images, apply, codes))
             print(f"{label} {variant}: mean ratio {rows[-1]['mean_ratio']}, {rows[-1]['distinct_codes']} distinct codes")
-    report = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "holdout": a.holdout.split(","), "images": count,
+    report = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "holdout": list(a.holdout), "images": count,
               "command": "python -m benchmarks.clone_ratio " + " ".join(argv if argv is not None else __import__("sys").argv[1:]),
               "rows": rows}
     save_report(a.out, report, markdown(report), lambda path: plot(report, path))

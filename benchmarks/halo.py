@@ -152,8 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [f for f in a.filter if f not in bundled and not Path(f).is_file()]
     if unknown:
         raise UserError(f"unknown filter {', '.join(unknown)}: give bundled names ({', '.join(sorted(bundled))}) or ONNX files")
-    holdout = tuple(s for s in a.holdout.split(",") if s)
-    cases = people(held_out(a.data or data_root(), holdout, a.short))
+    cases = people(held_out(a.data or data_root(), a.holdout, a.short))
     if not cases:
         raise UserError("no held-out image has a person in it: check --data and --holdout")
     found, close = face_finder()
@@ -167,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{spec} {variant}: halo {rows[-1]['mean']} gray levels, faces found {rows[-1]['faces_found']:.0%}")
     finally:
         close()
-    report = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "holdout": list(holdout), "images": len(cases),
+    report = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "holdout": list(a.holdout), "images": len(cases),
               "command": "python -m benchmarks.halo " + " ".join(argv if argv is not None else __import__("sys").argv[1:]),
               "rows": rows}
     save_report(a.out, report, markdown(report), lambda path: plot(report, path))
