@@ -86,11 +86,12 @@ def student_for(teacher: torch.nn.Module, cfg: DistillConfig) -> GuidedUpsample:
 
 
 def start_from(student: GuidedUpsample, path: Path) -> None:
-    """Load a trained student's weights into ``student``; a head ``student`` has and it lacks
-    keeps its identity start. Anything else that differs is an error that names it."""
+    """Load a trained student's weights into ``student``; a head or a detail gain ``student`` has
+    and it lacks keeps its start (so a guided student can go on with ``--upsample detail``).
+    Anything else that differs is an error that names it."""
     state = read_checkpoint(path).get("state_dict", {})
     own = student.state_dict()
-    new_head = {k: v for k, v in own.items() if k.startswith("detail.") and k not in state}
+    new_head = {k: v for k, v in own.items() if k.startswith(("detail.", "detail_gain")) and k not in state}
     problem = describe_mismatch(student, {**state, **new_head})
     if problem:
         raise UserError(f"--init {path} is not a student of this shape (same --channels, --factor): {problem}")
@@ -229,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--detail-tones", type=int, default=0, help="the head's sin/cos lightness frequencies (costly)")
     p.add_argument("--upsample", choices=UPSAMPLERS, default="guided",
                    help="guided: locally linear in the frame's lightness; detail: bilinear + the frame's own fine detail")
-    p.add_argument("--init", type=Path, help="start from this trained student (same --channels and --factor)")
+    p.add_argument("--init", type=Path, help="start from this trained student (same --channels and --factor; a guided one may go on with --upsample detail)")
     p.add_argument("--ssim-weight", type=float, default=1.0)
     add_run_args(p, steps=3000, lr=2e-3, batch=4, crop=256)
     a = p.parse_args(argv)

@@ -189,6 +189,11 @@ def test_distilling_from_a_trained_student_adds_a_head_and_refuses_another_shape
     headed, _, _ = load_checkpoint(headed_cfg.out)
     x = torch.rand(1, 3, 32, 32)
     assert headed.config.detail == 4 and torch.equal(headed(x), plain(x)), "starts where the plain student stopped"
+    detail_cfg = dataclasses.replace(headed_cfg, out=tmp_path / "detail.pt", detail=0, upsample="detail")
+    distill(detail_cfg)
+    switched, _, _ = load_checkpoint(detail_cfg.out)
+    same_net = all(torch.equal(v, plain.net.state_dict()[k]) for k, v in switched.net.state_dict().items())
+    assert switched.config.upsample == "detail" and same_net, "a guided student goes on with bilinear + detail upsampling"
     with pytest.raises(UserError, match="--init .* is not a student of this shape"):
         distill(dataclasses.replace(headed_cfg, channels=(4, 4), out=tmp_path / "other.pt"))
 
