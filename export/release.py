@@ -30,7 +30,7 @@ from export.model_card import cpu_times, retime
 from export.onnx_export import contract_for, export_model
 from models.calling import latent_codes
 from export.parity import check_parity
-from models.checkpoint import load_checkpoint, save_checkpoint
+from models.checkpoint import load_checkpoint, save_checkpoint, steps_trained
 from models.gallery import face_gallery, gallery, style_gallery
 from models.guided import GuidedUpsample
 from models.media import data_root, read_rgb
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     if not is_style and not is_student and "val_l1" not in meta:
         raise UserError(f"{a.checkpoint} has no validation L1: train with held-out images first")
     trainer = "models.distill" if is_student else "models.train_style" if is_style else "models.train_pairs"
-    meta = {**meta, "name": name, "license": a.license, "source": f"trained by {trainer} on ../shared/data ({meta.get('total_steps', meta.get('steps'))} steps)"}
+    meta = {**meta, "name": name, "license": a.license, "source": f"trained by {trainer} on ../shared/data ({steps_trained(meta)} steps)"}
     meta.pop("history", None)
     slim = ROOT / "models" / "checkpoints" / f"{name}.pt"
     save_checkpoint(slim, model, meta)
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         if "val_ratio" in meta:  # L1(network, teacher) / L1(photo, teacher) on held-out images
             card["validation_ratio_to_photo"] = round(float(meta["val_ratio"]), 3)
     card.update({
-        "train_steps": meta.get("total_steps", meta.get("steps")),
+        "train_steps": steps_trained(meta),
         "parameters": sum(p.numel() for p in model.parameters()),
         "onnx_bytes": onnx_path.stat().st_size,
         "checkpoint_bytes": slim.stat().st_size,

@@ -123,3 +123,9 @@ def load_checkpoint(path: Path) -> tuple[nn.Module, dict[str, Any], dict[str, An
     model = build_model(payload.get("arch", "?"), payload.get("config", {}))
     load_state_checked(model, payload.get("state_dict", {}), str(path))
     return model.eval(), payload.get("meta", {}), payload
+
+
+def steps_trained(meta: dict[str, Any]) -> int:
+    """Training steps behind a checkpoint: of every leg where it counts them (a student that went
+    on from another keeps ``total_steps``), else of its own run."""
+    return int(meta.get("total_steps", meta.get("steps", 0)))

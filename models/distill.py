@@ -31,7 +31,7 @@ from torch.nn import functional as F
 from models.quality import clone_ratio_table, ssim
 from models.teachers import STYLED_TEACHERS
 from realtime.errors import UserError, run_cli
-from models.checkpoint import arch_name, describe_mismatch, load_checkpoint, read_checkpoint
+from models.checkpoint import arch_name, describe_mismatch, load_checkpoint, read_checkpoint, steps_trained
 from models.calling import latent_codes, run_filter
 from models.guided import UPSAMPLERS, GuidedConfig, GuidedUpsample
 from models.media import data_root, fit_short_side, load_collection
@@ -85,17 +85,19 @@ def student_for(teacher: torch.nn.Module, cfg: DistillConfig) -> GuidedUpsample:
                                        cfg.detail, cfg.detail_edges, cfg.detail_tones, cfg.upsample))
 
 
-def start_from(student: GuidedUpsample, path: Path) -> None:
-    """Load a trained student's weights into ``student``; a head or a detail gain ``student`` has
-    and it lacks keeps its start (so a guided student can go on with ``--upsample detail``).
-    Anything else that differs is an error that names it."""
-    state = read_checkpoint(path).get("state_dict", {})
+def start_from(student: GuidedUpsample, path: Path) -> int:
+    """Load a trained student's weights into ``student`` and return its steps so far; a head or a
+    detail gain ``student`` has and it lacks keeps its start (so a guided student can go on with
+    ``--upsample detail``). Anything else that differs is an error that names it."""
+    payload = read_checkpoint(path)
+    state = payload.get("state_dict", {})
     own = student.state_dict()
     new_head = {k: v for k, v in own.items() if k.startswith(("detail.", "detail_gain")) and k not in state}
     problem = describe_mismatch(student, {**state, **new_head})
     if problem:
         raise UserError(f"--init {path} is not a student of this shape (same --channels, --factor): {problem}")
     student.load_state_dict({**state, **new_head})
+    return steps_trained(payload.get("meta", {}))
 
 
 def ssim_loss(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -179,8 +181,11 @@ def distill(cfg: DistillConfig, resume: bool = False) -> dict[str, Any]:
         raise UserError(f"--crop {cfg.crops.crop} must be a multiple of {student.size_multiple} "
                         f"(the student's factor {cfg.factor} × its network's {student.net.size_multiple})")
     run = Runner(teacher)
-    if cfg.init is not None and not (resume and cfg.out.is_file()):
-        start_from(student, cfg.init)
+    earlier = 0  # steps of every earlier leg: a run started from a trained student continues its training
+    if cfg.init is not None and resume and cfg.out.is_file():
+        earlier = steps_trained(read_checkpoint(cfg.init).get("meta", {}))
+    elif cfg.init is not None:
+        earlier = start_from(student, cfg.init)
     elif run.codes:  # start each code's embedding where the teacher's is
         student.net.quantizer.codebook.data.copy_(teacher.quantizer.codebook.data)
     trainer = TrainingRun(student, cfg.out, cfg.steps, cfg.lr, cfg.seed, cfg.name, resume, cfg.save_every)
@@ -205,9 +210,6 @@ def distill(cfg: DistillConfig, resume: bool = False) -> dict[str, Any]:
             scores["val_ratio"] = round(teacher_ratio(student, run, val, classical, device), 4)
         return scores
 
-    # steps of every leg: a run started from a trained student continues its training
-    before = read_checkpoint(cfg.init).get("meta", {}) if cfg.init is not None else {}
-    earlier = int(before.get("total_steps", before.get("steps", 0)))
     meta = {"teacher": str(cfg.teacher.name), "teacher_name": teacher_meta.get("name"), "total_steps": earlier + cfg.steps,
             "style_image": teacher_meta.get("style_image"), "style_codes": teacher_meta.get("style_codes", {}),
             "train_config": {k: str(v) for k, v in dataclasses.asdict(cfg).items()}}
