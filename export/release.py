@@ -89,16 +89,14 @@ def main(argv: list[str] | None = None) -> int:
     if is_student:
         card.update(teacher=filter_name, factor=model.config.factor, validation_ssim_to_teacher=meta["val_ssim"],
                     style_image=meta.get("style_image"), style_codes=meta.get("style_codes", {}))
-        if "val_ratio" in meta:  # a clone of a classical teacher: L1(student, teacher) / L1(photo, teacher)
-            card["validation_ratio_to_photo"] = meta["val_ratio"]
     elif is_style:
         card.update(style_image=meta.get("style_image"), loss_net=meta.get("loss_net"), width=model.config.width,
                     content_loss=meta.get("content_loss"), style_loss=meta.get("style_loss"))
     else:
         card.update(validation_l1=round(float(meta["val_l1"]), 5), validation_l1_255=round(float(meta["val_l1"]) * 255, 2),
                     style_codes=meta.get("style_codes", {}), teacher=teacher)
-        if "val_ratio" in meta:  # L1(network, teacher) / L1(photo, teacher) on held-out images
-            card["validation_ratio_to_photo"] = round(float(meta["val_ratio"]), 3)
+    if "val_ratio" in meta:  # a clone of a classical teacher: L1(network, teacher) / L1(photo, teacher), held out
+        card["validation_ratio_to_photo"] = round(float(meta["val_ratio"]), 3)
     card.update({
         "train_steps": steps_trained(meta),
         "parameters": sum(p.numel() for p in model.parameters()),
