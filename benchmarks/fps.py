@@ -285,12 +285,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-track", dest="track", action="store_const", const="off")
     p.add_argument("--variants", nargs="*", default=["full", "fast"], choices=["full", "fast"],
                    help="full network and/or its fast CPU student (NAME.fast.onnx, skipped where there is none)")
-    p.add_argument("--ssim-frames", type=int, default=8, help="frames on which the fast variant is compared with the full one")
+    p.add_argument("--ssim-frames", type=int, default=8, help="frames on which the fast variant is compared with the full one (0: no comparison)")
     p.add_argument("--no-startup", dest="startup", action="store_false", default=True,
                    help="skip the fresh-process peak RSS / time-to-first-frame measurement")
     p.add_argument("--out", type=Path, default=RESULTS / f"{platform.node() or 'machine'}")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    bad = [f"--{name.replace('_', '-')} must be at least {least} (got {getattr(a, name)})"
+           for name, least in (("frames", 1), ("runs", 1), ("baseline_frames", 1), ("ssim_frames", 0), ("live_fps", 1))
+           if getattr(a, name) is not None and getattr(a, name) < least]
+    if bad:
+        raise UserError("; ".join(bad))
     sizes = []
     for s in a.sizes:
         try:
@@ -310,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
             base_model = model_only(base, provider, (size[1] // 4 * 4, size[0] // 4 * 4), max(3, a.runs // 4))
             rows.append({"filter": "baseline (Johnson fp32)", "variant": "full", "provider": provider, "size": f"{size[0]}x{size[1]}",
                          "model": base_model, "e2e": base_e2e, "live": base_live, "ratio_e2e": 1.0})
-            frames = sample_frames(a.source, size, a.ssim_frames) if ("fast" in a.variants or a.precisions != ["fp32"]) else []
+            frames = sample_frames(a.source, size, a.ssim_frames) if a.ssim_frames and ("fast" in a.variants or a.precisions != ["fp32"]) else []
             for spec in specs:
                 if len(parse_spec(spec)) > 1 or not chain_files(spec):  # an effect or a chain: the pipeline only
                     row = pipeline_row(spec, provider, size, a, base_e2e)

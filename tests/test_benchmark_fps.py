@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from benchmarks.fps import main
 from tests.conftest import make_onnx_filter
 
@@ -74,3 +76,13 @@ def test_realtime_bench_points_to_the_benchmark_command(monkeypatch, capsys):
     monkeypatch.setattr(sys, "argv", ["realtime", "bench"])
     assert entry() == 2
     assert "python -m benchmarks.fps" in capsys.readouterr().err
+
+
+def test_fps_benchmark_refuses_counts_below_one_with_every_reason_before_work(tmp_path):
+    """Before: ``--ssim-frames 0`` ran the whole baseline and then died dividing by zero."""
+    from realtime.errors import UserError
+
+    with pytest.raises(UserError) as err:
+        main(["--frames", "0", "--ssim-frames", "-1", "--out", str(tmp_path)])
+    assert "--frames must be at least 1" in str(err.value) and "--ssim-frames must be at least 0" in str(err.value)
+    assert not any(tmp_path.iterdir()), "nothing was measured or written"
