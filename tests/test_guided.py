@@ -253,3 +253,35 @@ def test_distilling_a_clone_of_a_classical_teacher_reports_the_clone_ratio(tmp_p
     student = GuidedUpsample.around(TransformerNet(TransformerNetConfig(4, 1)), factor=1)
     ratio = teacher_ratio(student, PhotoRunner(student), [synthetic_photo(48, 48, 5)], "cartoon", torch.device("cpu"))
     assert ratio == pytest.approx(1.0, abs=0.01), "the photo is exactly as far from the teacher as the photo"
+
+
+def test_a_student_can_copy_the_classical_filter_its_teacher_was_cloned_from(tmp_path, photo_folder):
+    """``--target classical``: each code's target is the filter in the style that code stands
+    for (the clone ratio is measured against the filter, and a full network is only 0.45 of
+    the way there for oil). A teacher cloned from no filter, or one whose codes name no style
+    for each code, is refused before training."""
+    from models.distill import classical_target
+    from models.teachers import STYLED_TEACHERS
+
+    fn, styles = STYLED_TEACHERS["oil"]
+    codes = {"fine": 2, "bold": 0, "impasto": 1}
+    target = classical_target({"teacher": "oil", "style_codes": codes}, 3)
+    x = torch.from_numpy(synthetic_photo(48, 64, 5)).permute(2, 0, 1)[None].float() / 255
+    rgb = synthetic_photo(48, 64, 5)
+    for name, code in codes.items():
+        want = torch.from_numpy(fn(rgb, styles[name])).permute(2, 0, 1)[None].float() / 255
+        assert torch.allclose(target(x, code), want, atol=1 / 255 + 1e-6), name
+    assert not torch.allclose(target(x, 0), target(x, 2)), "the codes draw different styles"
+    with pytest.raises(UserError, match="--target classical needs a clone of a classical filter"):
+        classical_target({"teacher": None}, 0)
+    with pytest.raises(UserError, match="do not name a oil style for each of its 3 codes"):
+        classical_target({"teacher": "oil", "style_codes": {"fine": 0, "bold": 1}}, 3)
+
+    teacher = UNet(UNetConfig(channels=(8, 16), blocks_per_level=1, num_downsamples=1, residual_output=True, norm_groups=4,
+                              latent_codes=3))
+    save_checkpoint(tmp_path / "t.pt", teacher, {"name": "oil", "teacher": "oil", "style_codes": codes})
+    cfg = DistillConfig(teacher=tmp_path / "t.pt", out=tmp_path / "s.pt", images=photo_folder, holdout=("img0",),
+                        channels=(4, 8), factor=2, steps=2, batch_size=2, save_every=2, target="classical",
+                        crops=CropConfig(crop=32, short_min=48, short_max=64), lr=5e-3)
+    meta = distill(cfg)
+    assert "val_ratio" in meta and meta["train_config"]["target"] == "classical"
