@@ -1,18 +1,21 @@
-"""Distil a trained filter into a light CPU student that runs at 1/factor size + guided upsampling.
+"""Distil a trained filter into a light CPU student that runs at 1/factor size, then upsampled.
 
     python -m models.distill --teacher models/checkpoints/mosaic.pt --out runs/mosaic_fast.pt \\
         --width 8 --res-blocks 3 --factor 2 --steps 3000
 
 The student (same architecture family as the teacher, fewer channels) is wrapped in
-:class:`models.guided.GuidedUpsample` and trained end to end to reproduce the teacher's output
-at full size on random crops of the shared photos and video frames: L1 + (1 − SSIM). For a
-teacher with a latent code, a code is drawn per batch and the student learns its own embedding
-of each code. ``--detail K`` adds a full-size per-pixel head (:class:`models.guided.DetailHead`)
-for what a guided upsampling cannot draw; ``--init`` starts from a trained student (the head
-starts as the identity, so training only adds to it). Validation reports the SSIM to the
-teacher on held-out images (the number the speed benchmark quotes) and, for a clone of a
-classical teacher, the clone ratio to that teacher (what cloned filters are judged by).
-Resumable; progress bar; Ctrl-C saves first.
+:class:`models.guided.GuidedUpsample` (a guided filter, or with ``--upsample detail`` bilinear
+plus a learned gain × the frame's own detail) and trained end to end to reproduce the
+teacher's output at full size on random crops of the shared photos and video frames: L1 +
+(1 − SSIM). For a teacher with a latent code, a code is drawn per batch and the student learns
+its own embedding of each code. A clone of a classical filter can instead copy that filter
+itself (``--target classical``), each code in the style it stands for. ``--detail K`` adds a
+full-size per-pixel head (:class:`models.guided.DetailHead`) for what the upsampling cannot
+draw; ``--init`` starts from a trained student (a head or detail gain it lacks starts as the
+identity or its default, so a guided student can go on with ``--upsample detail``).
+Validation reports the SSIM to the teacher network on held-out images (the number the speed
+benchmark quotes) and, for a clone of a classical teacher, the clone ratio to that teacher
+(what cloned filters are judged by). Resumable; progress bar; Ctrl-C saves first.
 """
 from __future__ import annotations
 
@@ -208,14 +211,14 @@ def distill(cfg: DistillConfig, resume: bool = False) -> dict[str, Any]:
     if isinstance(teacher, GuidedUpsample):
         raise UserError(f"{cfg.teacher} is already a fast student; distil from the full network's checkpoint")
     teacher = teacher.to(device).eval().requires_grad_(False)
+    run = Runner(teacher)
+    copy_filter = classical_target(teacher_meta, run.codes) if cfg.target == "classical" else None
     train_images, val_images = load_collection(cfg.images, set(cfg.holdout))
     torch.manual_seed(cfg.seed)
     student = student_for(teacher, cfg).to(device)
     if cfg.crops.crop % student.size_multiple:
         raise UserError(f"--crop {cfg.crops.crop} must be a multiple of {student.size_multiple} "
                         f"(the student's factor {cfg.factor} × its network's {student.net.size_multiple})")
-    run = Runner(teacher)
-    copy_filter = classical_target(teacher_meta, run.codes) if cfg.target == "classical" else None
     earlier = 0  # steps of every earlier leg: a run started from a trained student continues its training
     if cfg.init is not None and resume and cfg.out.is_file():
         earlier = steps_trained(read_checkpoint(cfg.init).get("meta", {}))
