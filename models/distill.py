@@ -63,7 +63,7 @@ class DistillConfig:
     detail_edges: int = 4
     detail_tones: int = 0
     upsample: str = "guided"  # or "detail" (models.guided.detail_upsample)
-    init: Path | None = None  # a trained student of the same shape to start from (its head, if any, too)
+    init: Path | None = None  # a trained student of the same network shape to start from (any factor; its head, if any, too)
     steps: int = 3000
     batch_size: int = 4
     crops: CropConfig = field(default_factory=lambda: CropConfig(crop=256, short_min=256, short_max=512))
@@ -101,7 +101,8 @@ def start_from(student: GuidedUpsample, path: Path) -> int:
     new_head = {k: v for k, v in own.items() if k.startswith(("detail.", "detail_gain")) and k not in state}
     problem = describe_mismatch(student, {**state, **new_head})
     if problem:
-        raise UserError(f"--init {path} is not a student of this shape (same --channels, --factor): {problem}")
+        raise UserError(f"--init {path} is not a student of this shape (same --channels, or --width, --res-blocks "
+                        f"and --outer-kernel; --factor may differ): {problem}")
     student.load_state_dict({**state, **new_head})
     return steps_trained(payload.get("meta", {}))
 
@@ -270,7 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--detail-tones", type=int, default=0, help="the head's sin/cos lightness frequencies (costly)")
     p.add_argument("--upsample", choices=UPSAMPLERS, default="guided",
                    help="guided: locally linear in the frame's lightness; detail: bilinear + the frame's own fine detail")
-    p.add_argument("--init", type=Path, help="start from this trained student (same --channels and --factor; a guided one may go on with --upsample detail)")
+    p.add_argument("--init", type=Path, help="start from this trained student of the same shape (--factor and --upsample may differ: "
+                   "a guided student at a third can go on at half with --upsample detail)")
     p.add_argument("--ssim-weight", type=float, default=1.0)
     p.add_argument("--target", choices=TARGETS, default="network",
                    help="copy the full network, or the classical filter it was cloned from (what the clone ratio measures)")

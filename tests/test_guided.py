@@ -194,6 +194,11 @@ def test_distilling_from_a_trained_student_adds_a_head_and_refuses_another_shape
     switched, _, _ = load_checkpoint(detail_cfg.out)
     same_net = all(torch.equal(v, plain.net.state_dict()[k]) for k, v in switched.net.state_dict().items())
     assert switched.config.upsample == "detail" and same_net, "a guided student goes on with bilinear + detail upsampling"
+    resized_cfg = dataclasses.replace(detail_cfg, out=tmp_path / "half.pt", factor=4)
+    distill(resized_cfg)
+    resized, _, _ = load_checkpoint(resized_cfg.out)
+    same_net = all(torch.equal(v, plain.net.state_dict()[k]) for k, v in resized.net.state_dict().items())
+    assert resized.config.factor == 4 and same_net, "a student's network goes on at another size factor"
     with pytest.raises(UserError, match="--init .* is not a student of this shape"):
         distill(dataclasses.replace(headed_cfg, channels=(4, 4), out=tmp_path / "other.pt"))
 
