@@ -40,6 +40,7 @@ from models.guided import UPSAMPLERS, GuidedConfig, GuidedUpsample
 from models.media import data_root, fit_short_side, load_collection
 from models.pairs_data import CropConfig, to_tensor
 from models.train_pairs import DEFAULT_HOLDOUT
+from models.stylize_image import to_image
 from models.train_style import content_batch
 from models.training import TrainingRun, add_run_args, parse_ints, pick_device
 
@@ -131,9 +132,7 @@ def classical_target(teacher_meta: dict[str, Any], codes: int) -> Callable[[torc
 
     def target(x: torch.Tensor, code: int | None) -> torch.Tensor:
         style = only if code is None else by_code[code]
-        rgb = (x.permute(0, 2, 3, 1).cpu().numpy() * 255 + 0.5).astype(np.uint8)
-        drawn = np.stack([fn(np.ascontiguousarray(im), style) for im in rgb])
-        return torch.from_numpy(drawn).permute(0, 3, 1, 2).float().div(255).to(x.device)
+        return torch.stack([to_tensor(fn(to_image(crop[None].cpu()), style)) for crop in x]).to(x.device)
 
     return target
 
@@ -197,8 +196,7 @@ def teacher_ratio(student: GuidedUpsample, run: Runner, images: list[np.ndarray]
     fn, styles = STYLED_TEACHERS[classical]
 
     def apply(rgb: np.ndarray, code: int) -> np.ndarray:
-        y = run(student, to_tensor(rgb)[None].to(device), code if run.codes else None)
-        return (y[0].permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8)
+        return to_image(run(student, to_tensor(rgb)[None].to(device), code if run.codes else None).cpu())
 
     student.eval()
     table = clone_ratio_table(images, apply, max(run.codes, 1), fn, styles)
