@@ -33,7 +33,7 @@ import numpy as np
 
 from benchmarks.reporting import machine
 from realtime.onnx_format import parse_size
-from realtime.errors import UserError, run_cli
+from realtime.errors import UserError, below_minimum, run_cli
 from models.media import data_root
 from realtime.stats import median_ms
 
@@ -291,9 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=RESULTS / f"{platform.node() or 'machine'}")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    bad = [f"--{name.replace('_', '-')} must be at least {least} (got {getattr(a, name)})"
-           for name, least in (("frames", 1), ("runs", 1), ("baseline_frames", 1), ("ssim_frames", 0), ("live_fps", 1))
-           if getattr(a, name) is not None and getattr(a, name) < least]
+    bad = below_minimum(a, (("frames", 1), ("runs", 1), ("baseline_frames", 1), ("ssim_frames", 0), ("live_fps", 1)))
     if bad:
         raise UserError("; ".join(bad))
     sizes = []

@@ -32,6 +32,14 @@ class UserError(Exception):
     """An error caused by input the user can fix; its message says how."""
 
 
+def below_minimum(options: object, minimums: tuple[tuple[str, float], ...]) -> list[str]:
+    """One ``--name must be at least LOW, got VALUE`` per option of ``options`` (an argparse
+    namespace or a config) under its minimum; options left unset (None) are skipped. Callers
+    collect these with their other problems and raise one UserError naming every one."""
+    return [f"--{name.replace('_', '-')} must be at least {low}, got {getattr(options, name)}"
+            for name, low in minimums if getattr(options, name) is not None and getattr(options, name) < low]
+
+
 def first_line(exc: BaseException) -> str:
     """The first line of an exception's message (its type when it has none), for one-line errors."""
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]

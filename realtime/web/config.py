@@ -5,7 +5,7 @@ import ipaddress
 import math
 from dataclasses import dataclass
 
-from realtime.errors import UserError
+from realtime.errors import UserError, below_minimum
 from realtime.registry import CHOICES as VARIANTS
 
 PROVIDERS = ("auto", "tensorrt", "cuda", "cpu")
@@ -40,9 +40,7 @@ class WebConfig:
             problems.append(f"--provider must be one of {', '.join(PROVIDERS)}, got {self.provider!r}")
         if self.variant not in VARIANTS:
             problems.append(f"--variant must be one of {', '.join(VARIANTS)}, got {self.variant!r}")
-        for name, low in (("threads", 0), ("workers", 1), ("max_pending", 1), ("max_live", 0)):
-            if getattr(self, name) < low:
-                problems.append(f"--{name.replace('_', '-')} must be at least {low}, got {getattr(self, name)}")
+        problems += below_minimum(self, (("threads", 0), ("workers", 1), ("max_pending", 1), ("max_live", 0)))
         if problems:
             raise UserError("; ".join(problems))
 
