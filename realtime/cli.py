@@ -25,18 +25,19 @@ from typing import Any, Callable, NoReturn
 os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ logging
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-
-from realtime.onnx_format import parse_size  # noqa: E402
+# only light modules here: the heavy ones (onnx, cv2, ONNX Runtime, MediaPipe) load once the
+# signal handler is in place, in a region no signal interrupts (realtime.signals)
+from realtime import signals  # noqa: E402
+from realtime.config import MAX_SIDE, RunConfig  # noqa: E402
 from realtime.errors import UserError, run_cli  # noqa: E402
 
 log = logging.getLogger("realtime")
 
 
-from realtime.config import MAX_SIDE, RunConfig  # noqa: E402
-
-
 def _size(text: str) -> tuple[int, int]:
     """'1280x720' → (width, height), each side 1..7680."""
+    from realtime.onnx_format import parse_size
+
     try:
         w, h = parse_size(text)
     except ValueError as exc:
@@ -252,6 +253,11 @@ def main(argv: list[str] | None = None) -> int:
         return web_main(argv[1:])
     if argv[:1] == ["bench"]:  # the benchmark sits above the runtime (it imports it, not the other way)
         raise UserError("the benchmark is its own command: python -m benchmarks.fps --help (./run python -m benchmarks.fps ...)")
+    with signals.deferred():  # imports, model loading, the run: a signal acts at the next safe point
+        return live_main(argv)
+
+
+def live_main(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.config:
@@ -284,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
         args.filter = "none"
     from realtime.live import run
 
+    signals.checkpoint()
     options = {**vars(args), "config_file": args.config}
     summary = run(RunConfig.from_options(options)).summary()
     lat = summary["latency_ms"]

@@ -5,7 +5,7 @@ checked first; then the source opens, the models load (provider first, then the 
 then one session each, warmed up), the sinks open, and :class:`~realtime.loop.LiveLoop`
 runs. However the run ends (its end, --frames, q, Ctrl-C, SIGTERM, SIGHUP, an error in a
 thread) the video is finalised and the stats are written; further signals wait until both
-are done (:class:`~realtime.signals.StopSignals`).
+are done (:mod:`realtime.signals`).
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from realtime.background import background_modes, parse_background
 from realtime.chain import build_chain, chain_files
 from realtime.config import RunConfig
 from realtime.controls import HOTKEYS, ControlState
-from realtime.errors import STOP_SIGNALS, UserError, stopped_by
+from realtime.errors import UserError
 from realtime.kinds import Settings
 from realtime.kinds.face_effects import sticker_filter
 from realtime.loading import ModelLoader
@@ -29,7 +29,7 @@ from realtime.events import EventLog
 from realtime.props import split_placement
 from realtime.process import ChainOptions, FrameProcessor, Triggers
 from realtime.registry import bundled_filters
-from realtime.signals import StopSignals
+from realtime import signals
 from realtime.sinks import NullSink, PreviewSink, Sink, VideoFileSink, VirtualCamSink, check_display
 from realtime.sources import SourceSpec, open_source
 from realtime.stats import RunStats, write_json
@@ -74,17 +74,26 @@ def hotkey_chains(spec: str) -> list[str]:
 
 
 def run(config: RunConfig, extra_sinks: list[Sink] | None = None) -> RunStats:
+    """One live run. From its first step to its last closed file no signal raises: start-up
+    acts on one between its steps (:func:`realtime.signals.checkpoint`), the loop stops on it
+    and the shutdown cannot be cut short (:mod:`realtime.signals`)."""
+    with signals.deferred():
+        return _run(config, extra_sinks or [])
+
+
+def _run(config: RunConfig, extra_sinks: list[Sink]) -> RunStats:
     check_before_work(config)
     sticker = [sticker_filter(config.sticker)] if config.sticker else []  # a bad file fails here, before any work
     backdrop = parse_background(config.background)  # a bad image or video fails here, before the source and models
+    signals.checkpoint()
     source = open_source(SourceSpec(config.source, config.size, config.fps, paced=not config.fast, loop=config.loop))
-    sinks: list[Sink] = list(extra_sinks or [])
+    sinks: list[Sink] = list(extra_sinks)
     events: EventLog | None = None
     preview: PreviewSink | None = None
     video: VideoFileSink | None = None
     processor: FrameProcessor | None = None
-    signals = StopSignals()
     try:
+        signals.checkpoint()
         w, h = source.size
         loader = ModelLoader(config.provider, config.variant, config.threads, frame_hw=(h, w), work_size=config.work_size)
         settings = Settings(work_size=config.work_size, region=config.filter_region)
@@ -93,6 +102,7 @@ def run(config: RunConfig, extra_sinks: list[Sink] | None = None) -> RunStats:
         options = AnalysisOptions(max_faces=config.max_faces, segmentation=config.segmentation)
         # loads the first chain, starts MediaPipe if needed
         processor = FrameProcessor(chains, config.track, config.temporal, background_modes(backdrop), triggers, options)
+        signals.checkpoint()
         if config.events:
             events = EventLog(config.events)
         if config.output:
@@ -109,29 +119,23 @@ def run(config: RunConfig, extra_sinks: list[Sink] | None = None) -> RunStats:
         stats = RunStats(provider=loader.providers)
         start = ControlState(strength=config.strength, latent=config.latent, mirror=config.mirror)
         loop = LiveLoop(source, processor, sinks, preview, LoopConfig(config.fps, config.frames, config.repeat, start), stats, events)
-        signals.__enter__()  # from here on a signal asks the run to stop and cannot cut the shutdown short
+        signals.checkpoint()  # the last one: from here on a signal stops the loop and the outputs are finished
     except BaseException:  # a bad option, Ctrl-C or SIGTERM while loading (an abort, not a stop): close what is open
-        signals.__exit__(None, None, None)
         _close_all([source.close, *(s.close for s in sinks), *([preview.close] if preview else []),
                     *([processor.close] if processor is not None else [getattr(backdrop, "close", lambda: None)]),
                     *([events.close] if events is not None else [])])
         raise
     try:
+        stats = loop.run()
+    except Exception:  # from a thread (a model a hotkey loads, a bug): raised once the stats are saved
         try:
-            stats = loop.run(signals)
-        except Exception:  # from a thread (a model a hotkey loads, a bug): raised once the stats are saved
-            try:
-                _save(config, stats, loader)
-            except UserError as exc:  # the run's own error matters more
-                log.error("%s", exc)
-            raise
-        _save(config, stats, loader)
-        if video is not None:
-            verify_video(video.path, video.frames)
-    finally:
-        signals.__exit__(None, None, None)
-    if signals.signum in STOP_SIGNALS:
-        stopped_by(signals.signum)  # exit 128 + the signal once the summary is printed
+            _save(config, stats, loader)
+        except UserError as exc:  # the run's own error matters more
+            log.error("%s", exc)
+        raise
+    _save(config, stats, loader)
+    if video is not None:
+        verify_video(video.path, video.frames)
     return stats
 
 

@@ -10,6 +10,7 @@ import logging
 import threading
 from pathlib import Path
 
+from realtime import signals
 from realtime.engine import FilterModel
 from realtime.providers import probe
 from realtime.registry import variant_file
@@ -24,6 +25,7 @@ class ModelLoader:
     def __init__(self, provider: str = "auto", variant: str = "auto", threads: int = 0,
                  frame_hw: tuple[int, int] | None = None, work_size: int | None = None) -> None:
         self.provider = probe(provider)  # fails here, before any model, when a GPU was asked for and is not there
+        signals.checkpoint()  # probing imports ONNX Runtime: a signal during it acts here
         self.asked, self.variant, self.threads = provider, variant, threads
         self.frame_hw, self.work_size = frame_hw, work_size
         self.models: dict[Path, FilterModel] = {}
@@ -35,7 +37,9 @@ class ModelLoader:
         with self.lock:
             if path not in self.models:
                 self.models[path] = self.load(path)
-            return self.models[path]
+            model = self.models[path]
+        signals.checkpoint()  # start-up: a signal during the load stops here, with the model whole
+        return model
 
     def load(self, path: Path) -> FilterModel:
         chosen = variant_file(path, self.provider, self.variant)

@@ -26,7 +26,8 @@ from realtime.controls import Controls, ControlState, status_line
 from realtime.events import EventLog
 from realtime.frames import Frame, Slot
 from realtime.process import FrameProcessor, Processed
-from realtime.signals import StopSignals, leave_behind
+from realtime import signals
+from realtime.signals import leave_behind, signal_name
 from realtime.sinks import PreviewSink, Sink
 from realtime.sources import Source
 from realtime.stats import RunStats
@@ -63,7 +64,6 @@ class LiveLoop:
         self.chain_name = processor.chains[0].name
         self.paced = source.live or source.paced
         self.errors: list[BaseException] = []
-        self.signals: StopSignals | None = None
         self.join_timeout = 5.0  # seconds for the threads to finish their frame at the end
 
     # ------------------------------------------------------------------ threads
@@ -162,7 +162,7 @@ class LiveLoop:
     def _done(self) -> bool:
         n = self.cfg.frames
         return (self.controls.quit or self.stop.is_set() or (n is not None and self.stats.frames_output >= n)
-                or (self.signals is not None and self.signals.requested))
+                or signals.requested())
 
     def _output_paced(self) -> None:
         """Send each new result the moment it is ready (no waiting for a tick: that would add
@@ -198,15 +198,16 @@ class LiveLoop:
                 continue
             self._send(item, repeated=False)
 
-    def run(self, signals: StopSignals | None = None) -> RunStats:
+    def run(self) -> RunStats:
         """Run until the source ends, --frames is reached, the user quits, Ctrl-C, SIGTERM or
-        SIGHUP; then close everything in order and return the statistics. ``signals``: a
-        :class:`StopSignals` the caller keeps active past this call (to write the stats under
-        it); without one the run installs its own."""
-        if signals is None:
-            with StopSignals() as own:
-                return self.run(own)
-        self.signals = signals
+        SIGHUP; then close everything in order and return the statistics. Signals are
+        recorded, never raised, from here to the last closed output
+        (:func:`realtime.signals.deferred`; the caller may hold the region longer, to write
+        the stats under it)."""
+        with signals.deferred():
+            return self._run()
+
+    def _run(self) -> RunStats:
         self.stats.filters = self.chain_name
         threads = [threading.Thread(target=self._capture, name="capture", daemon=True),
                    threading.Thread(target=self._process, name="process", daemon=True)]
@@ -221,10 +222,12 @@ class LiveLoop:
             log.info("stopping (Ctrl-C)")
             self.stats.stopped_by = "SIGINT"
         finally:
-            if signals.requested:
-                self.stats.stopped_by = signals.name
-                how = log.info if signals.signum == signal.SIGINT else log.warning
-                how("stopping (%s): closing the outputs", signals.name)
+            signum = signals.received()
+            if signum is not None:
+                signals.stopped_on()
+                self.stats.stopped_by = signal_name(signum)
+                how = log.info if signum == signal.SIGINT else log.warning
+                how("stopping (%s): closing the outputs", signal_name(signum))
             self._shutdown(threads)
         self.stats.frames_dropped = self.captured.dropped
         if self.errors:
@@ -267,7 +270,6 @@ class LiveLoop:
             except Exception as exc:  # close the rest, then raise the first
                 log.debug("closing failed", exc_info=True)
                 first = first or exc
-            if self.signals is not None:
-                self.signals.report()
+            signals.report()
         if first is not None and not self.errors:
             self.errors.append(first)

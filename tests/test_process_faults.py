@@ -28,7 +28,8 @@ from realtime.errors import UserError
 from realtime.outputs import check_outputs, verify_video
 from realtime.loop import LiveLoop, LoopConfig
 from realtime.process import FrameProcessor
-from realtime.signals import StopSignals, _stragglers
+from realtime import signals
+from realtime.signals import _stragglers
 from realtime.sinks import VideoFileSink, display_problem
 from realtime.stats import RunStats, StreamingPercentiles, write_json
 from tests.conftest import assert_one_line, make_onnx_filter, run_realtime
@@ -545,9 +546,85 @@ def test_stop_signals_leave_ignored_signals_alone():
     """`nohup` ignores SIGHUP on purpose: the run must not start catching it."""
     previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
     try:
-        with StopSignals():
+        with signals.deferred():
             assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
             assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
         assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
     finally:
         signal.signal(signal.SIGHUP, previous)
+
+
+# ---------------------------------------------------------------------------- signals at safe points
+def test_a_signal_inside_an_import_is_acted_on_after_it(tmp_path):
+    """A handler that raises inside an import (or a C extension's initialisation) turns the
+    signal into `ImportError: initialization failed` with a traceback. run_cli's handler only
+    records it there; the command stops at its next safe point, the module whole."""
+    (tmp_path / "slow_module.py").write_text(
+        "import os, signal\nos.kill(os.getpid(), signal.SIGTERM)\nfinished = True\n")
+    script = tmp_path / "main.py"
+    script.write_text(
+        "import sys\n"
+        "from realtime.errors import run_cli\n"
+        "def main():\n"
+        "    import slow_module\n"
+        "    print('imported', slow_module.finished, flush=True)\n"
+        "    return 0\n"
+        "raise SystemExit(run_cli(main))\n")
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}
+    done = subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 143 and done.stdout == "imported True\n", done
+    assert done.stderr.strip() == "interrupted", done.stderr
+
+
+def test_outside_an_import_a_signal_still_interrupts_a_command_at_once():
+    """Training loops and the web server rely on Ctrl-C raising where they are."""
+    from realtime.errors import run_cli
+
+    reached = []
+
+    def main() -> int:
+        os.kill(os.getpid(), signal.SIGINT)
+        reached.append("after the signal")
+        return 0
+
+    assert run_cli(main) == 130 and reached == []
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_in_a_deferred_region_a_signal_waits_for_the_checkpoint():
+    with signals.deferred():
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.01)  # the handler runs here, and must not raise
+        assert signals.received() == signal.SIGTERM
+        with pytest.raises(signals.Interrupted) as caught:
+            signals.checkpoint()
+        assert caught.value.signum == signal.SIGTERM
+        signals.checkpoint()  # acted on once
+    assert signals.received() is None  # the record ends with the region
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_sigterm_while_onnx_runtime_initialises_ends_cleanly(media, tmp_path):
+    """The CI failure: SIGTERM arrived while ONNX Runtime's pybind11 module initialised, the
+    handler raised inside it and the run died with `ImportError: initialization failed`. A
+    meta-path hook sends the signal at that exact moment: the import completes, the run stops
+    at the next checkpoint with exit 143, one line, and no file left behind."""
+    script = tmp_path / "wrapper.py"
+    script.write_text(
+        "import atexit, os, signal, sys\n"
+        "class SignalOnImport:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'onnxruntime.capi.onnxruntime_pybind11_state':\n"
+        "            os.kill(os.getpid(), signal.SIGTERM)\n"
+        "        return None\n"
+        "sys.meta_path.insert(0, SignalOnImport())\n"
+        "atexit.register(lambda: print('runtime loaded:', 'onnxruntime.capi.onnxruntime_pybind11_state' in sys.modules))\n"
+        "from realtime.cli import entry\n"
+        "raise SystemExit(entry())\n")
+    args = [sys.executable, str(script), "--filter", str(media["filter"]), "--source", str(media["video"]),
+            "--no-preview", "--output", str(tmp_path / "out.mp4"), "--stats", str(tmp_path / "s.json")]
+    done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 143, done.stderr
+    assert done.stderr.strip() == "interrupted", done.stderr
+    assert done.stdout == "runtime loaded: True\n"
+    assert not (tmp_path / "out.mp4").exists() and not (tmp_path / "s.json").exists()

@@ -207,10 +207,6 @@ def run_site(app: web.Application, config: WebConfig) -> int:
 
     try:
         asyncio.run(forever())
-    except KeyboardInterrupt as exc:
-        from realtime.errors import Interrupted, stopped_by
-
-        if isinstance(exc, Interrupted):
-            stopped_by(exc.signum)
+    except KeyboardInterrupt:  # run_cli exits 128 + SIGTERM/SIGHUP (realtime.signals recorded it)
         print("stopped", flush=True)
     return 0
