@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import resource
 import shutil
 import signal
 import subprocess
@@ -66,11 +65,36 @@ def video_frames(path: Path) -> int:
     return n
 
 
-def start(media: dict[str, Path], tmp_path: Path, *extra: str, preexec_fn=None, env=None) -> subprocess.Popen:
+# The child's signal dispositions and limits are set by a small exec wrapper, not preexec_fn:
+# preexec_fn runs Python in the forked child of a threaded parent (this suite has ONNX Runtime,
+# MediaPipe and web-server threads by now), which can deadlock before exec (Python's docs). A
+# SIGHUP test whose child hung there is the one hang seen in a fresh-clone run.
+_WRAPPER = ("import os, resource, signal, sys\n"
+            "hup, fsize = sys.argv[1], int(sys.argv[2])\n"
+            "signal.signal(signal.SIGINT, signal.SIG_DFL)\n"  # a background job starts with Ctrl-C ignored
+            "if hup != 'inherit':\n"
+            "    signal.signal(signal.SIGHUP, signal.SIG_IGN if hup == 'ignore' else signal.SIG_DFL)\n"
+            "if fsize:\n"
+            "    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))\n"
+            "os.execv(sys.argv[3], sys.argv[3:])\n")
+
+
+def child(args: list[str], hup: str = "inherit", file_size: int = 0) -> list[str]:
+    """``args`` started as from a terminal's foreground job: Ctrl-C handled; SIGHUP handled by
+    default ("terminal": the suite may itself run under ``nohup``), ignored ("nohup") or as
+    inherited; optionally RLIMIT_FSIZE (a write past ``file_size`` bytes fails with EFBIG,
+    Python ignores SIGXFSZ: a hermetic full disk)."""
+    hup = {"terminal": "default", "nohup": "ignore"}.get(hup, hup)
+    program = args if Path(args[0]).is_absolute() else [shutil.which(args[0]) or args[0], *args[1:]]
+    return [sys.executable, "-c", _WRAPPER, hup, str(file_size), *program]
+
+
+def start(media: dict[str, Path], tmp_path: Path, *extra: str, hup: str = "inherit", file_size: int = 0,
+          env=None) -> subprocess.Popen:
     args = [*REALTIME, "--filter", str(media["filter"]), "--source", str(media["video"]), "--loop", "--no-preview",
             "--no-track", "--output", str(tmp_path / "out.mp4"), "--stats", str(tmp_path / "s.json"), *extra]
-    return subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=preexec_fn, env=env)
+    return subprocess.Popen(child(args, hup, file_size), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
 
 
 def wait_for_frames(proc: subprocess.Popen, path: Path, timeout: float = 90.0) -> None:
@@ -84,17 +108,6 @@ def wait_for_frames(proc: subprocess.Popen, path: Path, timeout: float = 90.0) -
             pytest.fail("realtime did not start writing its video")
         time.sleep(0.05)
     time.sleep(1.0)
-
-
-def as_from_a_terminal() -> None:
-    """In the child: SIGHUP handled by default, as under a terminal. The suite itself may run
-    under ``nohup`` (SIGHUP ignored, which children inherit and realtime honours): a SIGHUP
-    test then waited 60 s for a run that rightly went on."""
-    signal.signal(signal.SIGHUP, signal.SIG_DFL)
-
-
-def under_nohup() -> None:
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
 
 def finish(proc: subprocess.Popen, timeout: float = 60.0) -> tuple[int, str, str]:
@@ -119,10 +132,21 @@ def assert_saved(tmp_path: Path, err: str, stopped_by: str | None) -> dict:
 
 
 # ---------------------------------------------------------------------------- signals
+@pytest.fixture(autouse=True)
+def terminal_signals():
+    """In-process tests send Ctrl-C to this process: handle it as in a foreground terminal even
+    when the suite runs as a background job (which starts with SIGINT ignored)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 @pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGINT, 0)])
 def test_a_signal_stops_the_run_and_saves_the_video_and_stats(media, tmp_path, sig, code):
     """Before: SIGTERM/SIGHUP killed the process with a 44-byte unplayable mp4 and no stats."""
-    proc = start(media, tmp_path, preexec_fn=as_from_a_terminal)
+    proc = start(media, tmp_path, hup="terminal")
     wait_for_frames(proc, tmp_path / "out.mp4")
     proc.send_signal(sig)
     rc, out, err = finish(proc)
@@ -136,7 +160,7 @@ def test_a_signal_stops_the_run_and_saves_the_video_and_stats(media, tmp_path, s
 def test_under_nohup_a_hangup_does_not_stop_the_run(media, tmp_path):
     """nohup ignores SIGHUP so that a run outlives its terminal; realtime keeps it ignored and
     stops on the SIGTERM that follows, with the video and stats whole."""
-    proc = start(media, tmp_path, preexec_fn=under_nohup)
+    proc = start(media, tmp_path, hup="nohup")
     wait_for_frames(proc, tmp_path / "out.mp4")
     proc.send_signal(signal.SIGHUP)
     time.sleep(1.0)
@@ -390,15 +414,9 @@ def test_check_outputs_directly(tmp_path):
 
 
 # ---------------------------------------------------------------------------- full disk
-def limit_file_size(size: int):
-    """RLIMIT_FSIZE in the child: a write past ``size`` bytes fails with EFBIG (Python ignores
-    SIGXFSZ), a hermetic full disk."""
-    return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
-
-
 def test_a_full_disk_under_the_video_is_an_error_not_a_success(media, tmp_path):
     """Before: exit 0 and an mp4 without its index. The stats (small) still get written."""
-    proc = start(media, tmp_path, "--frames", "60", "--fast", preexec_fn=limit_file_size(40_000))
+    proc = start(media, tmp_path, "--frames", "60", "--fast", file_size=40_000)
     rc, out, err = finish(proc)
     assert_one_line(rc, err, "out.mp4", "disk may be full")
     assert "moov atom" not in err, err  # FFmpeg's own complaint is not shown on top
@@ -409,7 +427,7 @@ def test_a_full_disk_under_the_stats_is_an_error_and_keeps_the_old_file(media, t
     (tmp_path / "s.json").write_text('{"old": true}\n')
     args = [*REALTIME, "--filter", str(media["filter"]), "--source", str(media["video"]), "--no-preview", "--no-track",
             "--frames", "5", "--fast", "--stats", str(tmp_path / "s.json")]
-    done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=120, preexec_fn=limit_file_size(100))
+    done = subprocess.run(child(args, file_size=100), cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert_one_line(done.returncode, done.stderr, "cannot write the stats file", "s.json")
     assert json.loads((tmp_path / "s.json").read_text()) == {"old": True}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.json"]
