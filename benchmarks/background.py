@@ -35,11 +35,11 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from models.media import data_root
+from models.data.media import data_root
 from benchmarks.reporting import machine, save_report
-from realtime.background import BlurBackdrop, blur_sigma, cover, masked_blur, mix, register_backdrop
+from realtime.compositing.background import BlurBackdrop, blur_sigma, cover, masked_blur, mix, register_backdrop
 from realtime.errors import UserError, run_cli
-from realtime.segmentation import MaskConfig, PersonSegmenter
+from realtime.analysis.segmentation import MaskConfig, PersonSegmenter
 
 log = logging.getLogger("benchmarks.background")
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -14,7 +14,7 @@ report.md and plot.png into ``--out``.
 
 scores training checkpoints instead (PyTorch, CPU), to compare runs before one is released;
 ``--guided-factor F`` runs a full network at 1/F of the size with the guided upsampling of the
-fast students (:mod:`models.guided`), untrained for it: where a student of that factor starts.
+fast students (:mod:`models.networks.guided`), untrained for it: where a student of that factor starts.
 """
 from __future__ import annotations
 
@@ -29,8 +29,8 @@ import numpy as np
 from tqdm import tqdm
 
 from benchmarks.reporting import machine, save_report
-from models.media import HOLDOUT
-from models.quality import clone_ratio_table
+from models.data.media import HOLDOUT
+from models.losses.quality import clone_ratio_table
 from realtime.errors import UserError, run_cli
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -38,7 +38,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 def held_out(data: Path, holdout: tuple[str, ...], short: int, every: int = 15) -> list[np.ndarray]:
     """The held-out photos and every ``every``-th frame of held-out videos, short side ``short``, RGB."""
-    from models.media import IMAGE_EXTS, VIDEO_EXTS, fit_short_side, list_media, read_rgb, read_video_frames
+    from models.data.media import IMAGE_EXTS, VIDEO_EXTS, fit_short_side, list_media, read_rgb, read_video_frames
 
     out = []
     for path in list_media(data, IMAGE_EXTS | VIDEO_EXTS):
@@ -65,10 +65,10 @@ def add_holdout_args(p: argparse.ArgumentParser) -> None:
 def teacher_images(filters: list[str], data: Path | None, holdout: tuple[str, ...]) -> Iterator[tuple[str, list[np.ndarray]]]:
     """(filter, its held-out images at the filter's work size) for filters cloned from a
     classical teacher of the same name; an unknown one is refused before any work."""
-    from models.media import data_root
-    from models.teachers import STYLED_TEACHERS
-    from realtime.onnx_format import read_contract
-    from realtime.registry import resolve_filter
+    from models.data.media import data_root
+    from models.teachers.classical import STYLED_TEACHERS
+    from realtime.filters.onnx_format import read_contract
+    from realtime.filters.registry import resolve_filter
 
     unknown = [f for f in filters if f not in STYLED_TEACHERS]
     if unknown:
@@ -98,9 +98,9 @@ def checkpoint(path: Path, guided_factor: int = 0) -> tuple[Apply, int]:
     import torch
 
     from export.onnx_export import ExportWrapper
-    from models.calling import latent_codes
-    from models.checkpoint import load_checkpoint
-    from models.guided import GuidedUpsample
+    from models.networks.calling import latent_codes
+    from models.networks.checkpoint import load_checkpoint
+    from models.networks.guided import GuidedUpsample
 
     model, _, _ = load_checkpoint(path)
     if guided_factor:
@@ -124,7 +124,7 @@ def checkpoint(path: Path, guided_factor: int = 0) -> tuple[Apply, int]:
 
 def ratios(label: str, variant: str, teacher: str, images: list[np.ndarray], apply: Apply, codes: int) -> dict[str, Any]:
     """Per teacher style: the best code, its ratio, and every code's ratio."""
-    from models.teachers import STYLED_TEACHERS
+    from models.teachers.classical import STYLED_TEACHERS
 
     fn, styles = STYLED_TEACHERS[teacher]
     table = clone_ratio_table(tqdm(images, desc=f"{label} {variant}", unit="image", leave=False), apply, codes, fn, styles)

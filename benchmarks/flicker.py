@@ -18,10 +18,10 @@ import cv2
 import numpy as np
 
 from realtime.errors import UserError, run_cli
-from realtime.chain import load_chain
+from realtime.filters.chain import load_chain
 from realtime.imaging import work_shape
-from realtime.registry import resolve_filter
-from realtime.temporal import TemporalStabilizer, flicker_and_response
+from realtime.filters.registry import resolve_filter
+from realtime.compositing.temporal import TemporalStabilizer, flicker_and_response
 
 DEFAULT_VIDEOS = ("liveportrait__d18.mp4", "liveportrait__d9.mp4", "tpsmm__driving.mp4")
 
@@ -72,7 +72,7 @@ def merged(old: dict | None, new: dict) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from models.media import data_root
+    from models.data.media import data_root
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--filter", required=True, action="append", help="bundled name or ONNX file (repeatable)")

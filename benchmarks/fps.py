@@ -32,10 +32,10 @@ import cv2
 import numpy as np
 
 from benchmarks.reporting import machine
-from realtime.onnx_format import parse_size
+from realtime.filters.onnx_format import parse_size
 from realtime.errors import UserError, below_minimum, run_cli
-from models.media import data_root
-from realtime.stats import median_ms
+from models.data.media import data_root
+from realtime.live.stats import median_ms
 
 log = logging.getLogger("benchmarks.fps")
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -58,7 +58,7 @@ def baseline_onnx(folder: Path) -> Path:
         import torch
 
         from export.onnx_export import contract_for, export_model
-        from models.transformer_net import TransformerNet
+        from models.networks.transformer_net import TransformerNet
     except ImportError:
         raise UserError("the baseline is exported with PyTorch: install the train extra (./run installs it)") from None
     torch.manual_seed(0)
@@ -68,7 +68,7 @@ def baseline_onnx(folder: Path) -> Path:
 
 
 def model_only(path: Path, provider: str, hw: tuple[int, int], runs: int) -> dict[str, float]:
-    from realtime.engine import FilterModel
+    from realtime.filters.engine import FilterModel
 
     m = FilterModel(path, provider)
     h, w = hw
@@ -84,7 +84,7 @@ def frame_io_ms(hw: tuple[int, int], runs: int = 20) -> float:
     import onnxruntime as ort
     from onnx import TensorProto, helper
 
-    from realtime.frame_graph import FRAME_IN, with_frame_io
+    from realtime.filters.frame_graph import FRAME_IN, with_frame_io
 
     io = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, 3, "h", "w"]) for n in ("input", "output")]
     identity = helper.make_model(helper.make_graph([helper.make_node("Identity", ["input"], ["output"])], "identity", io[:1], io[1:]),
@@ -100,7 +100,7 @@ def precision_variant(path: Path, precision: str, folder: Path, calib: Path) -> 
     if precision == "fp32":
         return path
     from export.precision import to_fp16, to_int8
-    from realtime.onnx_format import read_contract, variant_path
+    from realtime.filters.onnx_format import read_contract, variant_path
 
     dst = variant_path(folder / path.name, precision)  # NAME[.fast].PRECISION.onnx
     if not dst.is_file():
@@ -114,7 +114,7 @@ def precision_variant(path: Path, precision: str, folder: Path, calib: Path) -> 
 
 def work_hw(path: Path, provider: str, size: tuple[int, int], work_size: int | None) -> tuple[int, int]:
     from realtime.imaging import work_shape
-    from realtime.onnx_format import read_contract
+    from realtime.filters.onnx_format import read_contract
 
     c = read_contract(path)
     w, h = size
@@ -144,7 +144,7 @@ def live_summary(stats: dict[str, Any]) -> dict[str, Any]:
 
 def sample_frames(source: str, size: tuple[int, int], count: int) -> list[np.ndarray]:
     """``count`` BGR frames of the benchmark's source at ``size`` (spread over a video's length)."""
-    from realtime.sources import SourceSpec, open_source
+    from realtime.capture.sources import SourceSpec, open_source
 
     src = open_source(SourceSpec(source, size, paced=False))
     try:
@@ -164,10 +164,10 @@ def ssim_to_full(full: Path, fast: Path, frames: list[np.ndarray], provider: str
     """Mean SSIM of the fast variant's output (run as the live loop runs it) to the full network's
     output at the same size (a frame filter's run at the frame's own resolution). A face filter's
     is taken over the faces' box only (the rest of the frame is the same in both)."""
-    from models.quality import ssim
-    from realtime.analysis import Analysis, AnalysisOptions, FrameAnalysis
-    from realtime.engine import FilterModel
-    from realtime.kinds import Settings, filter_for
+    from models.losses.quality import ssim
+    from realtime.analysis.analysers import Analysis, AnalysisOptions, FrameAnalysis
+    from realtime.filters.engine import FilterModel
+    from realtime.filters.kinds.base import Settings, filter_for
 
     h, w = frames[0].shape[:2]
     reference, student = filter_for(FilterModel(full, provider)), filter_for(FilterModel(fast, provider))
@@ -264,8 +264,8 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from realtime.chain import chain_files, parse_spec
-    from realtime.registry import bundled_filters, fast_variant, resolve_filter
+    from realtime.filters.chain import chain_files, parse_spec
+    from realtime.filters.registry import bundled_filters, fast_variant, resolve_filter
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--filter", nargs="*", help="bundled names, ONNX files, effects (big_eyes, glasses, crown) or chains a+b "

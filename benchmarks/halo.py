@@ -58,7 +58,7 @@ def halo(photo: np.ndarray, filtered: np.ndarray, ring: np.ndarray, far: np.ndar
 
 def people(images: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """(BGR image, ring, far) for each image with enough person and enough background."""
-    from realtime.segmentation import MaskConfig, PersonSegmenter
+    from realtime.analysis.segmentation import MaskConfig, PersonSegmenter
 
     segmenter = PersonSegmenter(MaskConfig(model="general"), static=True)
     out = []
@@ -135,8 +135,8 @@ def plot(report: dict[str, Any], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from models.media import data_root
-    from realtime.registry import bundled_filters
+    from models.data.media import data_root
+    from realtime.filters.registry import bundled_filters
 
     p = argparse.ArgumentParser(prog="python -m benchmarks.halo", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)

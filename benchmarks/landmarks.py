@@ -24,7 +24,7 @@ face, a moving average (N interpolated to give that lag) jitters more on the sti
 Also the tracker exactly as shipped (it reuses the landmarks when a 64×48 thumbnail barely
 changes since the previous frame) against the mesh on every frame: frames reused, distance,
 and whether it still sees the blinks (the smallest eye opening); and the jitter of the
-glasses' placement (:mod:`realtime.kinds.face_effects`) on
+glasses' placement (:mod:`realtime.filters.kinds.face_effects`) on
 the still face and the video: centre and corners in px and % of the eye distance, scale in
 %, roll in degrees.
 
@@ -44,10 +44,10 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from models.media import data_root
+from models.data.media import data_root
 from benchmarks.reporting import machine, save_report
 from realtime.errors import UserError, run_cli
-from realtime.one_euro import OneEuroConfig, OneEuroFilter
+from realtime.analysis.one_euro import OneEuroConfig, OneEuroFilter
 
 log = logging.getLogger("benchmarks.landmarks")
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -106,8 +106,8 @@ def noisy(bgr: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray
 
 
 def eye_distance(lm: np.ndarray) -> float:
-    from realtime.kinds.face_effects import face_points
-    from realtime.tracking import Face
+    from realtime.filters.kinds.face_effects import face_points
+    from realtime.analysis.tracking import Face
 
     p = face_points(Face(lm, lm))
     return float(np.hypot(*(p[1] - p[0])))
@@ -116,7 +116,7 @@ def eye_distance(lm: np.ndarray) -> float:
 def run_mesh(name: str, frames: Iterator[np.ndarray], count: int, shipped: bool) -> tuple[np.ndarray, np.ndarray | None, int, int]:
     """Raw landmarks of every frame (mesh on each frame, tracking mode), and the landmarks of
     the tracker as shipped (still-frame reuse and One Euro) on the same frames."""
-    from realtime.tracking import FaceTracker
+    from realtime.analysis.tracking import FaceTracker
 
     every = FaceTracker(still_threshold=0)
     as_shipped = FaceTracker() if shipped else None
@@ -249,9 +249,9 @@ def lag_fit(x: np.ndarray, raw: np.ndarray, t: np.ndarray, path: Path2D) -> dict
 def prop_jitter(x: np.ndarray, measure: Callable[[np.ndarray], float]) -> dict[str, float]:
     """Jitter of the glasses' placement computed from landmarks ``x``: the point between the
     eyes and the prop's four corners (px, with ``measure``), scale (%), roll (degrees)."""
-    from realtime.kinds.face_effects import prop_transform
-    from realtime.props import glasses
-    from realtime.tracking import Face
+    from realtime.filters.kinds.face_effects import prop_transform
+    from realtime.filters.props import glasses
+    from realtime.analysis.tracking import Face
 
     prop = glasses()
     h, w = prop.rgba.shape[:2]
@@ -278,7 +278,7 @@ def prop_jitter(x: np.ndarray, measure: Callable[[np.ndarray], float]) -> dict[s
 def opening_range(x: np.ndarray) -> tuple[float, float]:
     """Smallest and largest opening (lid gap / eye width) of the image-left eye: a blink shows
     as a small minimum."""
-    from realtime.kinds.face_effects import EYES
+    from realtime.filters.kinds.face_effects import EYES
 
     e = EYES[0]
     ratio = np.hypot(*(x[:, e.upper] - x[:, e.lower]).T) / np.hypot(*(x[:, e.outer] - x[:, e.inner]).T)
@@ -519,7 +519,7 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError(f"no face data at {a.data} (needs faces/{PHOTO} and videos/{VIDEO}): pass --data DIR or set REALTIME_DATA")
     if a.frames < WARMUP + 30:
         raise UserError(f"--frames must be at least {WARMUP + 30} (the first {WARMUP} are warm-up)")
-    from realtime.tracking import FaceTracker
+    from realtime.analysis.tracking import FaceTracker
 
     probe = FaceTracker(static=True)
     config = _tracker_smoothing(probe)

@@ -5,8 +5,8 @@
 
 Each labelled video (``benchmarks/data/smile_labels.csv``: video, frame, smile; how the labels
 were made is in ``benchmarks/data/README.md``) is decoded from frame 0 and tracked with
-:class:`realtime.tracking.FaceTracker` (timestamps frame / fps); the landmarks of every frame go
-through :class:`realtime.expressions.SmileDetector` as on a live stream, and its ``on`` is
+:class:`realtime.analysis.tracking.FaceTracker` (timestamps frame / fps); the landmarks of every frame go
+through :class:`realtime.analysis.expressions.SmileDetector` as on a live stream, and its ``on`` is
 compared with the label of every labelled frame. Rows, per video and pooled:
 
 * ours: the trigger with its default settings (calibration, hysteresis, 300 ms hold, cooldown);
@@ -42,11 +42,11 @@ from typing import Any, Callable, Iterable
 import cv2
 import numpy as np
 
-from models.media import data_root
+from models.data.media import data_root
 from benchmarks.reporting import machine, save_report
 from realtime.errors import UserError, run_cli
-from realtime.expressions import POPULATION, Smile, SmileConfig, SmileDetector, mouth_features
-from realtime.tracking import Face, FaceTracker
+from realtime.analysis.expressions import POPULATION, Smile, SmileConfig, SmileDetector, mouth_features
+from realtime.analysis.tracking import Face, FaceTracker
 
 log = logging.getLogger("benchmarks.smile")
 HERE = Path(__file__).resolve().parent

@@ -6,9 +6,9 @@ A fast student runs its network at 1/factor of the frame size and brings the res
 full size. Give it a perfect network (the classical teacher's own output at full size, shrunk
 by ``factor``) and what is left is the upsampler's error. For each held-out photo and video
 frame and each teacher style, the clone ratio L1(upsampled, teacher) / L1(photo, teacher)
-(:func:`models.quality.clone_ratio_table`) of each upsampler: plain bilinear and bicubic, the
-students' guided filter (:func:`models.guided.guided_upsample`) and bilinear plus the frame's
-own detail (:func:`models.guided.detail_upsample`, gain 1). It bounds the upsampler, not the
+(:func:`models.losses.quality.clone_ratio_table`) of each upsampler: plain bilinear and bicubic, the
+students' guided filter (:func:`models.networks.guided.guided_upsample`) and bilinear plus the frame's
+own detail (:func:`models.networks.guided.detail_upsample`, gain 1). It bounds the upsampler, not the
 student: a trained student's ratio is its network's error at the low size on top of this.
 Writes report.json, report.md and plot.png.
 """
@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from benchmarks.clone_ratio import add_holdout_args, teacher_images
 from benchmarks.reporting import machine, save_report
-from models.quality import clone_ratio_table
+from models.losses.quality import clone_ratio_table
 from realtime.errors import UserError, run_cli
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -36,7 +36,7 @@ def upsamplers() -> dict[str, Upsampler]:
     import torch
     from torch.nn import functional as F
 
-    from models.guided import detail_upsample, guided_upsample
+    from models.networks.guided import detail_upsample, guided_upsample
 
     def resize(mode: str) -> Upsampler:
         return lambda low_in, low_out, full: F.interpolate(low_out, size=full.shape[-2:], mode=mode, align_corners=False)
@@ -51,7 +51,7 @@ def bound(teacher: str, images: list[np.ndarray], factor: int) -> dict[str, floa
     import torch
     from torch.nn import functional as F
 
-    from models.teachers import STYLED_TEACHERS
+    from models.teachers.classical import STYLED_TEACHERS
 
     fn, styles = STYLED_TEACHERS[teacher]
     crops = [img[: img.shape[0] // factor * factor, : img.shape[1] // factor * factor] for img in images]

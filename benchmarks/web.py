@@ -34,11 +34,11 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from models.media import data_root
+from models.data.media import data_root
 from benchmarks.reporting import machine, save_report
-from realtime.background import cover
+from realtime.compositing.background import cover
 from realtime.errors import UserError, run_cli
-from realtime.registry import bundled_filters
+from realtime.filters.registry import bundled_filters
 
 log = logging.getLogger("benchmarks.web")
 RESULTS = Path(__file__).resolve().parent / "results"

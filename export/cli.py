@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, NoReturn
 
-from realtime.onnx_format import KINDS, RANGES, FilterContract, parse_size
+from realtime.filters.onnx_format import KINDS, RANGES, FilterContract, parse_size
 from realtime.errors import UserError, run_cli
 
 log = logging.getLogger("export")
@@ -56,7 +56,7 @@ def _work_size(text: str) -> int:
 # ---------------------------------------------------------------- checks made before any work
 def require_input(path: Path, what: str) -> Path:
     """``path`` if it is a readable, non-empty file; otherwise one line saying what is wrong."""
-    from realtime.onnx_format import require_file
+    from realtime.filters.onnx_format import require_file
 
     path = require_file(path, what)
     try:
@@ -94,7 +94,7 @@ def require_output(path: Path, inputs: tuple[Path, ...] = ()) -> Path:
 
 def require_variants(args: argparse.Namespace) -> None:
     """--int8 needs --calib with photos; --calib is only for --int8."""
-    from models.media import IMAGE_EXTS, list_media
+    from models.data.media import IMAGE_EXTS, list_media
 
     if args.calib is not None and not args.int8:
         raise UserError("--calib is only used with --int8: add --int8, or drop --calib")
@@ -110,7 +110,7 @@ def require_variants(args: argparse.Namespace) -> None:
 
 def variant_outputs(out: Path, args: argparse.Namespace, inputs: tuple[Path, ...]) -> Path:
     """Check ``out`` and the fp16/int8 files written beside it; return ``out``."""
-    from realtime.onnx_format import variant_path
+    from realtime.filters.onnx_format import variant_path
 
     require_variants(args)
     for precision, wanted in (("fp32", True), ("fp16", args.fp16), ("int8", args.int8)):
@@ -138,7 +138,7 @@ def export_with_variants(model: Any, contract: FilterContract, out: Path, args: 
     from export.onnx_export import export_model
     from export.parity import check_parity
     from export.precision import to_fp16, to_int8
-    from realtime.onnx_format import variant_path
+    from realtime.filters.onnx_format import variant_path
 
     written = [export_model(model, contract, out)]
     check_parity(model, out, contract, "fp32")
@@ -159,7 +159,8 @@ def load_our_checkpoint(path: Path) -> tuple[Any, dict[str, Any]]:
     import torch
 
     from export.importers import build_checked, check_finite
-    from models.checkpoint import build_model, read_checkpoint
+    from models.networks.registry import build_model
+    from models.networks.checkpoint import read_checkpoint
 
     payload = read_checkpoint(path)
     arch, config = payload.get("arch"), payload.get("config", {})
@@ -177,7 +178,7 @@ def load_our_checkpoint(path: Path) -> tuple[Any, dict[str, Any]]:
 
 def cmd_onnx(args: argparse.Namespace) -> None:
     from export.onnx_export import contract_for
-    from models.calling import latent_codes
+    from models.networks.calling import latent_codes
 
     checkpoint = require_input(args.checkpoint, "checkpoint")
     out = variant_outputs(args.output or checkpoint.with_suffix(".onnx"), args, (checkpoint,))
@@ -228,9 +229,9 @@ def cmd_import_onnx(args: argparse.Namespace) -> None:
 
 
 def cmd_tensorrt(args: argparse.Namespace) -> None:
-    from realtime.onnx_format import inspect
+    from realtime.filters.onnx_format import inspect
     from export.tensorrt import build_engine
-    from realtime.providers import ShapeProfile
+    from realtime.filters.providers import ShapeProfile
 
     model = require_input(args.model, "model file")
     for low, high, names in ((args.min, args.opt, "--min ≤ --opt"), (args.opt, args.max, "--opt ≤ --max")):
@@ -245,8 +246,8 @@ def cmd_tensorrt(args: argparse.Namespace) -> None:
 def cmd_info(args: argparse.Namespace) -> None:
     """What realtime will run for this file: its contract (stored or inferred, after every
     check realtime makes) and the variant file it picks per provider. No torch is imported."""
-    from realtime.onnx_format import inspect
-    from realtime.registry import variant_file
+    from realtime.filters.onnx_format import inspect
+    from realtime.filters.registry import variant_file
 
     info = inspect(args.model)
     stored = info.stored

@@ -17,11 +17,11 @@ from torch import nn
 
 from realtime.errors import UserError
 from realtime.errors import first_line
-from realtime.onnx_format import require_file
-from models.checkpoint import FORMAT as CHECKPOINT_FORMAT
-from models.checkpoint import describe_mismatch, load_state_checked
-from models.transformer_net import TransformerNet, drop_legacy_keys, infer_config
-from models.unet import UNet, UNetConfig
+from realtime.filters.onnx_format import require_file
+from models.networks.checkpoint import FORMAT as CHECKPOINT_FORMAT
+from models.networks.checkpoint import describe_mismatch, load_state_checked
+from models.networks.transformer_net import TransformerNet, drop_legacy_keys, infer_config
+from models.networks.unet import UNet, UNetConfig
 
 log = logging.getLogger(__name__)
 
@@ -219,8 +219,8 @@ def import_foreign_onnx(src: Path, dst: Path, name: str, overrides: dict[str, An
     (a fixed 1×3×224×224 input means fixed_size 224x224) and ``overrides`` win."""
     import onnx
 
-    from realtime.onnx_format import FilterContract
-    from realtime.onnx_format import check_float_io, load_model_proto, make_parent, save_atomic, write_contract
+    from realtime.filters.onnx_format import FilterContract
+    from realtime.filters.onnx_format import check_float_io, load_model_proto, make_parent, save_atomic, write_contract
 
     src, dst = Path(src), Path(dst)
     proto = load_model_proto(src, weights=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from realtime.imaging import work_shape
-from realtime.stats import median_ms
+from realtime.live.stats import median_ms
 
 
 def cpu_ms_per_frame(onnx_path: Path, h: int, w: int, runs: int = 20) -> float:
@@ -42,7 +42,7 @@ def cpu_times(onnx_path: Path, work_size: int, multiple: int, kind: str = "frame
 
 def retime(folder: Path) -> list[dict]:
     """Measure the CPU timings of every bundled model card again (on an otherwise idle machine)."""
-    from realtime.onnx_format import read_contract
+    from realtime.filters.onnx_format import read_contract
 
     cards = []
     for card_path in sorted(folder.glob("*.json")):

@@ -15,18 +15,18 @@ import torch
 from torch import nn
 
 from realtime.errors import UserError
-from realtime.onnx_format import FilterContract, make_parent, save_atomic, write_contract
-from models.calling import latent_codes, run_filter
-from models.guided import GuidedUpsample
-from models.transformer_net import TransformerNet
-from models.unet import UNet
+from realtime.filters.onnx_format import FilterContract, make_parent, save_atomic, write_contract
+from models.networks.calling import latent_codes, run_filter
+from models.networks.guided import GuidedUpsample
+from models.networks.transformer_net import TransformerNet
+from models.networks.unet import UNet
 
 log = logging.getLogger(__name__)
 OPSET = 18
 
 
 class ExportWrapper(nn.Module):
-    """What the ONNX graph computes: the network (:func:`models.calling.run_filter`: latent
+    """What the ONNX graph computes: the network (:func:`models.networks.calling.run_filter`: latent
     lookup and the call) plus the output clamp."""
 
     def __init__(self, model: nn.Module) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from realtime.onnx_format import FilterContract
+from realtime.filters.onnx_format import FilterContract
 from realtime.errors import UserError
 from export.onnx_export import ExportWrapper
 

@@ -14,8 +14,8 @@ import numpy as np
 import onnx
 
 from realtime.errors import UserError
-from realtime.onnx_format import FilterContract, save_atomic, write_contract
-from models.media import IMAGE_EXTS, fit_short_side, list_media, read_rgb
+from realtime.filters.onnx_format import FilterContract, save_atomic, write_contract
+from models.data.media import IMAGE_EXTS, fit_short_side, list_media, read_rgb
 
 log = logging.getLogger(__name__)
 # x86 CPUs without VNNI (AVX2, AVX-512 before Cascade Lake, most AMD before Zen 4) multiply

@@ -28,15 +28,15 @@ from export.cli import latent_names
 from realtime.errors import UserError, run_cli
 from export.model_card import cpu_times, retime
 from export.onnx_export import contract_for, export_model
-from models.calling import latent_codes
+from models.networks.calling import latent_codes
 from export.parity import check_parity
-from models.checkpoint import load_checkpoint, save_checkpoint, steps_trained
+from models.networks.checkpoint import load_checkpoint, save_checkpoint, steps_trained
 from models.gallery import face_gallery, gallery, style_gallery
-from models.guided import GuidedUpsample
-from models.media import data_root, read_rgb
-from models.style_images import read_style
+from models.networks.guided import GuidedUpsample
+from models.data.media import data_root, read_rgb
+from models.teachers.style_images import read_style
 from models.train_pairs import FACE_TEACHERS
-from models.transformer_net import TransformerNet
+from models.networks.transformer_net import TransformerNet
 
 ROOT = Path(__file__).resolve().parents[1]
 log = logging.getLogger("release")

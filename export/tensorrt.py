@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from realtime.errors import UserError
-from realtime.providers import ORT_NAMES, ShapeProfile, cache_dir
+from realtime.filters.providers import ORT_NAMES, ShapeProfile, cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ def build_engine(onnx_path: Path, profile: ShapeProfile) -> Path:
     import onnxruntime as ort
     from tqdm import tqdm
 
-    from realtime.engine import FilterModel
+    from realtime.filters.engine import FilterModel
 
     unavailable = (
         "TensorRT is not available: {why}; it needs onnxruntime-gpu with an NVIDIA GPU and the CUDA 13, "

@@ -4,13 +4,13 @@
         --width 8 --res-blocks 3 --factor 2 --steps 3000
 
 The student (same architecture family as the teacher, fewer channels) is wrapped in
-:class:`models.guided.GuidedUpsample` (a guided filter, or with ``--upsample detail`` bilinear
+:class:`models.networks.guided.GuidedUpsample` (a guided filter, or with ``--upsample detail`` bilinear
 plus a learned gain × the frame's own detail) and trained end to end to reproduce the
 teacher's output at full size on random crops of the shared photos and video frames: L1 +
 (1 − SSIM). For a teacher with a latent code, a code is drawn per batch and the student learns
 its own embedding of each code. A clone of a classical filter can instead copy that filter
 itself (``--target classical``), each code in the style it stands for. ``--detail K`` adds a
-full-size per-pixel head (:class:`models.guided.DetailHead`) for what the upsampling cannot
+full-size per-pixel head (:class:`models.networks.guided.DetailHead`) for what the upsampling cannot
 draw; ``--init`` starts from a trained student (a head or detail gain it lacks starts as the
 identity or its default, so a guided student can go on with ``--upsample detail``).
 Validation reports the SSIM to the teacher network on held-out images (the number the speed
@@ -31,18 +31,19 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from models.quality import clone_ratio_table, ssim
-from models.teachers import STYLED_TEACHERS
+from models.losses.quality import clone_ratio_table, ssim
+from models.teachers.classical import STYLED_TEACHERS
 from realtime.errors import UserError, run_cli
-from models.checkpoint import arch_name, describe_mismatch, load_checkpoint, read_checkpoint, steps_trained
-from models.calling import latent_codes, run_filter
-from models.guided import UPSAMPLERS, GuidedConfig, GuidedUpsample
-from models.media import data_root, fit_short_side, load_collection
-from models.pairs_data import CropConfig, to_tensor
+from models.networks.registry import arch_name
+from models.networks.checkpoint import describe_mismatch, load_checkpoint, read_checkpoint, steps_trained
+from models.networks.calling import latent_codes, run_filter
+from models.networks.guided import GuidedConfig, GuidedUpsample, UPSAMPLERS
+from models.data.media import data_root, fit_short_side, load_collection
+from models.data.pairs import CropConfig, to_tensor
 from models.train_pairs import DEFAULT_HOLDOUT
 from models.stylize_image import to_image
 from models.train_style import content_batch
-from models.training import TrainingRun, add_run_args, parse_ints, pick_device
+from models.training.trainer import TrainingRun, add_run_args, parse_ints, pick_device
 
 log = logging.getLogger("distill")
 
@@ -63,7 +64,7 @@ class DistillConfig:
     detail: int = 0  # hidden channels of the full-size DetailHead (0 = none)
     detail_edges: int = 4
     detail_tones: int = 0
-    upsample: str = "guided"  # or "detail" (models.guided.detail_upsample)
+    upsample: str = "guided"  # or "detail" (models.networks.guided.detail_upsample)
     init: Path | None = None  # a trained student of the same network shape to start from (any factor; its head, if any, too)
     steps: int = 3000
     batch_size: int = 4
@@ -188,7 +189,7 @@ def evaluate(student: GuidedUpsample, teacher: torch.nn.Module, run: Runner, ima
 
 @torch.no_grad()
 def teacher_ratio(student: GuidedUpsample, run: Runner, images: list[np.ndarray], classical: str, device: torch.device) -> float:
-    """The clone ratio (models.quality.clone_ratio_table, best code per style, mean over the
+    """The clone ratio (models.losses.quality.clone_ratio_table, best code per style, mean over the
     styles) of the student against the classical teacher its full network was cloned from:
     benchmarks.clone_ratio's measure, on the validation squares. The SSIM
     to the full network above does not follow it: 3000 more steps took a fast cartoon from

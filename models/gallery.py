@@ -14,8 +14,8 @@ import torch
 
 from pathlib import Path
 
-from models.media import fit_short_side
-from models.style_images import style_thumbnail
+from models.data.media import fit_short_side
+from models.teachers.style_images import style_thumbnail
 
 
 def style_gallery(model: torch.nn.Module, meta: dict, photo: np.ndarray, style: np.ndarray, short: int,
@@ -42,7 +42,7 @@ def style_gallery(model: torch.nn.Module, meta: dict, photo: np.ndarray, style: 
 def gallery(model: torch.nn.Module, meta: dict, photo: np.ndarray, short: int) -> np.ndarray:
     """Rows: teacher style | model with the code that style maps to; first column the input.
     The teacher is the one the checkpoint was trained from (cartoon, sketch, oil, watercolor)."""
-    from models.teachers import STYLED_TEACHERS
+    from models.teachers.classical import STYLED_TEACHERS
 
     fn, styles = STYLED_TEACHERS[str(meta.get("teacher") or "cartoon")]
     img = fit_short_side(photo, short)
@@ -65,12 +65,12 @@ def face_gallery(onnx_path: Path, meta: dict, photo: np.ndarray, teacher: str, s
     it) with the code each variant maps to; first column the photo. The teacher draws on the
     same aligned crop and is pasted back the same way, so the rows differ only by the network."""
     import realtime
-    from models.face_crops import warp_crop
+    from models.data.face_crops import warp_crop
     from models.train_pairs import FACE_TEACHERS
-    from realtime.kinds.face_filter import paste_change
-    from realtime.onnx_format import read_contract
-    from realtime.segmentation import MaskConfig, PersonSegmenter
-    from realtime.tracking import FaceTracker, face_transform, feather_mask
+    from realtime.filters.kinds.face_filter import paste_change
+    from realtime.filters.onnx_format import read_contract
+    from realtime.analysis.segmentation import MaskConfig, PersonSegmenter
+    from realtime.analysis.tracking import FaceTracker, face_transform, feather_mask
 
     img = fit_short_side(photo, short)
     bgr = cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
@@ -128,9 +128,9 @@ def before_after(names: list[str], before: Path, photo: np.ndarray, short: int =
 
 
 def main(argv: list[str] | None = None) -> int:
-    from models.media import data_root, read_rgb
+    from models.data.media import data_root, read_rgb
     from realtime.errors import UserError
-    from realtime.registry import bundled_filters
+    from realtime.filters.registry import bundled_filters
 
     p = argparse.ArgumentParser(prog="python -m models.gallery", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)

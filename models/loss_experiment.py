@@ -28,9 +28,9 @@ import numpy as np
 import torch
 
 from realtime.errors import run_cli
-from models.losses import RandomFeatures, RandomFeaturesConfig, StyleLossConfig, gram
-from models.media import data_root, fit_short_side, read_rgb
-from models.style_images import style_thumbnail
+from models.losses.perceptual import RandomFeatures, RandomFeaturesConfig, StyleLossConfig, gram
+from models.data.media import data_root, fit_short_side, read_rgb
+from models.teachers.style_images import style_thumbnail
 from models.stylize_image import GatysConfig, stylize, to_tensor
 
 CANDIDATES: dict[str, tuple[RandomFeaturesConfig, StyleLossConfig]] = {

@@ -16,8 +16,8 @@ import torch
 from tqdm import tqdm
 
 from realtime.errors import UserError, run_cli
-from models.losses import StyleLoss, StyleLossConfig, add_loss_args, loss_network, loss_options, random_features_options
-from models.media import fit_short_side, read_rgb
+from models.losses.perceptual import StyleLoss, StyleLossConfig, add_loss_args, loss_network, loss_options, random_features_options
+from models.data.media import fit_short_side, read_rgb
 
 log = logging.getLogger("stylize_image")
 

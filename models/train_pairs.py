@@ -4,7 +4,7 @@
     python -m models.train_pairs --teacher aged --crop 192 --latent-codes 3 --out runs/aged.pt
     python -m models.train_pairs --pairs FOLDER --out runs/myfilter.pt
 
-A face teacher (``aged``) trains on aligned face crops (:mod:`models.face_crops`), the crops
+A face teacher (``aged``) trains on aligned face crops (:mod:`models.data.face_crops`), the crops
 the runtime's face filter kind feeds the network, ``--crop`` pixels a side.
 
 L1 ("median") regression plus 0.01 × the VQ codebook losses, Adam, random crops, dead codes
@@ -24,18 +24,18 @@ import numpy as np
 import torch
 
 from realtime.errors import UserError, run_cli
-from models.checkpoint import build_model
-from models.media import HOLDOUT, data_root, fit_short_side, load_collection
-from models.training import TrainingRun, add_run_args, parse_ints, pick_device
-from models.pairs_data import CropConfig, FolderPairs, PairSource, TeacherPairs, batch, styled, to_tensor, unlabelled
-from models.aging import AGE_STYLES, aged
-from models.face_crops import FaceCrops, FaceTeacherPairs, cached_face_crops
-from models.teachers import STYLED_TEACHERS, TEACHERS
-from models.unet import UNet, kmeans
+from models.networks.registry import build_model
+from models.data.media import HOLDOUT, data_root, fit_short_side, load_collection
+from models.training.trainer import TrainingRun, add_run_args, parse_ints, pick_device
+from models.data.pairs import CropConfig, FolderPairs, PairSource, TeacherPairs, batch, styled, to_tensor, unlabelled
+from models.teachers.aging import AGE_STYLES, aged
+from models.data.face_crops import FaceCrops, FaceTeacherPairs, cached_face_crops
+from models.teachers.classical import STYLED_TEACHERS, TEACHERS
+from models.networks.unet import UNet, kmeans
 
 log = logging.getLogger("train_pairs")
 DEFAULT_HOLDOUT = HOLDOUT
-# teachers that name their variants: models.teachers.STYLED_TEACHERS; a variant's index in its
+# teachers that name their variants: models.teachers.classical.STYLED_TEACHERS; a variant's index in its
 # dict is its latent code (see `labelled` in train())
 # face teachers draw on aligned face crops: fn(crop, landmarks, person mask, style)
 FACE_TEACHERS: dict[str, tuple[Callable[..., np.ndarray], dict[str, Any]]] = {"aged": (aged, AGE_STYLES)}

@@ -22,14 +22,14 @@ import torch
 import torch.nn.functional as F
 
 from realtime.errors import UserError, run_cli
-from models.losses import (RandomFeaturesConfig, StyleLoss, StyleLossConfig, add_loss_args, loss_network, loss_options,
+from models.losses.perceptual import (RandomFeaturesConfig, StyleLoss, StyleLossConfig, add_loss_args, loss_network, loss_options,
                            random_features_options)
-from models.media import data_root, fit_short_side, load_collection
-from models.style_images import read_style
-from models.pairs_data import CropConfig, random_window, to_tensor
+from models.data.media import data_root, fit_short_side, load_collection
+from models.teachers.style_images import read_style
+from models.data.pairs import CropConfig, random_window, to_tensor
 from models.train_pairs import DEFAULT_HOLDOUT
-from models.training import TrainingRun, add_run_args, pick_device
-from models.transformer_net import TransformerNet, TransformerNetConfig
+from models.training.trainer import TrainingRun, add_run_args, pick_device
+from models.networks.transformer_net import TransformerNet, TransformerNetConfig
 
 log = logging.getLogger("train_style")
 

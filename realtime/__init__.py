@@ -9,7 +9,7 @@ The library API (what the command line, the benchmarks and the web UI use)::
     stats = realtime.run(realtime.RunConfig(filter="cartoon", source="talk.mp4", preview=False,
                                             output=Path("out.mp4")))   # the live loop
 
-An ONNX file with the filter contract (:mod:`realtime.onnx_format`) is the whole interface to
+An ONNX file with the filter contract (:mod:`realtime.filters.onnx_format`) is the whole interface to
 the training side; this package never imports torch. Names load on first use, so
 ``import realtime`` stays cheap for code that only needs :class:`UserError`.
 """
@@ -20,10 +20,10 @@ from typing import Any
 
 _WHERE = {
     "RunConfig": "realtime.config",
-    "run": "realtime.live",
-    "RunStats": "realtime.stats",
-    "load_chain": "realtime.chain",
-    "Chain": "realtime.chain",
+    "run": "realtime.live.session",
+    "RunStats": "realtime.live.stats",
+    "load_chain": "realtime.filters.chain",
+    "Chain": "realtime.filters.chain",
     "UserError": "realtime.errors",
 }
 __all__ = list(_WHERE)

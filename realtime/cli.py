@@ -36,7 +36,7 @@ log = logging.getLogger("realtime")
 
 def _size(text: str) -> tuple[int, int]:
     """'1280x720' → (width, height), each side 1..7680."""
-    from realtime.onnx_format import parse_size
+    from realtime.filters.onnx_format import parse_size
 
     try:
         w, h = parse_size(text)
@@ -197,8 +197,8 @@ def config_value(action: argparse.Action, value: object) -> object:
 
 
 def list_filters() -> int:
-    from realtime.onnx_format import read_contract
-    from realtime.registry import bundled_filters
+    from realtime.filters.onnx_format import read_contract
+    from realtime.filters.registry import bundled_filters
 
     filters = bundled_filters()
     if not filters:
@@ -273,7 +273,7 @@ def live_main(argv: list[str]) -> int:
     if args.list_filters:
         return list_filters()
     if args.list_cameras:
-        from realtime.sources import list_cameras
+        from realtime.capture.sources import list_cameras
 
         cams = list_cameras()
         for index, (w, h) in cams:
@@ -283,12 +283,12 @@ def live_main(argv: list[str]) -> int:
         return 0 if cams else 1
     if not args.filter:
         if args.background is None and args.on_smile is None and args.sticker is None:
-            from realtime.registry import bundled_filters
+            from realtime.filters.registry import bundled_filters
 
             raise UserError(f"choose a filter with --filter NAME (bundled: {', '.join(bundled_filters())}) or a "
                             f"--background (blur, remove, a colour or a file); see --list-filters")
         args.filter = "none"
-    from realtime.live import run
+    from realtime.live.session import run
 
     signals.checkpoint()
     options = {**vars(args), "config_file": args.config}

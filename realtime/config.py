@@ -56,7 +56,7 @@ class RunConfig:
     track: str = "auto"  # face analysis: auto (when a filter needs it), always, off
     repeat: str = "result"  # when inference is behind: re-send the newest result or the raw frame
     threads: int = 0  # ONNX Runtime threads (0: all cores)
-    background: str | None = None  # blur[:STRENGTH], remove, a colour, an image or a video (realtime.background)
+    background: str | None = None  # blur[:STRENGTH], remove, a colour, an image or a video (realtime.compositing.background)
     filter_region: str = "all"  # where whole-frame filters apply: all, person, background
     segmentation: str = "landscape"  # person mask model: landscape (fast) or general
     on_smile: str | None = None  # a filter (chain) used while the person smiles

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from models.media import data_root
+from models.data.media import data_root
 
 logging.getLogger("onnx_ir").setLevel(logging.WARNING)
 os.environ.setdefault("OMP_NUM_THREADS", "2")
@@ -25,7 +25,7 @@ def data_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def face_photo(data_dir: Path) -> np.ndarray:
-    from models.media import read_rgb
+    from models.data.media import read_rgb
 
     return read_rgb(data_dir / "faces" / "skimage__astronaut.png")
 
@@ -81,7 +81,7 @@ def make_onnx_filter(path: Path, props: dict[str, str] | None = None, nan: bool 
     import onnx
     from onnx import TensorProto, helper
 
-    from realtime.onnx_format import FilterContract
+    from realtime.filters.onnx_format import FilterContract
 
     swap = np.eye(3, dtype=np.float32)[::-1].reshape(3, 3, 1, 1)
     nodes = [helper.make_node("Conv", ["input", "w"], ["conv"])]

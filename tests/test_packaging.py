@@ -18,5 +18,5 @@ def test_the_wheel_carries_no_tests_and_no_checkpoints(tmp_path):
     assert not [n for n in names if n.startswith("tests/")], "tests are not a package to install"
     assert not [n for n in names if n.endswith(".pt")], "training checkpoints are not read at run time"
     assert "realtime/bundled/cartoon.onnx" in names and "realtime/bundled/cartoon.fast.onnx" in names
-    assert "realtime/web/page.html" in names and "realtime/image_header.py" in names  # GET / reads the page from the package
-    assert "realtime/onnx_format.py" in names and "export/cli.py" in names
+    assert "realtime/web/page.html" in names and "realtime/capture/image_header.py" in names  # GET / reads the page from the package
+    assert "realtime/filters/onnx_format.py" in names and "export/cli.py" in names

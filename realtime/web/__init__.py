@@ -5,7 +5,7 @@ image (every variant of it side by side, with ``latent=all``) and, with the ``we
 Modules, in the order a request meets them: :mod:`~realtime.web.config` (what the server runs
 with), :mod:`~realtime.web.server` (routes, errors as JSON, the worker pool),
 :mod:`~realtime.web.uploads` (the form under its size caps) and
-:mod:`~realtime.image_header` (an image's size before it is decoded),
+:mod:`~realtime.capture.image_header` (an image's size before it is decoded),
 :mod:`~realtime.web.options` (what a client may ask for), :mod:`~realtime.web.chains` (models
 loaded once), :mod:`~realtime.web.rendering` and :mod:`~realtime.web.grid` (the work),
 :mod:`~realtime.web.live` (the camera). The page is ``page.html``: one file, nothing fetched

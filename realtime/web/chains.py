@@ -14,7 +14,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from realtime.chain import Chain, load_chain
+from realtime.filters.chain import Chain, load_chain
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 
 from realtime.errors import UserError, below_minimum
-from realtime.registry import CHOICES as VARIANTS
+from realtime.filters.registry import CHOICES as VARIANTS
 
 PROVIDERS = ("auto", "tensorrt", "cuda", "cpu")
 LOCAL_HOSTS = ("localhost",)

@@ -37,9 +37,9 @@ from aiohttp import web
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 from av import VideoFrame
 
-from realtime.analysis import Analysis, FrameAnalysis
-from realtime.background import Backdrop
-from realtime.chain import Chain, make_settings
+from realtime.analysis.analysers import Analysis, FrameAnalysis
+from realtime.compositing.background import Backdrop
+from realtime.filters.chain import Chain, make_settings
 from realtime.errors import first_line
 from realtime.web.errors import RequestError, one_line
 from realtime.web.options import ApplyOptions, parse_options
@@ -47,7 +47,7 @@ from realtime.web.options import ApplyOptions, parse_options
 if TYPE_CHECKING:
     from concurrent.futures import Executor
 
-    from realtime.web.server import WebState
+    from realtime.web.state import WebState
 
 log = logging.getLogger(__name__)
 ICE = RTCConfiguration(iceServers=[])  # see the module's docstring: no STUN server, nothing leaves the machine

@@ -12,12 +12,12 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, TypeVar
 
-from realtime.background import BACKDROPS, Backdrop, parse_background, parse_colour
-from realtime.chain import NONE, split_spec
+from realtime.compositing.background import BACKDROPS, Backdrop, parse_background, parse_colour
+from realtime.filters.chain import NONE, split_spec
 from realtime.errors import UserError
-from realtime.kinds import EFFECTS
-from realtime.onnx_format import read_contract
-from realtime.registry import bundled_filters
+from realtime.filters.kinds.base import EFFECTS
+from realtime.filters.onnx_format import read_contract
+from realtime.filters.registry import bundled_filters
 from realtime.web.errors import RequestError
 
 T = TypeVar("T")

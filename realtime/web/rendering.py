@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from realtime.background import Backdrop
-from realtime.chain import Chain
+from realtime.compositing.background import Backdrop
+from realtime.filters.chain import Chain
 from realtime.web.chains import ChainCache
 from realtime.web.grid import grid, shrink
-from realtime.image_header import ImageHeader
+from realtime.capture.image_header import ImageHeader
 from realtime.web.options import ApplyOptions
 from realtime.web.uploads import decode_image
 

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
-from concurrent.futures import Future, ThreadPoolExecutor
 from importlib import resources
 from typing import Any, Awaitable, Callable, TypeVar
 
@@ -26,8 +24,9 @@ from realtime.errors import UserError, first_line
 from realtime.web.chains import ChainCache
 from realtime.web.config import WebConfig
 from realtime.web.errors import RequestError, one_line
-from realtime.web.options import Catalogue, parse_options
+from realtime.web.options import parse_options
 from realtime.web.rendering import render
+from realtime.web.state import STATE, WebState
 from realtime.web.uploads import check_image, read_form, too_large
 
 log = logging.getLogger(__name__)
@@ -36,48 +35,6 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # the page may load nothing from elsewhere: scripts and styles are inline, pictures are blobs
 PAGE_POLICY = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' blob: data:; "
                "media-src 'self' blob:; connect-src 'self'; base-uri 'none'; form-action 'none'")
-
-
-class Workers:
-    """The thread pool that filters, with a count of the jobs queued or running in it."""
-
-    def __init__(self, threads: int, max_pending: int) -> None:
-        self.pool = ThreadPoolExecutor(threads, thread_name_prefix="realtime-web")
-        self.max_pending = max_pending
-        self._pending = 0
-        self._lock = threading.Lock()
-
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """``fn(*args)`` in the pool; 503 when ``max_pending`` jobs are already in it. A job
-        counts until it has finished, also when the client that asked for it has gone."""
-        with self._lock:
-            if self._pending >= self.max_pending:
-                raise RequestError(f"busy: {self._pending} images are being filtered; try again in a moment", status=503)
-            self._pending += 1
-        job: Future[T] = self.pool.submit(fn, *args)
-        job.add_done_callback(self._finished)
-        return await asyncio.wrap_future(job)
-
-    def _finished(self, job: Future[Any]) -> None:
-        with self._lock:
-            self._pending -= 1
-
-    def close(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
-
-
-class WebState:
-    """What the handlers share: the config, the filter list, loaded chains, the workers."""
-
-    def __init__(self, config: WebConfig, chains: ChainCache | None = None) -> None:
-        self.config = config
-        self.catalogue = Catalogue.from_registry()
-        self.chains = chains or ChainCache(config.provider, config.variant, config.threads)
-        self.workers = Workers(config.workers, config.max_pending)
-        self.live = load_live()
-
-
-STATE = web.AppKey("state", WebState)
 
 
 def load_live() -> Any:
@@ -161,7 +118,7 @@ async def refuse_large(request: web.Request) -> web.Response | None:
 def make_app(config: WebConfig, chains: ChainCache | None = None) -> web.Application:
     """The application; ``chains`` lets several apps (tests) share loaded models."""
     app = web.Application(client_max_size=config.max_body_bytes, middlewares=[security_headers, json_errors])
-    state = app[STATE] = WebState(config, chains)
+    state = app[STATE] = WebState(config, chains, load_live())
     app.router.add_get("/", page)
     app.router.add_get("/api/filters", filters)
     app.router.add_post("/api/apply", apply, expect_handler=refuse_large)

@@ -9,7 +9,7 @@ Three gates keep a client from making the server hold more than it allows:
 2. a body without a declared size (chunked) is counted while it streams, and refused as soon
    as it passes the cap: at most one chunk (8 KB) over the cap is ever held (:func:`read_form`);
 3. the image's pixel count is read from its header and checked before decoding
-   (:mod:`realtime.image_header`): a 2.6 MB PNG of 30000×30000 flat pixels is refused in
+   (:mod:`realtime.capture.image_header`): a 2.6 MB PNG of 30000×30000 flat pixels is refused in
    microseconds instead of being decoded into 2.7 GB.
 
 Nothing a client names reaches the file system: the form's file name is never read, the
@@ -25,7 +25,7 @@ from aiohttp import BodyPartReader, web
 
 from realtime.web.config import FORM_OVERHEAD
 from realtime.web.errors import RequestError
-from realtime.image_header import DECODABLE, HeaderError, ImageHeader, read_header
+from realtime.capture.image_header import DECODABLE, HeaderError, ImageHeader, read_header
 
 FIELDS = ("image", "filter", "latent", "strength", "background")
 FIELD_BYTES = 1024  # a text field's cap: a chain spec or a colour is a few dozen characters

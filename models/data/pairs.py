@@ -1,0 +1,116 @@
+"""(input, output) training pairs: from a teacher function applied on the fly, or a folder.
+
+FilterClone's sampling: scale the image so its short side is a random size in
+[short_min, short_max], take a random ``crop``² window, and pair it with the filter's output
+for that same window at that same scale.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import cv2
+import numpy as np
+import torch
+
+from realtime.errors import UserError
+from models.data.media import IMAGE_EXTS, fit_short_side, list_media, read_rgb
+
+Teacher = Callable[[np.ndarray, random.Random], np.ndarray]  # TEACHERS: a random variant of the filter
+# a teacher that says which variant it drew: (output, index of its style) or (output, None) when it cannot
+Draw = Callable[[np.ndarray, random.Random], tuple[np.ndarray, "int | None"]]
+Pair = tuple[np.ndarray, np.ndarray, "int | None"]  # input, target, the target's style index
+
+
+def styled(fn: Callable[..., np.ndarray], styles: Sequence[Any]) -> Callable[..., tuple[np.ndarray, "int | None"]]:
+    """``fn(*inputs, style)`` with one of ``styles`` drawn at random, and the style's index: the
+    latent code that variant is trained under (FilterClone's VQ has to discover variants in
+    pairs it is given; a teacher of ours can say which it drew). The returned function takes
+    the teacher's inputs then the rng: ``(rgb, rng)`` for a frame teacher (a :data:`Draw`),
+    ``(crop, landmarks, person, rng)`` for a face teacher."""
+    def draw(*args: Any) -> tuple[np.ndarray, int | None]:
+        *inputs, rng = args
+        k = rng.randrange(len(styles))
+        return fn(*inputs, styles[k]), k
+    return draw
+
+
+def unlabelled(teacher: Teacher) -> Draw:
+    return lambda rgb, rng: (teacher(rgb, rng), None)
+
+
+@dataclass
+class CropConfig:
+    crop: int = 256
+    short_min: int = 256
+    short_max: int = 384
+    flip: bool = True
+
+
+def to_tensor(rgb: np.ndarray) -> torch.Tensor:
+    """H×W×3 uint8 → 3×H×W float in 0–1."""
+    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float().div_(255.0)
+
+
+def random_window(shape: tuple[int, ...], crop: int, rng: random.Random) -> tuple[int, int]:
+    h, w = shape[:2]
+    return rng.randint(0, h - crop), rng.randint(0, w - crop)
+
+
+class TeacherPairs:
+    """Random crops of in-memory images, each paired with ``teacher(crop)``."""
+
+    def __init__(self, images: list[np.ndarray], teacher: Draw, crops: CropConfig) -> None:
+        if not images:
+            raise UserError("no training images")
+        self.images, self.teacher, self.crops = images, teacher, crops
+
+    def sample(self, rng: random.Random) -> Pair:
+        c = self.crops
+        img = self.images[rng.randrange(len(self.images))]
+        img = fit_short_side(img, max(rng.randint(c.short_min, c.short_max), c.crop))
+        y, x = random_window(img.shape, c.crop, rng)
+        src = img[y : y + c.crop, x : x + c.crop]
+        if c.flip and rng.random() < 0.5:
+            src = src[:, ::-1]
+        src = np.ascontiguousarray(src)
+        return (src, *self.teacher(src, rng))
+
+
+class FolderPairs:
+    """Pairs from ``FOLDER/inputs/NAME`` and ``FOLDER/outputs/NAME`` (same names, same sizes)."""
+
+    def __init__(self, folder: Path, crops: CropConfig) -> None:
+        inputs = list_media(folder / "inputs", IMAGE_EXTS) if (folder / "inputs").is_dir() else []
+        self.pairs = [(p, folder / "outputs" / p.name) for p in inputs if (folder / "outputs" / p.name).is_file()]
+        if not self.pairs:
+            raise UserError(f"{folder} holds no pairs: put images in {folder}/inputs and same-named results in {folder}/outputs")
+        self.crops = crops
+
+    def sample(self, rng: random.Random) -> Pair:
+        c = self.crops
+        src_path, dst_path = self.pairs[rng.randrange(len(self.pairs))]
+        src, dst = read_rgb(src_path), read_rgb(dst_path)
+        if src.shape != dst.shape:
+            dst = cv2.resize(dst, (src.shape[1], src.shape[0]), interpolation=cv2.INTER_AREA)
+        short = max(rng.randint(c.short_min, c.short_max), c.crop)
+        src, dst = fit_short_side(src, short), fit_short_side(dst, short)
+        y, x = random_window(src.shape, c.crop, rng)
+        src, dst = src[y : y + c.crop, x : x + c.crop], dst[y : y + c.crop, x : x + c.crop]
+        if c.flip and rng.random() < 0.5:
+            src, dst = src[:, ::-1], dst[:, ::-1]
+        return src, dst, None
+
+
+class PairSource:  # what batch() samples from: TeacherPairs, FolderPairs, models.data.face_crops.FaceTeacherPairs
+    def sample(self, rng: random.Random) -> Pair: ...
+
+
+def batch(source: PairSource, size: int, rng: random.Random) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """(inputs, targets, style indices or None when any pair's style is unknown)."""
+    pairs = [source.sample(rng) for _ in range(size)]
+    codes = [k for _, _, k in pairs]
+    labels = None if any(k is None for k in codes) else torch.tensor(codes, dtype=torch.long)
+    return torch.stack([to_tensor(a) for a, _, _ in pairs]), torch.stack([to_tensor(b) for _, b, _ in pairs]), labels

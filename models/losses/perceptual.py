@@ -1,0 +1,229 @@
+"""Perceptual (content) and style (Gram) losses, with two loss networks.
+
+- :class:`VGG16Features`: the torchvision VGG16 ``features`` layout (same state-dict keys, so
+  ``vgg16-397923af.pth`` loads without torchvision), returning relu1_2, relu2_2, relu3_3 and
+  relu4_3. Needs the user's downloaded ImageNet weights.
+- :class:`RandomFeatures`: no download at all. Random multi-scale convolution features
+  (Ustyuzhaninov et al. 2017 showed one layer of random filters at several sizes captures
+  texture statistics): the image and its 2×/4×/8× downsampled copies go through fixed random
+  filter banks of several kernel sizes, then ReLU. Deterministic for a seed.
+
+Both take RGB in 0–1 and return a list of feature maps, coarse-to-fine order not implied.
+"""
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from models.networks.features import luminance
+from realtime.errors import UserError
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def gram(features: torch.Tensor) -> torch.Tensor:
+    """Gram matrix normalised by C·H·W (as in pytorch/examples): N×C×H×W → N×C×C."""
+    n, c, h, w = features.shape
+    f = features.reshape(n, c, h * w)
+    return f @ f.transpose(1, 2) / (c * h * w)
+
+
+def total_variation(x: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference between neighbouring pixels (smoothness prior)."""
+    return (x[..., 1:, :] - x[..., :-1, :]).abs().mean() + (x[..., :, 1:] - x[..., :, :-1]).abs().mean()
+
+
+def tone_loss(output: torch.Tensor, content: torch.Tensor, scale: int) -> torch.Tensor:
+    """Mean square difference of the lightness averaged over ``scale``² blocks, divided by the
+    content's: what zero-mean features cannot see (a halo, a glow, a darkened region)."""
+    a, b = F.avg_pool2d(luminance(output), scale), F.avg_pool2d(luminance(content), scale)
+    return F.mse_loss(a, b) / b.pow(2).mean().clamp_min(1e-12)
+
+
+class VGG16Features(nn.Module):
+    LAYERS = {3: "relu1_2", 8: "relu2_2", 15: "relu3_3", 22: "relu4_3"}
+    CFG = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512)
+
+    def __init__(self, weights: Path | None = None) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        c = 3
+        for v in self.CFG:
+            if v == "M":
+                layers.append(nn.MaxPool2d(2, 2))
+            else:
+                layers += [nn.Conv2d(c, int(v), 3, padding=1), nn.ReLU(inplace=False)]
+                c = int(v)
+        self.features = nn.Sequential(*layers)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+        if weights is not None:
+            self.load(weights)
+        self.requires_grad_(False).eval()
+
+    def load(self, path: Path) -> None:
+        path = Path(path)
+        if not path.is_file():
+            raise UserError(f"VGG16 weights {path} do not exist (torchvision's vgg16-397923af.pth), or use --loss-net random")
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception:
+            raise UserError(f"{path} is corrupt or not a PyTorch state dict") from None
+        ours = {k: v for k, v in state.items() if k.startswith("features.") and k in self.state_dict()}
+        missing = [k for k in self.state_dict() if k.startswith("features.") and k not in ours]
+        if missing:
+            raise UserError(f"{path} is not a VGG16 state dict: missing {', '.join(missing[:3])}")
+        self.load_state_dict(ours, strict=False)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        h = (x - self.mean) / self.std
+        out = []
+        for i, layer in enumerate(self.features):
+            h = layer(h)
+            if i in self.LAYERS:
+                out.append(h)
+        return out
+
+
+@dataclass
+class RandomFeaturesConfig:
+    seed: int = 0
+    scales: tuple[int, ...] = (1, 2, 4, 8)  # downsampling factors of the input
+    # chosen by models/loss_experiment.py (docs/experiments/offline_loss): adding 11×11 filters
+    # and 48 maps per bank reached the lowest judged style distance at moderate content change
+    kernel_sizes: tuple[int, ...] = (3, 5, 7, 11)
+    maps: int = 48  # filters per kernel size and scale
+    content_scale: int = 2  # which scale's features the content loss uses
+
+
+class RandomFeatures(nn.Module):
+    """Fixed random multi-scale filter banks + ReLU; one feature map list per scale."""
+
+    def __init__(self, config: RandomFeaturesConfig | None = None) -> None:
+        super().__init__()
+        self.config = cfg = config or RandomFeaturesConfig()
+        g = torch.Generator().manual_seed(cfg.seed)
+        self.banks = nn.ParameterList()
+        for _ in cfg.scales:
+            for k in cfg.kernel_sizes:
+                w = torch.randn(cfg.maps, 3, k, k, generator=g)
+                w -= w.mean(dim=(1, 2, 3), keepdim=True)  # respond to structure, not brightness
+                w /= w.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
+                self.banks.append(nn.Parameter(w, requires_grad=False))
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.eval()
+
+    @property
+    def min_side(self) -> int:
+        """Smallest image side the coarsest scale's widest filter can be reflect-padded at."""
+        return max(self.config.scales) * (max(self.config.kernel_sizes) // 2 + 1)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        if min(x.shape[-2:]) < self.min_side:
+            raise UserError(f"images of {x.shape[-1]}×{x.shape[-2]} are too small for the random loss network: "
+                            f"use at least {self.min_side} pixels a side (--size/--crop)")
+        x = x - self.mean
+        out = []
+        banks = iter(self.banks)
+        for s in self.config.scales:
+            xs = F.avg_pool2d(x, s) if s > 1 else x
+            maps = [F.conv2d(F.pad(xs, [w.shape[-1] // 2] * 4, mode="reflect"), w) for w in (next(banks) for _ in self.config.kernel_sizes)]
+            out.append(F.relu(torch.cat(maps, dim=1)))
+        return out
+
+
+@dataclass
+class StyleLossConfig:
+    content_weight: float = 1.0
+    style_weight: float = 5.0
+    tv_weight: float = 0.0
+    content_layers: tuple[int, ...] = (1,)  # indices into the loss network's output list
+    style_layers: tuple[int, ...] = field(default_factory=lambda: (0, 1, 2, 3))
+    # divide each term by the target's mean square, so the weights mean the same for any net
+    normalize: bool = True
+    # penalty on output values outside [0, 1]: the loss network only ever sees the clamped image,
+    # so a generator cannot satisfy it with out-of-range colours (random features would let it)
+    range_weight: float = 10.0
+    # the random features are zero-mean filters, blind to slow changes of brightness: a glow of
+    # the same RMS as a fine texture costs 40× less content loss (tests/test_losses.py), which
+    # lets a network paint halos around outlines. This term compares the lightness of output
+    # and content averaged over tone_scale² blocks (normalised like the others); 0 = off
+    tone_weight: float = 0.0
+    tone_scale: int = 8
+
+
+class StyleLoss(nn.Module):
+    """content_weight·MSE(features) + style_weight·Σ MSE(Gram) + tv_weight·TV + range_weight·out-of-range²."""
+
+    def __init__(self, net: nn.Module, style_image: torch.Tensor, config: StyleLossConfig | None = None) -> None:
+        super().__init__()
+        self.net, self.config = net, config or StyleLossConfig()
+        with torch.no_grad():
+            feats = net(style_image)
+            self.style_grams = [gram(feats[i]) for i in self.config.style_layers]
+            self.style_scale = [g.pow(2).mean().clamp_min(1e-12) if self.config.normalize else 1.0 for g in self.style_grams]
+
+    def forward(self, output: torch.Tensor, content: torch.Tensor) -> dict[str, torch.Tensor]:
+        c = self.config
+        inside = output.clamp(0.0, 1.0)
+        range_loss = (output - inside).pow(2).mean()
+        out_f = self.net(inside)
+        with torch.no_grad():
+            content_f = self.net(content)
+        content_loss = sum(
+            F.mse_loss(out_f[i], content_f[i]) / (content_f[i].pow(2).mean().clamp_min(1e-12) if c.normalize else 1.0)
+            for i in c.content_layers
+        )
+        style_loss = sum(
+            F.mse_loss(gram(out_f[i]), g.expand(output.shape[0], -1, -1)) / scale
+            for i, g, scale in zip(c.style_layers, self.style_grams, self.style_scale)
+        )
+        tv = total_variation(inside) if c.tv_weight else output.new_zeros(())
+        tone = tone_loss(inside, content, c.tone_scale) if c.tone_weight else output.new_zeros(())
+        total = (c.content_weight * content_loss + c.style_weight * style_loss + c.tv_weight * tv + c.range_weight * range_loss
+                 + c.tone_weight * tone)
+        return {"total": total, "content": content_loss, "style": style_loss, "tv": tv, "range": range_loss, "tone": tone}
+
+
+def loss_network(name: str, vgg_weights: Path | None = None, random: RandomFeaturesConfig | None = None) -> nn.Module:
+    """``random`` (offline, no download) or ``vgg16`` (needs the user's torchvision weights file)."""
+    if name == "vgg16":
+        if vgg_weights is None:
+            raise UserError("--loss-net vgg16 needs --vgg-weights (torchvision's vgg16-397923af.pth); or use --loss-net random")
+        return VGG16Features(vgg_weights)
+    if name == "random":
+        return RandomFeatures(random)
+    raise UserError(f"unknown loss network {name!r}: use random or vgg16")
+
+
+def add_loss_args(p: argparse.ArgumentParser) -> None:
+    """Loss options shared by Gatys stills and Johnson training (defaults: StyleLossConfig's)."""
+    d = StyleLossConfig()
+    p.add_argument("--loss-net", default="random", choices=["random", "vgg16"], help="random needs no download")
+    p.add_argument("--vgg-weights", type=Path, help="torchvision's vgg16-397923af.pth, for --loss-net vgg16")
+    p.add_argument("--content-weight", type=float, default=d.content_weight)
+    p.add_argument("--style-weight", type=float, default=d.style_weight)
+    p.add_argument("--tv-weight", type=float, default=d.tv_weight)
+    p.add_argument("--tone-weight", type=float, default=d.tone_weight,
+                   help="lightness over 8×8 blocks kept to the content's (against halos the random features cannot see)")
+    p.add_argument("--loss-maps", type=int, default=RandomFeaturesConfig().maps,
+                   help="random loss network: filters per kernel size and scale (x4 kernel sizes = maps per scale)")
+
+
+def loss_options(a: argparse.Namespace) -> StyleLossConfig:
+    """The StyleLossConfig that add_loss_args' options describe."""
+    return StyleLossConfig(content_weight=a.content_weight, style_weight=a.style_weight, tv_weight=a.tv_weight,
+                           tone_weight=a.tone_weight)
+
+
+def random_features_options(a: argparse.Namespace) -> RandomFeaturesConfig:
+    """The random loss network that add_loss_args' options describe."""
+    if a.loss_maps < 1:
+        raise UserError(f"--loss-maps must be 1 or more, got {a.loss_maps}")
+    return RandomFeaturesConfig(maps=a.loss_maps)

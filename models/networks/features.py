@@ -1,0 +1,61 @@
+"""Fixed (not learned) channels the networks compute from their input: the lightness, its
+difference-of-Gaussians edges and its sin/cos tone features (why each helps: :mod:`models.networks.unet`)."""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+LUMA = (0.299, 0.587, 0.114)
+
+
+def luminance(rgb01: torch.Tensor) -> torch.Tensor:
+    w = rgb01.new_tensor(LUMA).view(1, 3, 1, 1)
+    return (rgb01 * w).sum(dim=1, keepdim=True)
+
+
+def gaussian_kernel(sigma: float) -> torch.Tensor:
+    radius = max(1, int(math.ceil(3 * sigma)))
+    t = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    k = torch.exp(-0.5 * (t / sigma) ** 2)
+    return k / k.sum()
+
+
+class EdgeFeatures(nn.Module):
+    """Fixed (not learned) difference-of-Gaussians channels of the lightness: surround − centre,
+    positive where a pixel is darker than its neighbourhood. Separable convs, replicate border."""
+
+    def __init__(self, sigmas: tuple[tuple[float, float], ...]) -> None:
+        super().__init__()
+        self.sigmas = sigmas
+        radius = max(len(gaussian_kernel(s)) // 2 for pair in sigmas for s in pair)
+        kernels = []
+        for pair in sigmas:
+            for s in pair:
+                k = gaussian_kernel(s)
+                pad = radius - len(k) // 2
+                kernels.append(F.pad(k, (pad, pad)))
+        self.radius = radius
+        self.register_buffer("kernels", torch.stack(kernels)[:, None, None, :], persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        r = self.radius
+        h = F.conv2d(F.pad(luminance(x), (r, r, 0, 0), mode="replicate"), self.kernels)  # N×2P×H×W, rows
+        h = F.conv2d(F.pad(h, (0, 0, r, r), mode="replicate"), self.kernels.transpose(2, 3), groups=len(self.kernels))
+        centre, surround = h[:, 0::2], h[:, 1::2]
+        return (surround - centre) * 10.0  # ~unit scale for a 0–1 image
+
+
+class ToneFeatures(nn.Module):
+    """Fixed sin(2πkL), cos(2πkL) channels of the lightness L, k = 1..frequencies."""
+
+    def __init__(self, frequencies: int) -> None:
+        super().__init__()
+        self.register_buffer("k", 2 * math.pi * torch.arange(1, frequencies + 1, dtype=torch.float32).view(1, -1, 1, 1),
+                             persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        phase = luminance(x) * self.k
+        return torch.cat([torch.sin(phase), torch.cos(phase)], dim=1)

@@ -1,0 +1,168 @@
+"""Run a filter network at a fraction of the frame size and bring it back with a guided filter.
+
+Fast CPU filters (Wu et al. 2018, "Fast End-to-End Trainable Guided Filter"; He & Sun 2015):
+the network sees the frame shrunk by ``factor``; a guided filter fitted at that low size
+expresses the network's output, in every small window, as ``A · luminance + b``; ``A`` and
+``b`` are smooth, so they are upsampled and applied to the full-size luminance. The output
+keeps the network's colours and textures and the input's sharp edges, at about 1/factor² of
+the network's cost.
+
+What a locally linear map cannot draw (a cartoon's lightness bands switching at a threshold, a
+1–2 px outline, a brush patch's border) an optional :class:`DetailHead` adds back: a per-pixel
+MLP at full size on the guided output, the frame's own colour and lightness, the lightness
+detail below the low size and a few learned 3×3 edge channels. Everything is ordinary tensor
+ops, so it exports into the same ONNX graph (the ONNX file stays the whole interface) and it
+can be trained end to end.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from models.networks.features import ToneFeatures, luminance
+from models.networks.registry import arch_name, build_model, register
+
+@dataclass
+class GuidedConfig:
+    arch: str = "transformer_net"  # the inner network's architecture (see models.networks.registry.ARCHS)
+    inner: dict[str, Any] = field(default_factory=dict)  # its config fields
+    factor: int = 2  # the network runs at 1/factor of the frame's height and width
+    radius: int = 2  # guided-filter window radius, in low-resolution pixels
+    eps: float = 1e-3  # regularisation: larger = smoother, closer to plain upsampling
+    detail: int = 0  # hidden channels of the full-size DetailHead (0 = none)
+    detail_edges: int = 4  # its learned 3×3 edge channels of the lightness
+    detail_tones: int = 0  # its fixed sin/cos lightness channels, 1..F cycles (costly at full size)
+    upsample: str = "guided"  # "guided": locally linear in the lightness; "detail": see detail_upsample
+
+
+def box(x: torch.Tensor, r: int) -> torch.Tensor:
+    """Mean over a (2r+1)² window, windows cut at the borders (no zero padding counted)."""
+    return F.avg_pool2d(x, 2 * r + 1, stride=1, padding=r, count_include_pad=False)
+
+
+def guided_upsample(low_in: torch.Tensor, low_out: torch.Tensor, full_in: torch.Tensor, radius: int, eps: float) -> torch.Tensor:
+    """Fit ``low_out ≈ A·lum(low_in) + b`` locally, apply A and b to lum(full_in). 0–1 inputs."""
+    guide = luminance(low_in)
+    mean_i, mean_p = box(guide, radius), box(low_out, radius)
+    cov = box(guide * low_out, radius) - mean_i * mean_p
+    var = box(guide * guide, radius) - mean_i * mean_i
+    a = cov / (var + eps)
+    b = mean_p - a * mean_i
+    a, b = box(a, radius), box(b, radius)
+    size = full_in.shape[-2:]
+    a = F.interpolate(a, size=size, mode="bilinear", align_corners=False)
+    b = F.interpolate(b, size=size, mode="bilinear", align_corners=False)
+    return a * luminance(full_in) + b
+
+
+def detail_upsample(low_in: torch.Tensor, low_out: torch.Tensor, full_in: torch.Tensor, gain: torch.Tensor) -> torch.Tensor:
+    """Bilinear upsampling of ``low_out`` plus ``gain`` × the frame's own detail below the low
+    size (``full_in`` − its bilinear-upsampled shrunk copy). 0–1 inputs; ``gain`` broadcasts.
+
+    Why it exists: upsample the teacher's *own* output shrunk 3× (a perfect network) and
+    compare with the teacher at full size on the held-out faces (clone ratio, 19 images;
+    ``python -m benchmarks.upsample_bound``). The guided filter's two box means over 5×5 low
+    pixels blur the bands and colour borders a student has to draw: cartoon 0.39, oil 0.52;
+    bilinear 0.27 and 0.35; bilinear + the frame's detail 0.24 and 0.37. But a trained student
+    is no perfect network: with this upsampler the bundled cartoon student's recipe scored
+    0.83, against 0.78 with the guided filter (its network's error at the low size dominates,
+    and the guided filter hides some of it), so the bundled students keep ``"guided"``.
+    """
+    size = full_in.shape[-2:]
+
+    def up(t: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(t, size=size, mode="bilinear", align_corners=False)
+
+    return up(low_out) + gain * (full_in - up(low_in))
+
+
+class DetailHead(nn.Module):
+    """A full-size, per-pixel correction of the guided output: ``out = guided + MLP(features)``.
+
+    Features per pixel: the guided output (3), the frame's colour (3: a lightness guide cannot
+    tell apart two colours of one lightness), its lightness L, ``L − upsample(L at the low
+    size)`` (the detail the network never saw), ``edges`` learned 3×3 channels of L and
+    optionally ``tones`` sin/cos channels of L. The MLP is two 1×1 convs, the hidden layer
+    biased per latent code, so a variant can move its thresholds. Its last layer starts at
+    zero: wrapped around a trained student, the head starts as the identity.
+
+    Cost, in a factor-3 cartoon student exported to ONNX at 640×480 on 2 CPU cores: 20.2 ms
+    without a head, 34.5 ms with 16 hidden and 4 edge channels, 25.7 ms with 4 hidden and no
+    edges; tones add about 1.5 ms per frequency (sin and cos of every pixel). Its measured gain
+    (cartoon 0.78 → 0.66 in 1200 more steps) was mostly the extra steps: the same student
+    without a head, 3000 more steps, reached 0.60 (benchmarks/results/fast-students-cpu). So
+    the bundled students have none.
+    """
+
+    def __init__(self, hidden: int, edges: int = 4, tones: int = 0, code_dim: int = 0) -> None:
+        super().__init__()
+        self.edges = nn.Conv2d(1, edges, 3, padding=1, padding_mode="replicate") if edges else None
+        self.tones = ToneFeatures(tones) if tones else None
+        self.hidden = nn.Conv2d(3 + 3 + 2 + edges + 2 * tones, hidden, 1)
+        self.code_bias = nn.Linear(code_dim, hidden, bias=False) if code_dim else None
+        self.out = nn.Conv2d(hidden, 3, 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, guided: torch.Tensor, full: torch.Tensor, low: torch.Tensor, code: torch.Tensor | None) -> torch.Tensor:
+        """0–1 images: ``guided`` and ``full`` at full size, ``low`` the network's input."""
+        lum = luminance(full)
+        coarse = F.interpolate(luminance(low), size=full.shape[-2:], mode="bilinear", align_corners=False)
+        feats = [guided, full, lum, lum - coarse]
+        if self.edges is not None:
+            feats.append(self.edges(lum))
+        if self.tones is not None:
+            feats.append(self.tones(full))
+        h = self.hidden(torch.cat(feats, dim=1))
+        if self.code_bias is not None and code is not None:
+            h = h + self.code_bias(code)[:, :, None, None]
+        return guided + self.out(F.relu(h))
+
+
+UPSAMPLERS = ("guided", "detail")
+
+
+@register("guided", GuidedConfig)
+class GuidedUpsample(nn.Module):
+    """``net`` at 1/factor size + guided upsampling; same input/output contract as ``net``."""
+
+    def __init__(self, config: GuidedConfig | None = None, net: nn.Module | None = None) -> None:
+        super().__init__()
+        self.config = cfg = config or GuidedConfig()
+        if cfg.factor < 1 or cfg.radius < 1 or cfg.eps <= 0:
+            raise ValueError("factor and radius must be ≥ 1 and eps > 0")
+        if cfg.detail < 0 or cfg.detail_edges < 0 or not 0 <= cfg.detail_tones <= 32:
+            raise ValueError("detail and detail_edges must be ≥ 0 and detail_tones 0–32")
+        if cfg.upsample not in UPSAMPLERS:
+            raise ValueError(f"upsample must be one of {', '.join(UPSAMPLERS)}, not {cfg.upsample!r}")
+        self.net = net if net is not None else build_model(cfg.arch, dict(cfg.inner))
+        code_dim = self.net.config.code_dim if getattr(self.net.config, "latent_codes", 0) else 0
+        self.detail = DetailHead(cfg.detail, cfg.detail_edges, cfg.detail_tones, code_dim) if cfg.detail else None
+        # "detail": the share of the frame's fine detail kept, per colour channel (trained)
+        self.detail_gain = nn.Parameter(torch.full((1, 3, 1, 1), 0.5)) if cfg.upsample == "detail" else None
+        self.input_range = self.net.input_range
+        self.size_multiple = self.net.size_multiple * cfg.factor
+        self.scale = 255.0 if self.input_range == "0-255" else 1.0
+
+    @classmethod
+    def around(cls, net: nn.Module, factor: int = 2, radius: int = 2, eps: float = 1e-3) -> "GuidedUpsample":
+        """Wrap an existing network (its weights are kept and shared)."""
+        return cls(GuidedConfig(arch_name(net), dataclasses.asdict(net.config), factor, radius, eps), net=net)
+
+    def forward(self, x: torch.Tensor, code: torch.Tensor | None = None) -> torch.Tensor:
+        f = self.config.factor
+        low = F.avg_pool2d(x, f) if f > 1 else x
+        y = self.net.decode(low, code) if hasattr(self.net, "decode") else self.net(low)  # UNet: decode
+        s = 1.0 / self.scale
+        if self.detail_gain is not None:
+            out = detail_upsample(low * s, y * s, x * s, self.detail_gain)
+        else:
+            out = guided_upsample(low * s, y * s, x * s, self.config.radius, self.config.eps)
+        if self.detail is not None:
+            out = self.detail(out, x * s, low * s, code)
+        return out * self.scale

@@ -1,0 +1,151 @@
+"""A chain of filters (``--filter a+b``) of any kinds, applied in order to one frame.
+
+:meth:`Chain.process` is the live loop's call: the frame's analysis comes in, the image and
+per-filter timings come back. :meth:`Chain.apply` filters one still image by itself, running
+the analysis its filters need; it is safe to call from several threads at once (each thread
+gets its own still-image analysers; models keep nothing about a call).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from realtime.analysis.analysers import Analysis, AnalysisOptions, FrameAnalysis
+from realtime.compositing.background import Backdrop, parse_background
+from realtime.errors import UserError
+from realtime.filters.kinds.base import EFFECTS, Filter, Settings, filter_for
+from realtime.filters.loading import ModelLoader
+from realtime.filters.registry import resolve_filter
+
+log = logging.getLogger(__name__)
+NONE = "none"  # --filter none: no network filter (a background only, say)
+
+
+@dataclass(frozen=True)
+class ChainResult:
+    image: np.ndarray
+    ms: dict[str, float]  # "filter:NAME" (whole call) and "infer:NAME" (inside ONNX Runtime) → milliseconds
+
+
+class Chain:
+    def __init__(self, filters: Sequence[Filter], settings: Settings = Settings()) -> None:
+        """``filters`` may be empty (``--filter none``): the chain then only composites the
+        background its settings ask for."""
+        self.filters = tuple(filters)
+        self.settings = settings  # defaults for calls that pass none
+        self.name = "+".join(f.name for f in self.filters) or NONE
+        self.needs: frozenset[str] = frozenset().union(*(f.needs for f in self.filters))
+        self._warned: set[str] = set()
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._backdrops: dict[str, Backdrop | None] = {}  # --background texts given to apply(), parsed once
+
+    def needs_for(self, settings: Settings) -> frozenset[str]:
+        """The analysis one call with ``settings`` needs: the filters' and the background's."""
+        return self.needs | settings.needs
+
+    def process(self, bgr: np.ndarray, analysis: FrameAnalysis, settings: Settings | None = None) -> ChainResult:
+        settings = settings or self.settings
+        ms: dict[str, float] = {}
+        if settings.strength > 0:
+            for f in self.filters:
+                start = time.perf_counter()
+                applied = f.apply(bgr, analysis, settings)
+                ms[f"filter:{f.name}"] = (time.perf_counter() - start) * 1000
+                ms[f"infer:{f.name}"] = applied.infer_ms
+                if applied.nonfinite and f.name not in self._warned:
+                    self._warned.add(f.name)  # a log dedupe, not state any result depends on
+                    log.warning("%s returned NaN or infinite values; passing those frames through unfiltered", f.name)
+                bgr = applied.image
+        if settings.background is not None and analysis.person is not None:
+            start = time.perf_counter()
+            bgr = settings.background.compose(bgr, analysis.person)
+            ms["background"] = (time.perf_counter() - start) * 1000
+        return ChainResult(bgr, ms)
+
+    def apply(self, bgr: np.ndarray, settings: Settings | None = None, **overrides: object) -> np.ndarray:
+        """Filter one still BGR uint8 image (any size); ``overrides`` change single settings,
+        e.g. ``chain.apply(img, strength=0.5, latent=2, background="blur")``."""
+        if not isinstance(bgr, np.ndarray) or bgr.dtype != np.uint8 or bgr.ndim != 3 or bgr.shape[2] != 3 or 0 in bgr.shape:
+            got = f"{bgr.dtype} {bgr.shape}" if isinstance(bgr, np.ndarray) else type(bgr).__name__
+            raise UserError(f"Chain.apply takes a BGR uint8 image of shape H×W×3, got {got}")
+        if isinstance(overrides.get("background"), str):  # read each file once, not on every call
+            overrides["background"] = self._backdrop(overrides["background"])  # type: ignore[arg-type]
+        settings = make_settings(settings or self.settings, **overrides)
+        needs = self.needs_for(settings)
+        analysis = self._still_analysis()(bgr, needs=needs) if needs else FrameAnalysis()
+        return self.process(bgr, analysis, settings).image
+
+    def _backdrop(self, text: str) -> "Backdrop | None":
+        with self._lock:
+            if text not in self._backdrops:
+                self._backdrops[text] = parse_background(text)
+            return self._backdrops[text]
+
+    def _still_analysis(self) -> Analysis:
+        analysis = getattr(self._local, "analysis", None)
+        if analysis is None:
+            analysis = self._local.analysis = Analysis(options=AnalysisOptions(still_images=True, segmentation="general"))
+        return analysis
+
+
+def make_settings(base: Settings = Settings(), **changes: object) -> Settings:
+    """``base`` with ``changes``; a background may be given as text (``"blur:0.8"``)."""
+    if isinstance(changes.get("background"), str):
+        changes["background"] = parse_background(changes["background"])  # type: ignore[arg-type]
+    try:
+        return replace(base, **changes)  # type: ignore[arg-type]
+    except TypeError as exc:
+        raise UserError(f"{exc} (settings are {', '.join(Settings.__dataclass_fields__)})") from None
+
+
+def split_spec(spec: str) -> list[str]:
+    """The names in ``a+b+c``; ``none`` (alone) is the empty chain. ValueError (the reason, no
+    option name: the CLI and the web server word it for their users) for an empty spec, an
+    empty name between ``+`` signs (``cartoon+`` is a typo, not ``cartoon``) or ``none`` in a chain."""
+    parts = [p.strip() for p in str(spec).split("+")]
+    if parts == [""]:
+        raise ValueError("a filter name is needed, e.g. cartoon, or none")
+    if "" in parts:
+        raise ValueError(f"{spec!r} has an empty name between '+' signs")
+    if parts == [NONE]:
+        return []
+    if NONE in parts:
+        raise ValueError("'none' cannot be chained with other filters")
+    return parts
+
+
+def parse_spec(spec: str) -> list[str]:
+    """:func:`split_spec` for ``--filter``: a one-line :class:`UserError` that names the option."""
+    try:
+        return split_spec(spec)
+    except ValueError as e:
+        raise UserError(f"--filter {spec}: {e} (see --list-filters)") from None
+
+
+def chain_files(spec: str) -> list[Path]:
+    """The ONNX files a chain spec names (effects without a network are left out); unknown
+    names fail here, before anything loads."""
+    return [resolve_filter(part) for part in parse_spec(spec) if part not in EFFECTS]
+
+
+def build_chain(spec: str, loader: ModelLoader, settings: Settings = Settings(), extra: Sequence[Filter] = ()) -> Chain:
+    """The chain for ``spec`` (bundled names, ONNX paths and effect names joined by ``+``),
+    with models from ``loader``, then ``extra`` filters (a user's sticker)."""
+    parts = [(part, None) if part in EFFECTS else (part, resolve_filter(part)) for part in parse_spec(spec)]  # every name checked first
+    filters = [EFFECTS[part](settings) if path is None else filter_for(loader.model(path)) for part, path in parts]
+    return Chain([*filters, *extra], settings)
+
+
+def load_chain(spec: str, provider: str = "auto", variant: str = "auto", threads: int = 0, **settings: object) -> Chain:
+    """The library entry point: ``load_chain("cartoon").apply(bgr)``. ``settings`` are
+    :class:`~realtime.filters.kinds.Settings` fields (strength, latent, work_size, background such
+    as ``"blur"``, region)."""
+    defaults = make_settings(**settings)
+    return build_chain(spec, ModelLoader(provider, variant, threads, work_size=defaults.work_size), defaults)

@@ -1,0 +1,74 @@
+"""The registries of filter kinds and the types every kind shares (why: :mod:`realtime.filters.kinds`)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Protocol
+
+import numpy as np
+
+from realtime.errors import UserError
+
+if TYPE_CHECKING:
+    from realtime.analysis.analysers import FrameAnalysis
+    from realtime.compositing.background import Backdrop
+    from realtime.filters.engine import FilterModel
+
+
+REGIONS = ("all", "person", "background")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Per-call settings of a chain (the live controls change them between frames)."""
+
+    strength: float = 1.0  # 0 = input, 1 = full filter
+    latent: int = 0  # latent code (variant) of filters that have them, taken modulo their count
+    work_size: int | None = None  # short side frame filters run at (None: each model's own)
+    background: "Backdrop | None" = None  # what replaces the background (realtime.compositing.background); None: kept
+    region: str = "all"  # where whole-frame filters apply: all, person or background
+
+    def __post_init__(self) -> None:
+        if self.region not in REGIONS:
+            raise UserError(f"region must be one of {', '.join(REGIONS)}, got {self.region!r}")
+
+    @property
+    def needs(self) -> frozenset[str]:
+        """What these settings need analysed besides what the filters need."""
+        from realtime.analysis.analysers import PERSON
+
+        return frozenset({PERSON}) if self.background is not None or self.region != "all" else frozenset()
+
+
+@dataclass(frozen=True)
+class Applied:
+    image: np.ndarray  # BGR uint8, the input's size
+    infer_ms: float = 0.0  # time inside ONNX Runtime
+    nonfinite: bool = False  # the model returned NaN/inf, so the input was passed through
+
+
+class Filter(Protocol):
+    name: str
+    needs: frozenset[str]
+
+    def apply(self, bgr: np.ndarray, analysis: "FrameAnalysis", settings: Settings) -> Applied: ...
+
+
+MODEL_KINDS: dict[str, Callable[["FilterModel"], Filter]] = {}
+EFFECTS: dict[str, Callable[[Settings], Filter]] = {}
+
+
+def register_model_kind(kind: str) -> Callable[[type], type]:
+    def add(cls: type) -> type:
+        MODEL_KINDS[kind] = cls
+        return cls
+    return add
+
+
+def register_effect(name: str, factory: Callable[[Settings], Filter]) -> None:
+    EFFECTS[name] = factory
+
+
+def filter_for(model: "FilterModel") -> Filter:
+    """The filter that runs ``model``, by the kind in its contract."""
+    return MODEL_KINDS[model.contract.kind](model)
+

@@ -1,0 +1,76 @@
+"""A network on an aligned square crop around each tracked face, pasted back with a
+feathered mask; frames without a face pass through.
+
+What is pasted is the network's *change* to the crop, not its output: the crop is usually
+smaller than the face in the frame (a close-up in a 640×480 frame spans a 340-px square,
+the ``aged`` network sees 192 px), so pasting the output would blur the whole face, while
+the change keeps the frame's own detail wherever the filter leaves the face alone. Only the
+crop's footprint on the frame (its bounding box) is warped back, whatever the frame's size.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from realtime.analysis.analysers import FACES, FrameAnalysis
+from realtime.filters.engine import FilterModel, NonFiniteOutput
+from realtime.filters.kinds.base import Applied, Settings, register_model_kind
+from realtime.filters.onnx_format import FilterContract
+from realtime.analysis.tracking import face_transform, feather_mask
+
+
+@register_model_kind("face")
+class FaceFilter:
+    needs: frozenset[str] = frozenset({FACES})
+
+    def __init__(self, model: FilterModel) -> None:
+        self.model = model
+        self.name = model.name
+        self.mask = feather_mask(model.contract.work_size)
+
+    @staticmethod
+    def input_hw(contract: FilterContract, frame_hw: tuple[int, int] | None, work_size: int | None) -> tuple[int, int]:
+        """The aligned square crop, whatever the frame."""
+        return contract.fixed_size or (contract.work_size, contract.work_size)
+
+    def apply(self, bgr: np.ndarray, analysis: FrameAnalysis, settings: Settings) -> Applied:
+        size = self.model.contract.work_size
+        h, w = bgr.shape[:2]
+        out, ms = bgr, 0.0
+        for face in analysis.faces:
+            m = face_transform(face, size)
+            crop = cv2.warpAffine(out, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+            try:
+                result = self.model.infer(crop, settings.latent)
+            except NonFiniteOutput:
+                return Applied(bgr, ms, nonfinite=True)
+            ms += result.ms
+            out = paste_change(out, result.image.astype(np.float32) - crop, self.mask * settings.strength, m)
+        return Applied(out, ms)
+
+
+def footprint(m: np.ndarray, size: int, hw: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    """(x0, y0, x1, y1): the frame pixels the ``size``² crop of ``m`` covers, or None."""
+    inv = cv2.invertAffineTransform(m)
+    corners = np.array([[0, 0], [size, 0], [0, size], [size, size]], np.float64) @ inv[:, :2].T + inv[:, 2]
+    x0, y0 = np.floor(corners.min(axis=0)).astype(int)
+    x1, y1 = np.ceil(corners.max(axis=0)).astype(int) + 1
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, hw[1]), min(y1, hw[0])
+    return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
+
+
+def paste_change(frame: np.ndarray, change: np.ndarray, weight: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """``frame`` + ``weight`` × ``change`` (both in crop pixels, crop = ``m`` of the frame),
+    warped back into the crop's footprint only."""
+    box = footprint(m, weight.shape[0], frame.shape[:2])
+    if box is None:
+        return frame
+    x0, y0, x1, y1 = box
+    inv = cv2.invertAffineTransform(m)
+    inv[:, 2] -= (x0, y0)
+    size = (x1 - x0, y1 - y0)
+    delta = cv2.warpAffine(change, inv, size, flags=cv2.INTER_LINEAR)
+    alpha = cv2.warpAffine(weight, inv, size, flags=cv2.INTER_LINEAR)[..., None]
+    out = frame.copy()
+    out[y0:y1, x0:x1] = np.clip(frame[y0:y1, x0:x1] + alpha * delta + 0.5, 0, 255).astype(np.uint8)
+    return out

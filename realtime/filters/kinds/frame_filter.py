@@ -1,0 +1,49 @@
+"""A network on the whole frame: shrunk to its work size (short side), run, resized back."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from realtime.analysis.analysers import FrameAnalysis
+from realtime.filters.engine import FilterModel, NonFiniteOutput
+from realtime.compositing.background import mix
+from realtime.imaging import blend, work_shape
+from realtime.filters.kinds.base import Applied, Settings, register_model_kind
+from realtime.filters.onnx_format import FilterContract
+
+
+@register_model_kind("frame")
+class FrameFilter:
+    needs: frozenset[str] = frozenset()
+
+    def __init__(self, model: FilterModel) -> None:
+        self.model = model
+        self.name = model.name
+
+    @staticmethod
+    def input_hw(contract: FilterContract, frame_hw: tuple[int, int] | None, work_size: int | None) -> tuple[int, int] | None:
+        """(h, w) the model sees for frames of ``frame_hw`` (None: not known yet)."""
+        if contract.fixed_size or frame_hw is None:
+            return contract.fixed_size
+        return work_shape(*frame_hw, work_size or contract.work_size)
+
+    def apply(self, bgr: np.ndarray, analysis: FrameAnalysis, settings: Settings) -> Applied:
+        h, w = bgr.shape[:2]
+        sh, sw = work_shape(h, w, settings.work_size or self.model.contract.work_size)
+        small = cv2.resize(bgr, (sw, sh), interpolation=cv2.INTER_AREA) if (sh, sw) != (h, w) else bgr
+        try:
+            result = self.model.infer(small, settings.latent)
+        except NonFiniteOutput:
+            return Applied(bgr, nonfinite=True)
+        out = result.image
+        if (sh, sw) != (h, w):
+            out = cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
+        return Applied(in_region(blend(out, bgr, settings.strength), bgr, analysis.person, settings.region), result.ms)
+
+
+def in_region(filtered: np.ndarray, original: np.ndarray, person: np.ndarray | None, region: str) -> np.ndarray:
+    """``filtered`` on the person or the background only (the other part stays ``original``);
+    everywhere when ``region`` is all or no mask was made."""
+    if region == "all" or person is None:
+        return filtered
+    return mix(filtered, original, person) if region == "person" else mix(original, filtered, person)

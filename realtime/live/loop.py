@@ -1,0 +1,276 @@
+"""The live loop's threads: capture → process → output, newest frame wins.
+
+    capture thread ──Slot──► process thread ──Slot──► output (main thread, at least --fps)
+    source.read, mirror      FrameProcessor             sinks, preview + hotkeys
+
+Every frame carries its id and capture time; the output records latency = output time −
+capture time of the frame the result came from. Each result is sent as soon as it is ready;
+when inference is slower than --fps, the output re-sends the newest finished result (or the
+newest raw frame with ``repeat="raw"``) so a virtual camera keeps its frame rate. Unpaced
+sources (files processed as fast as possible) use back-pressure instead of dropping frames.
+What happens to one frame is :mod:`realtime.live.process`; the hotkeys are :mod:`realtime.live.controls`.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from realtime.live.controls import Controls, ControlState, status_line
+from realtime.live.events import EventLog
+from realtime.live.frames import Frame, Slot
+from realtime.live.process import FrameProcessor, Processed
+from realtime import signals
+from realtime.signals import leave_behind, signal_name
+from realtime.sinks.preview import PreviewSink
+from realtime.sinks.base import Sink
+from realtime.capture.sources import Source
+from realtime.live.stats import RunStats
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    fps: float = 30.0
+    frames: int | None = None  # stop after this many output frames
+    repeat: str = "result"  # when inference is behind: re-send the newest "result" or "raw" frame
+    controls: ControlState = ControlState()  # the live settings at the start
+
+
+@dataclass(frozen=True)
+class Result:
+    frame: Frame
+    processed: Processed
+
+
+class LiveLoop:
+    def __init__(self, source: Source, processor: FrameProcessor, sinks: list[Sink], preview: PreviewSink | None,
+                 cfg: LoopConfig = LoopConfig(), stats: RunStats | None = None, events: EventLog | None = None) -> None:
+        self.source, self.processor, self.sinks, self.preview, self.cfg = source, processor, sinks, preview, cfg
+        self.events = events  # trigger changes, written by the process thread, closed with the sinks
+        self.controls = Controls(cfg.controls, len(processor.chains), len(processor.backgrounds))
+        self.background_name = ""
+        self.stats = stats or RunStats()
+        self.captured: Slot[Frame] = Slot()
+        self.results: Slot[Result] = Slot()
+        self.stop = threading.Event()
+        self.latest_raw: Frame | None = None
+        self.chain_name = processor.chains[0].name
+        self.paced = source.live or source.paced
+        self.errors: list[BaseException] = []
+        self.join_timeout = 5.0  # seconds for the threads to finish their frame at the end
+
+    # ------------------------------------------------------------------ threads
+    def _capture(self) -> None:
+        period = 1.0 / self.cfg.fps
+        next_t = time.perf_counter()
+        frame_id = 0
+        first: float | None = None
+        try:
+            while not self.stop.is_set():
+                t0 = time.perf_counter()
+                image = self.source.read()
+                if image is None:
+                    break
+                if self.controls.state().mirror:
+                    image = cv2.flip(image, 1)
+                now = time.perf_counter()
+                if first is None:
+                    first = now
+                # a file's own clock (so smoothing and triggers behave the same at --fast), a camera's wall clock
+                t = now - first if self.source.live else frame_id / self.source.fps
+                frame = Frame(frame_id, now, image, {"capture": (now - t0) * 1000}, t)
+                frame_id += 1
+                self.stats.frames_captured += 1
+                self.latest_raw = frame
+                if self.paced:
+                    self.captured.put(frame)
+                    if not self.source.live:  # files/images/synthetic: real-time pacing
+                        next_t += period
+                        delay = next_t - time.perf_counter()
+                        if delay > 0:
+                            time.sleep(delay)
+                        else:
+                            next_t = time.perf_counter()
+                else:
+                    self.captured.put_when_empty(frame, self.stop)
+        except BaseException as exc:  # surfaced by run()
+            self.errors.append(exc)
+        finally:
+            self.captured.close()
+
+    def _process(self) -> None:
+        try:
+            while not self.stop.is_set():
+                frame = self.captured.take(timeout=0.1)
+                if frame is None:
+                    if self.captured.closed:
+                        break
+                    continue
+                processed = self.processor(frame.image, frame.t, self.controls.state())
+                if processed.events and self.events is not None:
+                    self.events.write(frame.id, frame.t, processed.events)
+                self.chain_name, self.background_name = processed.chain, processed.background
+                self.stats.filters = processed.chain
+                self.stats.frames_processed += 1
+                self.stats.face_frames += processed.faces > 0
+                for name, ms in {**frame.stages, **processed.ms}.items():
+                    self.stats.stage(name, ms)
+                result = Result(frame, processed)
+                if self.paced:
+                    self.results.put(result)
+                else:
+                    self.results.put_when_empty(result, self.stop)
+        except BaseException as exc:
+            self.errors.append(exc)
+            self.stop.set()
+        finally:
+            self.results.close()
+
+    # ------------------------------------------------------------------ output (main thread)
+    def _send(self, result: Result, repeated: bool) -> None:
+        image: np.ndarray = result.processed.image
+        if repeated and self.cfg.repeat == "raw" and self.latest_raw is not None:
+            image = self.latest_raw.image
+        t0 = time.perf_counter()
+        for sink in self.sinks:
+            if hasattr(sink, "size") and tuple(getattr(sink, "size")) != (image.shape[1], image.shape[0]):
+                image = cv2.resize(image, tuple(getattr(sink, "size")))
+            sink.send(image)
+        if self.preview is not None:
+            self.preview.send(image, self._status())
+            if self.controls.handle(self.preview.last_key) == "s":
+                print(self.stats.summary(self.captured.dropped), flush=True)
+            if self.preview.closed_by_user:
+                self.controls.quit = True
+        now = time.perf_counter()
+        self.stats.stage("output", (now - t0) * 1000)
+        self.stats.output(now, result.frame.captured, repeated)
+
+    def _status(self) -> str:
+        s = self.stats
+        counts = f"captured {s.frames_captured} processed {s.frames_processed} dropped {self.captured.dropped}"
+        return status_line(s.live_fps(), s.live_latency(), s.provider, self.chain_name, self.controls.state(), counts,
+                           self.background_name)
+
+    def _done(self) -> bool:
+        n = self.cfg.frames
+        return (self.controls.quit or self.stop.is_set() or (n is not None and self.stats.frames_output >= n)
+                or signals.requested())
+
+    def _output_paced(self) -> None:
+        """Send each new result the moment it is ready (no waiting for a tick: that would add
+        up to a frame interval of latency); when none came for 1.5 frame intervals (jitter of
+        a loop that keeps up is not a gap), re-send the newest one every interval so the
+        virtual camera keeps its rate."""
+        period = 1.0 / self.cfg.fps
+        deadline = time.perf_counter() + 1.5 * period
+        latest: Result | None = None
+        while not self._done():
+            # at most 0.1 s, so that a stop signal is seen within 0.1 s even at --fps 1
+            item = self.results.take(timeout=min(max(deadline - time.perf_counter(), 0.0), 0.1))
+            now = time.perf_counter()
+            if item is not None:
+                latest = item
+                self._send(item, repeated=False)
+                deadline = now + 1.5 * period
+            elif self.results.closed:
+                return  # the source ended and its last result was sent
+            elif now >= deadline:
+                if latest is not None:
+                    self._send(latest, repeated=True)
+                deadline += period
+                if deadline <= now:  # far behind: do not burst re-sends
+                    deadline = now + period
+
+    def _output_unpaced(self) -> None:
+        while not self._done():
+            item = self.results.take(timeout=0.1)
+            if item is None:
+                if self.results.closed:
+                    return
+                continue
+            self._send(item, repeated=False)
+
+    def run(self) -> RunStats:
+        """Run until the source ends, --frames is reached, the user quits, Ctrl-C, SIGTERM or
+        SIGHUP; then close everything in order and return the statistics. Signals are
+        recorded, never raised, from here to the last closed output
+        (:func:`realtime.signals.deferred`; the caller may hold the region longer, to write
+        the stats under it)."""
+        with signals.deferred():
+            return self._run()
+
+    def _run(self) -> RunStats:
+        self.stats.filters = self.chain_name
+        threads = [threading.Thread(target=self._capture, name="capture", daemon=True),
+                   threading.Thread(target=self._process, name="process", daemon=True)]
+        for t in threads:
+            t.start()
+        try:
+            if self.paced:
+                self._output_paced()
+            else:
+                self._output_unpaced()
+        except KeyboardInterrupt:  # no handler of ours (not the main thread's signals)
+            log.info("stopping (Ctrl-C)")
+            self.stats.stopped_by = "SIGINT"
+        finally:
+            signum = signals.received()
+            if signum is not None:
+                signals.stopped_on()
+                self.stats.stopped_by = signal_name(signum)
+                how = log.info if signum == signal.SIGINT else log.warning
+                how("stopping (%s): closing the outputs", signal_name(signum))
+            self._shutdown(threads)
+        self.stats.frames_dropped = self.captured.dropped
+        if self.errors:
+            raise self.errors[0]
+        return self.stats
+
+    def _shutdown(self, threads: list[threading.Thread]) -> None:
+        """Stop the threads, then close what each part owns, each step whatever the others do.
+
+        The sinks (video, virtual camera) and the preview belong to this thread and are closed
+        even when a thread does not stop; the source and the processor's analysers belong to
+        the capture and process threads and are closed only once those stopped (releasing a
+        VideoCapture in the middle of its read() can crash). Threads finish their frame within
+        ``join_timeout`` (5 s: a frame takes ~1-300 ms); one that does not is left behind and
+        the process ends without the interpreter's teardown (:mod:`realtime.signals`)."""
+        self.stop.set()
+        self.captured.close()
+        self.results.close()
+        deadline = time.perf_counter() + self.join_timeout
+        for t in threads:
+            t.join(timeout=max(deadline - time.perf_counter(), 0.0))
+        stuck = [t for t in threads if t.is_alive()]
+        if stuck:
+            log.warning("%s thread still busy after %.1f s; closing the outputs without it",
+                        " and ".join(t.name for t in stuck), self.join_timeout)
+            leave_behind(stuck)
+        closers: list[Callable[[], None]] = [s.close for s in self.sinks]
+        if self.preview is not None:
+            closers.append(self.preview.close)
+        if threads[0] not in stuck:
+            closers.append(self.source.close)
+        if threads[1] not in stuck:
+            closers.append(self.processor.close)
+            if self.events is not None:
+                closers.append(self.events.close)
+        first: BaseException | None = None
+        for close in closers:
+            try:
+                close()
+            except Exception as exc:  # close the rest, then raise the first
+                log.debug("closing failed", exc_info=True)
+                first = first or exc
+            signals.report()
+        if first is not None and not self.errors:
+            self.errors.append(first)

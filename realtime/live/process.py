@@ -1,0 +1,139 @@
+"""One frame's processing: the analysis its chain needs, the chain, temporal stabilisation.
+
+The frame and the live controls' snapshot come in; the image and the stage timings come back
+(:class:`Processed`). The processor owns what lives across frames of one stream: the chains
+the hotkeys switch between (built once each), the analysers (face tracking smooths over
+time) and the stabiliser (it blends with the previous output).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field, replace
+from typing import Sequence
+
+import numpy as np
+
+from realtime.analysis.analysers import FACES, SMILE, Analysis, AnalysisOptions
+from realtime.compositing.background import Backdrop
+from realtime.filters.chain import Chain, build_chain
+from realtime.live.controls import ControlState
+from realtime.filters.kinds.base import Filter, Settings
+from realtime.filters.loading import ModelLoader
+from realtime.compositing.temporal import TemporalStabilizer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Event:
+    """A trigger changed state on this frame (``--events`` writes one JSON line each)."""
+
+    event: str  # e.g. "smile"
+    on: bool
+
+
+@dataclass(frozen=True)
+class Processed:
+    image: np.ndarray
+    chain: str  # the chain's name, e.g. cartoon+candy
+    ms: dict[str, float] = field(default_factory=dict)  # stage → milliseconds
+    faces: int = 0  # faces found in this frame
+    events: tuple[Event, ...] = ()  # triggers that changed on this frame
+    background: str = ""  # the background mode in use ("" = kept)
+
+
+class ChainOptions:
+    """The chains the n/p hotkeys cycle through: the one asked for, then each other bundled
+    filter; each is built on first use and kept."""
+
+    def __init__(self, specs: list[str], loader: ModelLoader, settings: Settings = Settings(), extra: Sequence[Filter] = ()) -> None:
+        """``extra``: filters added to the end of every chain (a user's sticker stays on)."""
+        self.specs, self.loader, self.settings, self.extra = specs, loader, settings, tuple(extra)
+        self.chains: dict[int, Chain] = {}
+
+    def __len__(self) -> int:
+        return len(self.specs)
+
+    def __getitem__(self, option: int) -> Chain:
+        option %= len(self.specs)
+        if option not in self.chains:
+            self.chains[option] = build_chain(self.specs[option], self.loader, self.settings, self.extra)
+        return self.chains[option]
+
+
+@dataclass(frozen=True)
+class Triggers:
+    """Chains that take over while a trigger is on."""
+
+    on_smile: Chain | None = None  # --on-smile NAME: this chain while the person smiles
+
+
+class FrameProcessor:
+    def __init__(self, chains: Sequence[Chain], track: str = "auto", temporal: bool = True,
+                 backgrounds: Sequence[Backdrop | None] = (None,), triggers: Triggers = Triggers(),
+                 options: AnalysisOptions = AnalysisOptions()) -> None:
+        """``chains``: what the n/p hotkeys cycle through (a list, or :class:`ChainOptions`
+        that builds them on first use); ``track``: auto = face analysis only while a filter
+        needs it, always, off; ``backgrounds``: what the b hotkey cycles through (the first
+        is used at the start); ``triggers``: chains that take over while a trigger is on."""
+        self.chains, self.track, self.backgrounds, self.triggers = chains, track, list(backgrounds) or [None], triggers
+        self.stabilizer = TemporalStabilizer() if temporal else None
+        self.option = 0
+        self.shown = chains[0]  # the chain whose output was last shown (a trigger may have swapped it)
+        self.smiling = False
+        # MediaPipe starts before the first frame, not during it
+        self.analysis = Analysis(self._needs(chains[0], replace(chains[0].settings, background=self.backgrounds[0])), options)
+
+    def _needs(self, chain: Chain, settings: Settings) -> frozenset[str]:
+        needs = set(chain.needs_for(settings))
+        if self.triggers.on_smile is not None:
+            needs |= {SMILE} | self.triggers.on_smile.needs_for(settings)
+        if self.track == "always":
+            needs.add(FACES)
+        elif self.track == "off":
+            needs.discard(FACES)
+        return frozenset(needs)
+
+    def __call__(self, image: np.ndarray, t: float, state: ControlState) -> Processed:
+        start = time.perf_counter()
+        option = state.option % len(self.chains)
+        chain = self.chains[option]
+        if option != self.option:  # a hotkey switched filters
+            self.option = option
+            log.info("filter: %s", chain.name)
+        backdrop = self.backgrounds[state.background % len(self.backgrounds)]
+        settings = replace(chain.settings, strength=state.strength, latent=state.latent, background=backdrop)
+        analysis = self.analysis(image, t, self._needs(chain, settings))
+        ms = {name if name != FACES else "track": v for name, v in analysis.ms.items()}
+        events: list[Event] = []
+        if analysis.smile is not None and analysis.smile.on != self.smiling:
+            self.smiling = analysis.smile.on
+            events.append(Event("smile", self.smiling))
+            log.info("smile %s", "on" if self.smiling else "off")
+        if self.smiling and self.triggers.on_smile is not None:
+            chain = self.triggers.on_smile
+        if chain is not self.shown:
+            self.shown = chain
+            if self.stabilizer is not None:
+                self.stabilizer.reset()
+        out = image
+        if state.enabled:
+            result = chain.process(image, analysis, settings)
+            out = result.image
+            ms.update(result.ms)
+            if self.stabilizer is not None:
+                t0 = time.perf_counter()
+                out = self.stabilizer(image, out)
+                ms["temporal"] = (time.perf_counter() - t0) * 1000
+        ms["process"] = (time.perf_counter() - start) * 1000
+        # everything done to a frame besides ONNX Runtime and the analysers (MediaPipe)
+        ms["non_inference"] = ms["process"] - sum(analysis.ms.values()) - sum(v for k, v in ms.items() if k.startswith("infer:"))
+        return Processed(out, chain.name, ms, len(analysis.faces), tuple(events), backdrop.name if backdrop else "")
+
+    def close(self) -> None:
+        self.analysis.close()
+        for backdrop in self.backgrounds:
+            close = getattr(backdrop, "close", None)
+            if close is not None:
+                close()

@@ -1,0 +1,159 @@
+"""``run(config) -> RunStats``: one live run from a :class:`~realtime.config.RunConfig`.
+
+Order: everything that can be known before work (output paths, display, latent range) is
+checked first; then the source opens, the models load (provider first, then the variant,
+then one session each, warmed up), the sinks open, and :class:`~realtime.live.loop.LiveLoop`
+runs. However the run ends (its end, --frames, q, Ctrl-C, SIGTERM, SIGHUP, an error in a
+thread) the video is finalised and the stats are written; further signals wait until both
+are done (:mod:`realtime.signals`).
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Callable
+
+from realtime.analysis.analysers import AnalysisOptions
+from realtime.compositing.background import background_modes, parse_background
+from realtime.filters.chain import build_chain, chain_files
+from realtime.config import RunConfig
+from realtime.live.controls import HOTKEYS, ControlState
+from realtime.errors import UserError
+from realtime.filters.kinds.base import Settings
+from realtime.filters.kinds.face_effects import sticker_filter
+from realtime.filters.loading import ModelLoader
+from realtime.live.loop import LiveLoop, LoopConfig
+from realtime.filters.onnx_format import read_contract
+from realtime.sinks.outputs import check_outputs, input_path, verify_video
+from realtime.live.events import EventLog
+from realtime.filters.props import split_placement
+from realtime.live.process import ChainOptions, FrameProcessor, Triggers
+from realtime.filters.registry import bundled_filters
+from realtime import signals
+from realtime.sinks.base import NullSink, Sink
+from realtime.sinks.preview import PreviewSink, check_display
+from realtime.sinks.video_file import VideoFileSink
+from realtime.sinks.virtual_cam import VirtualCamSink
+from realtime.capture.sources import SourceSpec, open_source
+from realtime.live.stats import RunStats, write_json
+
+log = logging.getLogger(__name__)
+
+
+def check_before_work(config: RunConfig) -> None:
+    """Everything that would otherwise fail after the models load, or after the whole run:
+    the filter names, the output paths (not the source, the config or a filter; writable
+    folders; see :func:`check_outputs`), the latent code, the display for the preview."""
+    files = chain_files(config.filter)  # unknown names fail first
+    smile_files = chain_files(config.on_smile) if config.on_smile else []
+    inputs = [("--source", input_path(config.source)), ("--config", config.config_file)]
+    inputs += [("--filter", Path(path)) for path in files] + [("--on-smile", Path(path)) for path in smile_files]
+    if config.background is not None and Path(config.background).expanduser().exists():
+        inputs.append(("--background", Path(config.background).expanduser()))
+    if config.sticker is not None:
+        inputs.append(("--sticker", split_placement(config.sticker)[0].expanduser()))
+    check_outputs({"--output": config.output, "--stats": config.stats, "--events": config.events}, inputs)
+    check_latent(config.filter, files, config.latent)
+    if config.preview:
+        check_display()
+
+
+def check_latent(spec: str, files: list[Path], latent: int) -> None:
+    """``--latent K`` must name a code some filter in the chain has (read from the files'
+    metadata, without a session)."""
+    if not latent:
+        return
+    codes = {path.stem: read_contract(path).latent_codes for path in files}
+    most = max(codes.values(), default=0)
+    if most == 0:
+        raise UserError(f"--latent {latent}: {spec} has no latent codes (leave --latent out)")
+    if latent >= most:
+        raise UserError(f"--latent {latent} is out of range: {', '.join(f'{n} has codes 0..{k - 1}' for n, k in codes.items() if k)}")
+
+
+def hotkey_chains(spec: str) -> list[str]:
+    """What n/p cycle through: the chain asked for, then each other bundled filter."""
+    return [spec] + [name for name in bundled_filters() if name != spec.strip()]
+
+
+def run(config: RunConfig, extra_sinks: list[Sink] | None = None) -> RunStats:
+    """One live run. From its first step to its last closed file no signal raises: start-up
+    acts on one between its steps (:func:`realtime.signals.checkpoint`), the loop stops on it
+    and the shutdown cannot be cut short (:mod:`realtime.signals`)."""
+    with signals.deferred():
+        return _run(config, extra_sinks or [])
+
+
+def _run(config: RunConfig, extra_sinks: list[Sink]) -> RunStats:
+    check_before_work(config)
+    sticker = [sticker_filter(config.sticker)] if config.sticker else []  # a bad file fails here, before any work
+    backdrop = parse_background(config.background)  # a bad image or video fails here, before the source and models
+    signals.checkpoint()
+    source = open_source(SourceSpec(config.source, config.size, config.fps, paced=not config.fast, loop=config.loop))
+    sinks: list[Sink] = list(extra_sinks)
+    events: EventLog | None = None
+    preview: PreviewSink | None = None
+    video: VideoFileSink | None = None
+    processor: FrameProcessor | None = None
+    try:
+        signals.checkpoint()
+        w, h = source.size
+        loader = ModelLoader(config.provider, config.variant, config.threads, frame_hw=(h, w), work_size=config.work_size)
+        settings = Settings(work_size=config.work_size, region=config.filter_region)
+        chains = ChainOptions(hotkey_chains(config.filter), loader, settings, sticker)
+        triggers = Triggers(on_smile=build_chain(config.on_smile, loader, settings, sticker) if config.on_smile else None)
+        options = AnalysisOptions(max_faces=config.max_faces, segmentation=config.segmentation)
+        # loads the first chain, starts MediaPipe if needed
+        processor = FrameProcessor(chains, config.track, config.temporal, background_modes(backdrop), triggers, options)
+        signals.checkpoint()
+        if config.events:
+            events = EventLog(config.events)
+        if config.output:
+            video = VideoFileSink(config.output, (w, h), config.fps)
+            sinks.append(video)
+        if config.virtual_cam:
+            device = None if config.virtual_cam is True else str(config.virtual_cam)
+            sinks.append(VirtualCamSink((w, h), config.fps, device, config.virtual_cam_backend))
+        if config.preview:
+            preview = PreviewSink(f"realtime: {chains[0].name}")
+            print(HOTKEYS, flush=True)
+        if not sinks and preview is None:
+            sinks.append(NullSink())
+        stats = RunStats(provider=loader.providers)
+        start = ControlState(strength=config.strength, latent=config.latent, mirror=config.mirror)
+        loop = LiveLoop(source, processor, sinks, preview, LoopConfig(config.fps, config.frames, config.repeat, start), stats, events)
+        signals.checkpoint()  # the last one: from here on a signal stops the loop and the outputs are finished
+    except BaseException:  # a bad option, Ctrl-C or SIGTERM while loading (an abort, not a stop): close what is open
+        _close_all([source.close, *(s.close for s in sinks), *([preview.close] if preview else []),
+                    *([processor.close] if processor is not None else [getattr(backdrop, "close", lambda: None)]),
+                    *([events.close] if events is not None else [])])
+        raise
+    try:
+        stats = loop.run()
+    except Exception:  # from a thread (a model a hotkey loads, a bug): raised once the stats are saved
+        try:
+            _save(config, stats, loader)
+        except UserError as exc:  # the run's own error matters more
+            log.error("%s", exc)
+        raise
+    _save(config, stats, loader)
+    if video is not None:
+        verify_video(video.path, video.frames)
+    return stats
+
+
+def _close_all(closers: list[Callable[[], None]]) -> None:
+    """Call each, whatever the others raise (logged at debug level: the exception already on
+    its way out matters more)."""
+    for close in closers:
+        try:
+            close()
+        except Exception:
+            log.debug("closing failed", exc_info=True)
+
+
+def _save(config: RunConfig, stats: RunStats, loader: ModelLoader) -> None:
+    stats.provider = loader.providers  # hotkeys may have loaded more models
+    if config.stats:
+        write_json(config.stats, stats.summary())
+        log.info("stats written to %s", config.stats)

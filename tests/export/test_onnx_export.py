@@ -1,0 +1,182 @@
+from __future__ import annotations
+
+import platform
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+
+from realtime.filters.onnx_format import FilterContract
+from export.onnx_export import contract_for, export_model
+from realtime.filters.onnx_format import read_contract, variant_path
+from export.parity import check_parity
+from export.precision import to_fp16, to_int8
+from models.networks.transformer_net import TransformerNet, TransformerNetConfig
+from models.networks.unet import UNet, UNetConfig
+
+
+@pytest.fixture(scope="module")
+def tiny_unet() -> UNet:
+    torch.manual_seed(0)
+    return UNet(UNetConfig(channels=(8, 16, 16, 32), blocks_per_level=1, latent_codes=3)).eval()
+
+
+@pytest.fixture(scope="module")
+def tiny_tnet() -> TransformerNet:
+    torch.manual_seed(0)
+    net = TransformerNet(TransformerNetConfig(width=8, res_blocks=2)).eval()
+    # A random init outputs 0-3 on the 0-255 scale, where every parity check passes by
+    # construction: spread the output over the whole range, as a trained network's is.
+    with torch.no_grad():
+        net.deconv3.conv2d.weight.mul_(60.0)
+        net.deconv3.conv2d.bias.fill_(127.5)
+    return net
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory, tiny_unet, tiny_tnet) -> dict[str, tuple]:
+    folder = tmp_path_factory.mktemp("onnx")
+    out = {}
+    for key, model in (("unet", tiny_unet), ("tnet", tiny_tnet)):
+        contract = contract_for(model, key, work_size=64, license="MIT", source="test")
+        path = export_model(model, contract, folder / f"{key}.onnx")
+        out[key] = (model, contract, path)
+    return out
+
+
+@pytest.mark.parametrize("key", ["unet", "tnet"])
+def test_fp32_export_matches_pytorch_at_two_sizes(exported, key, capsys):
+    model, contract, path = exported[key]
+    results = check_parity(model, path, contract, "fp32")
+    assert len({r.size for r in results}) == 2
+    assert all(r.max_abs < 1e-3 for r in results)
+    assert "parity fp32" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("key", ["unet", "tnet"])
+def test_exported_model_takes_any_multiple_of_the_size_multiple(exported, key):
+    _, contract, path = exported[key]
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    for h, w in [(36, 52), (120, 16)]:
+        feeds = {"input": np.random.rand(1, 3, h, w).astype(np.float32) * contract.scale}
+        if contract.latent_codes:
+            feeds["latent"] = np.array([2], dtype=np.int64)
+        out = session.run(["output"], feeds)[0]
+        assert out.shape == (1, 3, h, w)
+        assert out.min() >= 0 and out.max() <= contract.scale  # clamped inside the graph
+
+
+def test_metadata_round_trip(exported):
+    _, contract, path = exported["unet"]
+    assert read_contract(path) == contract
+    props = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    assert props["filter.latent_codes"] == "3" and props["filter.input_range"] == "0-1"
+    assert props["filter.size_multiple"] == "4" and props["filter.kind"] == "frame"
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert FilterContract.from_props(session.get_modelmeta().custom_metadata_map) == contract
+
+
+def test_contract_from_props_defaults_and_errors():
+    c = FilterContract(name="x", fixed_size=(224, 224), latent_codes=2, latent_names=("a", "b"))
+    assert FilterContract.from_props(c.to_props()) == c
+    assert FilterContract.from_props({}, fallback_name="foo").name == "foo"
+    from realtime.errors import UserError
+    with pytest.raises(UserError, match="malformed"):
+        FilterContract.from_props({"filter.work_size": "big"})
+    with pytest.raises(UserError, match="kind"):
+        FilterContract(name="x", kind="everything")
+
+
+@pytest.mark.parametrize("key", ["unet", "tnet"])
+def test_fp16_variant_is_parity_checked(exported, key):
+    model, contract, path = exported[key]
+    half = to_fp16(path, variant_path(path, "fp16"))
+    types = {i.data_type for i in onnx.load(str(half)).graph.initializer}
+    assert onnx.TensorProto.FLOAT16 in types
+    results = check_parity(model, half, contract, "fp16")
+    assert all(r.mean_abs < 0.01 for r in results)
+    norms = [n for n in onnx.load(str(half)).graph.node if n.op_type == "InstanceNormalization"]
+    assert norms, "the normalisation layers must exist and stay fp32"
+
+
+@pytest.mark.parametrize("key", ["unet", "tnet"])
+def test_int8_variant_is_calibrated_and_parity_checked(exported, key, photo_folder):
+    model, contract, path = exported[key]
+    q = to_int8(path, variant_path(path, "int8"), photo_folder, contract)
+    ops = {n.op_type for n in onnx.load(str(q)).graph.node}
+    assert "QuantizeLinear" in ops and "DequantizeLinear" in ops
+    assert read_contract(q) == contract
+    check_parity(model, q, contract, "int8")
+
+
+def test_int8_weights_are_7_bit(exported, photo_folder, tmp_path):
+    """7-bit weights cannot saturate the int16 pair sums of CPUs without VNNI (see precision.py)."""
+    from onnx import numpy_helper
+
+    model, contract, path = exported["unet"]
+    q = to_int8(path, tmp_path / "unet.int8.onnx", photo_folder, contract)
+    graph = onnx.load(str(q)).graph
+    weights = {t.name: numpy_helper.to_array(t) for t in graph.initializer if t.data_type == onnx.TensorProto.INT8}
+    assert weights, "no int8 weights"
+    for name, w in weights.items():
+        assert w.min() >= -64 and w.max() <= 64, f"{name}: int8 weights span {w.min()}..{w.max()} (255 * 64 * 2 < 2**15)"
+
+
+NO_VNNI_RUN = """
+import sys, numpy as np, onnxruntime as ort
+s = ort.InferenceSession(sys.argv[1], providers=["CPUExecutionProvider"])
+feeds = dict(np.load(sys.argv[2]))
+np.save(sys.argv[3], s.run(["output"], feeds)[0])
+"""
+
+
+@pytest.mark.parametrize("key", ["unet", "tnet"])
+def test_int8_parity_on_a_cpu_without_vnni(exported, key, photo_folder, tmp_path):
+    """The int8 file run on an emulated Haswell (AVX2, no VNNI: the CPUs whose int8 kernels
+    saturate) gives the same output as here and stays within the int8 tolerance."""
+    qemu = shutil.which("qemu-x86_64")
+    if qemu is None or platform.machine() not in ("x86_64", "AMD64"):
+        pytest.skip("needs qemu-x86_64 on an x86_64 host (apt-get install qemu-user) to emulate a CPU without VNNI")
+    from export.onnx_export import ExportWrapper
+    from export.parity import TOLERANCES, random_images
+
+    model, contract, path = exported[key]
+    q = to_int8(path, tmp_path / f"{key}.int8.onnx", photo_folder, contract)
+    feeds = {"input": random_images(1, 96, 128, seed=3) * contract.scale}
+    if contract.latent_codes:
+        feeds["latent"] = np.array([1], dtype=np.int64)
+    np.savez(tmp_path / "feeds.npz", **feeds)
+    script = tmp_path / "run.py"
+    script.write_text(NO_VNNI_RUN)
+    outs = {}
+    for cpu, prefix in (("host", []), ("haswell", [qemu, "-cpu", "Haswell"])):
+        dst = tmp_path / f"{cpu}.npy"
+        subprocess.run([*prefix, sys.executable, str(script), str(q), str(tmp_path / "feeds.npz"), str(dst)],
+                       check=True, capture_output=True, timeout=300)
+        outs[cpu] = np.load(dst)
+    with torch.no_grad():
+        args = [torch.from_numpy(feeds["input"])] + ([torch.from_numpy(feeds["latent"])] if contract.latent_codes else [])
+        want = ExportWrapper(model).eval()(*args).numpy()
+    tol = TOLERANCES["int8"]
+    for cpu, got in outs.items():
+        diff = np.abs(got - want) / contract.scale
+        assert np.percentile(diff, 99) <= tol.p99_abs and diff.mean() <= tol.mean_abs, (cpu, np.percentile(diff, 99), diff.mean())
+    between = np.abs(outs["host"] - outs["haswell"]) / contract.scale
+    assert np.percentile(between, 99) < 0.02, f"int8 output differs between CPUs: p99 {np.percentile(between, 99):.3f}"
+
+
+def test_parity_failure_is_loud_and_keeps_the_file(exported, tmp_path, tiny_unet):
+    from realtime.errors import UserError
+
+    _, contract, path = exported["unet"]
+    other = UNet(UNetConfig(channels=(8, 16, 16, 32), blocks_per_level=1, latent_codes=3)).eval()
+    copy = tmp_path / "copy.onnx"
+    copy.write_bytes(path.read_bytes())
+    with pytest.raises(UserError, match="parity FAILED"):
+        check_parity(other, copy, contract, "fp32")
+    assert (tmp_path / "copy.onnx.failed").is_file()

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from models.networks.unet import UNet, UNetConfig
+
+
+def test_default_unet_is_filterclone_shape():
+    model = UNet()
+    assert model.config.channels == (32, 64, 64, 128) and model.size_multiple == 4
+    with torch.no_grad():
+        out = model(torch.rand(2, 3, 48, 64))
+    assert out.image.shape == (2, 3, 48, 64) and out.indices is None
+
+
+def test_latent_unet_trains_with_target_and_runs_with_index():
+    model = UNet(UNetConfig(channels=(8, 16, 16, 32), blocks_per_level=1, latent_codes=5))
+    x, y = torch.rand(3, 3, 32, 40), torch.rand(3, 3, 32, 40)
+    out = model(x, target=y)
+    assert out.image.shape == x.shape and out.indices.shape == (3,) and out.vq_loss.item() > 0
+    out.image.mean().backward()  # straight-through: the encoder gets gradients from the image
+    assert model.encoder.head.weight.grad is not None and model.encoder.head.weight.grad.abs().sum() > 0
+    with torch.no_grad():
+        a = model(x, latent=torch.tensor([0, 0, 0])).image
+        b = model(x, latent=torch.tensor([1, 1, 1])).image
+    assert not torch.allclose(a, b), "different codes must give different outputs"
+
+
+def test_latent_unet_needs_a_code():
+    model = UNet(UNetConfig(channels=(8, 16), blocks_per_level=1, num_downsamples=1, latent_codes=2))
+    with pytest.raises(ValueError):
+        model(torch.rand(1, 3, 16, 16))
+
+
+def test_dead_codes_move_to_encoder_outputs():
+    model = UNet(UNetConfig(channels=(8, 16), blocks_per_level=1, num_downsamples=1, latent_codes=4))
+    candidates = torch.full((5, 3), 7.0)
+    moved = model.quantizer.reset_codes(torch.tensor([True, False, True, False]), candidates)
+    assert moved == 2
+    assert torch.allclose(model.quantizer.codebook[0], torch.full((3,), 7.0), atol=0.1)
+
+
+def test_edge_input_channels_match_the_teachers_difference_of_gaussians():
+    import cv2
+
+    from models.networks.features import EdgeFeatures
+    from tests.conftest import synthetic_photo
+
+    img = synthetic_photo(64, 80, 3)
+    x = torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255
+    dog = EdgeFeatures(((1.2, 3.0), (1.5, 4.0)))(x)[0].numpy() / 10 * 255
+    gray = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    for channel, (c, s) in zip(dog, ((1.2, 3.0), (1.5, 4.0))):
+        ref = cv2.GaussianBlur(gray, (0, 0), s, borderType=cv2.BORDER_REPLICATE) - cv2.GaussianBlur(gray, (0, 0), c, borderType=cv2.BORDER_REPLICATE)
+        assert np.abs(channel - ref).max() < 1.5  # gray levels; cv2 rounds its gray conversion
+    net = UNet(UNetConfig(channels=(8, 16), blocks_per_level=1, num_downsamples=1, latent_codes=2, edge_sigmas=((1.2, 3.0),)))
+    assert net(x, latent=torch.tensor([1])).image.shape == x.shape
+
+
+def test_lightness_bands_are_a_linear_read_out_of_the_tone_features():
+    """The cartoon's staircase of lightness bands (6 here), from a ramp of lightness: a
+    least-squares fit on 16 tone frequencies (the bands' first two harmonics) comes within a
+    gray level or so, a fit on the lightness alone (what the network starts from) is off by
+    ~8 levels."""
+    from models.teachers.classical import soft_bands
+    from models.networks.features import ToneFeatures
+
+    ramp = torch.linspace(0, 1, 512).view(1, 1, 1, -1).expand(1, 3, 1, 512)
+    target = torch.from_numpy(soft_bands(np.linspace(0, 255, 512, dtype=np.float32), 6, 0.35)).double()
+
+    def residual(features: torch.Tensor) -> float:
+        a = torch.cat([features.reshape(features.shape[1], 512).T.double(), torch.ones(512, 2, dtype=torch.float64)[:, :1],
+                       torch.linspace(0, 255, 512, dtype=torch.float64)[:, None]], dim=1)
+        fit = a @ torch.linalg.lstsq(a, target[:, None]).solution
+        return float((fit[:, 0] - target).abs().mean())
+
+    alone, tones = residual(torch.zeros(1, 0, 1, 512)), residual(ToneFeatures(16)(ramp))
+    assert alone > 6 and tones < 0.2 * alone, (alone, tones)
+    net = UNet(UNetConfig(channels=(8, 16), blocks_per_level=1, num_downsamples=1, tone_frequencies=4))
+    assert net(torch.rand(1, 3, 16, 16)).image.shape == (1, 3, 16, 16)
+    with pytest.raises(ValueError):
+        UNetConfig(tone_frequencies=-1)

@@ -1,0 +1,147 @@
+"""Style networks: Johnson training, Gatys stills, the generated psychedelic style, release."""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from realtime.errors import UserError
+from models.networks.checkpoint import load_checkpoint, read_checkpoint
+from models.losses.perceptual import RandomFeatures, RandomFeaturesConfig, StyleLoss, StyleLossConfig
+from models.data.pairs import CropConfig
+from models.teachers.style_images import psychedelic, read_style
+from models.stylize_image import GatysConfig, stylize
+from models.train_style import StyleTrainConfig, loss_config, loss_network_for, train
+from models.train_style import main as train_style_main
+from tests.conftest import synthetic_photo
+
+
+def write_style(path: Path) -> Path:
+    rgb = psychedelic(96, seed=3)
+    cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    return path
+
+
+def tiny_style_config(tmp_path: Path, images: Path, steps: int, identity_steps: int = 0) -> StyleTrainConfig:
+    return StyleTrainConfig(
+        style=write_style(tmp_path / "style.png"), out=tmp_path / "tiny_style.pt", images=images, holdout=("img0",),
+        width=4, res_blocks=1, style_size=96, steps=steps, batch_size=2, crops=CropConfig(crop=48, short_min=48, short_max=64),
+        lr=5e-3, loss=StyleLossConfig(style_weight=5.0), sample_every=10, identity_steps=identity_steps,
+    )
+
+
+def test_a_few_style_training_steps_lower_the_loss_and_write_samples(tmp_path, photo_folder):
+    cfg = tiny_style_config(tmp_path, photo_folder, steps=30)
+    train(cfg)
+    history = read_checkpoint(cfg.out)["train_state"]["history"]
+    assert len(history) == 30 and np.mean(history[-6:]) < 0.8 * np.mean(history[:6])
+    assert sorted(p.name for p in (tmp_path / "tiny_style").glob("*.jpg")) == ["step000010.jpg", "step000020.jpg", "step000030.jpg"]
+    model, meta, _ = load_checkpoint(cfg.out)
+    assert meta["style_image"] == "style.png" and meta["loss_net"] == "random" and model.config.width == 4
+    # the loss the network was trained with can be rebuilt from the checkpoint alone
+    assert loss_config(meta) == cfg.loss
+    assert isinstance(loss_network_for(meta), RandomFeatures)
+
+
+def test_identity_warm_up_starts_the_network_from_the_photo(tmp_path, photo_folder):
+    cfg = replace(tiny_style_config(tmp_path, photo_folder, steps=40, identity_steps=40), lr=2e-2)
+    train(cfg)
+    history = read_checkpoint(cfg.out)["train_state"]["history"]
+    # pixel L1 in 0-1 units (not the perceptual loss, which is far larger), from mid-grey towards the photo
+    assert max(history) < 0.3 and np.mean(history[-5:]) < 0.92 * np.mean(history[:5])
+
+
+def test_the_loss_network_only_sees_in_range_colours():
+    torch.manual_seed(0)
+    criterion = StyleLoss(RandomFeatures(RandomFeaturesConfig(maps=8)), torch.rand(1, 3, 96, 96), StyleLossConfig())
+    content = torch.rand(1, 3, 96, 96)
+    wild = (content * 3 - 1).requires_grad_(True)  # a third of the values below 0, a third above 1
+    losses = criterion(wild, content)
+    tame = criterion(wild.detach().clamp(0, 1), content)
+    assert torch.allclose(losses["content"], tame["content"]) and torch.allclose(losses["style"], tame["style"])
+    assert losses["range"] > 0 and tame["range"] == 0
+    losses["range"].backward()
+    assert (wild.grad[wild < 0] < 0).all() and (wild.grad[wild > 1] > 0).all(), "descent pulls colours back into range"
+
+
+def test_gatys_lowers_its_loss():
+    content, style = synthetic_photo(64, 64, 1), psychedelic(64)
+    image, history = stylize(content, style, RandomFeatures(RandomFeaturesConfig(maps=8)), GatysConfig(size=64, steps=25, lr=0.03),
+                             StyleLossConfig(style_weight=5.0))
+    assert image.shape == (64, 64, 3) and image.dtype == np.uint8
+    assert history[-1] < 0.5 * history[0]
+    assert np.abs(image.astype(int) - content).mean() > 3
+
+
+def test_psychedelic_style_is_vivid_and_deterministic():
+    a, b = psychedelic(64, seed=1), psychedelic(64, seed=1)
+    assert np.array_equal(a, b) and not np.array_equal(a, psychedelic(64, seed=2))
+    hsv = cv2.cvtColor(a, cv2.COLOR_RGB2HSV)
+    assert hsv[..., 1].mean() > 180, "saturated colours"
+    assert len(np.unique(hsv[..., 0] // 10)) >= 15, "many hues"
+    assert read_style("psychedelic").shape == (512, 512, 3)
+
+
+def test_missing_style_image_and_content_folder_give_one_line(tmp_path, photo_folder):
+    with pytest.raises(UserError, match="style image .*nope.jpg does not exist"):
+        train_style_main(["--style", str(tmp_path / "nope.jpg"), "--out", str(tmp_path / "x.pt"), "--images", str(photo_folder)])
+    style = write_style(tmp_path / "s.png")
+    with pytest.raises(UserError, match="content folder .* does not exist"):
+        train_style_main(["--style", str(style), "--out", str(tmp_path / "x.pt"), "--images", str(tmp_path / "missing")])
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "broken.jpg").write_bytes(b"not a jpeg")
+    with pytest.raises(UserError):
+        train_style_main(["--style", str(style), "--out", str(tmp_path / "x.pt"), "--images", str(empty), "--steps", "1"])
+
+
+def test_release_of_a_style_network(tmp_path, photo_folder, monkeypatch):
+    import export.release as release
+
+    cfg = tiny_style_config(tmp_path, photo_folder, steps=2)
+    train(cfg)
+    monkeypatch.setattr(release, "ROOT", tmp_path)
+    photo = photo_folder / "img1.png"
+    assert release.main([str(cfg.out), "--name", "tinystyle", "--work-size", "64", "--photo", str(photo),
+                         "--style", str(cfg.style), "--gatys-steps", "3"]) == 0
+    card = json.loads((tmp_path / "realtime" / "bundled" / "tinystyle.json").read_text())
+    assert card["style_image"] == "style.png" and card["width"] == 4 and card["cpu_ms_640x480_frame"] > 0
+    picture = cv2.imread(str(tmp_path / "docs" / "styles" / "tinystyle.jpg"))
+    assert picture.shape[0] == 64 and picture.shape[1] >= 4 * 64, "photo | style | Gatys | network"
+    assert (tmp_path / "models" / "checkpoints" / "tinystyle.pt").is_file()
+    card_path = tmp_path / "realtime" / "bundled" / "tinystyle.json"
+    card_path.write_text(json.dumps({**card, "cpu_ms_256x256": -1.0}))
+    assert release.main(["--retime"]) == 0
+    again = json.loads(card_path.read_text())
+    assert again["cpu_ms_256x256"] > 0 and again["style_image"] == "style.png" and again["work_size"] == 64
+    with pytest.raises(UserError, match="give a checkpoint"):
+        release.main([])
+
+
+def test_only_public_domain_or_generated_style_images_are_shown_in_pictures():
+    from models.teachers.style_images import style_thumbnail
+
+    painting = psychedelic(64, seed=5)
+    shown = style_thumbnail(painting, "neural_style__starry_night.jpg", 32, 48)
+    assert shown.shape == (32, 48, 3) and shown.std() > 20
+    hidden = style_thumbnail(painting, "pytorch_examples__mosaic.jpg", 32, 48)
+    assert hidden.shape == (32, 48, 3) and abs(float(hidden.mean()) - 96) < 20, "a gray panel, not the image"
+
+
+def test_the_random_loss_network_size_is_an_option_kept_in_the_checkpoint(tmp_path, photo_folder):
+    style = tmp_path / "style.png"
+    cv2.imwrite(str(style), psychedelic(64))
+    out = tmp_path / "wide.pt"
+    assert train_style_main(["--style", str(style), "--out", str(out), "--images", str(photo_folder), "--steps", "2",
+                             "--identity-steps", "0", "--width", "4", "--res-blocks", "1", "--crop", "64", "--batch", "1",
+                             "--loss-maps", "12"]) == 0
+    _, meta, _ = load_checkpoint(out)
+    net = loss_network_for(meta)
+    assert meta["random_features"]["maps"] == 12 and net.config.maps == 12 and net(torch.rand(1, 3, 64, 64))[0].shape[1] == 48
+    with pytest.raises(UserError, match="--loss-maps must be 1 or more"):
+        train_style_main(["--style", str(style), "--out", str(out), "--images", str(photo_folder), "--loss-maps", "0"])

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import numpy as np
+
+from realtime.compositing.temporal import TemporalConfig, TemporalStabilizer, flicker_and_response
+
+
+def scene(t: int, rng: np.random.Generator) -> np.ndarray:
+    """A still background with a bright square moving 6 px per frame."""
+    img = np.full((96, 128, 3), 90, np.uint8)
+    img[:, 64:] = 160
+    x = 10 + 6 * t
+    img[30:60, x : x + 24] = 250
+    return img
+
+
+def flickering_filter(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A per-frame 'filter' that adds fresh noise every frame, like an unstable network."""
+    return np.clip(img.astype(np.int16) + rng.integers(-20, 21, img.shape), 0, 255).astype(np.uint8)
+
+
+def test_stabiliser_cuts_flicker_and_keeps_motion():
+    rng = np.random.default_rng(0)
+    inputs = [scene(t, rng) for t in range(14)]
+    raw = [flickering_filter(i, rng) for i in inputs]
+    stab = TemporalStabilizer(TemporalConfig(keep=0.8, threshold=10, scale=2))
+    steady = [stab(i, o) for i, o in zip(inputs, raw)]
+    flicker_raw, response_raw = flicker_and_response(inputs, raw)
+    flicker_st, response_st = flicker_and_response(inputs, steady)
+    assert flicker_st < 0.5 * flicker_raw
+    assert response_st > 0.7 * response_raw
+    # no ghost: where the square was two frames ago and is no more, the output follows the input
+    last_in, last_out = inputs[-1], steady[-1]
+    assert abs(float(last_out[30:60, 70:76].mean()) - float(last_in[30:60, 70:76].mean())) < 25
+
+
+def test_first_frame_and_size_change_pass_through():
+    stab = TemporalStabilizer()
+    a = np.zeros((20, 30, 3), np.uint8)
+    b = np.full((40, 50, 3), 7, np.uint8)
+    assert stab(a, a) is a
+    assert stab(b, b) is b
+
+
+def test_flicker_benchmark_writes_json_and_markdown(tmp_path, face_video):
+    import json
+
+    from benchmarks.flicker import main
+    from tests.conftest import make_onnx_filter
+
+    model = make_onnx_filter(tmp_path / "swap.onnx")
+    assert main(["--filter", str(model), "--videos", str(face_video), "--frames", "6", "--json", str(tmp_path / "f.json")]) == 0
+    result = json.loads((tmp_path / "f.json").read_text())
+    mean = result["mean"][str(model)]
+    assert mean["response_off"] > mean["flicker_off"] >= 0 and 0 <= mean["flicker_ratio"] <= 1.0
+    assert "| flicker off → on |" in (tmp_path / "f.md").read_text()
+
+
+def test_flicker_report_keeps_filters_measured_earlier_with_the_same_videos():
+    from benchmarks.flicker import merged
+
+    def report(name: str, value: float, frames: int = 60) -> dict:
+        return {"per_video": {f"{name}/v.mp4": {"flicker_off": value}}, "mean": {name: {"flicker_off": value}},
+                "frames": frames, "videos": ["v.mp4"]}
+
+    both = merged(report("cartoon", 1.0), report("mosaic", 2.0))
+    assert both["mean"] == {"cartoon": {"flicker_off": 1.0}, "mosaic": {"flicker_off": 2.0}} and len(both["per_video"]) == 2
+    again = merged(both, report("cartoon", 3.0))
+    assert again["mean"]["cartoon"] == {"flicker_off": 3.0} and again["mean"]["mosaic"] == {"flicker_off": 2.0}
+    assert merged(both, report("candy", 4.0, frames=30))["mean"] == {"candy": {"flicker_off": 4.0}}, "other frames: start over"
+    assert merged(None, report("candy", 4.0))["mean"] == {"candy": {"flicker_off": 4.0}}
