@@ -76,15 +76,16 @@ def hotkey_chains(spec: str) -> list[str]:
     return [spec] + [name for name in bundled_filters() if name != spec.strip()]
 
 
-def run(config: RunConfig, extra_sinks: list[Sink] | None = None) -> RunStats:
+def run(config: RunConfig, extra_sinks: list[Sink] | None = None, stats: RunStats | None = None) -> RunStats:
     """One live run. From its first step to its last closed file no signal raises: start-up
     acts on one between its steps (:func:`realtime.signals.checkpoint`), the loop stops on it
-    and the shutdown cannot be cut short (:mod:`realtime.signals`)."""
+    and the shutdown cannot be cut short (:mod:`realtime.signals`). ``stats``: a
+    :class:`RunStats` (or subclass) the caller watches during the run (benchmarks.soak)."""
     with signals.deferred():
-        return _run(config, extra_sinks or [])
+        return _run(config, extra_sinks or [], stats)
 
 
-def _run(config: RunConfig, extra_sinks: list[Sink]) -> RunStats:
+def _run(config: RunConfig, extra_sinks: list[Sink], given_stats: RunStats | None = None) -> RunStats:
     check_before_work(config)
     sticker = [sticker_filter(config.sticker)] if config.sticker else []  # a bad file fails here, before any work
     backdrop = parse_background(config.background)  # a bad image or video fails here, before the source and models
@@ -119,7 +120,8 @@ def _run(config: RunConfig, extra_sinks: list[Sink]) -> RunStats:
             print(HOTKEYS, flush=True)
         if not sinks and preview is None:
             sinks.append(NullSink())
-        stats = RunStats(provider=loader.providers)
+        stats = given_stats if given_stats is not None else RunStats()
+        stats.provider = loader.providers
         start = ControlState(strength=config.strength, latent=config.latent, mirror=config.mirror)
         loop = LiveLoop(source, processor, sinks, preview, LoopConfig(config.fps, config.frames, config.repeat, start), stats, events)
         signals.checkpoint()  # the last one: from here on a signal stops the loop and the outputs are finished
