@@ -18,11 +18,21 @@ import numpy as np
 
 @dataclass
 class TemporalConfig:
-    # chosen by a sweep on the flicker benchmark's videos with the cartoon net (keep 0.6–0.9,
-    # threshold 3–10, scale 1/2/4): flicker cut to 33 % while 85 % of the response is kept
+    # chosen by a sweep on the flicker benchmark's videos with the cartoon net at 640x480 (keep
+    # 0.6–0.9, threshold 3–10, scale 1/2/4): flicker cut to 33 % while 85 % of the response kept
     keep: float = 0.9  # weight of the previous output where the input is still
     threshold: float = 5.0  # input change (0–255, blurred) at which the new output wins fully
-    scale: int = 1  # change map computed at 1/scale resolution
+    scale: int | None = None  # change map at 1/scale resolution; None: the swept 480-line map at any size
+    map_lines: int = 480  # the short side the change map is measured at when ``scale`` is None
+
+
+def change_scale(h: int, w: int, config: TemporalConfig) -> int:
+    """1/scale of the frame the change map is measured on: the sweep's 480-line map whatever
+    the frame size (1280x720: 2, so the map costs what it costs at 640x480; the blurred
+    change of one camera pixel is the same change, so the look does not move with the size)."""
+    if config.scale is not None:
+        return config.scale
+    return max(1, round(min(h, w) / config.map_lines))
 
 
 def thumb(img: np.ndarray, scale: int) -> np.ndarray:
@@ -50,18 +60,19 @@ class TemporalStabilizer:
 
     def __call__(self, frame_in: np.ndarray, frame_out: np.ndarray) -> np.ndarray:
         """Stabilise ``frame_out`` (BGR uint8) given the input it was made from."""
-        c = self.config
-        cur = thumb(frame_in, c.scale)
+        h, w = frame_out.shape[:2]
+        cur = thumb(frame_in, change_scale(h, w, self.config))
         prev, prev_out = self.prev_thumb, self.prev_out
         self.prev_thumb = cur
         if prev is None or prev_out is None or prev.shape != cur.shape or prev_out.shape != frame_out.shape:
             self.prev_out = frame_out
             return frame_out
         d = cv2.absdiff(cur, prev)
-        h, w = frame_out.shape[:2]
+        take, keep = cv2.LUT(d, self.take_lut), cv2.LUT(d, self.keep_lut)  # on the small map, then resized: 4x fewer look-ups
         if d.shape != (h, w):
-            d = cv2.resize(d, (w, h), interpolation=cv2.INTER_LINEAR)
-        out = cv2.blendLinear(frame_out, prev_out, cv2.LUT(d, self.take_lut), cv2.LUT(d, self.keep_lut))  # one pass in C++, rounds to uint8
+            take = cv2.resize(take, (w, h), interpolation=cv2.INTER_LINEAR)
+            keep = cv2.resize(keep, (w, h), interpolation=cv2.INTER_LINEAR)
+        out = cv2.blendLinear(frame_out, prev_out, take, keep)  # one pass in C++, rounds to uint8
         self.prev_out = out
         return out
 
