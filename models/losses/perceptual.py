@@ -151,7 +151,7 @@ class StyleLossConfig:
     # so a generator cannot satisfy it with out-of-range colours (random features would let it)
     range_weight: float = 10.0
     # the random features are zero-mean filters, blind to slow changes of brightness: a glow of
-    # the same RMS as a fine texture costs 40× less content loss (tests/test_losses.py), which
+    # the same RMS as a fine texture costs 40× less content loss (tests/models/losses/test_losses.py), which
     # lets a network paint halos around outlines. This term compares the lightness of output
     # and content averaged over tone_scale² blocks (normalised like the others); 0 = off
     tone_weight: float = 0.0

@@ -6,7 +6,7 @@ No blendshape model is available offline, so the score is geometry on the 468-po
 the two eye centres (each the mean of its two corners, 33/133 and 362/263, which stay put when
 the eyes squint in a real smile), y perpendicular to it towards the chin, and every length
 divided by the distance between the eye centres. Head roll, the distance to the camera and the
-frame size therefore do not change a feature (``tests/test_expressions.py`` rotates and scales
+frame size therefore do not change a feature (``tests/realtime/analysis/test_expressions.py`` rotates and scales
 real landmarks); yaw shrinks mouth and eye distance together.
 
 Two cues, both needed (:func:`smile_score`); the ranges are 5th–95th percentiles over the 627

@@ -1,7 +1,7 @@
 """The page in a real browser: headless Chromium (Debian's chromium + chromium-driver, which
 .ci/run installs) driven by selenium uploads a photo, picks filters and sees the results.
 
-``WEB_SCREENSHOT=docs/web.png ./run tests tests/test_web_browser.py`` also saves the README's
+``WEB_SCREENSHOT=docs/web.png ./run tests tests/realtime/web/test_browser.py`` also saves the README's
 screenshot (the astronaut photo from the shared media, the only face allowed in docs/).
 """
 from __future__ import annotations
