@@ -106,13 +106,14 @@ def painting(name: str, data: Path, short: int) -> np.ndarray:
 def through_work_size(rgb: np.ndarray, work_size: int) -> np.ndarray:
     """``rgb`` shrunk to a frame filter's work size and grown back, as the runtime does around
     the network (:mod:`realtime.filters.kinds.frame_filter`): what the resizing alone leaves of the detail."""
+    from realtime.filters.kinds.frame_filter import shrink
     from realtime.imaging import work_shape
 
     h, w = rgb.shape[:2]
     sh, sw = work_shape(h, w, work_size)
     if (sh, sw) == (h, w):
         return rgb
-    return cv2.resize(cv2.resize(rgb, (sw, sh), interpolation=cv2.INTER_AREA), (w, h), interpolation=cv2.INTER_LINEAR)
+    return cv2.resize(shrink(rgb, sw, sh), (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def pictures_of(images: list[np.ndarray], found: FaceFinder) -> list[Picture]:
