@@ -28,11 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from benchmarks.reporting import machine
-from realtime.filters.onnx_format import parse_size
+from benchmarks.sampling import parse_sizes, sample_frames
 from realtime.errors import UserError, below_minimum, run_cli
 from models.data.media import data_root
 from realtime.live.stats import median_ms
@@ -123,15 +122,33 @@ def work_hw(path: Path, provider: str, size: tuple[int, int], work_size: int | N
     return c.fixed_size or work_shape(h, w, work_size or c.work_size)
 
 
+def split_case(spec: str) -> tuple[str, str | None]:
+    """``cartoon@blur`` → ("cartoon", "blur"): a chain run with ``--background blur``
+    (``none@blur``: the background alone)."""
+    name, _, background = spec.partition("@")
+    return name, background or None
+
+
+def all_cases() -> list[str]:
+    """``--filter all``: every bundled filter, every effect, the background alone, and the chains
+    a call uses most (the 720p issue's list)."""
+    from realtime.filters.kinds.base import EFFECTS
+    from realtime.filters.registry import bundled_filters
+
+    return [*bundled_filters(), *EFFECTS, "none@blur", "cartoon@blur", "aged+cartoon", "big_eyes+glasses+cartoon"]
+
+
 def end_to_end(spec: str, provider: str, size: tuple[int, int], source: str, frames: int, track: str,
                variant: str = "full", fps: float | None = None) -> dict[str, Any]:
     """One run of the real pipeline into a null sink: unpaced (``fps`` None: the source is read
     as fast as the loop takes frames, so the output rate is the machine's throughput) or paced
-    like a camera delivering ``fps`` frames a second (latency as a user would see it)."""
+    like a camera delivering ``fps`` frames a second (latency as a user would see it).
+    ``spec`` may carry a background: ``cartoon@blur``."""
     from realtime import RunConfig, run
 
-    config = RunConfig(filter=spec, source=source, size=size, preview=False, fast=fps is None, fps=fps or 30.0,
-                       frames=frames, provider=provider, variant=variant, loop=True, track=track)
+    name, background = split_case(spec)
+    config = RunConfig(filter=name, source=source, size=size, preview=False, fast=fps is None, fps=fps or 30.0,
+                       frames=frames, provider=provider, variant=variant, loop=True, track=track, background=background)
     return run(config).summary()
 
 
@@ -140,24 +157,6 @@ def live_summary(stats: dict[str, Any]) -> dict[str, Any]:
     captured = max(stats["frames_captured"], 1)
     return {"fps_output": stats["fps_output"], "latency_ms": stats["latency_ms"],
             "processed_share": round(stats["frames_processed"] / captured, 3), "frames_repeated": stats["frames_repeated"]}
-
-
-def sample_frames(source: str, size: tuple[int, int], count: int) -> list[np.ndarray]:
-    """``count`` BGR frames of the benchmark's source at ``size`` (spread over a video's length)."""
-    from realtime.capture.sources import SourceSpec, open_source
-
-    src = open_source(SourceSpec(source, size, paced=False))
-    try:
-        frames = []
-        for _ in range(count * 5):
-            frame = src.read()
-            if frame is None:
-                break
-            frames.append(frame)
-    finally:
-        src.close()
-    picked = frames[:: max(1, len(frames) // count)][:count]
-    return [cv2.resize(f, size, interpolation=cv2.INTER_AREA) if (f.shape[1], f.shape[0]) != size else f for f in picked]
 
 
 def ssim_to_full(full: Path, fast: Path, frames: list[np.ndarray], provider: str) -> float:
@@ -207,15 +206,50 @@ def startup(spec: str, variant: str, source: str, frames: int = 15) -> dict[str,
 def pipeline_row(spec: str, provider: str, size: tuple[int, int], a: argparse.Namespace, base_e2e: dict[str, Any]) -> dict[str, Any]:
     """A row for a chain or an effect without a network: end to end and paced only, as realtime
     runs it (variant auto)."""
+    from realtime.filters.chain import chain_files
+
     e2e = end_to_end(spec, provider, size, a.source, a.frames, a.track, "auto")
     live = live_summary(end_to_end(spec, provider, size, a.source, a.frames, a.track, "auto", fps=a.live_fps))
     ratio = round(e2e["fps_output"] / base_e2e["fps_output"], 2) if base_e2e["fps_output"] else 0.0
     return {"filter": spec, "variant": "auto", "precision": "—", "provider": provider, "size": f"{size[0]}x{size[1]}",
-            "model": None, "e2e": e2e, "live": live, "ratio_e2e": ratio,
+            "model": None, "e2e": e2e, "live": live, "ratio_e2e": ratio, "network": bool(chain_files(split_case(spec)[0])),
             "non_inference_ms": round(e2e["stages_ms"]["non_inference"]["p50"], 2)}
 
 
-def markdown(rows: list[dict[str, Any]], meta: dict[str, Any], starts: dict[str, dict[str, Any]]) -> str:
+# short side -> (p95 ms, processed fps of a network chain or None: 95 % of the camera's frames, non-network ms p50)
+GOALS = {720: (50.0, None, 3.0), 1080: (80.0, 20.0, 6.0)}
+EFFECT_GOAL = (50.0, None)  # effects and the background alone, at every size
+
+
+def goal_rows(rows: list[dict[str, Any]], live_fps: float) -> list[dict[str, Any]]:
+    """The 720p issue's goals for each row run as realtime runs it on this provider (variant
+    auto: the fast student where a filter has one) at 1280x720 and 1920x1080: camera frames
+    processed, p95 latency, and the pipeline's cost outside the networks (p50)."""
+    fast = {(r["filter"], r["provider"], r["size"]) for r in rows if r.get("variant") == "fast"}
+    out = []
+    for r in rows:
+        short = min(int(v) for v in r["size"].split("x"))
+        if short not in GOALS or r["filter"].startswith("baseline") or r.get("precision", "fp32") not in ("fp32", "—"):
+            continue
+        if r.get("variant") == "full" and (r["filter"], r["provider"], r["size"]) in fast:
+            continue  # auto runs the fast student
+        p95_goal, fps_goal, cost_goal = GOALS[short]
+        if not r.get("network", True) or short == 720:
+            p95_goal, fps_goal = EFFECT_GOAL if not r.get("network", True) else (p95_goal, None)
+        live = r["live"]
+        processed_fps = round(live["processed_share"] * live_fps, 1)
+        keeps_up = live["processed_share"] >= 0.95 if fps_goal is None else processed_fps >= fps_goal
+        cost = r.get("non_inference_ms")
+        out.append({"filter": r["filter"], "variant": r.get("variant", "auto"), "size": r["size"],
+                    "processed": live["processed_share"], "processed_fps": processed_fps, "p95_ms": live["latency_ms"]["p95"],
+                    "non_network_ms": cost, "goal": f"{'>= 95 %' if fps_goal is None else f'>= {fps_goal:g} fps'}, p95 <= {p95_goal:g} ms, "
+                                                     f"non-network <= {cost_goal:g} ms",
+                    "pass": bool(keeps_up and live["latency_ms"]["p95"] <= p95_goal and (cost is None or cost <= cost_goal))})
+    return out
+
+
+def markdown(rows: list[dict[str, Any]], meta: dict[str, Any], starts: dict[str, dict[str, Any]],
+             goals: list[dict[str, Any]] | None = None, look: list[dict[str, Any]] | None = None) -> str:
     lines = [f"# FPS benchmark — {meta['machine']}", "", f"{meta['date']}; source `{meta['source']}`, {meta['frames']} frames end to end.", "",
              "| filter | variant | precision | provider | size | model ms | model fps | e2e fps | live latency p50 / p95 / p99 ms | live frames kept | × baseline e2e | SSIM to full | non-inference ms |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -236,6 +270,16 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any], starts: dict[str,
     for r in rows:
         stages = ", ".join(f"{k} {v['p50']}" for k, v in r["e2e"]["stages_ms"].items())
         lines.append(f"- {r['filter']} {r.get('variant', '')} {r.get('precision', 'fp32')} {r['provider']} {r['size']}: {stages}, frame I/O {r.get('frame_io_ms', '')}")
+    if goals:
+        lines += ["", "Goals at 1280x720 and 1920x1080 (variant auto, paced like a camera; non-network: the p50 above):", "",
+                  "| filter | variant | size | frames processed | processed fps | p95 ms | non-network ms | goal | |", "|---|---|---|---|---|---|---|---|---|"]
+        lines += [f"| {g['filter']} | {g['variant']} | {g['size']} | {g['processed']:.0%} | {g['processed_fps']} | {g['p95_ms']:.1f} | "
+                  f"{g['non_network_ms'] if g['non_network_ms'] is not None else '—'} | {g['goal']} | {'pass' if g['pass'] else 'FAIL'} |" for g in goals]
+    if look:
+        from benchmarks.look_across_sizes import markdown as look_table
+
+        lines += ["", "The look across sizes (benchmarks.look_across_sizes): each size's output shrunk to 480 lines against the "
+                  "480-line output; SSIM >= 0.95 and band gains within 0.05 of 1:", "", look_table(look).rstrip()]
     if starts:
         lines += ["", "Start-up of a fresh `realtime` process (variant auto): peak RSS and time to the first output frame, "
                   "imports and model loading included:", "", "| filter | peak RSS MB | first frame s |", "|---|---|---|"]
@@ -264,12 +308,16 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from benchmarks.look_across_sizes import measure as look_across_sizes
+    from realtime.compositing.background import parse_background
     from realtime.filters.chain import chain_files, parse_spec
     from realtime.filters.registry import bundled_filters, fast_variant, resolve_filter
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--filter", nargs="*", help="bundled names, ONNX files, effects (big_eyes, glasses, crown) or chains a+b "
-                   "(default: all bundled)")
+    p.add_argument("--filter", nargs="*", help="bundled names, ONNX files, effects (big_eyes, glasses, crown) or chains a+b; "
+                   "NAME@BACKGROUND adds --background (none@blur: the background alone); 'all': every bundled filter, "
+                   "every effect, none@blur and the chains cartoon@blur, aged+cartoon, big_eyes+glasses+cartoon "
+                   "(default: all bundled filters)")
     p.add_argument("--sizes", nargs="*", default=["640x480", "1280x720"])
     p.add_argument("--providers", nargs="*", default=["cpu"])
     p.add_argument("--source", default="synthetic")
@@ -286,24 +334,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--variants", nargs="*", default=["full", "fast"], choices=["full", "fast"],
                    help="full network and/or its fast CPU student (NAME.fast.onnx, skipped where there is none)")
     p.add_argument("--ssim-frames", type=int, default=8, help="frames on which the fast variant is compared with the full one (0: no comparison)")
+    p.add_argument("--look-frames", type=int, default=4, help="frames on which each network filter's output at sizes above "
+                   "480 lines is compared with its 480-line output (benchmarks.look_across_sizes; 0: no comparison)")
     p.add_argument("--no-startup", dest="startup", action="store_false", default=True,
                    help="skip the fresh-process peak RSS / time-to-first-frame measurement")
     p.add_argument("--out", type=Path, default=RESULTS / f"{platform.node() or 'machine'}")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    bad = below_minimum(a, (("frames", 1), ("runs", 1), ("baseline_frames", 1), ("ssim_frames", 0), ("live_fps", 1)))
+    bad = below_minimum(a, (("frames", 1), ("runs", 1), ("baseline_frames", 1), ("ssim_frames", 0), ("live_fps", 1), ("look_frames", 0)))
     if bad:
         raise UserError("; ".join(bad))
-    sizes = []
-    for s in a.sizes:
-        try:
-            w, h = parse_size(s)  # "640x480": width x height
-        except ValueError as exc:
-            raise UserError(f"--sizes: {exc}") from None
-        sizes.append((w, h))
+    sizes = parse_sizes(a.sizes)
+    specs = all_cases() if a.filter == ["all"] else a.filter or list(bundled_filters())
+    for spec in specs:  # unknown names and backgrounds fail here, before any work
+        chain_files(split_case(spec)[0])
+        if split_case(spec)[1]:
+            parse_background(split_case(spec)[1])
     a.out.mkdir(parents=True, exist_ok=True)
     base = baseline_onnx(a.out)
-    specs = a.filter or list(bundled_filters())
     rows: list[dict[str, Any]] = []
     for provider in a.providers:
         for size in sizes:
@@ -315,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
                          "model": base_model, "e2e": base_e2e, "live": base_live, "ratio_e2e": 1.0})
             frames = sample_frames(a.source, size, a.ssim_frames) if a.ssim_frames and ("fast" in a.variants or a.precisions != ["fp32"]) else []
             for spec in specs:
-                if len(parse_spec(spec)) > 1 or not chain_files(spec):  # an effect or a chain: the pipeline only
+                if len(parse_spec(split_case(spec)[0])) > 1 or not chain_files(split_case(spec)[0]) or split_case(spec)[1]:  # effect, chain, background: the pipeline only
                     row = pipeline_row(spec, provider, size, a, base_e2e)
                     rows.append(row)
                     print(f"{spec} {provider} {size[0]}x{size[1]}: e2e {row['e2e']['fps_output']} fps ({row['ratio_e2e']}× baseline), "
@@ -346,11 +394,16 @@ def main(argv: list[str] | None = None) -> int:
                         print(f"{spec} {variant} {precision} {provider} {size[0]}x{size[1]}: model {mo['fps']} fps, "
                               f"e2e {e2e['fps_output']} fps ({ratio}× baseline), live p95 {live['latency_ms']['p95']:.1f} ms, "
                               f"non-inference {row['non_inference_ms']} ms" + (f", SSIM to full {row['ssim_to_full']}" if "ssim_to_full" in row else ""))
-    starts = {spec: startup(spec, "auto", a.source) for spec in specs} if a.startup else {}
+    starts = {spec: startup(spec, "auto", a.source) for spec in specs if "@" not in spec} if a.startup else {}
+    networks = [spec for spec in specs if "@" not in spec and chain_files(spec) and len(parse_spec(spec)) == 1]
+    large = [size for size in sizes if min(size) > 480]
+    look = look_across_sizes(networks, large, a.source, a.look_frames) if a.look_frames and large and networks else []
     meta = {"machine": machine(),
             "date": time.strftime("%Y-%m-%d %H:%M"), "source": a.source, "frames": a.frames, "live_fps": a.live_fps}
-    (a.out / "fps.json").write_text(json.dumps({"meta": meta, "rows": rows, "startup": starts}, indent=2) + "\n")
-    table = markdown(rows, meta, starts)
+    goals = goal_rows(rows, a.live_fps)
+    (a.out / "fps.json").write_text(json.dumps({"meta": meta, "rows": rows, "startup": starts, "goals": goals, "look": look},
+                                               indent=2) + "\n")
+    table = markdown(rows, meta, starts, goals, look)
     (a.out / "fps.md").write_text(table)
     plot(rows, a.out / "fps.png")
     print(table)
