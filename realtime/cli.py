@@ -80,7 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--virtual-cam", nargs="?", const=True, default=None, metavar="DEVICE",
                    help="also send to a virtual camera (v4l2loopback /dev/videoN on Linux, OBS elsewhere)")
     p.add_argument("--virtual-cam-backend", default=None, help="pyvirtualcam backend (v4l2loopback, obs, unitycapture)")
-    p.add_argument("--output", type=Path, help="also write the filtered video to FILE.mp4")
+    p.add_argument("--output", type=Path, help="also write the filtered video to FILE.mp4 (H.264; .mkv, .mov, .avi too)")
+    p.add_argument("--no-audio", dest="audio", action="store_false", default=True,
+                   help="leave a video source's sound out of --output (default: carried over, in sync)")
     p.add_argument("--frames", type=_number(int), help="stop after N output frames")
     p.add_argument("--stats", type=Path, help="write run statistics to FILE.json at exit")
     p.add_argument("--provider", default="auto", choices=["auto", "tensorrt", "cuda", "cpu"])

@@ -43,6 +43,7 @@ class RunConfig:
     virtual_cam: bool | str = False  # True or a device such as /dev/video10
     virtual_cam_backend: str | None = None  # a registered pyvirtualcam backend
     output: Path | None = None  # also write the filtered video here
+    audio: bool = True  # carry a video source's sound into output
     frames: int | None = None  # stop after this many output frames
     stats: Path | None = None  # run statistics as JSON, written however the run ends
     provider: str = "auto"

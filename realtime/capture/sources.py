@@ -18,6 +18,7 @@ import numpy as np
 
 from realtime.errors import UserError
 from realtime.imaging import to_bgr
+from realtime.native import quiet_native_stderr
 
 log = logging.getLogger(__name__)
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
@@ -80,7 +81,8 @@ class VideoSource:
         if not path.is_file():
             raise UserError(f"video {path} does not exist")
         self.path, self.loop = path, loop
-        self.cap = cv2.VideoCapture(str(path))
+        with quiet_native_stderr():  # FFmpeg's lines about a stream it cannot probe (a broken sound track)
+            self.cap = cv2.VideoCapture(str(path))
         if not self.cap.isOpened():
             raise UserError(f"cannot open video {path}: unsupported or corrupt file")
         fps = self.cap.get(cv2.CAP_PROP_FPS)

@@ -143,7 +143,10 @@ class LiveLoop:
         for sink in self.sinks:
             if hasattr(sink, "size") and tuple(getattr(sink, "size")) != (image.shape[1], image.shape[0]):
                 image = cv2.resize(image, tuple(getattr(sink, "size")))
-            sink.send(image)
+            if getattr(sink, "timed", False):  # a video file: the frame's stream time (None: a re-send)
+                sink.send(image, None if repeated else result.frame.t)  # type: ignore[call-arg]
+            else:
+                sink.send(image)
         if self.preview is not None:
             self.preview.send(image, self._status())
             if self.controls.handle(self.preview.last_key) == "s":

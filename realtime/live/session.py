@@ -110,7 +110,8 @@ def _run(config: RunConfig, extra_sinks: list[Sink], given_stats: RunStats | Non
         if config.events:
             events = EventLog(config.events)
         if config.output:
-            video = VideoFileSink(config.output, (w, h), config.fps)
+            sound = input_path(config.source) if config.audio and getattr(source, "path", None) is not None else None
+            video = VideoFileSink(config.output, (w, h), config.fps, audio_from=sound)
             sinks.append(video)
         if config.virtual_cam:
             device = None if config.virtual_cam is True else str(config.virtual_cam)
