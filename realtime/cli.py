@@ -297,7 +297,9 @@ def live_main(argv: list[str]) -> int:
     summary = run(RunConfig.from_options(options)).summary()
     lat = summary["latency_ms"]
     print(f"{summary['frames_output']} frames out at {summary['fps_output']:.1f} fps, latency p50 {lat['p50']:.0f} ms "
-          f"p95 {lat['p95']:.0f} ms, {summary['frames_dropped']} dropped, provider {summary['provider']}")
+          f"p95 {lat['p95']:.0f} ms, {summary['frames_dropped']} dropped, provider {summary['provider']}"
+          + (f", camera lost {summary['camera_lost_s']:.1f} s ({summary['reconnects']} reconnects)"
+             if summary.get("camera_lost_s") else ""))
     return 0
 
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 import logging
 import math
 import sys
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Callable, Protocol
 
 import cv2
 import numpy as np
@@ -40,20 +42,30 @@ def _fourcc_text(value: float) -> str:
     return "".join(chr((code >> 8 * i) & 0xFF) for i in range(4)).strip("\x00") or "?"
 
 
+# the seam a test replaces with a fake camera (tests/realtime/capture/test_camera_reconnect.py)
+VideoCapture: Callable[..., Any] = cv2.VideoCapture
+RETRY_S = 1.0  # a lost camera is tried again this often
+
+
 class CameraSource:
+    """A camera. When reads fail (unplugged, taken by another app) it does not end the run:
+    :meth:`read` waits, tries to open the camera again every ``retry_s`` seconds and returns
+    the next frame once it is back (``lost`` says it is waiting, ``lost_s`` and ``reconnects``
+    count it); the live loop meanwhile keeps its output rate with the last result.
+    :meth:`interrupt` (the loop's shutdown) ends the wait at once: read then returns None."""
+
     live, paced = True, False
 
-    def __init__(self, index: int, size: tuple[int, int] | None, fps: float, fourcc: str = "MJPG") -> None:
-        backend = cv2.CAP_DSHOW if sys.platform == "win32" else cv2.CAP_ANY
-        self.cap = cv2.VideoCapture(index, backend)
+    def __init__(self, index: int, size: tuple[int, int] | None, fps: float, fourcc: str = "MJPG",
+                 retry_s: float = RETRY_S) -> None:
+        self.index, self.asked, self.asked_fps, self.fourcc, self.retry_s = index, size, fps, fourcc, retry_s
+        self.lost_since: float | None = None
+        self.lost_total = 0.0
+        self.reconnects = 0
+        self._closing = threading.Event()
+        self.cap: Any = self._open()
         if not self.cap.isOpened():
             raise UserError(f"camera {index} does not open: is it connected and not used by another app? (see `realtime --list-cameras`)")
-        if fourcc:
-            self.cap.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*fourcc))
-        if size:
-            self.cap.set(cv2.CAP_PROP_FRAME_WIDTH, size[0])
-            self.cap.set(cv2.CAP_PROP_FRAME_HEIGHT, size[1])
-        self.cap.set(cv2.CAP_PROP_FPS, fps)
         got = (int(self.cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(self.cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
         self.fps = self.cap.get(cv2.CAP_PROP_FPS) or fps
         log.info("camera %d: asked %s @ %.0f fps %s, got %dx%d @ %.1f fps %s", index,
@@ -68,12 +80,80 @@ class CameraSource:
             self.cap.release()
             raise UserError(f"camera {index} opened but gives no frames: close other apps using it, or try another index")
 
+    def _open(self) -> Any:
+        backend = cv2.CAP_DSHOW if sys.platform == "win32" else cv2.CAP_ANY
+        cap = VideoCapture(self.index, backend)
+        if cap.isOpened():
+            if self.fourcc:
+                cap.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*self.fourcc))
+            if self.asked:
+                cap.set(cv2.CAP_PROP_FRAME_WIDTH, self.asked[0])
+                cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self.asked[1])
+            cap.set(cv2.CAP_PROP_FPS, self.asked_fps)
+        return cap
+
+    @property
+    def lost(self) -> bool:
+        return self.lost_since is not None
+
+    @property
+    def lost_s(self) -> float:
+        """Seconds without a camera so far (the current outage included)."""
+        now = time.perf_counter()
+        return self.lost_total + (now - self.lost_since if self.lost_since is not None else 0.0)
+
     def read(self) -> np.ndarray | None:
-        ok, frame = self.cap.read()
-        return to_bgr(frame) if ok else None
+        while not self._closing.is_set():
+            if self.cap is not None:
+                ok, frame = self.cap.read()
+                if ok and frame is not None:
+                    if self.lost_since is not None:
+                        self._back()
+                    return self._fit(to_bgr(frame))
+                self._lose()
+            if self._closing.wait(self.retry_s):
+                break
+            cap = self._open()
+            if cap.isOpened():
+                self.cap = cap
+            else:
+                cap.release()
+        return None
+
+    def _fit(self, frame: np.ndarray) -> np.ndarray:
+        """A camera that came back at another size still gives frames of the run's size."""
+        if (frame.shape[1], frame.shape[0]) != self.size:
+            return cv2.resize(frame, self.size, interpolation=cv2.INTER_AREA)
+        return frame
+
+    def _lose(self) -> None:
+        if self.lost_since is None:
+            self.lost_since = time.perf_counter()
+            log.warning("camera %d lost (no frame: unplugged, or taken by another app): reconnecting every %g s",
+                        self.index, self.retry_s)
+        if self.cap is not None:
+            self.cap.release()
+            self.cap = None
+
+    def _back(self) -> None:
+        assert self.lost_since is not None
+        gone = time.perf_counter() - self.lost_since
+        self.lost_total += gone
+        self.lost_since = None
+        self.reconnects += 1
+        log.warning("camera %d back after %.1f s (reconnect %d)", self.index, gone, self.reconnects)
+
+    def interrupt(self) -> None:
+        """End a wait for a lost camera now (from another thread): read returns None."""
+        self._closing.set()
 
     def close(self) -> None:
-        self.cap.release()
+        self._closing.set()
+        if self.lost_since is not None:  # the outage counts up to the end of the run
+            self.lost_total += time.perf_counter() - self.lost_since
+            self.lost_since = None
+        if self.cap is not None:
+            self.cap.release()
 
 
 class VideoSource:
@@ -166,12 +246,13 @@ class SourceSpec:
     fps: float = 30.0
     paced: bool = True  # files in real time; False = as fast as possible
     loop: bool = False
+    retry_s: float = RETRY_S  # a lost camera is tried again this often
 
 
 def open_source(spec: SourceSpec) -> Source:
     text = spec.text.strip()
     if text.isdigit():
-        return CameraSource(int(text), spec.size, spec.fps)
+        return CameraSource(int(text), spec.size, spec.fps, retry_s=spec.retry_s)
     source: Source
     if text == "synthetic":
         source = SyntheticSource(spec.size or (640, 480), spec.fps)

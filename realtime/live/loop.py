@@ -29,6 +29,7 @@ from realtime.live.process import FrameProcessor, Processed
 from realtime import signals
 from realtime.signals import leave_behind, signal_name
 from realtime.sinks.preview import PreviewSink
+from realtime.sinks.notice import CAMERA_LOST, with_notice
 from realtime.sinks.base import Sink
 from realtime.capture.sources import Source
 from realtime.live.stats import RunStats
@@ -148,7 +149,8 @@ class LiveLoop:
             else:
                 sink.send(image)
         if self.preview is not None:
-            self.preview.send(image, self._status())
+            shown = with_notice(image, CAMERA_LOST) if getattr(self.source, "lost", False) else image  # the last good frame
+            self.preview.send(shown, self._status())
             if self.controls.handle(self.preview.last_key) == "s":
                 print(self.stats.summary(self.captured.dropped), flush=True)
             if self.preview.closed_by_user:
@@ -234,6 +236,8 @@ class LiveLoop:
                 how("stopping (%s): closing the outputs", signal_name(signum))
             self._shutdown(threads)
         self.stats.frames_dropped = self.captured.dropped
+        self.stats.camera_lost_s = round(float(getattr(self.source, "lost_s", 0.0)), 3)  # a camera's outages
+        self.stats.reconnects = int(getattr(self.source, "reconnects", 0))
         if self.errors:
             raise self.errors[0]
         return self.stats
@@ -248,6 +252,7 @@ class LiveLoop:
         ``join_timeout`` (5 s: a frame takes ~1-300 ms); one that does not is left behind and
         the process ends without the interpreter's teardown (:mod:`realtime.signals`)."""
         self.stop.set()
+        getattr(self.source, "interrupt", lambda: None)()  # a camera waiting to reconnect stops waiting
         self.captured.close()
         self.results.close()
         deadline = time.perf_counter() + self.join_timeout

@@ -173,6 +173,8 @@ class RunStats:
     recent_output: deque[float] = field(default_factory=lambda: deque(maxlen=60))
     recent_latency_ms: deque[float] = field(default_factory=lambda: deque(maxlen=30))
     stopped_by: str | None = None  # the signal that ended the run (SIGINT, SIGTERM, SIGHUP)
+    camera_lost_s: float = 0.0  # seconds a camera gave no frames (the output repeated the last one)
+    reconnects: int = 0  # times a lost camera came back
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def stage(self, name: str, ms: float) -> None:
@@ -225,6 +227,8 @@ class RunStats:
                 "peak_rss_mb": peak_rss_mb(),
                 "duration_s": round(end - self.started, 3),
                 "stopped_by": self.stopped_by,
+                "camera_lost_s": self.camera_lost_s,
+                "reconnects": self.reconnects,
             }
 
 
