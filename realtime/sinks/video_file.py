@@ -4,9 +4,12 @@
   NVIDIA driver is there and the encoder opens, else ``libx264`` with a real-time preset
   (``veryfast``, ``zerolatency``: no frames held back, ~1-3 ms a 640x480 frame).
 * **Crash-proof**: an .mp4/.m4v/.mov is a *fragmented* MP4 (``frag_keyframe+empty_moov+
-  default_base_moof``) with a keyframe every second: each second is written out whole with its
-  own index, so a run killed with SIGKILL (or a power cut) loses at most the last second. A
-  plain MP4 has its only index written at the end: a killed run left nothing readable.
+  default_base_moof``) with a keyframe every second of stream time: each fragment is written
+  out whole with its own index, so a run killed with SIGKILL (or a power cut) loses at most the
+  last second. ``flush_packets`` also hands every packet to the file at once (FFmpeg's MP4
+  muxer then closes a fragment per frame): in practice a kill loses only the last few frames
+  (a kill -9 after 8 s: 8.0 s readable). A plain MP4 has its only index written at the end: a
+  killed run left nothing readable.
   ``.mkv`` is Matroska (also readable up to the last cluster), ``.avi`` AVI.
 * **Timing**: each frame's pts is its stream time (a file's own clock, a camera's wall clock;
   :meth:`VideoFileSink.send`), in 1/90 000 s: a paced run that drops frames, or a slow filter

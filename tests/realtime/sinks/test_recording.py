@@ -52,6 +52,8 @@ def assert_in_sync(source: Path, out: Path, audio: str | None = "aac") -> dict:
         assert abs(offset) < FRAME, (got["beep"], got["flash"], got["flash_index"], src["beep"])
         assert abs(got["beep"] - src["beep"]) < FRAME
         got["offset_ms"] = offset * 1000
+        print(f"{out.name}: sound {got['audio']}, tone at {got['beep']:.4f} s (source {src['beep']:.4f}), frame "
+              f"{got['flash_index']} at {got['flash']:.4f} s: audio/video offset {offset * 1000:+.1f} ms")
     return got
 
 
@@ -218,3 +220,17 @@ def test_an_avi_gets_no_sound_and_says_so(clips, tmp_path, caplog):
         sink.close()
     assert [r.message for r in caplog.records if ".avi file gets no sound" in r.message]
     assert measure(tmp_path / "v.avi")["audio"] is None
+
+
+def test_a_looped_source_has_sound_for_its_first_pass(monkeypatch, capsys, clips, tmp_path):
+    """3 s of video from a 2 s clip played twice: the sound is the first pass's, then silence
+    (not restarted out of place)."""
+    out = tmp_path / "out.mp4"
+    code, err = run_realtime(monkeypatch, capsys, "--filter", str(clips["filter"]), "--source", str(clips["aac"]),
+                             "--no-preview", "--no-track", "--output", str(out), "--fast", "--loop", "--frames", "90")
+    assert code == 0, err
+    with av.open(str(out)) as c:
+        s = c.streams.audio[0]
+        end = max(float(f.pts * s.time_base) + f.samples / f.sample_rate for f in c.decode(s))
+    assert 1.9 < end <= 2.05, end
+    assert measure(out)["frames"] == 90
