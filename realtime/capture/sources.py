@@ -42,8 +42,9 @@ def _fourcc_text(value: float) -> str:
     return "".join(chr((code >> 8 * i) & 0xFF) for i in range(4)).strip("\x00") or "?"
 
 
-# the seam a test replaces with a fake camera (tests/realtime/capture/test_camera_reconnect.py)
-VideoCapture: Callable[..., Any] = cv2.VideoCapture
+# the seam a test sets to a fake camera (tests/realtime/capture/test_camera_reconnect.py);
+# None: cv2.VideoCapture, looked up at each open
+VideoCapture: Callable[..., Any] | None = None
 RETRY_S = 1.0  # a lost camera is tried again this often
 
 
@@ -82,7 +83,7 @@ class CameraSource:
 
     def _open(self) -> Any:
         backend = cv2.CAP_DSHOW if sys.platform == "win32" else cv2.CAP_ANY
-        cap = VideoCapture(self.index, backend)
+        cap = (VideoCapture or cv2.VideoCapture)(self.index, backend)
         if cap.isOpened():
             if self.fourcc:
                 cap.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*self.fourcc))
