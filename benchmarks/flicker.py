@@ -21,7 +21,7 @@ from realtime.errors import UserError, run_cli
 from realtime.filters.chain import load_chain
 from realtime.imaging import work_shape
 from realtime.filters.registry import resolve_filter
-from realtime.compositing.temporal import TemporalStabilizer, flicker_and_response
+from realtime.compositing.temporal import TemporalMemory, flicker_and_response
 
 DEFAULT_VIDEOS = ("liveportrait__d18.mp4", "liveportrait__d9.mp4", "tpsmm__driving.mp4")
 
@@ -46,8 +46,8 @@ def measure(model_path: Path, video: Path, frames: int) -> dict[str, float]:
     f = load_chain(str(model_path), provider="cpu", variant="full")
     inputs = read_frames(video, frames)
     raw = [f.apply(i) for i in inputs]
-    stab = TemporalStabilizer()
-    steady = [stab(i, o) for i, o in zip(inputs, raw)]
+    memory = TemporalMemory()  # as the live loop stabilises: each network's output, at its own size
+    steady = [f.apply(i, temporal=memory) for i in inputs]
     fr, rr = flicker_and_response(inputs, raw)
     fs, rs = flicker_and_response(inputs, steady)
     return {"flicker_off": round(fr, 3), "flicker_on": round(fs, 3), "response_off": round(rr, 3), "response_on": round(rs, 3),

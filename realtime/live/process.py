@@ -1,9 +1,11 @@
-"""One frame's processing: the analysis its chain needs, the chain, temporal stabilisation.
+"""One frame's processing: the analysis its chain needs, then the chain, whose networks are
+stabilised over time (:mod:`realtime.compositing.temporal`).
 
 The frame and the live controls' snapshot come in; the image and the stage timings come back
 (:class:`Processed`). The processor owns what lives across frames of one stream: the chains
 the hotkeys switch between (built once each), the analysers (face tracking smooths over
-time) and the stabiliser (it blends with the previous output).
+time) and the temporal memory (each network's previous output), handed to the chain with
+each frame's settings.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from realtime.filters.chain import Chain, build_chain
 from realtime.live.controls import ControlState
 from realtime.filters.kinds.base import Filter, Settings
 from realtime.filters.loading import ModelLoader
-from realtime.compositing.temporal import TemporalStabilizer
+from realtime.compositing.temporal import TemporalMemory
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +80,7 @@ class FrameProcessor:
         needs it, always, off; ``backgrounds``: what the b hotkey cycles through (the first
         is used at the start); ``triggers``: chains that take over while a trigger is on."""
         self.chains, self.track, self.backgrounds, self.triggers = chains, track, list(backgrounds) or [None], triggers
-        self.stabilizer = TemporalStabilizer() if temporal else None
+        self.temporal = TemporalMemory() if temporal else None
         self.option = 0
         self.shown = chains[0]  # the chain whose output was last shown (a trigger may have swapped it)
         self.smiling = False
@@ -115,17 +117,15 @@ class FrameProcessor:
             chain = self.triggers.on_smile
         if chain is not self.shown:
             self.shown = chain
-            if self.stabilizer is not None:
-                self.stabilizer.reset()
+            if self.temporal is not None:
+                self.temporal.reset()
         out = image
         if state.enabled:
-            result = chain.process(image, analysis, settings)
+            result = chain.process(image, analysis, replace(settings, temporal=self.temporal))
             out = result.image
             ms.update(result.ms)
-            if self.stabilizer is not None:
-                t0 = time.perf_counter()
-                out = self.stabilizer(image, out)
-                ms["temporal"] = (time.perf_counter() - t0) * 1000
+            if self.temporal is not None:
+                ms["temporal"] = self.temporal.take_ms()  # inside the filters' times, reported on its own too
         ms["process"] = (time.perf_counter() - start) * 1000
         # everything done to a frame besides ONNX Runtime and the analysers (MediaPipe)
         ms["non_inference"] = ms["process"] - sum(analysis.ms.values()) - sum(v for k, v in ms.items() if k.startswith("infer:"))

@@ -11,6 +11,7 @@ from realtime.errors import UserError
 if TYPE_CHECKING:
     from realtime.analysis.analysers import FrameAnalysis
     from realtime.compositing.background import Backdrop
+    from realtime.compositing.temporal import TemporalMemory
     from realtime.filters.engine import FilterModel
 
 
@@ -26,6 +27,7 @@ class Settings:
     work_size: int | None = None  # short side frame filters run at (None: each model's own)
     background: "Backdrop | None" = None  # what replaces the background (realtime.compositing.background); None: kept
     region: str = "all"  # where whole-frame filters apply: all, person or background
+    temporal: "TemporalMemory | None" = None  # the stream's stabilisers (realtime.compositing.temporal); None: stills
 
     def __post_init__(self) -> None:
         if self.region not in REGIONS:

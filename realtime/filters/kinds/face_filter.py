@@ -37,7 +37,7 @@ class FaceFilter:
         size = self.model.contract.work_size
         h, w = bgr.shape[:2]
         out, ms = bgr, 0.0
-        for face in analysis.faces:
+        for slot, face in enumerate(analysis.faces):
             m = face_transform(face, size)
             crop = cv2.warpAffine(out, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
             try:
@@ -45,7 +45,10 @@ class FaceFilter:
             except NonFiniteOutput:
                 return Applied(bgr, ms, nonfinite=True)
             ms += result.ms
-            out = paste_change(out, result.image.astype(np.float32) - crop, self.mask * settings.strength, m)
+            image = result.image
+            if settings.temporal is not None:  # in the aligned crop: a still face stays still while the head moves
+                image = settings.temporal.stabilise((self.name, slot), crop, image)
+            out = paste_change(out, image.astype(np.float32) - crop, self.mask * settings.strength, m)
         return Applied(out, ms)
 
 

@@ -36,6 +36,8 @@ class FrameFilter:
         except NonFiniteOutput:
             return Applied(bgr, nonfinite=True)
         out = result.image
+        if settings.temporal is not None:  # at the work size, before the upscale: where the flicker is made
+            out = settings.temporal.stabilise(self.name, small, out)
         if (sh, sw) != (h, w):
             out = cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
         return Applied(in_region(blend(out, bgr, settings.strength), bgr, analysis.person, settings.region), result.ms)

@@ -69,3 +69,54 @@ def test_flicker_report_keeps_filters_measured_earlier_with_the_same_videos():
     assert again["mean"]["cartoon"] == {"flicker_off": 3.0} and again["mean"]["mosaic"] == {"flicker_off": 2.0}
     assert merged(both, report("candy", 4.0, frames=30))["mean"] == {"candy": {"flicker_off": 4.0}}, "other frames: start over"
     assert merged(None, report("candy", 4.0))["mean"] == {"candy": {"flicker_off": 4.0}}
+
+
+class _NoisyModel:
+    """A stand-in for a network that flickers: fresh noise on every call, at whatever size it is given."""
+
+    name = "noisy"
+
+    def __init__(self, work_size: int) -> None:
+        from realtime.filters.onnx_format import FilterContract
+
+        self.contract = FilterContract(name="noisy", work_size=work_size)
+        self.rng = np.random.default_rng(0)
+        self.sizes: list[tuple[int, int]] = []
+
+    def infer(self, bgr: np.ndarray, latent: int = 0):
+        from realtime.filters.engine import Inference
+
+        self.sizes.append(bgr.shape[:2])
+        return Inference(flickering_filter(bgr, self.rng), 0.0)
+
+
+def test_a_frame_filter_is_stabilised_at_its_work_size_before_the_upscale():
+    """The stream's memory holds the network's 480-line output still on a still 1280x720 frame;
+    the full-size frame is never blended (that cost 4.4 ms of CPU a frame, 1.6 at 853x480)."""
+    from realtime.analysis.analysers import FrameAnalysis
+    from realtime.compositing.temporal import TemporalMemory
+    from realtime.filters.kinds.base import Settings
+    from realtime.filters.kinds.frame_filter import FrameFilter
+
+    model = _NoisyModel(work_size=480)
+    still = np.repeat(np.repeat(scene(0, np.random.default_rng(1)), 8, axis=0), 10, axis=1)[:720, :1280]
+    memory = TemporalMemory()
+    plain = FrameFilter(model)  # type: ignore[arg-type]
+    outs = [plain.apply(still, FrameAnalysis(), Settings(temporal=memory)).image for _ in range(6)]
+    raw = [plain.apply(still, FrameAnalysis(), Settings()).image for _ in range(6)]
+    assert set(model.sizes) == {(480, 853)} and outs[0].shape == still.shape
+    change = lambda frames: np.mean([np.abs(b.astype(int) - a).mean() for a, b in zip(frames[2:], frames[3:])])  # noqa: E731
+    assert change(outs) < 0.4 * change(raw)
+    assert memory.take_ms() > 0 and memory.take_ms() == 0.0  # timed, then taken
+
+
+def test_the_memory_is_per_network_output_and_forgotten_on_reset():
+    from realtime.compositing.temporal import TemporalMemory
+
+    memory = TemporalMemory()
+    a, b = np.zeros((48, 64, 3), np.uint8), np.full((48, 64, 3), 200, np.uint8)
+    memory.stabilise("x", a, a)
+    assert (memory.stabilise("y", a, b) == b).all()  # another key: nothing to hold
+    assert (memory.stabilise("x", a, b) != b).any()  # the same key on a still input: held towards the old output
+    memory.reset()
+    assert (memory.stabilise("x", a, b) == b).all()
