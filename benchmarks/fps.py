@@ -311,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.look_across_sizes import measure as look_across_sizes
     from realtime.compositing.background import parse_background
     from realtime.filters.chain import chain_files, parse_spec
-    from realtime.filters.registry import bundled_filters, fast_variant, resolve_filter
+    from realtime.filters.registry import bundled_filters, fast_variant, resolve_filter, variant_file
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--filter", nargs="*", help="bundled names, ONNX files, effects (big_eyes, glasses, crown) or chains a+b; "
@@ -331,8 +331,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--track", choices=["auto", "always", "off"], default="auto",
                    help="face tracking as in realtime: auto = only for face filters (default), always, off")
     p.add_argument("--no-track", dest="track", action="store_const", const="off")
-    p.add_argument("--variants", nargs="*", default=["full", "fast"], choices=["full", "fast"],
-                   help="full network and/or its fast CPU student (NAME.fast.onnx, skipped where there is none)")
+    p.add_argument("--variants", nargs="*", default=["full", "fast"], choices=["full", "fast", "auto"],
+                   help="full network and/or its fast CPU student (NAME.fast.onnx, skipped where there is none); "
+                        "auto: the one realtime runs on the provider (one row per filter)")
     p.add_argument("--ssim-frames", type=int, default=8, help="frames on which the fast variant is compared with the full one (0: no comparison)")
     p.add_argument("--look-frames", type=int, default=4, help="frames on which each network filter's output at sizes above "
                    "480 lines is compared with its 480-line output (benchmarks.look_across_sizes; 0: no comparison)")
@@ -371,7 +372,10 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 full = resolve_filter(spec)
                 for variant in a.variants:
-                    fp32 = full if variant == "full" else fast_variant(full)
+                    if variant == "auto":  # the file realtime runs on this provider
+                        fp32: Path | None = variant_file(full, provider, "auto")
+                    else:
+                        fp32 = full if variant == "full" else fast_variant(full)
                     if fp32 is None:
                         log.warning("%s has no fast variant (NAME.fast.onnx): skipped", spec)
                         continue
@@ -385,13 +389,14 @@ def main(argv: list[str] | None = None) -> int:
                         live = live_summary(end_to_end(run_spec, provider, size, a.source, a.frames, a.track, run_variant, fps=a.live_fps))
                         ratio = round(e2e["fps_output"] / base_e2e["fps_output"], 2) if base_e2e["fps_output"] else 0.0
                         io_ms = frame_io_ms(hw)
-                        row = {"filter": spec, "variant": variant, "precision": precision, "provider": provider,
+                        shown = variant if variant != "auto" else ("full" if fp32 == full else "fast")
+                        row = {"filter": spec, "variant": shown, "precision": precision, "provider": provider,
                                "size": f"{size[0]}x{size[1]}", "model": mo, "e2e": e2e, "live": live, "ratio_e2e": ratio,
                                "frame_io_ms": io_ms, "non_inference_ms": round(e2e["stages_ms"]["non_inference"]["p50"] + io_ms, 2)}
-                        if (variant, precision) != ("full", "fp32") and frames:
+                        if (shown, precision) != ("full", "fp32") and frames:
                             row["ssim_to_full"] = ssim_to_full(full, path, frames, provider)
                         rows.append(row)
-                        print(f"{spec} {variant} {precision} {provider} {size[0]}x{size[1]}: model {mo['fps']} fps, "
+                        print(f"{spec} {shown} {precision} {provider} {size[0]}x{size[1]}: model {mo['fps']} fps, "
                               f"e2e {e2e['fps_output']} fps ({ratio}× baseline), live p95 {live['latency_ms']['p95']:.1f} ms, "
                               f"non-inference {row['non_inference_ms']} ms" + (f", SSIM to full {row['ssim_to_full']}" if "ssim_to_full" in row else ""))
     starts = {spec: startup(spec, "auto", a.source) for spec in specs if "@" not in spec} if a.startup else {}

@@ -144,3 +144,15 @@ def test_the_look_comparison_fails_a_filter_that_blurs_at_large_sizes():
     frames = [cv2.GaussianBlur(rng.integers(0, 256, (720, 1280, 3), np.uint8), (0, 0), 1.5) for _ in range(2)]
     result = compare(BlursAtLargeSizes(), frames)
     assert result["reference"] == "853x480" and not result["pass"] and result["worst_gain_gap"] > 0.05
+
+
+def test_variant_auto_is_one_row_per_filter_named_by_the_file_realtime_runs(tmp_path):
+    full = make_onnx_filter(tmp_path / "swap.onnx")
+    make_onnx_filter(tmp_path / "swap.fast.onnx")
+    lone = make_onnx_filter(tmp_path / "lone.onnx")
+    out = tmp_path / "report"
+    assert main(["--filter", str(full), str(lone), "--sizes", "256x192", "--frames", "3", "--runs", "2", "--variants", "auto",
+                 "--ssim-frames", "0", "--look-frames", "0", "--no-startup", "--no-track", "--out", str(out)]) == 0
+    rows = json.loads((out / "fps.json").read_text())["rows"]
+    assert sorted((r["filter"].split("/")[-1], r["variant"]) for r in rows if not r["filter"].startswith("baseline")) == [
+        ("lone.onnx", "full"), ("swap.onnx", "fast")]
