@@ -106,7 +106,7 @@ def painting(name: str, data: Path, short: int) -> np.ndarray:
 def through_work_size(rgb: np.ndarray, work_size: int) -> np.ndarray:
     """``rgb`` shrunk to a frame filter's work size and grown back, as the runtime does around
     the network (:mod:`realtime.filters.kinds.frame_filter`): what the resizing alone leaves of the detail."""
-    from realtime.filters.kinds.frame_filter import shrink
+    from realtime.imaging import shrink
     from realtime.imaging import work_shape
 
     h, w = rgb.shape[:2]

@@ -1,5 +1,5 @@
 """Small pixel helpers shared by the rooms: any source's frame as BGR uint8, the size a frame
-filter runs at, and the strength blend."""
+filter runs at, a fast shrink, and the strength blend."""
 from __future__ import annotations
 
 import cv2
@@ -33,3 +33,16 @@ def to_bgr(image: np.ndarray) -> np.ndarray:
     elif image.shape[2] == 4:
         image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
     return np.ascontiguousarray(image)
+
+
+def shrink(bgr: np.ndarray, w: int, h: int) -> np.ndarray:
+    """``bgr`` at w×h, every source pixel counted: area averaging by the whole factor (OpenCV's
+    fast path), then bilinear for what is left (under 2x bilinear reads every source pixel).
+    Area averaging by a fractional factor costs 10x more: 1280x720 -> 853x480 took 4.4 ms of
+    CPU, bilinear 0.7; 1920x1080 -> 853x480 8.4 ms, halving then bilinear about 1."""
+    k = min(bgr.shape[0] // h, bgr.shape[1] // w)
+    if k >= 2:
+        bgr = cv2.resize(bgr, (bgr.shape[1] // k, bgr.shape[0] // k), interpolation=cv2.INTER_AREA)
+    if bgr.shape[:2] != (h, w):
+        bgr = cv2.resize(bgr, (w, h), interpolation=cv2.INTER_LINEAR)
+    return bgr

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from realtime.imaging import shrink
 from realtime.native import quiet_native_stderr
 from realtime.analysis.one_euro import OneEuroConfig, OneEuroFilter
 
@@ -128,7 +129,7 @@ class FaceTracker:
     def _detect(self, bgr: np.ndarray) -> list[np.ndarray]:
         h, w = bgr.shape[:2]
         scale = min(1.0, self.max_side / max(h, w))
-        small = cv2.resize(bgr, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA) if scale < 1 else bgr
+        small = shrink(bgr, round(w * scale), round(h * scale)) if scale < 1 else bgr  # 1280x720: halved, then bilinear
         rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
         if self.seen_face:
             result = self.mesh.process(rgb)
