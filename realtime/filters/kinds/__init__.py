@@ -15,4 +15,4 @@ when imported (and one line importing it below); the registries and the types ar
 come in as :class:`Settings` and results go back as :class:`Applied`: nothing about a call is
 kept on the filter, so one chain can serve several threads.
 """
-from realtime.filters.kinds import face_effects, face_filter, frame_filter  # noqa: F401  (they register themselves)
+from realtime.filters.kinds import auto_frame, face_effects, face_filter, frame_filter, low_light  # noqa: F401  (they register themselves)
