@@ -38,7 +38,8 @@ class RunConfig:
     source: str = "0"  # camera index, video file, image file or "synthetic"
     size: tuple[int, int] | None = None  # capture size (width, height)
     fps: float = 30.0  # output frame rate
-    mirror: bool = False
+    mirror: bool = False  # the preview is a mirror image (what the call sees is not flipped unless mirror_output)
+    mirror_output: bool = False  # the virtual camera and the file are flipped too
     preview: bool = True  # a preview window with hotkeys
     virtual_cam: bool | str = False  # True or a device such as /dev/video10
     virtual_cam_backend: str | None = None  # a registered pyvirtualcam backend
@@ -65,6 +66,7 @@ class RunConfig:
     max_faces: int = 2  # faces tracked at once
     sticker: str | None = None  # a user's RGBA PNG on every face: FILE.png[@eyes|@head]
     config_file: Path | None = None  # the TOML file the options came from (never an output)
+    favourites: tuple[str, ...] = ()  # chains for the preview's keys 1-9 (realtime.control keeps them)
 
     def __post_init__(self) -> None:
         problems = self.problems()
@@ -96,6 +98,8 @@ class RunConfig:
         for name, allowed in CHOICES.items():
             if getattr(self, name) not in allowed:
                 out.append(f"--{flag(name)} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+        if not isinstance(self.favourites, tuple) or not all(isinstance(f, str) and f.strip() for f in self.favourites):
+            out.append(f"favourites must be a tuple of filter names, got {self.favourites!r}")
         if self.size is not None:
             if (not isinstance(self.size, tuple) or len(self.size) != 2
                     or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_SIDE for v in self.size)):

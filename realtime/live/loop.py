@@ -1,7 +1,7 @@
 """The live loop's threads: capture → process → output, newest frame wins.
 
     capture thread ──Slot──► process thread ──Slot──► output (main thread, at least --fps)
-    source.read, mirror      FrameProcessor             sinks, preview + hotkeys
+    source.read              FrameProcessor             sinks, preview + hotkeys, mirror
 
 Every frame carries its id and capture time; the output records latency = output time −
 capture time of the frame the result came from. Each result is sent as soon as it is ready;
@@ -9,6 +9,13 @@ when inference is slower than --fps, the output re-sends the newest finished res
 newest raw frame with ``repeat="raw"``) so a virtual camera keeps its frame rate. Unpaced
 sources (files processed as fast as possible) use back-pressure instead of dropping frames.
 What happens to one frame is :mod:`realtime.live.process`; the hotkeys are :mod:`realtime.live.controls`.
+
+The mirror is applied at the output, not at capture: the preview is a mirror image when
+``mirror`` is on, what the call sees (virtual camera, file) only with ``mirror_output``. The
+output thread also opens and closes the virtual camera as the controls ask, and hands a copy
+of a frame to :class:`FrameTap` a few times a second while someone watches (the studio page's
+preview); the control plane (:mod:`realtime.control`) reads those and posts changes to
+:class:`~realtime.live.controls.Controls`, never touching a frame being processed.
 """
 from __future__ import annotations
 
@@ -22,15 +29,17 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from realtime.live.controls import Controls, ControlState, status_line
+from realtime.errors import first_line
+from realtime.live.controls import Choices, Controls, ControlState, status_line
 from realtime.live.events import EventLog
 from realtime.live.frames import Frame, Slot
-from realtime.live.process import FrameProcessor, Processed
+from realtime.live.process import FrameProcessor, Processed, Triggers
 from realtime import signals
 from realtime.signals import leave_behind, signal_name
 from realtime.sinks.preview import PreviewSink
 from realtime.sinks.notice import CAMERA_LOST, with_notice
 from realtime.sinks.base import Sink
+from realtime.sinks.virtual_cam import VirtualCamSink
 from realtime.capture.sources import Source
 from realtime.live.stats import RunStats
 
@@ -43,6 +52,8 @@ class LoopConfig:
     frames: int | None = None  # stop after this many output frames
     repeat: str = "result"  # when inference is behind: re-send the newest "result" or "raw" frame
     controls: ControlState = ControlState()  # the live settings at the start
+    background: str | None = None  # the text that asked for the first background (its label)
+    favourites: tuple[str, ...] = ()  # chains for the keys 1-9
 
 
 @dataclass(frozen=True)
@@ -51,12 +62,68 @@ class Result:
     processed: Processed
 
 
+class FrameTap:
+    """The newest output frame for a watcher (the studio page's preview): the output thread
+    copies one at most ``fps`` times a second, and only while someone has asked within the
+    last ``watch_s`` seconds; otherwise :meth:`offer` costs two comparisons."""
+
+    def __init__(self, fps: float = 5.0, watch_s: float = 2.0) -> None:
+        self.fps, self.watch_s = fps, watch_s
+        self._cond = threading.Condition()
+        self._frame: np.ndarray | None = None
+        self._seq = 0
+        self._watched_until = 0.0
+        self._last = 0.0
+        self.closed = False
+
+    def watch(self) -> None:
+        """Someone wants frames: copy them for the next ``watch_s`` seconds."""
+        self._watched_until = time.perf_counter() + self.watch_s
+
+    def offer(self, image: np.ndarray, mirror: bool = False) -> None:
+        now = time.perf_counter()
+        if now > self._watched_until or now - self._last < 1.0 / self.fps:
+            return
+        self._last = now
+        copy = cv2.flip(image, 1) if mirror else image.copy()
+        with self._cond:
+            self._frame, self._seq = copy, self._seq + 1
+            self._cond.notify_all()
+
+    def wait(self, after: int, timeout: float) -> tuple[int, np.ndarray] | None:
+        """The frame after number ``after`` (with its number), or None after ``timeout`` s or
+        once closed."""
+        self.watch()
+        with self._cond:
+            self._cond.wait_for(lambda: self._seq > after or self.closed, timeout)
+            if self._seq <= after or self._frame is None:
+                return None
+            return self._seq, self._frame
+
+    def close(self) -> None:
+        with self._cond:
+            self.closed = True
+            self._cond.notify_all()
+
+
 class LiveLoop:
     def __init__(self, source: Source, processor: FrameProcessor, sinks: list[Sink], preview: PreviewSink | None,
-                 cfg: LoopConfig = LoopConfig(), stats: RunStats | None = None, events: EventLog | None = None) -> None:
+                 cfg: LoopConfig = LoopConfig(), stats: RunStats | None = None, events: EventLog | None = None,
+                 open_virtual_cam: Callable[[], Sink] | None = None) -> None:
+        """``open_virtual_cam``: opens the virtual camera when the controls turn it on (one
+        already open is found among ``sinks``); without it, it cannot be turned on."""
         self.source, self.processor, self.sinks, self.preview, self.cfg = source, processor, sinks, preview, cfg
         self.events = events  # trigger changes, written by the process thread, closed with the sinks
+        self.open_virtual_cam = open_virtual_cam
+        self.virtual_cam: Sink | None = next((s for s in sinks if isinstance(s, VirtualCamSink)), None)
+        self.virtual_cam_error = ""  # why the last attempt to open it failed
         self.controls = Controls(cfg.controls, len(processor.chains), len(processor.backgrounds))
+        self.choices = Choices(self.controls, processor.chains, processor.backgrounds, cfg.background)
+        self.controls.favourites = cfg.favourites
+        trigger = getattr(getattr(processor, "triggers", None), "on_smile", None)
+        self._smile_option = self.choices.add_chain(trigger) if trigger is not None else -1
+        self.controls.update(virtual_cam=self.virtual_cam is not None, on_smile=self._smile_option)
+        self.tap = FrameTap()
         self.background_name = ""
         self.stats = stats or RunStats()
         self.captured: Slot[Frame] = Slot()
@@ -80,8 +147,6 @@ class LiveLoop:
                 image = self.source.read()
                 if image is None:
                     break
-                if self.controls.state().mirror:
-                    image = cv2.flip(image, 1)
                 now = time.perf_counter()
                 if first is None:
                     first = now
@@ -115,7 +180,9 @@ class LiveLoop:
                     if self.captured.closed:
                         break
                     continue
-                processed = self.processor(frame.image, frame.t, self.controls.state())
+                state = self.controls.state()
+                self._follow_trigger(state)
+                processed = self.processor(frame.image, frame.t, state)
                 if processed.events and self.events is not None:
                     self.events.write(frame.id, frame.t, processed.events)
                 self.chain_name, self.background_name = processed.chain, processed.background
@@ -135,21 +202,61 @@ class LiveLoop:
         finally:
             self.results.close()
 
+    def _follow_trigger(self, state: ControlState) -> None:
+        """The smile trigger's chain as the controls say (process thread, between frames:
+        the processor reads its triggers only inside its call)."""
+        if state.on_smile != self._smile_option and hasattr(self.processor, "triggers"):
+            self._smile_option = state.on_smile
+            chain = self.choices.chain(state.on_smile) if state.on_smile >= 0 else None
+            self.processor.triggers = Triggers(on_smile=chain)
+            log.info("on smile: %s", chain.name if chain is not None else "nothing")
+
     # ------------------------------------------------------------------ output (main thread)
+    def _switch_virtual_cam(self, want: bool) -> None:
+        """Open or close the virtual camera as the controls ask (output thread: sinks are its)."""
+        if want and self.virtual_cam is None:
+            try:
+                if self.open_virtual_cam is None:
+                    raise RuntimeError("this run cannot open a virtual camera")
+                self.virtual_cam = self.open_virtual_cam()
+            except Exception as exc:  # a missing device: one line, the camera stays off, the loop goes on
+                self.virtual_cam_error = first_line(exc)
+                log.error("virtual camera: %s", self.virtual_cam_error)
+                self.controls.update(virtual_cam=False)
+                return
+            self.virtual_cam_error = ""
+            self.sinks.append(self.virtual_cam)
+            log.info("virtual camera on")
+        elif not want and self.virtual_cam is not None:
+            cam, self.virtual_cam = self.virtual_cam, None
+            self.sinks.remove(cam)
+            try:
+                cam.close()
+            except Exception as exc:
+                log.warning("closing the virtual camera: %s", first_line(exc))
+            log.info("virtual camera off")
+
     def _send(self, result: Result, repeated: bool) -> None:
         image: np.ndarray = result.processed.image
         if repeated and self.cfg.repeat == "raw" and self.latest_raw is not None:
             image = self.latest_raw.image
+        state = self.controls.state()
+        if state.virtual_cam != (self.virtual_cam is not None):
+            self._switch_virtual_cam(state.virtual_cam)
         t0 = time.perf_counter()
+        out = cv2.flip(image, 1) if state.mirror_output else image  # what the call sees
         for sink in self.sinks:
-            if hasattr(sink, "size") and tuple(getattr(sink, "size")) != (image.shape[1], image.shape[0]):
-                image = cv2.resize(image, tuple(getattr(sink, "size")))
+            if hasattr(sink, "size") and tuple(getattr(sink, "size")) != (out.shape[1], out.shape[0]):
+                out = cv2.resize(out, tuple(getattr(sink, "size")))
             if getattr(sink, "timed", False):  # a video file: the frame's stream time (None: a re-send)
-                sink.send(image, None if repeated else result.frame.t)  # type: ignore[call-arg]
+                sink.send(out, None if repeated else result.frame.t)  # type: ignore[call-arg]
             else:
-                sink.send(image)
+                sink.send(out)
+        self.tap.offer(image, mirror=state.mirror)
         if self.preview is not None:
-            shown = with_notice(image, CAMERA_LOST) if getattr(self.source, "lost", False) else image  # the last good frame
+            shown = cv2.flip(image, 1) if state.mirror else image  # like a mirror
+            if getattr(self.source, "lost", False):
+                shown = with_notice(shown, CAMERA_LOST)  # the last good frame
             self.preview.send(shown, self._status())
             if self.controls.handle(self.preview.last_key) == "s":
                 print(self.stats.summary(self.captured.dropped), flush=True)
@@ -252,6 +359,8 @@ class LiveLoop:
         ``join_timeout`` (5 s: a frame takes ~1-300 ms); one that does not is left behind and
         the process ends without the interpreter's teardown (:mod:`realtime.signals`)."""
         self.stop.set()
+        self.tap.close()
+        self.choices.close()
         getattr(self.source, "interrupt", lambda: None)()  # a camera waiting to reconnect stops waiting
         self.captured.close()
         self.results.close()

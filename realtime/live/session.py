@@ -76,16 +76,23 @@ def hotkey_chains(spec: str) -> list[str]:
     return [spec] + [name for name in bundled_filters() if name != spec.strip()]
 
 
-def run(config: RunConfig, extra_sinks: list[Sink] | None = None, stats: RunStats | None = None) -> RunStats:
+Attach = Callable[[LiveLoop], Callable[[], None]]  # called with the loop before it runs; returns what to call once it stopped
+
+
+def run(config: RunConfig, extra_sinks: list[Sink] | None = None, stats: RunStats | None = None,
+        attach: Attach | None = None) -> RunStats:
     """One live run. From its first step to its last closed file no signal raises: start-up
     acts on one between its steps (:func:`realtime.signals.checkpoint`), the loop stops on it
     and the shutdown cannot be cut short (:mod:`realtime.signals`). ``stats``: a
-    :class:`RunStats` (or subclass) the caller watches during the run (benchmarks.soak)."""
+    :class:`RunStats` (or subclass) the caller watches during the run (benchmarks.soak).
+    ``attach``: what runs beside the loop (the control plane, :mod:`realtime.control`),
+    started once the loop is built and stopped once it has stopped."""
     with signals.deferred():
-        return _run(config, extra_sinks or [], stats)
+        return _run(config, extra_sinks or [], stats, attach)
 
 
-def _run(config: RunConfig, extra_sinks: list[Sink], given_stats: RunStats | None = None) -> RunStats:
+def _run(config: RunConfig, extra_sinks: list[Sink], given_stats: RunStats | None = None,
+         attach: Attach | None = None) -> RunStats:
     check_before_work(config)
     sticker = [sticker_filter(config.sticker)] if config.sticker else []  # a bad file fails here, before any work
     backdrop = parse_background(config.background)  # a bad image or video fails here, before the source and models
@@ -96,6 +103,7 @@ def _run(config: RunConfig, extra_sinks: list[Sink], given_stats: RunStats | Non
     preview: PreviewSink | None = None
     video: VideoFileSink | None = None
     processor: FrameProcessor | None = None
+    detach: Callable[[], None] | None = None
     try:
         signals.checkpoint()
         w, h = source.size
@@ -113,9 +121,13 @@ def _run(config: RunConfig, extra_sinks: list[Sink], given_stats: RunStats | Non
             sound = input_path(config.source) if config.audio and getattr(source, "path", None) is not None else None
             video = VideoFileSink(config.output, (w, h), config.fps, audio_from=sound)
             sinks.append(video)
+        device = None if config.virtual_cam in (True, False) else str(config.virtual_cam)
+
+        def open_virtual_cam() -> VirtualCamSink:  # now, or when the controls turn it on
+            return VirtualCamSink((w, h), config.fps, device, config.virtual_cam_backend)
+
         if config.virtual_cam:
-            device = None if config.virtual_cam is True else str(config.virtual_cam)
-            sinks.append(VirtualCamSink((w, h), config.fps, device, config.virtual_cam_backend))
+            sinks.append(open_virtual_cam())
         if config.preview:
             preview = PreviewSink(f"realtime: {chains[0].name}")
             print(HOTKEYS, flush=True)
@@ -123,16 +135,23 @@ def _run(config: RunConfig, extra_sinks: list[Sink], given_stats: RunStats | Non
             sinks.append(NullSink())
         stats = given_stats if given_stats is not None else RunStats()
         stats.provider = loader.providers
-        start = ControlState(strength=config.strength, latent=config.latent, mirror=config.mirror)
-        loop = LiveLoop(source, processor, sinks, preview, LoopConfig(config.fps, config.frames, config.repeat, start), stats, events)
+        start = ControlState(strength=config.strength, latent=config.latent, mirror=config.mirror,
+                             mirror_output=config.mirror_output)
+        loop = LiveLoop(source, processor, sinks, preview, LoopConfig(config.fps, config.frames, config.repeat, start,
+                        config.background, config.favourites), stats, events, open_virtual_cam)
+        detach = attach(loop) if attach is not None else None
         signals.checkpoint()  # the last one: from here on a signal stops the loop and the outputs are finished
     except BaseException:  # a bad option, Ctrl-C or SIGTERM while loading (an abort, not a stop): close what is open
-        _close_all([source.close, *(s.close for s in sinks), *([preview.close] if preview else []),
+        _close_all([*([detach] if detach is not None else []), source.close, *(s.close for s in sinks), *([preview.close] if preview else []),
                     *([processor.close] if processor is not None else [getattr(backdrop, "close", lambda: None)]),
                     *([events.close] if events is not None else [])])
         raise
     try:
-        stats = loop.run()
+        try:
+            stats = loop.run()
+        finally:
+            if detach is not None:
+                detach()  # the control plane stops, the settings are saved (it logs its own problems)
     except Exception:  # from a thread (a model a hotkey loads, a bug): raised once the stats are saved
         try:
             _save(config, stats, loader)
