@@ -6,6 +6,9 @@
     realtime-export import-onnx candy-9.onnx -o candy.onnx --input-range 0-255
     realtime-export tensorrt cartoon.onnx --opt 640x480
     realtime-export info cartoon.onnx
+    realtime-export install my.onnx|FOLDER|shared.zip [--name NAME]    your own filters (export.library_cli)
+    realtime-export list | uninstall NAME | export NAME -o NAME.zip
+    realtime-export clone PAIRS --name NAME [--minutes M | --steps N]    clone a filter from before/after pairs
 """
 from __future__ import annotations
 
@@ -311,6 +314,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("info", help="print a model's filter contract")
     sp.add_argument("model", type=Path)
     sp.set_defaults(func=cmd_info)
+
+    from export.library_cli import add_commands
+
+    add_commands(sub)  # install, list, uninstall, export, clone: your own filters
     return p
 
 

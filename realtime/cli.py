@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sticker", metavar="FILE.png[@eyes|@head]",
                    help="your own RGBA image on every face: @eyes (default) between the eyes, @head above them")
     p.add_argument("--config", type=Path, help="TOML file with any of these options")
-    p.add_argument("--list-filters", action="store_true", help="list bundled filters and exit")
+    p.add_argument("--list-filters", action="store_true", help="list bundled filters, yours and the effects, and exit")
     p.add_argument("--list-cameras", action="store_true", help="list cameras that open and exit")
     p.add_argument("-v", "--verbose", action="count", default=0, help="-v: what it does (info), -vv: debug")
     return p
@@ -210,7 +210,28 @@ def list_filters() -> int:
         c = read_contract(path)
         variants = f"  variants: {', '.join(c.latent_names)}" if c.latent_names else (f"  latent codes: {c.latent_codes}" if c.latent_codes else "")
         print(f"{name:14s} {c.kind:5s} work size {c.work_size:4d}  {path.stat().st_size / 1e6:5.1f} MB{variants}")
+    list_your_filters(set(filters))
     return 0
+
+
+def list_your_filters(bundled: set[str]) -> None:
+    """The filters installed in the user's library (realtime-export install / clone), marked as
+    yours, then the effects (filters without a network)."""
+    from realtime.filters.kinds.base import EFFECTS
+    from realtime.filters.library import filters_dir, list_installed
+    from realtime.filters.onnx_format import read_contract
+
+    for entry in list_installed():
+        hidden = entry.name in bundled or entry.name in EFFECTS
+        try:
+            c = read_contract(entry.path)
+            about = f"{c.kind:5s} work size {c.work_size:4d}  {entry.size_bytes / 1e6:5.1f} MB"
+        except UserError as exc:
+            about = f"unreadable ({exc})"
+        print(f"{entry.name:14s} {about}  yours{'  (hidden: a bundled filter or effect has this name)' if hidden else ''}")
+    if not list_installed():
+        print(f"(no filters of your own in {filters_dir()}: realtime-export install FILE.onnx, or realtime-export clone PAIRS --name NAME)")
+    print(f"effects: {', '.join(EFFECTS)}")
 
 
 def build_web_parser() -> argparse.ArgumentParser:

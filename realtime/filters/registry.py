@@ -1,6 +1,8 @@
 """The filters that ship with the package (``realtime/bundled/NAME.onnx``) and name lookup.
 
-``--filter`` takes a bundled name or a path to any ONNX file; ``a+b`` chains them.
+``--filter`` takes a bundled name, the name of one of your installed filters
+(:mod:`realtime.filters.library`; a bundled name wins, and install refuses to take one), or a
+path to any ONNX file; ``a+b`` chains them.
 
 A filter may have a light CPU variant next to it, ``NAME.fast.onnx`` (a distilled student
 that runs at a fraction of the frame size with guided upsampling), and a half-precision export
@@ -13,6 +15,7 @@ from pathlib import Path
 
 from realtime.errors import UserError
 from realtime.filters.onnx_format import is_variant, variant_of
+from realtime.filters.library import installed_filters
 
 BUNDLED = Path(__file__).resolve().parents[1] / "bundled"
 CHOICES = ("auto", "full", "fast")
@@ -32,12 +35,25 @@ def resolve_filter(spec: str) -> Path:
     known = bundled_filters()
     if spec in known:
         return known[spec]
+    yours = installed_filters()
+    if spec in yours:
+        return yours[spec]
     path = Path(spec).expanduser()
     if path.suffix.lower() == ".onnx" or path.exists():
         if not path.is_file():
             raise UserError(f"model file {path} does not exist")
         return path
-    raise UserError(f"unknown filter {spec!r}; bundled filters: {', '.join(known) or 'none'} (or pass a path to an .onnx file)")
+    mine = f"; your filters: {', '.join(yours)}" if yours else ""
+    raise UserError(f"unknown filter {spec!r}; bundled filters: {', '.join(known) or 'none'}{mine} (or pass a path to an .onnx file)")
+
+
+def reserved_names() -> set[str]:
+    """Names an installed filter may not take: the bundled filters, the effects and ``none``
+    (each would be shadowed, or would shadow, in ``--filter``)."""
+    from realtime.filters.kinds.base import EFFECTS
+    import realtime.filters.kinds  # noqa: F401  (the effects register themselves)
+
+    return {*bundled_filters(), *EFFECTS, "none"}
 
 
 def fast_variant(path: Path) -> Path | None:

@@ -2,12 +2,14 @@
 :class:`ApplyOptions`.
 
 The command line takes any ONNX path and any background file; a web client must not make the
-server open files, so here a filter is a bundled name, an effect (big_eyes, glasses, crown) or
-``none``, chained with ``+``; and a background is ``none``, ``blur[:S]``, ``remove[:COLOUR]`` or
-a colour. Every problem with a request's fields is reported at once, in one line.
+server open files, so here a filter is a bundled name, one of the user's installed filters
+(by name), an effect (big_eyes, glasses, crown, ...) or ``none``, chained with ``+``; and a
+background is ``none``, ``blur[:S]``, ``remove[:COLOUR]`` or a colour. Every problem with a
+request's fields is reported at once, in one line.
 """
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, TypeVar
@@ -17,10 +19,12 @@ from realtime.filters.chain import NONE, split_spec
 from realtime.errors import UserError
 from realtime.filters.kinds.base import EFFECTS
 from realtime.filters.onnx_format import read_contract
+from realtime.filters.library import installed_filters
 from realtime.filters.registry import bundled_filters
 from realtime.web.errors import RequestError
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 MAX_PARTS = 4  # filters in one chain: more only multiplies the time
 ALL = "all"  # latent=all: one tile per variant
 WEB_BACKDROPS = ("blur", "remove")  # keywords a client may use (benchmarks register more)
@@ -64,6 +68,16 @@ class Catalogue:
         filters = {NONE: FilterInfo(NONE, "none")}
         for name, path in bundled_filters().items():
             contract = read_contract(path)
+            names = contract.latent_names or tuple(f"code {i}" for i in range(contract.latent_codes))
+            filters[name] = FilterInfo(name, contract.kind, names)
+        for name, path in installed_filters().items():  # the user's library (a bundled name or effect wins)
+            if name in filters or name in EFFECTS:
+                continue
+            try:
+                contract = read_contract(path)
+            except UserError as exc:  # a damaged file in the library does not take the page down
+                log.warning("your filter %s is left out: %s", name, exc)
+                continue
             names = contract.latent_names or tuple(f"code {i}" for i in range(contract.latent_codes))
             filters[name] = FilterInfo(name, contract.kind, names)
         filters.update({name: FilterInfo(name, "effect") for name in EFFECTS})
