@@ -9,6 +9,10 @@
     realtime --filter cartoon --source talk.mp4 --no-preview --output out.mp4 --frames 100 --stats s.json
     realtime --list-filters | --list-cameras
     realtime web [--host 127.0.0.1] [--port 1235]   a page: upload a photo, pick a filter (see realtime web --help)
+    realtime ctl next | set cartoon+glasses | strength 0.4 | fav 3 | status    the running one (see realtime ctl --help)
+
+While it runs, the studio page (its address is printed at start) and realtime ctl change the
+filter, and the settings you end with are used at the next start (--preset NAME: a saved set).
 
 Options can also come from a TOML file (--config); the command line wins.
 """
@@ -74,7 +78,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", default="0", help="camera index, video file, image file or 'synthetic' (default 0)")
     p.add_argument("--size", type=_size, help="capture size WxH, e.g. 1280x720 (camera/synthetic)")
     p.add_argument("--fps", type=_number(float), default=30.0, help="output frame rate (default 30)")
-    p.add_argument("--mirror", action="store_true", help="flip horizontally, like a mirror")
+    p.add_argument("--mirror", action="store_true", help="show the preview as a mirror (what the call sees is not flipped)")
+    p.add_argument("--no-mirror", dest="mirror", action="store_false", default=False, help="a preview that is not mirrored")
+    p.add_argument("--mirror-output", action="store_true", help="flip what the call sees (virtual camera, --output) too")
+    p.add_argument("--control-port", type=_number(int), default=0,
+                   help="port of the control API and the studio page, on 127.0.0.1 (default: a free one, printed at start)")
+    p.add_argument("--no-control", dest="control", action="store_false", default=True,
+                   help="no control API, no studio page, no realtime ctl")
+    p.add_argument("--preset", metavar="NAME", help="start with a preset saved from the studio page or realtime ctl save-preset NAME")
     p.add_argument("--preview", dest="preview", action="store_true", default=True, help="show a preview window (default)")
     p.add_argument("--no-preview", dest="preview", action="store_false", help="no window (headless)")
     p.add_argument("--virtual-cam", nargs="?", const=True, default=None, metavar="DEVICE",
@@ -274,6 +285,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["web"]:
         return web_main(argv[1:])
+    if argv[:1] == ["ctl"]:  # talks to the running one: nothing heavy to import
+        from realtime.control.ctl import ctl_main
+
+        return ctl_main(argv[1:])
     if argv[:1] == ["bench"]:  # the benchmark sits above the runtime (it imports it, not the other way)
         raise UserError("the benchmark is its own command: python -m benchmarks.fps --help (./run python -m benchmarks.fps ...)")
     with signals.deferred():  # imports, model loading, the run: a signal acts at the next safe point
@@ -283,8 +298,9 @@ def main(argv: list[str] | None = None) -> int:
 def live_main(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.config:
-        parser.set_defaults(**load_config(parser, args.config))
+    from_config = load_config(parser, args.config) if args.config else {}
+    if from_config:
+        parser.set_defaults(**from_config)
         args = parser.parse_args(argv)
     level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
@@ -304,6 +320,9 @@ def live_main(argv: list[str]) -> int:
         if not cams:
             print("no cameras found")
         return 0 if cams else 1
+    from realtime.control.startup import camera_of, with_saved_settings
+
+    args, saved = with_saved_settings(parser, argv, from_config, args.preset)  # the settings that stay (realtime.control)
     if not args.filter:
         if args.background is None and args.on_smile is None and args.sticker is None:
             from realtime.filters.registry import bundled_filters
@@ -314,8 +333,12 @@ def live_main(argv: list[str]) -> int:
     from realtime.live.session import run
 
     signals.checkpoint()
-    options = {**vars(args), "config_file": args.config}
-    summary = run(RunConfig.from_options(options)).summary()
+    from realtime.control.plane import ControlOptions, control_plane
+
+    options = {**vars(args), "config_file": args.config, "favourites": saved.favourites}
+    control = ControlOptions(args.control, args.control_port, saved, camera=camera_of(args.source, args.size),
+                             provider=args.provider, variant=args.variant)
+    summary = run(RunConfig.from_options(options), attach=control_plane(control)).summary()
     lat = summary["latency_ms"]
     print(f"{summary['frames_output']} frames out at {summary['fps_output']:.1f} fps, latency p50 {lat['p50']:.0f} ms "
           f"p95 {lat['p95']:.0f} ms, {summary['frames_dropped']} dropped, provider {summary['provider']}"

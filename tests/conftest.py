@@ -14,6 +14,16 @@ logging.getLogger("onnx_ir").setLevel(logging.WARNING)
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
 
+@pytest.fixture(autouse=True)
+def own_config_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's own settings folder (realtime.control: the last settings, presets, the
+    running instances' files), so no test reads or writes the user's, nor another test's."""
+    folder = tmp_path_factory.mktemp("config")
+    monkeypatch.setenv("REALTIME_CONFIG_DIR", str(folder))
+    monkeypatch.delenv("REALTIME_RUNTIME_DIR", raising=False)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     """The shared real media (../shared/data or $REALTIME_DATA); skip when it is absent."""

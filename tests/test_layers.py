@@ -32,6 +32,7 @@ ROOMS = {
         "filters": {"base", "capture", "analysis", "compositing"},
         "live": {"base", "capture", "analysis", "compositing", "filters", "sinks"},
         "web": {"base", "capture", "analysis", "compositing", "filters"},
+        "control": {"base", "capture", "analysis", "compositing", "filters", "sinks", "live"},
     },
     "models": {
         "base": set(),

@@ -1,0 +1,89 @@
+"""Where the control plane keeps its files.
+
+- the config folder (settings, presets, favourites, recents): ``$REALTIME_CONFIG_DIR``, else
+  platformdirs' ``user_config_dir("realtime-filters")`` (``~/.config/realtime-filters`` on
+  Linux, ``~/Library/Application Support/realtime-filters`` on macOS, ``%LOCALAPPDATA%`` on
+  Windows);
+- the runtime folder (one file per running instance: its port and token, readable by the user
+  only): ``$REALTIME_RUNTIME_DIR``, else ``$REALTIME_CONFIG_DIR/run`` when only that is set
+  (tests), else platformdirs' ``user_runtime_dir`` (``$XDG_RUNTIME_DIR/realtime-filters``)
+  where that folder exists, else ``user_state_dir`` (``~/.local/state/realtime-filters``).
+
+The same rules are applied here when platformdirs is not installed. Folders are made with
+mode 0700.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+APP = "realtime-filters"
+CONFIG_ENV = "REALTIME_CONFIG_DIR"
+RUNTIME_ENV = "REALTIME_RUNTIME_DIR"
+
+
+def config_dir() -> Path:
+    env = os.environ.get(CONFIG_ENV, "").strip()
+    if env:
+        return Path(env).expanduser()
+    try:
+        from platformdirs import user_config_dir
+    except ImportError:
+        return _platform_dir("XDG_CONFIG_HOME", ".config")
+    return Path(user_config_dir(APP))
+
+
+def runtime_dir() -> Path:
+    env = os.environ.get(RUNTIME_ENV, "").strip()
+    if env:
+        return Path(env).expanduser()
+    config = os.environ.get(CONFIG_ENV, "").strip()
+    if config:
+        return Path(config).expanduser() / "run"
+    runtime = _runtime_base()
+    if runtime is not None:
+        return runtime
+    try:
+        from platformdirs import user_state_dir
+    except ImportError:
+        return _platform_dir("XDG_STATE_HOME", ".local/state")
+    return Path(user_state_dir(APP))
+
+
+def _runtime_base() -> Path | None:
+    """platformdirs' user_runtime_dir where its parent exists and is writable (a container
+    or a service manager may have no /run/user/UID), else None."""
+    try:
+        from platformdirs import user_runtime_dir
+        path = Path(user_runtime_dir(APP))
+    except ImportError:
+        if sys.platform in ("win32", "darwin"):
+            return None
+        base = os.environ.get("XDG_RUNTIME_DIR", "").strip() or (f"/run/user/{os.getuid()}" if hasattr(os, "getuid") else "")
+        if not base:
+            return None
+        path = Path(base) / APP
+    parent = path.parent
+    return path if parent.is_dir() and os.access(parent, os.W_OK | os.X_OK) else None
+
+
+def _platform_dir(xdg: str, fallback: str) -> Path:
+    """platformdirs' user_config_dir / user_state_dir rule, without platformdirs."""
+    home = Path.home()
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA") or str(home / "AppData" / "Local")
+        return Path(base) / APP / APP
+    if sys.platform == "darwin":
+        return home / "Library" / "Application Support" / APP
+    base = os.environ.get(xdg, "").strip() or str(home / fallback)
+    return Path(base) / APP
+
+
+def private_dir(path: Path) -> Path:
+    """``path`` made (with its parents) and, being ours alone (the runtime folder), readable
+    by the user only."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if os.name == "posix":
+        os.chmod(path, 0o700)
+    return path
