@@ -18,8 +18,9 @@ from the last checkpoint, kept under the library's work folder):
    the shift phase correlation finds between them), fewer than :data:`MIN_PAIRS` pairs;
 2. holds back a share of the pairs (:func:`split`) to check the clone on;
 3. trains FilterClone's UNet (:func:`models.train_pairs.train`, a small one by default) on the
-   rest, within ``--minutes`` (the steps are set from a timed trial step) or ``--steps``, with
-   the trainer's progress bar and ETA;
+   rest, for ``--steps`` or within ``--minutes`` (the steps are planned from timed trial steps,
+   and a stage that runs late is stopped at its deadline: :func:`deadline`), with the trainer's
+   progress bar and ETA; 80 % of the time trains the network, 20 % its student;
 4. distils its light CPU student (:func:`models.distill.distill`, a short run);
 5. exports NAME.onnx, NAME.fp16.onnx and NAME.fast.onnx, each parity-checked;
 6. measures both on the held-back pairs as realtime runs them: the L1 ratio
@@ -39,9 +40,11 @@ import math
 import shutil
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from types import ModuleType
+from typing import Any, Callable, Iterable, Iterator
 
 import cv2
 import numpy as np
@@ -54,6 +57,7 @@ IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 AFTER_SUFFIXES = ("_after", "-after")
 BEFORE_SUFFIXES = ("_before", "-before")
 MIN_PAIRS = 8  # fewer do not make a filter: 2 of them are held back to check it
+MIN_STEPS = 10  # a training stage always gets at least these many steps, however short the budget
 MIN_SIDE = 32  # px: a picture smaller than this has no look to learn
 HOLD_SHARE = 0.2  # of the pairs held back (at least 2)
 MAX_WORK = 384  # px: the short side pairs are trained (and the clone runs) at, at most
@@ -405,16 +409,51 @@ def make_plan(args: argparse.Namespace, layout: str, pairs: list[Pair], sizes: l
         steps, distil, per_step = args.steps, max(20, args.steps // 4), 0.0
     else:
         per_step, per_distil = timed_steps(args.size, crop, args.device)
-        budget = max(30.0, args.minutes * 60 - OVERHEAD_S)
-        steps = max(50, int(0.8 * budget / per_step))
-        distil = max(20, int(0.2 * budget / per_distil))
+        budget = max(0.5 * args.minutes * 60, args.minutes * 60 - OVERHEAD_S)
+        steps = max(MIN_STEPS, int(0.8 * budget / per_step))
+        distil = max(MIN_STEPS, int(0.2 * budget / per_distil))
     return Plan(args.name, fingerprint(pairs, args.size), layout, [p.name for p in train], [p.name for p in held],
                 work_size, crop, args.size, steps, distil, round(per_step, 4))
 
 
+# ---------------------------------------------------------------- the time budget
+class BudgetReached(KeyboardInterrupt):
+    """The time given to a training stage ran out. A KeyboardInterrupt, so the trainers save
+    their checkpoint on it as they do on Ctrl-C."""
+
+
+@contextmanager
+def deadline(module: ModuleType, name: str, at: float | None) -> Iterator[None]:
+    """While inside, ``module.name`` (the function a trainer draws each batch with:
+    ``models.train_pairs.batch``, ``models.distill.content_batch``) raises
+    :class:`BudgetReached` once ``time.monotonic()`` passes ``at``: the trainers here run a
+    number of steps, the clone promises a time. Nothing changes when ``at`` is None or the
+    module has no such function."""
+    original = getattr(module, name, None)
+    if at is None or original is None:
+        if at is not None:
+            log.warning("%s.%s not found: the time budget is not enforced (the planned steps run)", module.__name__, name)
+        yield
+        return
+    calls = {"n": 0}
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] > MIN_STEPS and time.monotonic() > at:
+            raise BudgetReached
+        return original(*args, **kwargs)
+
+    setattr(module, name, timed)
+    try:
+        yield
+    finally:
+        setattr(module, name, original)
+
+
 # ---------------------------------------------------------------- the command
-def export_clone(plan: Plan, work: Path, pair_count: int, folder_name: str) -> dict[str, Path]:
-    """NAME.onnx, NAME.fp16.onnx and NAME.fast.onnx in ``work/out``, each parity-checked."""
+def export_clone(plan: Plan, work: Path, pair_count: int, folder_name: str) -> tuple[dict[str, Path], tuple[int, int]]:
+    """NAME.onnx, NAME.fp16.onnx and NAME.fast.onnx in ``work/out``, each parity-checked, and
+    the steps the network and its student trained."""
     from export.onnx_export import contract_for, export_model
     from export.parity import check_parity
     from export.precision import to_fp16
@@ -424,9 +463,10 @@ def export_clone(plan: Plan, work: Path, pair_count: int, folder_name: str) -> d
     out = work / "out"
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    full, _, _ = load_checkpoint(work / "full.pt")
-    fast, _, _ = load_checkpoint(work / "fast.pt")
-    source = f"cloned by realtime-export clone from {pair_count} pairs in {folder_name} ({plan.steps} + {plan.distil_steps} steps)"
+    full, full_meta, _ = load_checkpoint(work / "full.pt")
+    fast, fast_meta, _ = load_checkpoint(work / "fast.pt")
+    steps = (int(full_meta.get("steps", 0)), int(fast_meta.get("steps", 0)))
+    source = f"cloned by realtime-export clone from {pair_count} pairs in {folder_name} ({steps[0]} + {steps[1]} steps)"
     files = {}
     for tag, model in (("full", full), ("fast", fast)):
         contract = contract_for(model, plan.name, work_size=plan.work_size, license="yours (trained on your pictures)", source=source)
@@ -436,7 +476,7 @@ def export_clone(plan: Plan, work: Path, pair_count: int, folder_name: str) -> d
         if tag == "full":
             files["fp16"] = to_fp16(path, variant_path(path, "fp16"))
             check_parity(model, files["fp16"], contract, "fp16")
-    return files
+    return files, steps
 
 
 def measure(files: dict[str, Path], held: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, Any]:
@@ -511,28 +551,39 @@ def cmd_clone(args: argparse.Namespace) -> None:
     else:
         print(f"      resuming the clone kept in {work} (--restart starts over)", flush=True)
     held = held_pairs(work)
-    eta = f", about {plan.steps * plan.seconds_per_step / 60:.1f} min" if plan.seconds_per_step else ""
+    eta = f", about {args.minutes:g} min in all" if args.minutes is not None else ""
     print(f"      {len(pairs)} pairs ({layout}): {len(plan.train)} to train on, {len(plan.held)} held back to check the clone; "
           f"working at {plan.work_size} px short side", flush=True)
+    start = time.monotonic()
+    budget = max(0.5 * args.minutes * 60, args.minutes * 60 - OVERHEAD_S) if args.minutes is not None else None
     try:
-        from models.distill import distill
-        from models.train_pairs import train
+        import models.distill
+        import models.train_pairs
 
         print(f"[2/6] training {plan.name} ({plan.size} UNet, {plan.steps} steps{eta}; Ctrl-C stops, the same command resumes)", flush=True)
-        train(train_config(plan, work, args.device), resume=True)
+        try:
+            with deadline(models.train_pairs, "batch", start + 0.8 * budget if budget else None):
+                models.train_pairs.train(train_config(plan, work, args.device), resume=True)
+        except BudgetReached:
+            print("      the time is up: training stops here (more --minutes train longer)", flush=True)
         print(f"[3/6] distilling its fast CPU variant ({plan.distil_steps} steps)", flush=True)
-        distill(distil_config(plan, work, args.device), resume=True)
+        try:
+            with deadline(models.distill, "content_batch", start + budget if budget else None):
+                models.distill.distill(distil_config(plan, work, args.device), resume=True)
+        except BudgetReached:
+            print("      the time is up: distillation stops here", flush=True)
     except KeyboardInterrupt:
         print(f"stopped; the work is kept in {work}: run the same command again to continue", file=sys.stderr, flush=True)
         raise
     print(f"[4/6] exporting {plan.name}.onnx, {plan.name}.fp16.onnx and {plan.name}.fast.onnx", flush=True)
-    files = export_clone(plan, work, len(pairs), folder.name)
+    files, (steps, distil_steps) = export_clone(plan, work, len(pairs), folder.name)
     print(f"[5/6] checking the clone on the {len(held)} held-back pairs", flush=True)
     measures = measure(files, held)
     picture = thumbnail(files, held)
     print(f"[6/6] installing {plan.name}", flush=True)
     card = {"source": f"cloned from {len(pairs)} pairs in {folder.name}", "measures": measures["full"], "measures_fast": measures["fast"],
-            "pairs": {"train": len(plan.train), "held_back": len(plan.held)}, "steps": plan.steps, "distil_steps": plan.distil_steps}
+            "pairs": {"train": len(plan.train), "held_back": len(plan.held)}, "steps": steps, "distil_steps": distil_steps,
+            "work_size": plan.work_size}
     entry = library.install(library.Source(files), plan.name, reserved_names(), args.replace, card=card, thumbnail=picture)
     print(f"clone of {folder.name} on {len(held)} held-back pairs:")
     print(f"  full: {describe(measures['full'])}")
@@ -540,7 +591,7 @@ def cmd_clone(args: argparse.Namespace) -> None:
     if measures["full"]["l1_ratio"] >= 1.0:
         print("  note: the clone is no closer to your afters than the photos are: give it more --minutes or more pairs")
     print(f"installed {entry.name} in {entry.folder}; run it: realtime --filter {entry.name}")
-    shutil.rmtree(work / "out", ignore_errors=True)
+    shutil.rmtree(work, ignore_errors=True)  # installed: the checkpoints are not needed any more
 
 
 HELP = """clone a filter from your before/after pictures and install it.

@@ -88,7 +88,7 @@ def test_clone_interrupted_resumed_installed_and_run_by_name(home, tmp_path, mon
     seconds = time.perf_counter() - start
     assert code == 0, err
     assert "resuming" in out and "held-back pairs" in out and "L1 ratio" in out and "G_1" in out and "G_3" in out
-    assert read_checkpoint(work / "full.pt")["train_state"]["step"] == 80
+    assert not work.exists(), "the work folder goes once the clone is installed"
     print(out)
     print(f"clone of 12 pairs at 72x96, 80 + 20 steps, interrupted once: {seconds:.0f} s")
 
@@ -98,6 +98,7 @@ def test_clone_interrupted_resumed_installed_and_run_by_name(home, tmp_path, mon
     assert measures["l1_ratio"] < 0.9, measures  # closer to the afters than the photos are (1 = the photo)
     assert set(measures["band_gains"]) == {"G_1", "G_2", "G_3"}
     assert entry.card["pairs"] == {"train": 10, "held_back": 2}
+    assert (entry.card["steps"], entry.card["distil_steps"]) == (80, 20), "the interrupted training went on from step 20 to 80"
 
     # runs by name, as realtime runs it (the fast student on CPU)
     before, after = pairs[5]
@@ -215,3 +216,23 @@ def test_split_holds_back_a_fifth_the_same_way_every_time():
     assert len(held) == 2 and len(train) == 10 and not {p.name for p in held} & {p.name for p in train}
     assert split(pairs) == (train, held)
     assert len(split(pairs * 3)[1]) == 7
+
+
+def test_the_time_budget_stops_a_stage_at_its_deadline():
+    import types
+
+    import models.distill
+    import models.train_pairs
+    from export.clone import MIN_STEPS, BudgetReached, deadline
+
+    assert callable(models.train_pairs.batch) and callable(models.distill.content_batch), "the functions the deadline wraps"
+    module = types.SimpleNamespace(__name__="fake", draw=lambda: "batch")
+    with deadline(module, "draw", time.monotonic() + 60):
+        assert module.draw() == "batch"
+    with deadline(module, "draw", time.monotonic() - 1):
+        assert [module.draw() for _ in range(MIN_STEPS)] == ["batch"] * MIN_STEPS  # a stage always gets a few steps
+        with pytest.raises(BudgetReached):
+            module.draw()
+    assert module.draw() == "batch", "restored"
+    with deadline(module, "draw", None):
+        assert module.draw() == "batch"
