@@ -39,7 +39,9 @@ class FrameFilter:
         if settings.temporal is not None:  # at the work size, before the upscale: where the flicker is made
             out = settings.temporal.stabilise(self.name, small, out)
         if (sh, sw) != (h, w):
-            out = cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
+            # bicubic: at 1280x720 the 853x480 result shrunk back for a 480-line viewer kept 0.93 of
+            # its band-1 change with bilinear, 0.99 with bicubic, for 0.1 ms more (benchmarks.look_across_sizes)
+            out = cv2.resize(out, (w, h), interpolation=cv2.INTER_CUBIC)
         return Applied(in_region(blend(out, bgr, settings.strength), bgr, analysis.person, settings.region), result.ms)
 
 
