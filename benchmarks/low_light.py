@@ -23,6 +23,7 @@ shows. Jerk is the third finite difference of the crop's centre over time (px/s�
 share of frames where the crop moved by more than 0.1 px.
 
 Writes report.json, report.md, plot.png and sheet.jpg (original | darkened | low_light) into ``--out``.
+``--dark-video FILE.avi`` only writes darkened frames as a video, for ``benchmarks.fps --source``.
 """
 from __future__ import annotations
 
@@ -42,8 +43,9 @@ from models.losses.quality import ssim
 from realtime.errors import UserError, run_cli
 
 RESULTS = Path(__file__).resolve().parent / "results"
-VIDEOS = ("liveportrait__d18", "face_recognition__short_hamilton_clip", "tpsmm__driving", "liveportrait__d9")
-FRAMING_VIDEOS = ("liveportrait__d9", "face_recognition__short_hamilton_clip", "liveportrait__d13")
+VIDEOS = ("liveportrait__d18", "facenet__video", "tpsmm__driving", "liveportrait__d3")
+# close-ups fill the frame already (nothing to frame): those are shown at half size, as a person twice as far away
+FRAMING_VIDEOS = ("face_recognition__short_hamilton_clip", "liveportrait__d9@0.5", "tpsmm__driving@0.5")
 SIZE = (640, 480)
 MOVED = 6.0  # gray levels (blurred) a pixel of the original must change by to count as moving
 log = logging.getLogger("benchmarks.low_light")
@@ -157,8 +159,34 @@ def low_light_video(name: str, frames: int, darkening: Darkening, seed: int) -> 
     summary["frames"] = len(originals)
     summary["mean_luma_original"] = round(float(np.mean([cv2.cvtColor(f, cv2.COLOR_BGR2GRAY).mean() for f in originals])), 1)
     summary["mean_luma_dark"] = round(float(np.mean([cv2.cvtColor(f, cv2.COLOR_BGR2GRAY).mean() for f in darks])), 1)
+    summary["faces_found_original"], summary["faces_found_dark"] = (faces_found(originals, fps), faces_found(darks, fps))
     return {"video": name, "summary": summary, "psnr_per_frame": {k: [round(v, 2) for v in rows[k]] for k in
                                                                  ("psnr_dark", "psnr_lift", "psnr_stream")}, "sample": sample}
+
+
+def faces_found(frames: list[np.ndarray], fps: float) -> float:
+    """Share of ``frames`` in which MediaPipe's tracking finds a face (what auto_frame and the face
+    effects see: the analysis runs on the frame the camera gives, dark or not)."""
+    from realtime.analysis.analysers import FACES, Analysis
+
+    analysis = Analysis(frozenset({FACES}))
+    try:
+        return round(float(np.mean([bool(analysis(f, i / fps).faces) for i, f in enumerate(frames)])), 3)
+    finally:
+        analysis.close()
+
+
+def write_dark_video(name: str, frames: int, darkening: Darkening, path: Path, seed: int) -> Path:
+    """The darkened frames of ``name`` as a video (lossless-ish MJPG in .avi, or mp4v), for
+    ``python -m benchmarks.fps --source PATH`` to time a chain on frames low_light really works on."""
+    originals, fps = read_frames(video_path(name), frames)
+    rng = np.random.default_rng(seed)
+    fourcc = cv2.VideoWriter_fourcc(*("MJPG" if path.suffix.lower() == ".avi" else "mp4v"))
+    writer = cv2.VideoWriter(str(path), fourcc, fps, SIZE)
+    for f in originals:
+        writer.write(darkening(f, rng))
+    writer.release()
+    return path
 
 
 def jerk_stats(track: np.ndarray, fps: float) -> dict[str, float]:
@@ -174,11 +202,24 @@ def jerk_stats(track: np.ndarray, fps: float) -> dict[str, float]:
             "largest_step_px": round(float(step.max()), 2), "moving_share": round(float((step > 0.1).mean()), 3)}
 
 
-def framing_video(name: str, frames: int) -> dict[str, Any]:
+def far_away(frame: np.ndarray, scale: float) -> np.ndarray:
+    """``frame`` shrunk by ``scale`` in the middle of a frame of its size, the border mirrored:
+    the same scene with the person further from the camera."""
+    h, w = frame.shape[:2]
+    small = cv2.resize(frame, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    top, left = (h - small.shape[0]) // 2, (w - small.shape[1]) // 2
+    return cv2.copyMakeBorder(small, top, h - small.shape[0] - top, left, w - small.shape[1] - left, cv2.BORDER_REFLECT)
+
+
+def framing_video(spec: str, frames: int) -> dict[str, Any]:
+    """auto_frame's crop on ``spec``: a video stem, ``@S`` to show it at scale S (a wider shot)."""
     from realtime.analysis.analysers import FACES, Analysis
     from realtime.filters.kinds.auto_frame import AutoFrameConfig, CropMotion, faces_box, framing
 
+    name, _, scale = spec.partition("@")
     originals, fps = read_frames(video_path(name), frames)
+    if scale:
+        originals = [far_away(f, float(scale)) for f in originals]
     config = AutoFrameConfig()
     analysis = Analysis(frozenset({FACES}))
     motion = CropMotion()
@@ -194,7 +235,7 @@ def framing_video(name: str, frames: int) -> dict[str, Any]:
     finally:
         analysis.close()
     raw_a, smooth_a = np.array(raw), np.array(smooth)
-    return {"video": name, "frames": len(originals), "fps": fps, "faces_found": round(found / max(1, len(originals)), 3),
+    return {"video": spec, "frames": len(originals), "fps": fps, "faces_found": round(found / max(1, len(originals)), 3),
             "speed_limit_px_s": round(config.max_speed * SIZE[1], 1), "raw": jerk_stats(raw_a, fps), "smoothed": jerk_stats(smooth_a, fps),
             "track_raw": raw_a.round(2).tolist(), "track_smoothed": smooth_a.round(2).tolist()}
 
@@ -239,15 +280,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--exposure", type=float, default=Darkening.exposure)
     p.add_argument("--shot", type=float, default=Darkening.shot)
     p.add_argument("--read", type=float, default=Darkening.read)
-    p.add_argument("--framing-videos", nargs="*", default=list(FRAMING_VIDEOS), help="videos auto_frame's smoothness is measured on")
+    p.add_argument("--framing-videos", nargs="*", default=list(FRAMING_VIDEOS),
+                   help="videos auto_frame's smoothness is measured on (NAME@0.5: shown at half size, a wider shot)")
     p.add_argument("--framing-frames", type=int, default=300)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=RESULTS / "low-light-cpu")
+    p.add_argument("--dark-video", type=Path, metavar="FILE.avi",
+                   help="only write the first --videos entry darkened (--frames frames) to FILE.avi, e.g. for benchmarks.fps --source")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if a.frames < 3 or a.framing_frames < 4:
         raise UserError("--frames must be at least 3 and --framing-frames at least 4")
     darkening = Darkening(a.exposure, a.shot, a.read)
+    if a.dark_video:
+        print(f"wrote {write_dark_video(a.videos[0], a.frames, darkening, a.dark_video, a.seed)}")
+        return 0
     light = [low_light_video(v, a.frames, darkening, a.seed + i) for i, v in enumerate(a.videos)]
     framed = [framing_video(v, a.framing_frames) for v in a.framing_videos]
     cols = ("psnr_dark", "psnr_lift", "psnr_stream", "ssim_dark", "ssim_lift", "ssim_stream", "moving_psnr_lift", "moving_psnr_stream")
@@ -259,18 +306,21 @@ def main(argv: list[str] | None = None) -> int:
         "frame: the darkened frame, low_light on each frame alone (the lift only), and low_light on the stream (lift + temporal "
         "denoise). Frame 0 is left out (the stream has no previous frame). The machine is shared with other work: times are "
         "those of a loaded 2-core CPU.", "",
-        "| video | mean luma orig / dark | PSNR dark | PSNR alone | PSNR stream | SSIM dark | SSIM alone | SSIM stream | moving-pixel PSNR alone / stream | ms p50 |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| video | mean luma orig / dark | PSNR dark | PSNR alone | PSNR stream | SSIM dark | SSIM alone | SSIM stream | moving-pixel PSNR alone / stream | ms p50 | faces found orig / dark |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in light:
         s = r["summary"]
         lines.append(f"| {r['video']} | {s['mean_luma_original']} / {s['mean_luma_dark']} | {s['psnr_dark']} | {s['psnr_lift']} | "
                      f"**{s['psnr_stream']}** | {s['ssim_dark']} | {s['ssim_lift']} | **{s['ssim_stream']}** | "
-                     f"{s['moving_psnr_lift']} / {s['moving_psnr_stream']} | {s['ms_p50']} |")
+                     f"{s['moving_psnr_lift']} / {s['moving_psnr_stream']} | {s['ms_p50']} | "
+                     f"{s['faces_found_original']:.0%} / {s['faces_found_dark']:.0%} |")
     lines.append(f"| mean | | {mean['psnr_dark']} | {mean['psnr_lift']} | **{mean['psnr_stream']}** | {mean['ssim_dark']} | "
-                 f"{mean['ssim_lift']} | **{mean['ssim_stream']}** | {mean['moving_psnr_lift']} / {mean['moving_psnr_stream']} | |")
+                 f"{mean['ssim_lift']} | **{mean['ssim_stream']}** | {mean['moving_psnr_lift']} / {mean['moving_psnr_stream']} | | |")
     lines += ["", "Moving-pixel PSNR: over the pixels whose original changed since the previous frame; the stream's temporal "
-              "denoise must not lose there against the frame alone (it would if it smeared motion).", "",
+              "denoise must not lose there against the frame alone (it would if it smeared motion). Faces found: the share of "
+              "frames where MediaPipe's tracking finds a face, on the original and on the darkened frame (the analysis sees the "
+              "camera's frame, before low_light: auto_frame and face effects in a dark room depend on it).", "",
               "## auto_frame: smoothness of the crop (strength 1, MediaPipe face tracking, the video's clock)", "",
               "| video | frames | faces found | crop | jerk RMS px/s³ | jerk p95 px/s³ | max speed px/s (limit) | max zoom speed px/s | largest step px | frames moving |",
               "|---|---|---|---|---|---|---|---|---|---|"]
@@ -283,8 +333,8 @@ def main(argv: list[str] | None = None) -> int:
               "damped spring, speed cap). Jerk from the third finite difference of the crop centre.", "",
               "Reproduce: `python -m benchmarks.low_light` (defaults: --videos " + " ".join(VIDEOS) + " --frames 60 --framing-videos "
               + " ".join(FRAMING_VIDEOS) + " --framing-frames 300)", ""]
-    report = {"machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M"), "darkening": vars(darkening) if hasattr(darkening, "__dict__") else
-              {"exposure": a.exposure, "shot": a.shot, "read": a.read}, "low_light": [{k: v for k, v in r.items() if k != "sample"} for r in light],
+    report = {"machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M"), "darkening": {"exposure": a.exposure, "shot": a.shot, "read": a.read},
+              "low_light": [{k: v for k, v in r.items() if k != "sample"} for r in light],
               "mean": mean, "framing": framed}
     a.out.mkdir(parents=True, exist_ok=True)
     sample = next((r["sample"] for r in light if r["sample"] is not None), None)
