@@ -128,24 +128,31 @@ def tone_curve(gain: float, knee: float = 0.75) -> np.ndarray:
     return to_srgb(y) * 255.0
 
 
+GAIN_STEPS = 97  # exposure gains tried per frame, log-spaced from 1 to max_gain (then interpolated)
+_TONE_TABLES: dict[tuple[float, float], tuple[np.ndarray, np.ndarray]] = {}
+
+
+def tone_table(max_gain: float, knee: float) -> tuple[np.ndarray, np.ndarray]:
+    """(log gains, their tone curves as rows): made once per (max_gain, knee), so a frame's gain
+    is one small matrix product, not a search."""
+    key = (max_gain, knee)
+    if key not in _TONE_TABLES:
+        logs = np.linspace(0.0, math.log(max_gain), GAIN_STEPS)
+        _TONE_TABLES[key] = logs, np.stack([tone_curve(math.exp(g), knee) for g in logs])
+    return _TONE_TABLES[key]
+
+
 def exposure_gain(hist: np.ndarray, config: "LowLightConfig") -> float:
     """The linear-light gain (1 .. max_gain) that takes a frame with the gray-level histogram
     ``hist`` to the target mean lightness; 1 when it is not dark."""
-    weights = hist / max(float(hist.sum()), 1.0)
+    logs, curves = tone_table(config.max_gain, config.knee)
+    means = curves @ (hist / max(float(hist.sum()), 1.0))  # the mean lightness at each gain, rising with it
     target = config.target * 255.0
-
-    def mean_at(g: float) -> float:
-        return float(weights @ tone_curve(g))
-
-    if mean_at(1.0) >= target:
+    if means[0] >= target:
         return 1.0
-    if mean_at(config.max_gain) <= target:
+    if means[-1] <= target:
         return config.max_gain
-    lo, hi = 0.0, math.log(config.max_gain)
-    for _ in range(14):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if mean_at(math.exp(mid)) < target else (lo, mid)
-    return math.exp((lo + hi) / 2)
+    return math.exp(float(np.interp(target, means, logs)))
 
 
 @dataclass
