@@ -16,11 +16,15 @@ did not change (flicker) and over pixels whose input changed (response).
 """
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
+from typing import Callable, TypeVar
 
 import cv2
 import numpy as np
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -85,17 +89,24 @@ class TemporalStabilizer:
 
 
 class TemporalMemory:
-    """One stream's stabilisers, one per network output (a frame filter; a face filter's face
-    slot), and the time spent in them since the last :meth:`take_ms`. Owned by the stream
-    (the live loop's frame processor), handed to the filters with each call's settings."""
+    """What one stream keeps from frame to frame, owned by the stream (the live loop's frame
+    processor) and handed to the filters with each call's settings (``Settings.temporal``):
+    one stabiliser per network output (a frame filter; a face filter's face slot), the state
+    of effects that follow the stream (auto_frame's crop, low_light's denoised frame), and the
+    time spent stabilising since the last :meth:`take_ms`. ``stabilise=False`` (--no-temporal)
+    turns the stabilisers off and keeps the effects' state."""
 
-    def __init__(self, config: TemporalConfig | None = None) -> None:
-        self.config = config
+    def __init__(self, config: TemporalConfig | None = None, stabilise: bool = True) -> None:
+        self.config, self.enabled = config, stabilise
         self._stabilisers: dict[object, TemporalStabilizer] = {}
+        self._states: dict[object, object] = {}
+        self._lock = threading.Lock()
         self._ms = 0.0
 
     def stabilise(self, key: object, frame_in: np.ndarray, frame_out: np.ndarray) -> np.ndarray:
         """``frame_out`` held still where ``frame_in`` did not change since this key's last call."""
+        if not self.enabled:
+            return frame_out
         start = time.perf_counter()
         stabiliser = self._stabilisers.get(key)
         if stabiliser is None:
@@ -104,14 +115,23 @@ class TemporalMemory:
         self._ms += (time.perf_counter() - start) * 1000
         return out
 
+    def state(self, key: object, factory: Callable[[], T]) -> T:
+        """The state ``key`` keeps in this stream, made by ``factory`` on its first frame."""
+        with self._lock:
+            if key not in self._states:
+                self._states[key] = factory()
+            return self._states[key]  # type: ignore[return-value]
+
     def take_ms(self) -> float:
         """Milliseconds spent stabilising since the last call."""
         ms, self._ms = self._ms, 0.0
         return ms
 
     def reset(self) -> None:
-        """Forget every previous output (another chain took over)."""
-        self._stabilisers.clear()
+        """Forget every previous output and state (another chain took over)."""
+        with self._lock:
+            self._stabilisers.clear()
+            self._states.clear()
 
 
 def flicker_and_response(inputs: list[np.ndarray], outputs: list[np.ndarray], still: float = 4.0) -> tuple[float, float]:

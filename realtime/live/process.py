@@ -4,7 +4,7 @@ stabilised over time (:mod:`realtime.compositing.temporal`).
 The frame and the live controls' snapshot come in; the image and the stage timings come back
 (:class:`Processed`). The processor owns what lives across frames of one stream: the chains
 the hotkeys switch between (built once each), the analysers (face tracking smooths over
-time) and the temporal memory (each network's previous output), handed to the chain with
+time) and the stream's memory (each network's previous output, the effects' state), handed to the chain with
 each frame's settings.
 """
 from __future__ import annotations
@@ -80,7 +80,7 @@ class FrameProcessor:
         needs it, always, off; ``backgrounds``: what the b hotkey cycles through (the first
         is used at the start); ``triggers``: chains that take over while a trigger is on."""
         self.chains, self.track, self.backgrounds, self.triggers = chains, track, list(backgrounds) or [None], triggers
-        self.temporal = TemporalMemory() if temporal else None
+        self.temporal = TemporalMemory(stabilise=temporal)  # --no-temporal: effects keep their state, no stabiliser runs
         self.option = 0
         self.shown = chains[0]  # the chain whose output was last shown (a trigger may have swapped it)
         self.smiling = False
@@ -117,14 +117,13 @@ class FrameProcessor:
             chain = self.triggers.on_smile
         if chain is not self.shown:
             self.shown = chain
-            if self.temporal is not None:
-                self.temporal.reset()
+            self.temporal.reset()
         out = image
         if state.enabled:
             result = chain.process(image, analysis, replace(settings, temporal=self.temporal))
             out = result.image
             ms.update(result.ms)
-            if self.temporal is not None:
+            if self.temporal.enabled:
                 ms["temporal"] = self.temporal.take_ms()  # inside the filters' times, reported on its own too
         ms["process"] = (time.perf_counter() - start) * 1000
         # everything done to a frame besides ONNX Runtime and the analysers (MediaPipe)

@@ -56,11 +56,13 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4, use_ipv6: ["127.0.0.1"])
 
 
-async def next_message(queue: "asyncio.Queue[dict[str, Any]]", key: str, timeout: float = 10) -> dict[str, Any]:
+async def next_message(queue: "asyncio.Queue[dict[str, Any]]", key: str, timeout: float = 10,
+                       until: Any = lambda message: True) -> dict[str, Any]:
+    """The next message with ``key`` for which ``until(message)`` holds."""
     deadline = time.monotonic() + timeout
     while True:
         message = await asyncio.wait_for(queue.get(), deadline - time.monotonic())
-        if key in message:
+        if key in message and until(message):
             return message
 
 
@@ -109,8 +111,10 @@ def test_two_peers_the_server_filters_the_camera_and_reports_fps(loopback_only):
             try:
                 blue = await frames_until(frames, mostly(0))  # the gray camera comes back blue
                 assert blue.shape == (120, 160, 3)
-                stats = await next_message(messages, "fps")
-                assert stats["fps"] > 0 and stats["in_fps"] > 0 and stats["ms"] > 0
+                # the report runs every second from the connection on: the first may come before the
+                # first filtered frame ({"fps": 0.0, "in_fps": 1.0}); wait for one that counts frames
+                stats = await next_message(messages, "fps", until=lambda m: m["in_fps"] > 0 and m["fps"] > 0)
+                assert stats["ms"] > 0, stats
                 channel.send(json.dumps({"filter": "none", "background": "red"}))  # a change, no new connection
                 assert (await next_message(messages, "ok"))["ok"] == "none"
                 await frames_until(frames, mostly(2))
@@ -164,7 +168,7 @@ def test_a_slow_filter_drops_frames_instead_of_falling_behind():
         pool = ThreadPoolExecutor(1)
         from realtime.filters.chain import Chain
 
-        job = LiveJob(Chain([SlowInvert()]), ApplyOptions("slow", 0, 1.0, None), None)  # type: ignore[list-item]
+        job = LiveJob.make(Chain([SlowInvert()]), ApplyOptions("slow", 0, 1.0, None))  # type: ignore[list-item]
         track = FilteredTrack(SyntheticCamera(fps=200), job, pool)  # 5 ms a frame: 12 frames per filter run
         start = time.perf_counter()
         out = [(await track.recv()).to_ndarray(format="bgr24") for _ in range(40)]
