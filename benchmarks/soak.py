@@ -12,9 +12,9 @@ resident memory (VmRSS, not the peak), the latency p50/p95 of the results output
 (output time − capture time, the user's view) and the output frame rate.
 
 The run's length is counted in output frames (minutes × 60 × fps, ``--frames`` of the run): the
-paced output re-sends the newest result when inference is behind, at a little under ``--fps``
-(~27 of 30 on one core), so the wall time is up to ~10 % longer than ``--minutes``; the report
-gives both.
+paced output sends each new result and re-sends the newest one when inference is behind, at a
+little off ``--fps`` (31.4 of 30 in the 60-minute run on one core), so the wall time differs
+from ``--minutes`` by as much (that run: 57.3 minutes); the report gives both.
 
 Pass criteria, after a warm-up (``--warmup-minutes``, 5, or a quarter of a shorter run):
 RSS growth from the end of the warm-up to the end of the run < 5 %, and p95 drift (median p95 of
