@@ -337,7 +337,7 @@ def live_main(argv: list[str]) -> int:
 
     options = {**vars(args), "config_file": args.config, "favourites": saved.favourites}
     control = ControlOptions(args.control, args.control_port, saved, camera=camera_of(args.source, args.size),
-                             provider=args.provider, variant=args.variant)
+                             remember=not (args.fast or args.frames), provider=args.provider, variant=args.variant)
     summary = run(RunConfig.from_options(options), attach=control_plane(control)).summary()
     lat = summary["latency_ms"]
     print(f"{summary['frames_output']} frames out at {summary['fps_output']:.1f} fps, latency p50 {lat['p50']:.0f} ms "

@@ -24,7 +24,7 @@ class ControlOptions:
     saved: Saved = Saved()  # what the settings file held at the start
     settings_path: Path | None = None  # None: the user's config folder (realtime.control.paths)
     camera: tuple[str, tuple[int, int] | None] | None = None  # the camera and size to remember (None: not a camera)
-    remember: bool = True  # save the live settings for the next run when it ends
+    remember: bool = True  # save the live settings for the next run when it ends (not for a job: --frames, --fast)
     provider: str = "auto"  # the thumbnails' (their own sessions)
     variant: str = "auto"
 

@@ -92,17 +92,19 @@ class LiveTarget:
         except UserError as exc:
             raise RequestError(first_line(exc)) from None
 
-    def _chosen(self, choose: Callable[[], "Future[int]"], wait: bool) -> Answer:
+    def _chosen(self, choose: Callable[[], "Future[int]"], wait: bool, remember: bool = True) -> Answer:
         try:
             future = choose()
         except UserError as exc:
             raise RequestError(first_line(exc)) from None
+        if remember:  # a chain picked is a recent one, however briefly it stays
+            future.add_done_callback(self._picked)
         if not wait:
             return self.state()
         answer: Future[JSON] = Future()
 
         def finished(done: "Future[int]") -> None:
-            exc = done.exception()
+            exc = RuntimeError("the run is ending") if done.cancelled() else done.exception()
             if exc is not None:
                 answer.set_exception(RequestError(f"could not load the filter: {first_line(exc)}", status=422))
             else:
@@ -122,7 +124,7 @@ class LiveTarget:
             self.choices.clear_on_smile()
             return self.state()
         spec = self._spec(spec)
-        return self._chosen(lambda: self.choices.choose(spec, None, ON_SMILE), wait)
+        return self._chosen(lambda: self.choices.choose(spec, None, ON_SMILE), wait, remember=False)
 
     def favourite(self, n: int, wait: bool) -> Answer:
         return self._chosen(lambda: self.choices.favourite(n), wait)
@@ -233,6 +235,13 @@ class LiveTarget:
             return self.set_filter(spec, look.filter_region, wait)
         return self.state()
 
+    def _picked(self, done: "Future[int]") -> None:
+        if not done.cancelled() and done.exception() is None:
+            try:
+                self.remember_filter(self.choices.label(done.result()).spec)
+            except Exception as exc:  # a file that cannot be written: the run goes on
+                log.warning("could not save the recents: %s", first_line(exc))
+
     def remember_filter(self, spec: str) -> None:
         """``spec`` first in the recents (the control plane calls it when the filter changed)."""
         if self.saved.recents[:1] != (spec,):
@@ -271,7 +280,7 @@ class LiveTarget:
         answer: Future[JSON] = Future()
 
         def finished(done: "Future[bytes]") -> None:
-            exc = done.exception()
+            exc = RuntimeError("the run is ending") if done.cancelled() else done.exception()
             if exc is not None:
                 answer.set_exception(RequestError(f"thumbnail of {spec}: {first_line(exc)}", status=422))
             else:

@@ -4,12 +4,14 @@ live loop.
 :meth:`Thumbnails.refresh` keeps a small copy of the newest camera frame (the control thread
 reads the loop's reference to it; it never waits for the loop). :meth:`Thumbnails.render`
 runs on one worker thread of its own, with its own model loader (ONNX Runtime with one
-thread, so it takes at most one core from the loop, and only while a page asks), and caches
-each chain's picture for the current frame.
+thread, so it takes at most one core from the loop, and only while a page asks), at a lower
+scheduling priority where the system has one per thread (Linux: nice 10), so the loop's
+threads go first; each chain's picture is cached for the current frame.
 """
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -22,12 +24,21 @@ from realtime.errors import UserError
 log = logging.getLogger(__name__)
 WIDTH = 192  # thumbnails' width in pixels
 QUALITY = 80
+NICE = 10  # the worker's priority below the loop's (Linux, per thread)
+
+
+def _lower_priority() -> None:
+    """Make this thread yield to the loop's (Linux: a thread is a task with its own nice value)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICE)
+    except (AttributeError, OSError):  # not Linux, or not allowed: the same priority as the loop
+        log.debug("thumbnails run at the loop's priority")
 
 
 class Thumbnails:
     def __init__(self, provider: str = "auto", variant: str = "auto", width: int = WIDTH, threads: int = 1) -> None:
         self.provider, self.variant, self.width, self.threads = provider, variant, width, threads
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="thumbnails")
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="thumbnails", initializer=_lower_priority)
         self._lock = threading.Lock()
         self._frame: np.ndarray | None = None
         self.generation = 0
