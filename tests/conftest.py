@@ -148,3 +148,25 @@ def run_realtime(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[
     except SystemExit as exc:  # argparse exits by itself
         code = int(exc.code or 0)
     return code, capsys.readouterr().err
+
+
+@pytest.fixture
+def data_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """This test's own user data folder (realtime.filters.library: the installed filters)."""
+    from realtime.filters import library
+
+    folder = tmp_path / "data-home"
+    monkeypatch.setenv(library.ENV, str(folder))
+    return folder
+
+
+def run_export(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
+    """``realtime-export ARGS`` in this process: (exit code, stdout, stderr)."""
+    import sys
+
+    from export.cli import entry
+
+    monkeypatch.setattr(sys, "argv", ["realtime-export", *map(str, args)])
+    code = entry()
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err

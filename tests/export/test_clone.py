@@ -6,7 +6,6 @@ models.teachers.classical) from 12 generated pairs at 72x96: interrupted during 
 than the photos are. The other tests feed it bad folders: one line each, before any work."""
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
@@ -14,23 +13,10 @@ import cv2
 import numpy as np
 import pytest
 
-from export.cli import entry
 from realtime.filters import library
-from tests.conftest import assert_one_line, synthetic_photo
+from tests.conftest import run_export, assert_one_line, synthetic_photo
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "data-home"
-    monkeypatch.setenv(library.ENV, str(folder))
-    return folder
-
-
-def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["realtime-export", *map(str, args)])
-    code = entry()
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def sketch(rgb: np.ndarray) -> np.ndarray:
@@ -59,7 +45,7 @@ def write_pairs(folder: Path, n: int = 12, layout: str = "before/after", hw: tup
     return pairs
 
 
-def test_clone_interrupted_resumed_installed_and_run_by_name(home, tmp_path, monkeypatch, capsys):
+def test_clone_interrupted_resumed_installed_and_run_by_name(data_home, tmp_path, monkeypatch, capsys):
     import models.train_pairs
     import realtime
     from realtime.cli import list_filters
@@ -75,16 +61,16 @@ def test_clone_interrupted_resumed_installed_and_run_by_name(home, tmp_path, mon
         return real_batch(*a, **k)
 
     monkeypatch.setattr(models.train_pairs, "batch", interrupted)
-    code, out, err = run(monkeypatch, capsys, "clone", tmp_path / "pairs", "--name", "my_sketch", "--steps", "80")
+    code, out, err = run_export(monkeypatch, capsys, "clone", tmp_path / "pairs", "--name", "my_sketch", "--steps", "80")
     assert code == 130 and "run the same command again to continue" in err
     from models.networks.checkpoint import read_checkpoint
 
-    work = home / "work" / "clone-my_sketch"
+    work = data_home / "work" / "clone-my_sketch"
     assert read_checkpoint(work / "full.pt")["train_state"]["step"] == 20
     assert library.find("my_sketch") is None, "nothing installed by an interrupted clone"
 
     monkeypatch.setattr(models.train_pairs, "batch", real_batch)
-    code, out, err = run(monkeypatch, capsys, "clone", tmp_path / "pairs", "--name", "my_sketch", "--steps", "80")
+    code, out, err = run_export(monkeypatch, capsys, "clone", tmp_path / "pairs", "--name", "my_sketch", "--steps", "80")
     seconds = time.perf_counter() - start
     assert code == 0, err
     assert "resuming" in out and "held-back pairs" in out and "L1 ratio" in out and "G_1" in out and "G_3" in out
@@ -110,7 +96,7 @@ def test_clone_interrupted_resumed_installed_and_run_by_name(home, tmp_path, mon
     assert list_filters() == 0
     listed = capsys.readouterr().out
     assert any(line.startswith("my_sketch") and "yours" in line for line in listed.splitlines())
-    code, out, _ = run(monkeypatch, capsys, "list")
+    code, out, _ = run_export(monkeypatch, capsys, "list")
     assert code == 0 and "my_sketch" in out and "L1 ratio" in out
     assert seconds < 240, "the whole clone is meant to take about a minute on the 2-core machine"
 
@@ -136,7 +122,7 @@ def test_before_and_after_suffixes_pair_up(tmp_path):
     assert problems == ["lonely.png has no after picture (no lonely_after.*)"]
 
 
-def test_bad_pairs_are_reported_one_line_each_before_any_work(home, tmp_path, monkeypatch, capsys):
+def test_bad_pairs_are_reported_one_line_each_before_any_work(data_home, tmp_path, monkeypatch, capsys):
     import models.train_pairs
 
     def forbidden(*a, **k):
@@ -147,19 +133,19 @@ def test_bad_pairs_are_reported_one_line_each_before_any_work(home, tmp_path, mo
     empty.mkdir()
     few = tmp_path / "few"
     write_pairs(few, n=3)
-    code, _, err = run(monkeypatch, capsys, "clone", empty, "--name", "x")
+    code, _, err = run_export(monkeypatch, capsys, "clone", empty, "--name", "x")
     assert_one_line(code, err, "holds no before/after pairs")
-    code, _, err = run(monkeypatch, capsys, "clone", few, "--name", "x")
+    code, _, err = run_export(monkeypatch, capsys, "clone", few, "--name", "x")
     assert_one_line(code, err, "3 pairs found", "at least 8")
-    code, _, err = run(monkeypatch, capsys, "clone", tmp_path / "nowhere", "--name", "x")
+    code, _, err = run_export(monkeypatch, capsys, "clone", tmp_path / "nowhere", "--name", "x")
     assert_one_line(code, err, "is not a folder")
-    code, _, err = run(monkeypatch, capsys, "clone", few, "--name", "cartoon")
+    code, _, err = run_export(monkeypatch, capsys, "clone", few, "--name", "cartoon")
     assert_one_line(code, err, "pick another name with --name")
-    code, _, err = run(monkeypatch, capsys, "clone", few, "--name", "a+b")
+    code, _, err = run_export(monkeypatch, capsys, "clone", few, "--name", "a+b")
     assert_one_line(code, err, "is not allowed")
     half = tmp_path / "half"
     (half / "before").mkdir(parents=True)
-    code, _, err = run(monkeypatch, capsys, "clone", half, "--name", "x")
+    code, _, err = run_export(monkeypatch, capsys, "clone", half, "--name", "x")
     assert_one_line(code, err, "has before/ but no after/")
 
     bad = tmp_path / "bad"
@@ -171,7 +157,7 @@ def test_bad_pairs_are_reported_one_line_each_before_any_work(home, tmp_path, mo
     cv2.imwrite(str(bad / "after" / "p3.png"), cv2.resize(cv2.imread(str(bad / "after" / "p3.png")), (48, 36)))
     (bad / "before" / "p4.jpg").write_bytes(b"not a picture")
     cv2.imwrite(str(bad / "before" / "stray.jpg"), before2)
-    code, _, err = run(monkeypatch, capsys, "clone", bad, "--name", "x")
+    code, _, err = run_export(monkeypatch, capsys, "clone", bad, "--name", "x")
     problems = [line for line in err.splitlines() if line.startswith("problem:")]
     assert_one_line(code, err, "5 problems")
     text = "\n".join(problems)
@@ -179,16 +165,16 @@ def test_bad_pairs_are_reported_one_line_each_before_any_work(home, tmp_path, mo
     for needle in ("after/p1.png does not match before/p1.jpg", "after/p2.png is shifted", "before/p3.jpg is 96x72 but after/p3.png is 48x36",
                    "before/p4.jpg does not read", "before/stray.jpg has no after picture"):
         assert needle in text, (needle, text)
-    assert not (home / "work").exists() or not list((home / "work").iterdir()), "nothing staged for bad pairs"
+    assert not (data_home / "work").exists() or not list((data_home / "work").iterdir()), "nothing staged for bad pairs"
 
 
-def test_a_clash_with_an_installed_filter_is_one_line(home, tmp_path, monkeypatch, capsys):
+def test_a_clash_with_an_installed_filter_is_one_line(data_home, tmp_path, monkeypatch, capsys):
     from realtime.filters.registry import reserved_names
     from tests.conftest import make_onnx_filter
 
     library.install(library.source_of(make_onnx_filter(tmp_path / "swap.onnx")), "mine", reserved_names())
     write_pairs(tmp_path / "pairs", n=8)
-    code, _, err = run(monkeypatch, capsys, "clone", tmp_path / "pairs", "--name", "mine", "--steps", "5")
+    code, _, err = run_export(monkeypatch, capsys, "clone", tmp_path / "pairs", "--name", "mine", "--steps", "5")
     assert_one_line(code, err, "installed already", "--replace")
 
 

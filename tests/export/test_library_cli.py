@@ -8,62 +8,48 @@ import sys
 import zipfile
 from pathlib import Path
 
-import pytest
 
-from export.cli import entry
 from realtime.filters import library
-from tests.conftest import assert_one_line, make_onnx_filter
+from tests.conftest import run_export, assert_one_line, make_onnx_filter
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "data-home"
-    monkeypatch.setenv(library.ENV, str(folder))
-    return folder
 
 
-def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: object) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["realtime-export", *map(str, args)])
-    code = entry()
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def test_install_list_export_uninstall_and_install_the_zip(home, tmp_path, monkeypatch, capsys):
+def test_install_list_export_uninstall_and_install_the_zip(data_home, tmp_path, monkeypatch, capsys):
     src = make_onnx_filter(tmp_path / "swap.onnx")
     make_onnx_filter(tmp_path / "swap.fp16.onnx")
-    code, out, err = run(monkeypatch, capsys, "install", src, "--name", "my_look")
+    code, out, err = run_export(monkeypatch, capsys, "install", src, "--name", "my_look")
     assert code == 0, err
     assert "installed my_look" in out and "fp16" in out and "realtime --filter my_look" in out
-    code, out, _ = run(monkeypatch, capsys, "list")
+    code, out, _ = run_export(monkeypatch, capsys, "list")
     assert code == 0 and out.splitlines()[1].startswith("my_look") and "installed from swap.onnx" in out
-    code, out, err = run(monkeypatch, capsys, "export", "my_look", "-o", tmp_path / "share" / "my_look.zip")
+    code, out, err = run_export(monkeypatch, capsys, "export", "my_look", "-o", tmp_path / "share" / "my_look.zip")
     assert code == 0, err
     assert zipfile.is_zipfile(tmp_path / "share" / "my_look.zip")
-    assert run(monkeypatch, capsys, "uninstall", "my_look")[0] == 0
-    assert "no filters installed" in run(monkeypatch, capsys, "list")[1]
-    code, out, err = run(monkeypatch, capsys, "install", tmp_path / "share" / "my_look.zip")
+    assert run_export(monkeypatch, capsys, "uninstall", "my_look")[0] == 0
+    assert "no filters installed" in run_export(monkeypatch, capsys, "list")[1]
+    code, out, err = run_export(monkeypatch, capsys, "install", tmp_path / "share" / "my_look.zip")
     assert code == 0, err
     assert [e.name for e in library.list_installed()] == ["my_look"]
     assert sorted(library.find("my_look").variants) == ["fp16", "full"]
-    assert not [p for p in (home / "filters").iterdir() if p.name.startswith(".")], "the unpacked zip is cleaned up"
+    assert not [p for p in (data_home / "filters").iterdir() if p.name.startswith(".")], "the unpacked zip is cleaned up"
 
 
-def test_a_folder_installs_the_one_filter_in_it(home, tmp_path, monkeypatch, capsys):
+def test_a_folder_installs_the_one_filter_in_it(data_home, tmp_path, monkeypatch, capsys):
     folder = tmp_path / "pkg"
     folder.mkdir()
     make_onnx_filter(folder / "warm.onnx")
-    code, out, err = run(monkeypatch, capsys, "install", folder)
+    code, out, err = run_export(monkeypatch, capsys, "install", folder)
     assert code == 0, err
     assert library.installed_filters().keys() == {"warm"}
 
 
-def test_bad_inputs_are_one_line_and_nothing_is_lost(home, tmp_path, monkeypatch, capsys):
+def test_bad_inputs_are_one_line_and_nothing_is_lost(data_home, tmp_path, monkeypatch, capsys):
     src = make_onnx_filter(tmp_path / "swap.onnx")
-    assert run(monkeypatch, capsys, "install", src, "--name", "keep")[0] == 0
-    before = sorted(p.name for p in (home / "filters" / "keep").iterdir())
+    assert run_export(monkeypatch, capsys, "install", src, "--name", "keep")[0] == 0
+    before = sorted(p.name for p in (data_home / "filters" / "keep").iterdir())
     not_zip = tmp_path / "photo.zip"
     not_zip.write_bytes(b"\xff\xd8 a jpeg renamed")
     traversal = tmp_path / "evil.zip"
@@ -91,31 +77,31 @@ def test_bad_inputs_are_one_line_and_nothing_is_lost(home, tmp_path, monkeypatch
         (("export", "keep", "-o", tmp_path / "x.tar"), "must be a .zip"),
     ]
     for args, needle in cases:
-        code, _, err = run(monkeypatch, capsys, *args)
+        code, _, err = run_export(monkeypatch, capsys, *args)
         assert_one_line(code, err, needle)
     assert [e.name for e in library.list_installed()] == ["keep"]
-    assert sorted(p.name for p in (home / "filters" / "keep").iterdir()) == before
-    assert [p.name for p in (home / "filters").iterdir()] == ["keep"], "no temporary folders left"
+    assert sorted(p.name for p in (data_home / "filters" / "keep").iterdir()) == before
+    assert [p.name for p in (data_home / "filters").iterdir()] == ["keep"], "no temporary folders left"
     assert not (tmp_path / "keep.onnx").exists()
 
 
-def test_the_library_commands_import_no_torch(home, tmp_path):
+def test_the_library_commands_import_no_torch(data_home, tmp_path):
     """install, list, uninstall and export need only the runtime (clone trains, and imports torch then)."""
     src = make_onnx_filter(tmp_path / "swap.onnx")
     code = ("import sys; from export.cli import main; "
             f"main(['install', {str(src)!r}, '--name', 'mine']); main(['list']); main(['export', 'mine', '-o', {str(tmp_path / 'm.zip')!r}]); "
             "main(['uninstall', 'mine']); assert 'torch' not in sys.modules, 'torch imported'")
-    env = {**__import__("os").environ, library.ENV: str(home)}
+    env = {**__import__("os").environ, library.ENV: str(data_home)}
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True, env=env)
 
 
-def test_realtime_runs_an_installed_filter_by_name(home, tmp_path, monkeypatch, capsys):
+def test_realtime_runs_an_installed_filter_by_name(data_home, tmp_path, monkeypatch, capsys):
     from tests.conftest import run_realtime
 
     import cv2
     import numpy as np
 
-    assert run(monkeypatch, capsys, "install", make_onnx_filter(tmp_path / "swap.onnx"), "--name", "mine")[0] == 0
+    assert run_export(monkeypatch, capsys, "install", make_onnx_filter(tmp_path / "swap.onnx"), "--name", "mine")[0] == 0
     photo = tmp_path / "in.png"
     img = np.zeros((64, 80, 3), np.uint8)
     img[..., 0] = 220  # blue in BGR
