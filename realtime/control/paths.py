@@ -9,14 +9,14 @@
   (tests), else platformdirs' ``user_runtime_dir`` (``$XDG_RUNTIME_DIR/realtime-filters``)
   where that folder exists, else ``user_state_dir`` (``~/.local/state/realtime-filters``).
 
-The same rules are applied here when platformdirs is not installed. Folders are made with
-mode 0700.
+Folders are made with mode 0700.
 """
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
+
+from platformdirs import user_config_dir, user_runtime_dir, user_state_dir
 
 APP = "realtime-filters"
 CONFIG_ENV = "REALTIME_CONFIG_DIR"
@@ -27,10 +27,6 @@ def config_dir() -> Path:
     env = os.environ.get(CONFIG_ENV, "").strip()
     if env:
         return Path(env).expanduser()
-    try:
-        from platformdirs import user_config_dir
-    except ImportError:
-        return _platform_dir("XDG_CONFIG_HOME", ".config")
     return Path(user_config_dir(APP))
 
 
@@ -44,40 +40,15 @@ def runtime_dir() -> Path:
     runtime = _runtime_base()
     if runtime is not None:
         return runtime
-    try:
-        from platformdirs import user_state_dir
-    except ImportError:
-        return _platform_dir("XDG_STATE_HOME", ".local/state")
     return Path(user_state_dir(APP))
 
 
 def _runtime_base() -> Path | None:
     """platformdirs' user_runtime_dir where its parent exists and is writable (a container
     or a service manager may have no /run/user/UID), else None."""
-    try:
-        from platformdirs import user_runtime_dir
-        path = Path(user_runtime_dir(APP))
-    except ImportError:
-        if sys.platform in ("win32", "darwin"):
-            return None
-        base = os.environ.get("XDG_RUNTIME_DIR", "").strip() or (f"/run/user/{os.getuid()}" if hasattr(os, "getuid") else "")
-        if not base:
-            return None
-        path = Path(base) / APP
+    path = Path(user_runtime_dir(APP))
     parent = path.parent
     return path if parent.is_dir() and os.access(parent, os.W_OK | os.X_OK) else None
-
-
-def _platform_dir(xdg: str, fallback: str) -> Path:
-    """platformdirs' user_config_dir / user_state_dir rule, without platformdirs."""
-    home = Path.home()
-    if sys.platform == "win32":
-        base = os.environ.get("LOCALAPPDATA") or str(home / "AppData" / "Local")
-        return Path(base) / APP / APP
-    if sys.platform == "darwin":
-        return home / "Library" / "Application Support" / APP
-    base = os.environ.get(xdg, "").strip() or str(home / fallback)
-    return Path(base) / APP
 
 
 def private_dir(path: Path) -> Path:

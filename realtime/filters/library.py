@@ -11,8 +11,7 @@ A filter is installed as one folder under ``DATA/filters/``::
 
 ``DATA`` is ``platformdirs.user_data_dir("realtime-filters")`` (``~/.local/share/realtime-filters``
 on Linux, ``~/Library/Application Support/realtime-filters`` on macOS, ``%LOCALAPPDATA%`` on
-Windows; the same rule is applied here when platformdirs is not installed), or
-``$REALTIME_DATA_HOME`` when set (tests, portable installs). Its ``work/`` folder holds what a
+Windows), or ``$REALTIME_DATA_HOME`` when set (tests, portable installs). Its ``work/`` folder holds what a
 clone in progress keeps (checkpoints), so an interrupted clone resumes.
 
 Every write is atomic: a new filter is assembled in a hidden ``.tmp-*`` folder beside the
@@ -35,7 +34,6 @@ import os
 import re
 import shutil
 import stat
-import sys
 import time
 import uuid
 import zipfile
@@ -45,6 +43,7 @@ from typing import Any, Collection, Mapping
 
 import cv2
 import numpy as np
+from platformdirs import user_data_dir
 
 from realtime.errors import UserError, first_line
 from realtime.filters.onnx_format import VARIANT_TAGS, inspect, is_variant, make_parent, save_atomic, variant_of, write_contract
@@ -66,23 +65,7 @@ def data_home() -> Path:
     env = os.environ.get(ENV)
     if env:
         return Path(env).expanduser()
-    try:
-        from platformdirs import user_data_dir
-    except ImportError:
-        return _platform_data_dir()
     return Path(user_data_dir(APP))
-
-
-def _platform_data_dir() -> Path:
-    """platformdirs' ``user_data_dir(APP)`` without platformdirs."""
-    home = Path.home()
-    if sys.platform == "win32":
-        base = os.environ.get("LOCALAPPDATA") or str(home / "AppData" / "Local")
-        return Path(base) / APP / APP
-    if sys.platform == "darwin":
-        return home / "Library" / "Application Support" / APP
-    base = os.environ.get("XDG_DATA_HOME", "").strip() or str(home / ".local" / "share")
-    return Path(base) / APP
 
 
 def filters_dir() -> Path:
