@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import logging
 import os
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Iterator
 
 import cv2
 import numpy as np
@@ -170,3 +172,54 @@ def run_export(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[st
     code = entry()
     captured = capsys.readouterr()
     return code, captured.out, captured.err
+
+
+@contextmanager
+def served(app: Any) -> Iterator[str]:
+    """An aiohttp application on a free loopback port, run by its own event loop in a thread:
+    its base URL (``http://127.0.0.1:PORT/``) while the block runs."""
+    import asyncio
+    import threading
+
+    from aiohttp import web
+
+    loop = asyncio.new_event_loop()
+    runner = web.AppRunner(app, access_log=None)
+    loop.run_until_complete(runner.setup())
+    loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", 0).start())
+    port = runner.addresses[0][1]
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=20)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        loop.close()
+
+
+@contextmanager
+def chromium(*extra_args: str, window: str = "1280,1000") -> Iterator[Any]:
+    """Headless Chromium through chromium-driver (skips the test where either is missing)."""
+    import shutil
+
+    pytest.importorskip("selenium", reason="the browser tests drive Chromium with selenium (the dev extra)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    binary = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
+    driver = shutil.which("chromedriver")
+    if not binary or not driver:
+        pytest.skip("no headless browser: install Debian's chromium and chromium-driver "
+                    "(apt-get install chromium chromium-driver; .ci/run does)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", f"--window-size={window}",
+                "--hide-scrollbars", *extra_args):
+        options.add_argument(arg)
+    chrome = webdriver.Chrome(service=Service(driver), options=options)
+    try:
+        yield chrome
+    finally:
+        chrome.quit()

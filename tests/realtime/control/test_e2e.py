@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 
 from realtime.filters.registry import bundled_filters
 from tests.realtime.control import recorder
 from tests.realtime.control.helpers import wait_for
-from tests.realtime.control.running import ctl, distance, expected, first_frame, running_realtime, still_video
+from tests.realtime.control.running import ctl, expected, first_frame, running_realtime, still_video
 
 pytestmark = pytest.mark.skipif(not {"candy", "cartoon"} <= set(bundled_filters()), reason="bundled filters missing")
 

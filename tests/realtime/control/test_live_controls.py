@@ -4,11 +4,10 @@ rule (the preview mirrored, what the call sees not), the virtual camera opened a
 the output frames handed to a watcher only while one watches."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from realtime.errors import UserError
-from realtime.live.controls import Choices, Controls, ControlState
+from realtime.live.controls import Controls, ControlState
 from realtime.live.loop import FrameTap
 from tests.realtime.control.helpers import (FakePreview, GatedLoader, H, Recorder, W, close_to, mirrored, picture,
                                             running_loop, swapped, tiny_filters, wait_for)

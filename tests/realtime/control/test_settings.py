@@ -3,7 +3,6 @@ a damaged or hand-edited file does (one line, the defaults, never a traceback), 
 the layers at start, and the instance files realtime ctl finds a running one by."""
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os

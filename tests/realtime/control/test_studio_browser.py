@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,13 +19,12 @@ import pytest
 from aiohttp import web
 
 from realtime.filters.registry import bundled_filters
+from tests.conftest import chromium
 from tests.realtime.control import recorder
 from tests.realtime.control.helpers import wait_for
 from tests.realtime.control.running import expected, first_frame, running_realtime, still_video
 
 selenium = pytest.importorskip("selenium", reason="the browser test drives Chromium with selenium (the dev extra)")
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
@@ -36,20 +34,8 @@ SCREENSHOT = os.environ.get("STUDIO_SCREENSHOT")
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    chromium = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
-    driver = shutil.which("chromedriver")
-    if not chromium or not driver:
-        pytest.skip("no headless browser: install Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1000",
-                "--hide-scrollbars"):
-        options.add_argument(arg)
-    chrome = webdriver.Chrome(service=Service(driver), options=options)
-    try:
+    with chromium() as chrome:
         yield chrome
-    finally:
-        chrome.quit()
 
 
 @pytest.fixture(scope="module")

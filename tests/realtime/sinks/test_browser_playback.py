@@ -4,17 +4,14 @@ chromium-driver) opens it in a ``<video>`` element, served from a local aiohttp 
 MPEG-4 Part 2 (mp4v) .mp4 did not play in any browser."""
 from __future__ import annotations
 
-import asyncio
-import threading
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any
 
 import pytest
 from aiohttp import web
 
-from tests.conftest import run_realtime
-from tests.realtime.sinks.media import make_clip, measure
+from tests.conftest import run_realtime, served
+from tests.realtime.sinks.media import measure
 from tests.realtime.sinks.test_recording import clips  # noqa: F401 (a fixture)
 from tests.realtime.web.test_browser import browser  # noqa: F401 (a fixture: skips without Chromium)
 
@@ -30,25 +27,11 @@ v.play().catch(e => { window.result = {error: "play: " + e}; });
 </script></body></html>"""
 
 
-@contextmanager
-def serving(folder: Path) -> Iterator[str]:
+def serving(folder: Path) -> Any:
     """``folder`` as static files on a free loopback port (aiohttp answers Range requests)."""
     app = web.Application()
     app.router.add_static("/", folder)
-    loop = asyncio.new_event_loop()
-    runner = web.AppRunner(app, access_log=None)
-    loop.run_until_complete(runner.setup())
-    loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", 0).start())
-    port = runner.addresses[0][1]
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=20)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
-        loop.close()
+    return served(app)
 
 
 @pytest.mark.parametrize("name", ["out.mp4"])

@@ -6,69 +6,35 @@ screenshot (the astronaut photo from the shared media, the only face allowed in 
 """
 from __future__ import annotations
 
-import asyncio
 import os
-import shutil
-import threading
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
 import cv2
 import pytest
-from aiohttp import web
 
 from models.data.media import data_root
 from realtime.web.config import WebConfig
 from realtime.web.server import make_app
-from tests.conftest import synthetic_photo
+from tests.conftest import chromium, served, synthetic_photo
 
 selenium = pytest.importorskip("selenium", reason="the browser test drives Chromium with selenium (the dev extra)")
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 SCREENSHOT = os.environ.get("WEB_SCREENSHOT")
 
 
-@contextmanager
-def running_server(config: WebConfig) -> Iterator[str]:
+def running_server(config: WebConfig) -> Any:
     """The app on a free loopback port, served by its own event loop in a thread."""
-    loop = asyncio.new_event_loop()
-    runner = web.AppRunner(make_app(config), access_log=None)
-    loop.run_until_complete(runner.setup())
-    loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", 0).start())
-    port = runner.addresses[0][1]
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=20)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
-        loop.close()
+    return served(make_app(config))
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    chromium = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
-    driver = shutil.which("chromedriver")
-    if not chromium or not driver:
-        pytest.skip("no headless browser: install Debian's chromium and chromium-driver "
-                    "(apt-get install chromium chromium-driver; .ci/run does)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,900",
-                "--hide-scrollbars",
-                "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"):  # a test-pattern camera, no prompt
-        options.add_argument(arg)
-    chrome = webdriver.Chrome(service=Service(driver), options=options)
-    try:
+    # a test-pattern camera, no prompt
+    with chromium("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", window="1280,900") as chrome:
         yield chrome
-    finally:
-        chrome.quit()
 
 
 @pytest.fixture(scope="module")
