@@ -68,6 +68,16 @@ def data_home() -> Path:
     return Path(user_data_dir(APP))
 
 
+def library_root() -> Path:
+    """:func:`filters_dir`, made if it is not there yet (one line when it cannot be)."""
+    root = filters_dir()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create the filter library {root} ({exc.strerror or exc}): set {ENV} to a writable folder") from None
+    return root
+
+
 def filters_dir() -> Path:
     return data_home() / "filters"
 
@@ -225,11 +235,7 @@ def install(source: Source, name: str, reserved: Collection[str], replace_existi
     if final.exists() and not replace_existing:
         raise UserError(f"a filter named {name!r} is installed already: pick another --name, add --replace, "
                         f"or `realtime-export uninstall {name}` first")
-    root = filters_dir()
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"cannot create the filter library {root} ({exc.strerror or exc}): set {ENV} to a writable folder") from None
+    root = library_root()
     tmp = root / f".tmp-{name}-{uuid.uuid4().hex[:8]}"
     try:
         tmp.mkdir()
@@ -432,11 +438,7 @@ def unpack(archive: Path, into: Path) -> Path:
 
 def source_from_zip(archive: Path) -> tuple[Source, Path]:
     """(the filter in ``archive``, the temporary folder it was unpacked into: delete it after)."""
-    root = filters_dir()
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"cannot create the filter library {root} ({exc.strerror or exc}): set {ENV} to a writable folder") from None
+    root = library_root()
     folder = root / f".tmp-unzip-{uuid.uuid4().hex[:8]}"
     try:
         return source_of(unpack(archive, folder)), folder
