@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from models.losses.bands import DetailLoss, add_detail_args, change_sums, detail_options, gain_amplitude
 from models.losses.quality import clone_ratio_table, ssim
 from models.teachers.classical import STYLED_TEACHERS
 from realtime.errors import UserError, run_cli
@@ -74,6 +75,8 @@ class DistillConfig:
     # what the student copies: the full network, or (a clone of a classical filter) that filter
     # itself, the one its clone ratio is measured against
     target: str = "network"
+    # losses that do not reward fading (models/losses/bands.py): per-band energy of the change, chroma; off by default
+    detail_loss: DetailLoss = field(default_factory=DetailLoss)
     save_every: int = 250
     seed: int = 0
     device: str = "auto"
@@ -205,6 +208,36 @@ def teacher_ratio(student: GuidedUpsample, run: Runner, images: list[np.ndarray]
     return float(table.min(axis=1).mean())
 
 
+@torch.no_grad()
+def band_scores(student: GuidedUpsample, run: Runner, images: list[np.ndarray], classical: str, style_codes: dict[str, int],
+                device: torch.device) -> dict[str, dict[str, Any]]:
+    """Per style of the classical teacher, with the code the full network gave it: G_1..3 and
+    A_1..3 (benchmarks.bands' gain and amplitude, pooled over the validation squares) and the
+    mean chroma |RGB − its channel mean| × 255 of the student's output and of the teacher's (a
+    grey style's clone should stay near 0). benchmarks.clone_detail's measures, roughly, while
+    a leg trains."""
+    fn, styles = STYLED_TEACHERS[classical]
+    student.eval()
+    found = {}
+    for name, style in styles.items():
+        code = style_codes.get(name) if run.codes else None
+        if run.codes and code is None:
+            continue
+        sums, tint = torch.zeros(3, 5, dtype=torch.float64), [0.0, 0.0]
+        for img in images:
+            x = to_tensor(img)[None].to(device)
+            t = to_tensor(fn(img, style))[None].to(device)
+            y = run(student, x, code)
+            sums += change_sums(y, t, x)
+            tint[0] += float((y - y.mean(1, keepdim=True)).abs().mean() * 255)
+            tint[1] += float((t - t.mean(1, keepdim=True)).abs().mean() * 255)
+        g, a = gain_amplitude(sums)
+        found[name] = {"G": [round(v, 3) for v in g[1:4]], "A": [round(v, 3) for v in a[1:4]],
+                       "tint": round(tint[0] / len(images), 2), "teacher_tint": round(tint[1] / len(images), 2)}
+    student.train()
+    return found
+
+
 def distill(cfg: DistillConfig, resume: bool = False) -> dict[str, Any]:
     device = pick_device(cfg.device)
     teacher, teacher_meta, _ = load_checkpoint(cfg.teacher)
@@ -236,7 +269,8 @@ def distill(cfg: DistillConfig, resume: bool = False) -> dict[str, Any]:
         with torch.no_grad():
             target = copy_filter(x, code) if copy_filter else run(teacher, x, code)
         y = run(student, x, code)
-        return (y - target).abs().mean() + cfg.ssim_weight * ssim_loss(y, target)
+        loss = (y - target).abs().mean() + cfg.ssim_weight * ssim_loss(y, target)
+        return loss + cfg.detail_loss(y, target, x) if cfg.detail_loss.active else loss
 
     classical = teacher_meta.get("teacher") if teacher_meta.get("teacher") in STYLED_TEACHERS else None
 
@@ -246,6 +280,7 @@ def distill(cfg: DistillConfig, resume: bool = False) -> dict[str, Any]:
         scores = {"val_ssim": round(evaluate(student, teacher, run, val, device), 4)}
         if classical:
             scores["val_ratio"] = round(teacher_ratio(student, run, val, classical, device), 4)
+            scores["val_bands"] = band_scores(student, run, val, classical, teacher_meta.get("style_codes", {}), device)
         return scores
 
     meta = {"teacher": str(cfg.teacher.name), "teacher_name": teacher_meta.get("name"), "total_steps": earlier + cfg.steps,
@@ -275,6 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ssim-weight", type=float, default=1.0)
     p.add_argument("--target", choices=TARGETS, default="network",
                    help="copy the full network, or the classical filter it was cloned from (what the clone ratio measures)")
+    add_detail_args(p)
     add_run_args(p, steps=3000, lr=2e-3, batch=4, crop=256)
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -286,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
         factor=a.factor, radius=a.radius, eps=a.eps, detail=a.detail, detail_edges=a.detail_edges,
         detail_tones=a.detail_tones, upsample=a.upsample, init=a.init, steps=a.steps, batch_size=a.batch,
         crops=CropConfig(crop=a.crop, short_min=a.crop, short_max=2 * a.crop), lr=a.lr, ssim_weight=a.ssim_weight, target=a.target,
-        seed=a.seed, device=a.device, name=a.name or a.out.stem,
+        detail_loss=detail_options(a), seed=a.seed, device=a.device, name=a.name or a.out.stem,
     )
     meta = distill(cfg, a.resume)
     if "val_ssim" in meta:

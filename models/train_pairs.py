@@ -25,6 +25,8 @@ import torch
 
 from realtime.errors import UserError, run_cli
 from models.networks.registry import build_model
+from models.networks.checkpoint import load_state_checked, read_checkpoint, steps_trained
+from models.losses.bands import DetailLoss, add_detail_args, detail_options
 from models.data.media import HOLDOUT, data_root, fit_short_side, load_collection
 from models.training.trainer import TrainingRun, add_run_args, parse_ints, pick_device
 from models.data.pairs import CropConfig, FolderPairs, PairSource, TeacherPairs, batch, styled, to_tensor, unlabelled
@@ -65,6 +67,9 @@ class TrainConfig:
     vq_warmup: int = 0  # steps with the continuous code before k-means initialises the codebook
     discover_codes: bool = False  # FilterClone's VQ even when the teacher says which variant it drew
     save_every: int = 250
+    # losses that do not reward fading (models/losses/bands.py): per-band energy of the change, chroma; off by default
+    detail_loss: DetailLoss = field(default_factory=DetailLoss)
+    init: Path | None = None  # a trained network of the same shape to start from (a released checkpoint too)
     seed: int = 0
     device: str = "auto"
     name: str = "filter"
@@ -159,6 +164,13 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
         channels=cfg.channels, blocks_per_level=cfg.blocks_per_level, num_downsamples=min(cfg.num_downsamples, len(cfg.channels) - 1),
         latent_codes=cfg.latent_codes, residual_output=cfg.residual_output, norm_groups=cfg.norm_groups,
         edge_sigmas=cfg.edge_sigmas, tone_frequencies=cfg.tone_frequencies)).to(device)
+    earlier = 0  # steps of the network --init started from: a fine-tuning leg continues its training
+    if cfg.init is not None:
+        payload = read_checkpoint(cfg.init)
+        earlier = steps_trained(payload.get("meta", {}))
+        if not (resume and cfg.out.is_file()):
+            load_state_checked(model, payload.get("state_dict", {}), f"--init {cfg.init} (give the same --channels, --blocks, "
+                                                                       "--latent-codes, --edge-sigmas, --tone-frequencies ...)")
     run = TrainingRun(model, cfg.out, cfg.steps, cfg.lr, cfg.seed, cfg.name, resume, cfg.save_every)
     usage = torch.zeros(max(cfg.latent_codes, 1), dtype=torch.long)
     recent: deque[torch.Tensor] = deque(maxlen=32)
@@ -175,7 +187,9 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
             out = model(x)
         last["out"] = out
         l1 = (out.image - y).abs().mean()
-        # logged loss is the L1; the VQ terms ride along with their small weight
+        if cfg.detail_loss.active:
+            l1 = l1 + cfg.detail_loss(out.image, y, x)
+        # logged loss is the L1 (+ the band and chroma terms when asked); the VQ terms ride along with their small weight
         return l1 + cfg.vq_weight * out.vq_loss
 
     def after_step(step: int) -> None:
@@ -201,7 +215,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
         found = evaluate(model, val, device, labelled)
         return {**found, "style_codes": {name: k for k, name in enumerate(styles or {})}} if labelled else found
 
-    meta = {"teacher": cfg.teacher, "codes_from_teacher": labelled, "train_config": {k: str(v) for k, v in asdict(cfg).items()}}
+    meta = {"teacher": cfg.teacher, "codes_from_teacher": labelled, **({"total_steps": earlier + cfg.steps} if earlier else {}), "train_config": {k: str(v) for k, v in asdict(cfg).items()}}
     return run.run(train_step, after_step, on_save, meta)
 
 
@@ -227,6 +241,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
     p.add_argument("--short-min", type=int, default=256, help="images are scaled so their short side is")
     p.add_argument("--short-max", type=int, default=384, help="… a random size in [short-min, short-max]")
     p.add_argument("--save-every", type=int, default=250)
+    p.add_argument("--init", type=Path, help="start from this trained network of the same shape (e.g. models/checkpoints/NAME.pt)")
+    add_detail_args(p)
     add_run_args(p, steps=10000, lr=1e-4, batch=8, crop=256)
     a = p.parse_args(argv)
     channels = parse_ints(a.channels, "--channels")
@@ -238,7 +254,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
         out=a.out, teacher=None if a.pairs else a.teacher, pairs=a.pairs, data=a.data,
         holdout=tuple(s for s in a.holdout.split(",") if s), channels=channels, blocks_per_level=a.blocks, num_downsamples=a.downsamples,
         latent_codes=a.latent_codes, discover_codes=a.discover_codes, residual_output=a.residual, norm_groups=a.norm_groups, edge_sigmas=edges, tone_frequencies=a.tone_frequencies, steps=a.steps, vq_warmup=a.vq_warmup, batch_size=a.batch,
-        crops=CropConfig(crop=a.crop, short_min=a.short_min, short_max=a.short_max), lr=a.lr, save_every=a.save_every, seed=a.seed, device=a.device,
+        crops=CropConfig(crop=a.crop, short_min=a.short_min, short_max=a.short_max), lr=a.lr, save_every=a.save_every, detail_loss=detail_options(a), init=a.init, seed=a.seed, device=a.device,
         name=a.name or a.out.stem,
     )
     return cfg, a.resume
