@@ -160,8 +160,12 @@ class Runner:
         self.codes = latent_codes(teacher)
 
     def __call__(self, model: torch.nn.Module, x01: torch.Tensor, code: int | None) -> torch.Tensor:
+        return self.raw(model, x01, code).clamp(0, 1)
+
+    def raw(self, model: torch.nn.Module, x01: torch.Tensor, code: int | None) -> torch.Tensor:
+        """The output on the 0–1 scale before the clamp the exported file applies."""
         index = torch.tensor([code], device=x01.device) if self.codes else None
-        return (run_filter(model, x01 * self.scale, index) / self.scale).clamp(0, 1)
+        return run_filter(model, x01 * self.scale, index) / self.scale
 
 
 def validation_images(images: list[np.ndarray], multiple: int, size: int = 256) -> list[np.ndarray]:
@@ -268,9 +272,12 @@ def distill(cfg: DistillConfig, resume: bool = False) -> dict[str, Any]:
         code = code_rng.randrange(run.codes) if run.codes else None
         with torch.no_grad():
             target = copy_filter(x, code) if copy_filter else run(teacher, x, code)
-        y = run(student, x, code)
+        raw = run.raw(student, x, code)
+        y = raw.clamp(0, 1)
         loss = (y - target).abs().mean() + cfg.ssim_weight * ssim_loss(y, target)
-        return loss + cfg.detail_loss(y, target, x) if cfg.detail_loss.active else loss
+        # the chroma term sees the output before the clamp: a student's paper white is often far above 1, each
+        # channel by another amount, and the guided filter's windows carry that tint into the strokes beside it
+        return loss + cfg.detail_loss(y, target, x, raw=raw) if cfg.detail_loss.active else loss
 
     classical = teacher_meta.get("teacher") if teacher_meta.get("teacher") in STYLED_TEACHERS else None
 

@@ -187,49 +187,61 @@ def parse_bands(text: str) -> tuple[tuple[int, ...], tuple[float, ...]]:
 @dataclass(frozen=True)
 class DetailLoss:
     """What the trainers add to their pixel loss: ``band`` × the band terms (:class:`BandLossConfig`,
-    its ``energy`` and ``gain`` scaled by ``band``) and ``chroma`` × :func:`chroma_loss`. All off
-    by default, so a recipe without the options trains as before."""
+    its ``energy`` and ``gain`` scaled by ``band``), ``chroma`` × :func:`chroma_loss` and ``range`` ×
+    the raw output's squared excursion outside 0–1 (a fast student's paper white reached 12; through
+    the guided filter's windows each channel's excess tints the strokes beside it). All off by
+    default, so a recipe without the options trains as before."""
 
     band: float = 0.0
     band_config: BandLossConfig = BandLossConfig()
     chroma: float = 0.0
+    range: float = 0.0  # × mean squared excursion of the raw output outside 0–1
 
     @property
     def active(self) -> bool:
-        return bool(self.band or self.chroma)
+        return bool(self.band or self.chroma or self.range)
 
-    def __call__(self, out: torch.Tensor, target: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
-        """0–1 RGB batches; ``target`` and ``photo`` are constants."""
+    def __call__(self, out: torch.Tensor, target: torch.Tensor, photo: torch.Tensor, raw: torch.Tensor | None = None) -> torch.Tensor:
+        """0–1 RGB batches; ``target`` and ``photo`` are constants. ``raw``: ``out`` before a clamp to
+        0–1, which the chroma term then sees (a clamp passes no gradient to a tint above white)."""
         total = out.new_zeros(())
         if self.band:
             total = total + self.band * band_loss(out, target.detach(), photo.detach(), self.band_config)
         if self.chroma:
-            total = total + self.chroma * chroma_loss(out, target.detach())
+            total = total + self.chroma * chroma_loss(out if raw is None else raw, target.detach())
+        if self.range:
+            r = out if raw is None else raw
+            total = total + self.range * (r - r.clamp(0, 1)).pow(2).mean()
         return total
 
 
 def add_detail_args(p) -> None:
-    """--band-weight, --band-gain, --bands, --band-radius, --chroma-weight (for argparse)."""
+    """--band-weight, --band-energy, --band-gain, --bands, --band-radius, --chroma-weight, --range-weight (argparse)."""
     d = BandLossConfig()
     p.add_argument("--band-weight", type=float, default=0.0,
                    help="weight of the per-band loss (models/losses/bands.py): the local energy deficit of the change to "
                         "the photo in each --bands band, in 0-1 gray levels like L1 (0 = off)")
+    p.add_argument("--band-energy", type=float, default=d.energy,
+                   help="within the band loss, the weight of the local energy deficit (default %(default)s)")
     p.add_argument("--band-gain", type=float, default=d.gain,
-                   help="within the band loss, the weight of max(0, 1 - G_k) beside the energy deficit's 1")
+                   help="within the band loss, the weight of max(0, 1 - G_k), pooled over the batch (default %(default)s)")
     p.add_argument("--bands", default=",".join(map(str, d.bands)),
                    help="Laplacian bands of the luminance the band loss sees, k or k:weight (0 = finest; default %(default)s)")
     p.add_argument("--band-radius", type=int, default=d.radius, help="local RMS window radius at each band's own resolution")
     p.add_argument("--chroma-weight", type=float, default=0.0,
                    help="weight of |chroma(out) - chroma(teacher)| (keeps a grey teacher's clone grey; 0 = off)")
+    p.add_argument("--range-weight", type=float, default=0.0,
+                   help="weight of the unclamped output's squared excursion outside 0-1 (0 = off)")
 
 
 def detail_options(a) -> DetailLoss:
     """The DetailLoss that add_detail_args' options describe (a bad value: UserError)."""
     try:
         bands, weights = parse_bands(a.bands)
-        cfg = BandLossConfig(bands=bands, weights=weights, gain=a.band_gain, radius=a.band_radius)
+        cfg = BandLossConfig(bands=bands, weights=weights, energy=a.band_energy, gain=a.band_gain, radius=a.band_radius)
     except ValueError as exc:
         raise UserError(f"--bands {a.bands!r}: {exc}") from None
-    if min(a.band_weight, a.band_gain, a.chroma_weight) < 0 or a.band_radius < 1:
-        raise UserError("--band-weight, --band-gain and --chroma-weight must be >= 0, --band-radius >= 1")
-    return DetailLoss(a.band_weight, cfg, a.chroma_weight)
+    if min(a.band_weight, a.band_energy, a.band_gain, a.chroma_weight, a.range_weight) < 0 or a.band_radius < 1:
+        raise UserError("--band-weight, --band-energy, --band-gain, --chroma-weight and --range-weight must be >= 0, "
+                        "--band-radius >= 1")
+    return DetailLoss(a.band_weight, cfg, a.chroma_weight, a.range_weight)

@@ -27,9 +27,9 @@ def tiny(tmp_path: Path, data: Path, steps: int, **kw) -> TrainConfig:
 def test_the_options_are_off_by_default_and_parse():
     cfg, _ = parse_args(["--out", "x.pt"])
     assert not cfg.detail_loss.active and cfg.init is None
-    cfg, _ = parse_args(["--out", "x.pt", "--band-weight", "2", "--bands", "1:2,3", "--band-gain", "0.5", "--chroma-weight", "1",
+    cfg, _ = parse_args(["--out", "x.pt", "--band-weight", "2", "--bands", "1:2,3", "--band-gain", "0.5", "--band-energy", "0", "--chroma-weight", "1",
                          "--init", "models/checkpoints/sketch.pt"])
-    assert cfg.detail_loss == DetailLoss(2.0, BandLossConfig(bands=(1, 3), weights=(2.0, 1.0), gain=0.5), 1.0)
+    assert cfg.detail_loss == DetailLoss(2.0, BandLossConfig(bands=(1, 3), weights=(2.0, 1.0), energy=0.0, gain=0.5), 1.0)
     with pytest.raises(UserError, match="--bands"):
         parse_args(["--out", "x.pt", "--bands", "7"])
     with pytest.raises(UserError, match=">= 0"):

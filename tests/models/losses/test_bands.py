@@ -87,3 +87,28 @@ def test_band_options_parse_and_are_checked():
         BandLossConfig(bands=(1, 2), weights=(1.0,))
     with pytest.raises(ValueError):
         luminance_bands(torch.rand(1, 3, 8, 8))
+
+
+def test_the_chroma_term_sees_a_tint_above_white_when_given_the_raw_output():
+    """A student's paper white far above 1, each channel by another amount: clamped it looks grey
+    and passes no gradient, but the guided filter carries the tint into the strokes beside it."""
+    from models.losses.bands import DetailLoss
+
+    target = torch.full((1, 3, 32, 32), 0.98)
+    raw = (target + torch.tensor([0.5, 0.2, 0.3]).view(1, 3, 1, 1)).requires_grad_(True)
+    loss = DetailLoss(chroma=1.0)
+    assert loss(raw.clamp(0, 1), target, target).item() == 0
+    seen = loss(raw.clamp(0, 1), target, target, raw=raw)
+    assert seen.item() > 0.05
+    seen.backward()
+    assert raw.grad[0, 0].mean() > 0 > raw.grad[0, 1].mean(), "red is pushed down, green up"
+
+
+def test_the_range_term_charges_only_what_lies_outside_0_1():
+    from models.losses.bands import DetailLoss
+
+    target = torch.full((1, 3, 8, 8), 0.5)
+    inside = torch.rand(1, 3, 8, 8)
+    loss = DetailLoss(range=1.0)
+    assert loss.active and loss(inside, target, target, raw=inside).item() == 0
+    assert loss(inside.clamp(0, 1), target, target, raw=inside + 2).item() > 1
