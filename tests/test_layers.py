@@ -33,6 +33,7 @@ ROOMS = {
         "live": {"base", "capture", "analysis", "compositing", "filters", "sinks"},
         "web": {"base", "capture", "analysis", "compositing", "filters"},
         "control": {"base", "capture", "analysis", "compositing", "filters", "sinks", "live"},
+        "batch": {"base", "capture", "analysis", "compositing", "filters", "sinks", "live"},
     },
     "models": {
         "base": set(),
