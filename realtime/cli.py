@@ -51,6 +51,16 @@ def _size(text: str) -> tuple[int, int]:
     return w, h
 
 
+def _fourcc(text: str) -> str | None:
+    """'mjpg' → 'MJPG'; 'auto' → None (the camera's own default)."""
+    if text.strip().lower() in ("auto", "default", ""):
+        return None
+    code = text.strip().upper()
+    if len(code) != 4 or not code.isascii() or not code.isprintable():
+        raise argparse.ArgumentTypeError(f"expected four letters such as MJPG or YUYV, or auto, got {text!r}")
+    return code
+
+
 def _number(kind: type) -> Callable[[str], int | float]:
     """An argparse type for int or float that refuses nan/inf (ranges: :class:`RunConfig`)."""
     def convert(text: str) -> int | float:
@@ -75,8 +85,13 @@ class OneLineParser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog="realtime", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--filter", help="bundled filter name or FILE.onnx; chain with +, e.g. cartoon+blur.onnx")
-    p.add_argument("--source", default="0", help="camera index, video file, image file or 'synthetic' (default 0)")
-    p.add_argument("--size", type=_size, help="capture size WxH, e.g. 1280x720 (camera/synthetic)")
+    p.add_argument("--source", default="0",
+                   help="camera index or name (a part of it, e.g. \"Logitech\"), video file, image file or 'synthetic' (default 0)")
+    p.add_argument("--size", type=_size, help="capture size WxH asked of the camera, e.g. 1280x720 (a file or image is scaled)")
+    p.add_argument("--fourcc", type=_fourcc, default="MJPG",
+                   help="pixel format asked of the camera: MJPG (default: most webcams give 720p30 only in it), YUYV, H264, or auto")
+    p.add_argument("--output-size", type=_size, help="what the call and --output see, WxH (default: the camera's size); "
+                   "the picture is scaled to cover it and centred")
     p.add_argument("--fps", type=_number(float), default=30.0, help="output frame rate (default 30)")
     p.add_argument("--mirror", action="store_true", help="show the preview as a mirror (what the call sees is not flipped)")
     p.add_argument("--no-mirror", dest="mirror", action="store_false", default=False, help="a preview that is not mirrored")
@@ -126,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="your own RGBA image on every face: @eyes (default) between the eyes, @head above them")
     p.add_argument("--config", type=Path, help="TOML file with any of these options")
     p.add_argument("--list-filters", action="store_true", help="list bundled filters, yours and the effects, and exit")
-    p.add_argument("--list-cameras", action="store_true", help="list cameras that open and exit")
+    p.add_argument("--list-cameras", action="store_true", help="list the cameras by index and name (opens none) and exit")
     p.add_argument("-v", "--verbose", action="count", default=0, help="-v: what it does (info), -vv: debug")
     return p
 
@@ -225,6 +240,20 @@ def list_filters() -> int:
     return 0
 
 
+def print_cameras() -> int:
+    from realtime.capture.cameras import list_cameras
+
+    cams = list_cameras()
+    for cam in cams:
+        print(cam.describe())
+    if not cams:
+        print("no cameras found (is one plugged in? on Linux: ls /dev/video*, and are you in the 'video' group?)")
+        return 1
+    print('pick one with --source INDEX or --source "NAME" (a part of the name is enough); ask a format with '
+          "--size 1280x720 --fps 30 --fourcc MJPG (the log and --stats say what the camera gave)")
+    return 0
+
+
 def list_your_filters(bundled: set[str]) -> None:
     """The filters installed in the user's library (realtime-export install / clone), marked as
     yours, then the effects (filters without a network)."""
@@ -312,14 +341,7 @@ def live_main(argv: list[str]) -> int:
     if args.list_filters:
         return list_filters()
     if args.list_cameras:
-        from realtime.capture.sources import list_cameras
-
-        cams = list_cameras()
-        for index, (w, h) in cams:
-            print(f"camera {index}: {w}x{h}")
-        if not cams:
-            print("no cameras found")
-        return 0 if cams else 1
+        return print_cameras()
     from realtime.control.startup import camera_of, with_saved_settings
 
     args, saved = with_saved_settings(parser, argv, from_config, args.preset)  # the settings that stay (realtime.control)

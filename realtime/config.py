@@ -36,7 +36,9 @@ CHOICES: dict[str, tuple[str, ...]] = {
 class RunConfig:
     filter: str = "none"  # bundled name, FILE.onnx or an effect; chain with +; none: no filter
     source: str = "0"  # camera index, video file, image file or "synthetic"
-    size: tuple[int, int] | None = None  # capture size (width, height)
+    size: tuple[int, int] | None = None  # capture size (width, height) asked of a camera (a file or image is scaled)
+    fourcc: str | None = "MJPG"  # the pixel format asked of a camera (None: the camera's default)
+    output_size: tuple[int, int] | None = None  # what the call and the file see (default: the source's size)
     fps: float = 30.0  # output frame rate
     mirror: bool = False  # the preview is a mirror image (what the call sees is not flipped unless mirror_output)
     mirror_output: bool = False  # the virtual camera and the file are flipped too
@@ -100,10 +102,14 @@ class RunConfig:
                 out.append(f"--{flag(name)} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
         if not isinstance(self.favourites, tuple) or not all(isinstance(f, str) and f.strip() for f in self.favourites):
             out.append(f"favourites must be a tuple of filter names, got {self.favourites!r}")
-        if self.size is not None:
-            if (not isinstance(self.size, tuple) or len(self.size) != 2
-                    or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_SIDE for v in self.size)):
-                out.append(f"--size must be WIDTHxHEIGHT with sides 1..{MAX_SIDE}, got {self.size!r}")
+        for name in ("size", "output_size"):
+            size = getattr(self, name)
+            if size is not None and (not isinstance(size, tuple) or len(size) != 2
+                                     or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_SIDE for v in size)):
+                out.append(f"--{flag(name)} must be WIDTHxHEIGHT with sides 1..{MAX_SIDE}, got {size!r}")
+        if self.fourcc is not None and not (isinstance(self.fourcc, str) and len(self.fourcc) == 4
+                                            and all(33 <= ord(ch) < 127 for ch in self.fourcc)):
+            out.append(f"--fourcc must be four letters such as MJPG or YUYV (or auto), got {self.fourcc!r}")
         return out
 
     @classmethod

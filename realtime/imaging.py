@@ -46,3 +46,23 @@ def shrink(bgr: np.ndarray, w: int, h: int) -> np.ndarray:
     if bgr.shape[:2] != (h, w):
         bgr = cv2.resize(bgr, (w, h), interpolation=cv2.INTER_LINEAR)
     return bgr
+
+
+def cover(bgr: np.ndarray, w: int, h: int) -> np.ndarray:
+    """``bgr`` scaled to cover w×h and centred (the edges that do not fit are cut, never
+    stretched or padded): what a call sees at --output-size when the camera gives another
+    shape, e.g. a 4:3 camera into a 16:9 call loses a band at the top and bottom."""
+    sh, sw = bgr.shape[:2]
+    if (sw, sh) == (w, h):
+        return bgr
+    if sw * h > w * sh:  # wider than the output: cut the sides
+        cw = max(1, round(sh * w / h))
+        x = (sw - cw) // 2
+        bgr = bgr[:, x:x + cw]
+    elif sw * h < w * sh:  # taller: cut the top and bottom
+        ch = max(1, round(sw * h / w))
+        y = (sh - ch) // 2
+        bgr = bgr[y:y + ch]
+    if bgr.shape[0] > h and bgr.shape[1] > w:
+        return shrink(bgr, w, h)
+    return cv2.resize(bgr, (w, h), interpolation=cv2.INTER_LINEAR)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import math
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any, Callable, Protocol
 import cv2
 import numpy as np
 
+from realtime.capture.cameras import camera_backend, cameras_line, list_cameras, pick_camera
 from realtime.errors import UserError
 from realtime.imaging import to_bgr
 from realtime.native import quiet_native_stderr
@@ -57,33 +57,39 @@ class CameraSource:
 
     live, paced = True, False
 
-    def __init__(self, index: int, size: tuple[int, int] | None, fps: float, fourcc: str = "MJPG",
-                 retry_s: float = RETRY_S) -> None:
+    def __init__(self, index: int, size: tuple[int, int] | None, fps: float, fourcc: str | None = "MJPG",
+                 retry_s: float = RETRY_S, name: str = "") -> None:
         self.index, self.asked, self.asked_fps, self.fourcc, self.retry_s = index, size, fps, fourcc, retry_s
+        self.label = f"camera {index}" + (f" ({name})" if name else "")
         self.lost_since: float | None = None
         self.lost_total = 0.0
         self.reconnects = 0
         self._closing = threading.Event()
         self.cap: Any = self._open()
         if not self.cap.isOpened():
-            raise UserError(f"camera {index} does not open: is it connected and not used by another app? (see `realtime --list-cameras`)")
+            raise UserError(f"{self.label} does not open: is it connected and not used by another app? (see `realtime --list-cameras`)")
         got = (int(self.cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(self.cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
-        self.fps = self.cap.get(cv2.CAP_PROP_FPS) or fps
-        log.info("camera %d: asked %s @ %.0f fps %s, got %dx%d @ %.1f fps %s", index,
-                 f"{size[0]}x{size[1]}" if size else "default", fps, fourcc, got[0], got[1], self.fps,
-                 _fourcc_text(self.cap.get(cv2.CAP_PROP_FOURCC)))
-        if size and got != tuple(size):
-            self.cap.release()
-            raise UserError(f"camera {index} refuses {size[0]}x{size[1]} (it offers {got[0]}x{got[1]}): use --size {got[0]}x{got[1]}")
+        got_fps = float(self.cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        self.fps = got_fps if math.isfinite(got_fps) and 0 < got_fps <= 1000 else fps
+        self.format = {"camera": self.label,
+                       "asked": {"size": f"{size[0]}x{size[1]}" if size else "default", "fps": fps, "fourcc": fourcc or "default"},
+                       "got": {"size": f"{got[0]}x{got[1]}", "fps": round(self.fps, 2),
+                               "fourcc": _fourcc_text(self.cap.get(cv2.CAP_PROP_FOURCC))}}
+        asked, gave = self.format["asked"], self.format["got"]
+        log.info("%s: asked %s @ %g fps %s, got %s @ %g fps %s", self.label, asked["size"], asked["fps"], asked["fourcc"],
+                 gave["size"], gave["fps"], gave["fourcc"])
+        if size and got != tuple(size):  # the run goes on at what the camera gives; --output-size fixes what the call sees
+            log.warning("%s gives %dx%d, not the %dx%d asked for (it does not offer that size with %s): running at "
+                        "%dx%d; --output-size %dx%d keeps what the call sees at that size", self.label, got[0], got[1],
+                        size[0], size[1], fourcc or "its default format", got[0], got[1], size[0], size[1])
         self.size = got
         ok, _ = self.cap.read()
         if not ok:
             self.cap.release()
-            raise UserError(f"camera {index} opened but gives no frames: close other apps using it, or try another index")
+            raise UserError(f"{self.label} opened but gives no frames: close other apps using it, or try another camera (realtime --list-cameras)")
 
     def _open(self) -> Any:
-        backend = cv2.CAP_DSHOW if sys.platform == "win32" else cv2.CAP_ANY
-        cap = (VideoCapture or cv2.VideoCapture)(self.index, backend)
+        cap = (VideoCapture or cv2.VideoCapture)(self.index, camera_backend())
         if cap.isOpened():
             if self.fourcc:
                 cap.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*self.fourcc))
@@ -130,8 +136,8 @@ class CameraSource:
     def _lose(self) -> None:
         if self.lost_since is None:
             self.lost_since = time.perf_counter()
-            log.warning("camera %d lost (no frame: unplugged, or taken by another app): reconnecting every %g s",
-                        self.index, self.retry_s)
+            log.warning("%s lost (no frame: unplugged, or taken by another app): reconnecting every %g s",
+                        self.label, self.retry_s)
         if self.cap is not None:
             self.cap.release()
             self.cap = None
@@ -142,7 +148,7 @@ class CameraSource:
         self.lost_total += gone
         self.lost_since = None
         self.reconnects += 1
-        log.warning("camera %d back after %.1f s (reconnect %d)", self.index, gone, self.reconnects)
+        log.warning("%s back after %.1f s (reconnect %d)", self.label, gone, self.reconnects)
 
     def interrupt(self) -> None:
         """End a wait for a lost camera now (from another thread): read returns None."""
@@ -248,33 +254,28 @@ class SourceSpec:
     paced: bool = True  # files in real time; False = as fast as possible
     loop: bool = False
     retry_s: float = RETRY_S  # a lost camera is tried again this often
+    fourcc: str | None = "MJPG"  # the pixel format asked of a camera (None: its default); MJPG gives most webcams 720p30
 
 
 def open_source(spec: SourceSpec) -> Source:
     text = spec.text.strip()
     if text.isdigit():
-        return CameraSource(int(text), spec.size, spec.fps, retry_s=spec.retry_s)
+        return CameraSource(int(text), spec.size, spec.fps, spec.fourcc, retry_s=spec.retry_s)
     source: Source
     if text == "synthetic":
         source = SyntheticSource(spec.size or (640, 480), spec.fps)
     else:
         path = Path(text).expanduser()
-        if not path.exists():
-            raise UserError(f"source {text!r} is not a camera index, 'synthetic', or an existing file")
+        if not path.exists():  # not a file: a camera's name (or a part of it)
+            cameras = list_cameras()
+            camera = pick_camera(text, cameras)
+            if camera is None:
+                raise UserError(f"source {text!r} is not a camera index, a camera name, 'synthetic', or an existing file "
+                                f"({cameras_line(cameras)}; see realtime --list-cameras)")
+            return CameraSource(camera.index, spec.size, spec.fps, spec.fourcc, retry_s=spec.retry_s, name=camera.name)
         if path.suffix.lower() in IMAGE_EXTS:
             source = ImageSource(path, spec.fps, spec.size)
         else:
             source = VideoSource(path, spec.paced, spec.loop, spec.size)
     source.paced = spec.paced  # type: ignore[misc]
     return source
-
-
-def list_cameras(max_index: int = 8) -> list[tuple[int, tuple[int, int]]]:
-    """Indices that open, with their default size."""
-    found = []
-    for i in range(max_index):
-        cap = cv2.VideoCapture(i)
-        if cap.isOpened():
-            found.append((i, (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))))
-        cap.release()
-    return found

@@ -10,6 +10,7 @@ candy's variant 0). A camera's size belongs to that camera likewise.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any, Sequence
 
 from realtime.control.settings import Saved, SettingsFile
@@ -59,5 +60,9 @@ def with_saved_settings(parser: argparse.ArgumentParser, argv: Sequence[str], fr
 
 
 def camera_of(source: str, size: tuple[int, int] | None) -> tuple[str, tuple[int, int] | None] | None:
-    """What to remember of the source: a camera index and its size; None for a file."""
-    return (source, size) if str(source).isdigit() else None
+    """What to remember of the source: a camera (its index or name) and its size; None for a
+    file or the synthetic pattern."""
+    text = str(source).strip()
+    if text == "synthetic" or (not text.isdigit() and Path(text).expanduser().exists()):
+        return None
+    return (text, size)

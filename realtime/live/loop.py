@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 
 from realtime.errors import first_line
+from realtime.imaging import cover
 from realtime.live.controls import Choices, Controls, ControlState, status_line
 from realtime.live.events import EventLog
 from realtime.live.frames import Frame, Slot
@@ -245,13 +246,15 @@ class LiveLoop:
             self._switch_virtual_cam(state.virtual_cam)
         t0 = time.perf_counter()
         out = cv2.flip(image, 1) if state.mirror_output else image  # what the call sees
+        sized: dict[tuple[int, int], np.ndarray] = {(out.shape[1], out.shape[0]): out}
         for sink in self.sinks:
-            if hasattr(sink, "size") and tuple(getattr(sink, "size")) != (out.shape[1], out.shape[0]):
-                out = cv2.resize(out, tuple(getattr(sink, "size")))
+            size = tuple(getattr(sink, "size", (out.shape[1], out.shape[0])))
+            if size not in sized:  # --output-size: scaled to cover, centred (once per size)
+                sized[size] = cover(out, size[0], size[1])
             if getattr(sink, "timed", False):  # a video file: the frame's stream time (None: a re-send)
-                sink.send(out, None if repeated else result.frame.t)  # type: ignore[call-arg]
+                sink.send(sized[size], None if repeated else result.frame.t)  # type: ignore[call-arg]
             else:
-                sink.send(out)
+                sink.send(sized[size])
         self.tap.offer(image, mirror=state.mirror)
         if self.preview is not None:
             shown = cv2.flip(image, 1) if state.mirror else image  # like a mirror

@@ -97,7 +97,8 @@ def _run(config: RunConfig, extra_sinks: list[Sink], given_stats: RunStats | Non
     sticker = [sticker_filter(config.sticker)] if config.sticker else []  # a bad file fails here, before any work
     backdrop = parse_background(config.background)  # a bad image or video fails here, before the source and models
     signals.checkpoint()
-    source = open_source(SourceSpec(config.source, config.size, config.fps, paced=not config.fast, loop=config.loop))
+    source = open_source(SourceSpec(config.source, config.size, config.fps, paced=not config.fast, loop=config.loop,
+                                    fourcc=config.fourcc))
     sinks: list[Sink] = list(extra_sinks)
     events: EventLog | None = None
     preview: PreviewSink | None = None
@@ -117,14 +118,15 @@ def _run(config: RunConfig, extra_sinks: list[Sink], given_stats: RunStats | Non
         signals.checkpoint()
         if config.events:
             events = EventLog(config.events)
+        out_size = config.output_size or (w, h)  # what the call and the file see
         if config.output:
             sound = input_path(config.source) if config.audio and getattr(source, "path", None) is not None else None
-            video = VideoFileSink(config.output, (w, h), config.fps, audio_from=sound)
+            video = VideoFileSink(config.output, out_size, config.fps, audio_from=sound)
             sinks.append(video)
         device = None if config.virtual_cam in (True, False) else str(config.virtual_cam)
 
         def open_virtual_cam() -> VirtualCamSink:  # now, or when the controls turn it on
-            return VirtualCamSink((w, h), config.fps, device, config.virtual_cam_backend)
+            return VirtualCamSink(out_size, config.fps, device, config.virtual_cam_backend)
 
         if config.virtual_cam:
             sinks.append(open_virtual_cam())
@@ -135,6 +137,7 @@ def _run(config: RunConfig, extra_sinks: list[Sink], given_stats: RunStats | Non
             sinks.append(NullSink())
         stats = given_stats if given_stats is not None else RunStats()
         stats.provider = loader.providers
+        stats.camera = getattr(source, "format", None)  # what was asked of a camera and what it gave
         start = ControlState(strength=config.strength, latent=config.latent, mirror=config.mirror,
                              mirror_output=config.mirror_output)
         loop = LiveLoop(source, processor, sinks, preview, LoopConfig(config.fps, config.frames, config.repeat, start,

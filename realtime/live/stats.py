@@ -175,6 +175,7 @@ class RunStats:
     stopped_by: str | None = None  # the signal that ended the run (SIGINT, SIGTERM, SIGHUP)
     camera_lost_s: float = 0.0  # seconds a camera gave no frames (the output repeated the last one)
     reconnects: int = 0  # times a lost camera came back
+    camera: dict[str, Any] | None = None  # a camera's name, the format asked (size, fps, fourcc) and the one it gave
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def stage(self, name: str, ms: float) -> None:
@@ -229,6 +230,7 @@ class RunStats:
                 "stopped_by": self.stopped_by,
                 "camera_lost_s": self.camera_lost_s,
                 "reconnects": self.reconnects,
+                **({"camera": self.camera} if self.camera else {}),
             }
 
 

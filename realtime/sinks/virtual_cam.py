@@ -54,6 +54,7 @@ class VirtualCamSink:
     def __init__(self, size: tuple[int, int], fps: float, device: str | None = None, backend: str | None = None) -> None:
         import pyvirtualcam
 
+        self.size = tuple(size)
         if backend in (None, "v4l2loopback"):
             device = check_virtual_camera(device)
         try:

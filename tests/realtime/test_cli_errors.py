@@ -43,33 +43,6 @@ def test_camera_that_does_not_open(monkeypatch, capsys, swap_onnx):
     assert_one_line(*run_realtime(monkeypatch, capsys, "--filter", str(swap_onnx), "--source", "9", "--no-preview"), "camera 9 does not open")
 
 
-def test_camera_that_refuses_the_size(monkeypatch, capsys, swap_onnx):
-    class FakeCapture:
-        def __init__(self, *a):
-            self.props = {cv2.CAP_PROP_FRAME_WIDTH: 640, cv2.CAP_PROP_FRAME_HEIGHT: 480, cv2.CAP_PROP_FPS: 30}
-
-        def isOpened(self):
-            return True
-
-        def set(self, prop, value):
-            if prop == cv2.CAP_PROP_FPS:
-                self.props[prop] = value
-            return True  # a real driver accepts the call and keeps its own size
-
-        def get(self, prop):
-            return self.props.get(prop, 0)
-
-        def read(self):
-            return True, None
-
-        def release(self):
-            pass
-
-    monkeypatch.setattr(cv2, "VideoCapture", FakeCapture)
-    assert_one_line(*run_realtime(monkeypatch, capsys, "--filter", str(swap_onnx), "--source", "0", "--size", "1920x1080", "--no-preview"),
-             "refuses 1920x1080", "--size 640x480")
-
-
 def test_provider_not_available(monkeypatch, capsys, swap_onnx):
 
     code, err = run_realtime(monkeypatch, capsys, "--filter", str(swap_onnx), "--source", "synthetic", "--no-preview", "--frames", "1", "--provider", "tensorrt")
