@@ -106,6 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--virtual-cam", nargs="?", const=True, default=None, metavar="DEVICE",
                    help="also send to a virtual camera (v4l2loopback /dev/videoN on Linux, OBS elsewhere)")
     p.add_argument("--virtual-cam-backend", default=None, help="pyvirtualcam backend (v4l2loopback, obs, unitycapture)")
+    p.add_argument("--ondemand", action="store_true", default=False,
+                   help="with --virtual-cam: release the camera (its light goes off) while no app reads the virtual camera, "
+                        "an idle picture meanwhile; it comes back when an app opens it (Linux)")
+    p.add_argument("--no-ondemand", dest="ondemand", action="store_false", help="keep the camera on (default)")
     p.add_argument("--output", type=Path, help="also write the filtered video to FILE.mp4 (H.264; .mkv, .mov, .avi too)")
     p.add_argument("--no-audio", dest="audio", action="store_false", default=True,
                    help="leave a video source's sound out of --output (default: carried over, in sync)")
@@ -310,6 +314,59 @@ def web_main(argv: list[str]) -> int:
     return serve(WebConfig(**args))
 
 
+def build_service_parser() -> argparse.ArgumentParser:
+    from realtime.control import service
+
+    p = OneLineParser(prog="realtime service", description=service.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="action", required=True, metavar="install|uninstall|status")
+    inst = sub.add_parser("install", help="start the virtual camera at login")
+    inst.add_argument("--preset", metavar="NAME", help="start with this preset (default: the last run's settings)")
+    inst.add_argument("--no-ondemand", dest="ondemand", action="store_false", default=True,
+                      help="keep the camera on all the time (default on Linux: released while no app reads the virtual camera)")
+    inst.add_argument("--no-start", dest="start", action="store_false", default=True,
+                      help="enable it for the next login without starting it now")
+    inst.add_argument("options", nargs=argparse.REMAINDER, help="-- then options for realtime, e.g. -- --size 1280x720")
+    sub.add_parser("uninstall", help="stop it and remove it")
+    sub.add_parser("status", help="installed, enabled, running")
+    return p
+
+
+def service_main(argv: list[str], platform: str | None = None) -> int:
+    """``realtime service install|uninstall|status`` (:mod:`realtime.control.service`)."""
+    from realtime.control import service
+
+    args = build_service_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    system = service.system_name(platform)
+    if args.action == "install":
+        extra = list(args.options)[1:] if list(args.options)[:1] == ["--"] else list(args.options)
+        passed_on = build_parser()  # the options passed on, parsed now rather than failing at every login
+
+        def refuse(message: str) -> NoReturn:
+            raise UserError(f"the options after -- are not valid for realtime: {message} (see realtime --help)")
+
+        passed_on.error = refuse  # type: ignore[method-assign]
+        passed_on.parse_args(extra)
+        if not any(a.split("=")[0] in ("--filter", "--background", "--config") for a in extra):
+            service.check_preset(args.preset)
+        ondemand = args.ondemand and system == "linux"
+        if args.ondemand and system != "linux":
+            print("note: on-demand release needs Linux's v4l2loopback; the camera stays on while the service runs")
+        if system == "linux":
+            from realtime.sinks.virtual_cam import MODPROBE, loopback_devices
+
+            if not loopback_devices():
+                print(f"note: no v4l2loopback device yet; the service retries every 5 s until there is one. Create it with: "
+                      f"{MODPROBE}; at every boot: docs/virtual-camera.md")
+        lines = service.install(service.plan(system, service.live_command(args.preset, ondemand, extra)), args.start)
+    elif args.action == "uninstall":
+        lines = service.uninstall(service.plan(system, ()))
+    else:
+        lines = service.status(service.plan(system, ()))
+    print("\n".join(lines))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["web"]:
@@ -318,6 +375,8 @@ def main(argv: list[str] | None = None) -> int:
         from realtime.control.ctl import ctl_main
 
         return ctl_main(argv[1:])
+    if argv[:1] == ["service"]:  # the camera at login (systemd user unit, LaunchAgent)
+        return service_main(argv[1:])
     if argv[:1] == ["bench"]:  # the benchmark sits above the runtime (it imports it, not the other way)
         raise UserError("the benchmark is its own command: python -m benchmarks.fps --help (./run python -m benchmarks.fps ...)")
     with signals.deferred():  # imports, model loading, the run: a signal acts at the next safe point

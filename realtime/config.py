@@ -45,6 +45,7 @@ class RunConfig:
     preview: bool = True  # a preview window with hotkeys
     virtual_cam: bool | str = False  # True or a device such as /dev/video10
     virtual_cam_backend: str | None = None  # a registered pyvirtualcam backend
+    ondemand: bool = False  # release the camera while no app reads the virtual camera (Linux)
     output: Path | None = None  # also write the filtered video here
     audio: bool = True  # carry a video source's sound into output
     frames: int | None = None  # stop after this many output frames
@@ -107,6 +108,10 @@ class RunConfig:
             if size is not None and (not isinstance(size, tuple) or len(size) != 2
                                      or not all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_SIDE for v in size)):
                 out.append(f"--{flag(name)} must be WIDTHxHEIGHT with sides 1..{MAX_SIDE}, got {size!r}")
+        if self.ondemand and not self.virtual_cam:
+            out.append("--ondemand releases the camera while no app reads the virtual camera: add --virtual-cam")
+        if self.ondemand and self.output is not None:
+            out.append("--ondemand with --output: a recording needs the camera all the time; leave one of them out")
         if self.fourcc is not None and not (isinstance(self.fourcc, str) and len(self.fourcc) == 4
                                             and all(33 <= ord(ch) < 127 for ch in self.fourcc)):
             out.append(f"--fourcc must be four letters such as MJPG or YUYV (or auto), got {self.fourcc!r}")

@@ -65,6 +65,12 @@ class CameraSource:
         self.lost_total = 0.0
         self.reconnects = 0
         self._closing = threading.Event()
+        self._wake = threading.Event()  # set by resume() and interrupt(): a paused read looks again
+        self._wanted = True  # False while paused (no app reads the output: --ondemand)
+        self.paused = False  # the camera is released now
+        self.paused_total = 0.0
+        self.pauses = 0
+        self._paused_since = 0.0
         self.cap: Any = self._open()
         if not self.cap.isOpened():
             raise UserError(f"{self.label} does not open: is it connected and not used by another app? (see `realtime --list-cameras`)")
@@ -109,8 +115,51 @@ class CameraSource:
         now = time.perf_counter()
         return self.lost_total + (now - self.lost_since if self.lost_since is not None else 0.0)
 
+    def pause(self) -> None:
+        """Release the camera (its light goes off) at the next read, until :meth:`resume`.
+        Called from another thread; the capture thread itself releases and reopens, since
+        releasing a VideoCapture in the middle of its read() can crash."""
+        self._wanted = False
+
+    def resume(self) -> None:
+        """Open the camera again (a paused read returns its next frame)."""
+        self._wanted = True
+        self._wake.set()
+
+    def _sleep_while_paused(self) -> None:
+        if self.cap is not None:
+            self.cap.release()
+            self.cap = None
+        self.paused, self._paused_since = True, time.perf_counter()
+        self.pauses += 1
+        log.info("%s released: no app reads the output", self.label)
+        while not self._wanted and not self._closing.is_set():
+            self._wake.wait()
+            self._wake.clear()
+        gone = time.perf_counter() - self._paused_since
+        self.paused_total += gone
+        self.paused = False
+        if not self._closing.is_set():
+            started = time.perf_counter()
+            cap = self._open()
+            if cap.isOpened():
+                self.cap = cap
+                log.info("%s back after %.1f s released (opened in %.0f ms)", self.label, gone,
+                         (time.perf_counter() - started) * 1000)
+            else:  # taken meanwhile: the lost-camera retries take over
+                cap.release()
+                self._lose()
+
+    @property
+    def paused_s(self) -> float:
+        """Seconds released so far (the current pause included)."""
+        return self.paused_total + (time.perf_counter() - self._paused_since if self.paused else 0.0)
+
     def read(self) -> np.ndarray | None:
         while not self._closing.is_set():
+            if not self._wanted:
+                self._sleep_while_paused()
+                continue
             if self.cap is not None:
                 ok, frame = self.cap.read()
                 if ok and frame is not None:
@@ -151,11 +200,13 @@ class CameraSource:
         log.warning("%s back after %.1f s (reconnect %d)", self.label, gone, self.reconnects)
 
     def interrupt(self) -> None:
-        """End a wait for a lost camera now (from another thread): read returns None."""
+        """End a wait for a lost or released camera now (from another thread): read returns None."""
         self._closing.set()
+        self._wake.set()
 
     def close(self) -> None:
         self._closing.set()
+        self._wake.set()
         if self.lost_since is not None:  # the outage counts up to the end of the run
             self.lost_total += time.perf_counter() - self.lost_since
             self.lost_since = None

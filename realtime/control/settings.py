@@ -58,7 +58,7 @@ class Look:
     on_smile: str | None = None  # "none": no trigger
     mirror: bool | None = None
     mirror_output: bool | None = None
-    source: str | None = None  # a camera index (last only)
+    source: str | None = None  # a camera: its index or name (last only)
     size: tuple[int, int] | None = None  # the camera's size (last only)
 
     def as_json(self) -> dict[str, Any]:
@@ -169,8 +169,9 @@ def _region(value: object) -> str:
 
 
 def _source(value: object) -> str:
-    if not isinstance(value, str) or not value.isdigit():
-        raise ValueError(f"source {value!r} is not a camera index")
+    if (not isinstance(value, str) or not value.strip() or len(value) > 200 or not value.isprintable()
+            or "/" in value or "\\" in value or re.search(r"\.[A-Za-z0-9]{2,5}$", value)):  # a file is never kept
+        raise ValueError(f"source {value!r} is not a camera index or name")
     return value
 
 

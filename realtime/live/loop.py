@@ -38,7 +38,7 @@ from realtime.live.process import FrameProcessor, Processed, Triggers
 from realtime import signals
 from realtime.signals import leave_behind, signal_name
 from realtime.sinks.preview import PreviewSink
-from realtime.sinks.notice import CAMERA_LOST, with_notice
+from realtime.sinks.notice import CAMERA_LOST, CAMERA_RELEASED, idle_card, with_notice
 from realtime.sinks.base import Sink
 from realtime.sinks.virtual_cam import VirtualCamSink
 from realtime.capture.sources import Source
@@ -55,6 +55,7 @@ class LoopConfig:
     controls: ControlState = ControlState()  # the live settings at the start
     background: str | None = None  # the text that asked for the first background (its label)
     favourites: tuple[str, ...] = ()  # chains for the keys 1-9
+    idle_fps: float = 1.0  # the idle picture's rate while the camera is released (--ondemand)
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,10 @@ class FrameTap:
         self._watched_until = 0.0
         self._last = 0.0
         self.closed = False
+
+    def watched(self) -> bool:
+        """Someone asked for frames within the last ``watch_s`` seconds."""
+        return time.perf_counter() <= self._watched_until
 
     def watch(self) -> None:
         """Someone wants frames: copy them for the next ``watch_s`` seconds."""
@@ -269,6 +274,25 @@ class LiveLoop:
         self.stats.stage("output", (now - t0) * 1000)
         self.stats.output(now, result.frame.captured, repeated)
 
+    def _send_idle(self) -> None:
+        """The idle picture to the virtual camera (not to a recording) and the preview, at the
+        output's size; counted apart from the frames out."""
+        state = self.controls.state()
+        if state.virtual_cam != (self.virtual_cam is not None):
+            self._switch_virtual_cam(state.virtual_cam)
+        for sink in self.sinks:
+            if not getattr(sink, "timed", False) and hasattr(sink, "size"):
+                w, h = getattr(sink, "size")
+                sink.send(idle_card(w, h))
+        if self.preview is not None and self.latest_raw is not None:
+            h, w = self.latest_raw.image.shape[:2]
+            self.preview.send(idle_card(w, h, CAMERA_RELEASED), self._status())
+            if self.controls.handle(self.preview.last_key) == "s":
+                print(self.stats.summary(self.captured.dropped), flush=True)
+            if self.preview.closed_by_user:
+                self.controls.quit = True
+        self.stats.frames_idle += 1
+
     def _status(self) -> str:
         s = self.stats
         counts = f"captured {s.frames_captured} processed {s.frames_processed} dropped {self.captured.dropped}"
@@ -299,6 +323,10 @@ class LiveLoop:
             elif self.results.closed:
                 return  # the source ended and its last result was sent
             elif now >= deadline:
+                if getattr(self.source, "paused", False):  # released (--ondemand): the idle picture, slowly
+                    self._send_idle()
+                    deadline = now + 1.0 / self.cfg.idle_fps
+                    continue
                 if latest is not None:
                     self._send(latest, repeated=True)
                 deadline += period
@@ -348,6 +376,8 @@ class LiveLoop:
         self.stats.frames_dropped = self.captured.dropped
         self.stats.camera_lost_s = round(float(getattr(self.source, "lost_s", 0.0)), 3)  # a camera's outages
         self.stats.reconnects = int(getattr(self.source, "reconnects", 0))
+        self.stats.camera_released_s = round(float(getattr(self.source, "paused_s", 0.0)), 3)  # --ondemand
+        self.stats.releases = int(getattr(self.source, "pauses", 0))
         if self.errors:
             raise self.errors[0]
         return self.stats

@@ -34,7 +34,9 @@ from realtime.sinks.base import NullSink, Sink
 from realtime.sinks.preview import PreviewSink, check_display
 from realtime.sinks.video_file import VideoFileSink
 from realtime.sinks.virtual_cam import VirtualCamSink
-from realtime.capture.sources import SourceSpec, open_source
+from realtime.capture.sources import CameraSource, SourceSpec, open_source
+from realtime.live.ondemand import OnDemand
+from realtime.sinks.readers import open_readers
 from realtime.live.stats import RunStats, write_json
 
 log = logging.getLogger(__name__)
@@ -99,12 +101,17 @@ def _run(config: RunConfig, extra_sinks: list[Sink], given_stats: RunStats | Non
     signals.checkpoint()
     source = open_source(SourceSpec(config.source, config.size, config.fps, paced=not config.fast, loop=config.loop,
                                     fourcc=config.fourcc))
+    if config.ondemand and not isinstance(source, CameraSource):
+        source.close()
+        raise UserError(f"--ondemand releases a camera while no app reads the virtual camera; --source {config.source} "
+                        "is not a camera (leave --ondemand out)")
     sinks: list[Sink] = list(extra_sinks)
     events: EventLog | None = None
     preview: PreviewSink | None = None
     video: VideoFileSink | None = None
     processor: FrameProcessor | None = None
     detach: Callable[[], None] | None = None
+    ondemand: OnDemand | None = None
     try:
         signals.checkpoint()
         w, h = source.size
@@ -143,16 +150,23 @@ def _run(config: RunConfig, extra_sinks: list[Sink], given_stats: RunStats | Non
         loop = LiveLoop(source, processor, sinks, preview, LoopConfig(config.fps, config.frames, config.repeat, start,
                         config.background, config.favourites), stats, events, open_virtual_cam)
         detach = attach(loop) if attach is not None else None
+        if config.ondemand:
+            cam = next(s for s in sinks if isinstance(s, VirtualCamSink))
+            ondemand = OnDemand(open_readers(cam.device), source, watched=loop.tap.watched)  # type: ignore[arg-type]
         signals.checkpoint()  # the last one: from here on a signal stops the loop and the outputs are finished
     except BaseException:  # a bad option, Ctrl-C or SIGTERM while loading (an abort, not a stop): close what is open
-        _close_all([*([detach] if detach is not None else []), source.close, *(s.close for s in sinks), *([preview.close] if preview else []),
+        _close_all([*([detach] if detach is not None else []), *([ondemand.close] if ondemand is not None else []), source.close, *(s.close for s in sinks), *([preview.close] if preview else []),
                     *([processor.close] if processor is not None else [getattr(backdrop, "close", lambda: None)]),
                     *([events.close] if events is not None else [])])
         raise
     try:
         try:
+            if ondemand is not None:
+                ondemand.start()
             stats = loop.run()
         finally:
+            if ondemand is not None:
+                ondemand.close()
             if detach is not None:
                 detach()  # the control plane stops, the settings are saved (it logs its own problems)
     except Exception:  # from a thread (a model a hotkey loads, a bug): raised once the stats are saved

@@ -175,6 +175,9 @@ class RunStats:
     stopped_by: str | None = None  # the signal that ended the run (SIGINT, SIGTERM, SIGHUP)
     camera_lost_s: float = 0.0  # seconds a camera gave no frames (the output repeated the last one)
     reconnects: int = 0  # times a lost camera came back
+    camera_released_s: float = 0.0  # seconds the camera was released because no app read the output (--ondemand)
+    releases: int = 0  # times it was released
+    frames_idle: int = 0  # idle pictures sent meanwhile (not counted in frames_output)
     camera: dict[str, Any] | None = None  # a camera's name, the format asked (size, fps, fourcc) and the one it gave
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -230,6 +233,8 @@ class RunStats:
                 "stopped_by": self.stopped_by,
                 "camera_lost_s": self.camera_lost_s,
                 "reconnects": self.reconnects,
+                **({"camera_released_s": self.camera_released_s, "releases": self.releases, "frames_idle": self.frames_idle}
+                   if self.releases else {}),
                 **({"camera": self.camera} if self.camera else {}),
             }
 

@@ -5,6 +5,8 @@ import cv2
 import numpy as np
 
 CAMERA_LOST = "camera lost, reconnecting"
+CAMERA_STARTING = "starting the camera"
+CAMERA_RELEASED = "camera off: no app reads the virtual camera"
 
 
 def with_notice(bgr: np.ndarray, text: str) -> np.ndarray:
@@ -17,3 +19,9 @@ def with_notice(bgr: np.ndarray, text: str) -> np.ndarray:
     cv2.rectangle(out, (0, y - th - 12), (w, y + 12), (0, 0, 0), -1)
     cv2.putText(out, text, (max(4, (w - tw) // 2), y), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 200, 255), 2, cv2.LINE_AA)
     return out
+
+
+def idle_card(w: int, h: int, text: str = CAMERA_STARTING) -> np.ndarray:
+    """What the virtual camera shows while the webcam is released (--ondemand): an app that
+    opens it sees this for the half second the camera takes to start."""
+    return with_notice(np.full((h, w, 3), 48, np.uint8), text)

@@ -65,6 +65,11 @@ class VirtualCamSink:
             raise UserError(f"cannot open the virtual camera ({reason}); {hint}") from None
         log.info("virtual camera %s (%s) %dx%d @ %.0f fps", self.cam.device, self.cam.backend, size[0], size[1], fps)
 
+    @property
+    def device(self) -> str:
+        """The device apps open (/dev/videoN on Linux)."""
+        return str(self.cam.device)
+
     def send(self, bgr: np.ndarray) -> None:
         self.cam.send(bgr)
 
