@@ -10,6 +10,8 @@ one immutable :class:`FrameAnalysis` from what they return.
 """
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Mapping, Protocol
@@ -22,6 +24,7 @@ from realtime.analysis.tracking import Face, FaceTracker
 if TYPE_CHECKING:
     from realtime.analysis.expressions import Smile
 
+log = logging.getLogger(__name__)
 FACES = "faces"
 PERSON = "person"
 SMILE = "smile"
@@ -48,6 +51,9 @@ class AnalysisOptions:
     still_images: bool = False  # unrelated images: no tracking, no smoothing, no reuse
     max_faces: int = 2  # faces tracked at once
     segmentation: str = "landscape"  # MediaPipe selfie segmentation model: landscape (fast) or general
+    # an analyser first needed in the middle of a stream (a hotkey chose a face filter) starts on
+    # a thread while frames go on without it, instead of holding the stream for its start-up
+    start_late_in_background: bool = False
 
 
 class Analyser(Protocol):
@@ -114,24 +120,68 @@ def run_order(needs: frozenset[str]) -> list[str]:
 class Analysis:
     """The analysers of one stream (their state is that stream's history: use one per stream,
     or ``still_images=True`` options for unrelated images). Those for ``needs`` start now
-    (MediaPipe's graphs take 50-300 ms to start: before the first frame, not during it); a
-    call may ask for others (a hotkey turned the background on), which start then and stay."""
+    (MediaPipe's graphs take 50-300 ms to start, the face mesh ~0.55 s on 2 busy cores: before
+    the first frame, not during it). A call may ask for others (a hotkey turned the background
+    on), which start then and stay; with ``start_late_in_background`` they start on a thread
+    and the frames until they run go without them (a face filter shows the frame unchanged for
+    half a second) rather than the stream stopping for that half second."""
 
     def __init__(self, needs: frozenset[str] = frozenset(), options: AnalysisOptions = AnalysisOptions()) -> None:
         self.needs, self.options = needs, options
         self.analysers: dict[str, Analyser] = {}
+        self._starting: dict[str, threading.Thread] = {}
+        self._failed: dict[str, BaseException] = {}
+        self._lock = threading.Lock()
+        self._closed = False
         try:
-            self._start(needs)
+            self._start(needs, wait=True)
         except BaseException:
             self.close()
             raise
 
-    def _start(self, needs: frozenset[str]) -> list[str]:
-        order = run_order(needs)
-        for name in order:
-            if name not in self.analysers:
-                self.analysers[name] = ANALYSERS[name].factory(self.options)
-        return order
+    def _start(self, needs: frozenset[str], wait: bool) -> list[str]:
+        """The analysers of ``needs`` that can run now, in order (those still starting, and
+        those requiring one, left out)."""
+        ready: list[str] = []
+        for name in run_order(needs):
+            with self._lock:
+                failed = self._failed.pop(name, None)
+                have = name in self.analysers
+                starting = name in self._starting
+            if failed is not None:
+                raise failed
+            if not have and not starting:
+                if wait:
+                    self.analysers[name] = ANALYSERS[name].factory(self.options)
+                    have = True
+                else:
+                    self._start_later(name)
+            if have and all(r in ready for r in ANALYSERS[name].requires):
+                ready.append(name)
+        return ready
+
+    def _start_later(self, name: str) -> None:
+        log.info("starting %s analysis in the background; frames go on without it until it runs", name)
+
+        def make() -> None:
+            try:
+                analyser = ANALYSERS[name].factory(self.options)
+            except BaseException as exc:  # raised on the stream's next frame
+                with self._lock:
+                    self._failed[name] = exc
+                    self._starting.pop(name, None)
+                return
+            with self._lock:
+                self._starting.pop(name, None)
+                if not self._closed:
+                    self.analysers[name] = analyser
+                    return
+            analyser.close()  # the stream ended meanwhile
+
+        thread = threading.Thread(target=make, name=f"start-{name}", daemon=True)
+        with self._lock:
+            self._starting[name] = thread
+        thread.start()
 
     def __call__(self, bgr: np.ndarray, t: float | None = None, needs: frozenset[str] | None = None) -> FrameAnalysis:
         """The frame's analysis for ``needs`` (default: those given at the start); analysers
@@ -139,13 +189,17 @@ class Analysis:
         t = time.perf_counter() if t is None else t
         values: dict[str, object] = {}
         ms: dict[str, float] = {}
-        for name in self._start(self.needs if needs is None else needs):
+        wait = not self.options.start_late_in_background
+        for name in self._start(self.needs if needs is None else needs, wait):
             start = time.perf_counter()
             values[name] = self.analysers[name](bgr, t, values)
             ms[name] = (time.perf_counter() - start) * 1000
         return FrameAnalysis(**values, ms=ms)  # type: ignore[arg-type]
 
     def close(self) -> None:
-        for analyser in self.analysers.values():
+        """Close every analyser; one still starting is closed by its thread when it is made."""
+        with self._lock:
+            self._closed = True
+            analysers, self.analysers = list(self.analysers.values()), {}
+        for analyser in analysers:
             analyser.close()
-        self.analysers.clear()

@@ -119,7 +119,7 @@ def _run(config: RunConfig, extra_sinks: list[Sink], given_stats: RunStats | Non
         settings = Settings(work_size=config.work_size, region=config.filter_region)
         chains = ChainOptions(hotkey_chains(config.filter), loader, settings, sticker)
         triggers = Triggers(on_smile=build_chain(config.on_smile, loader, settings, sticker) if config.on_smile else None)
-        options = AnalysisOptions(max_faces=config.max_faces, segmentation=config.segmentation)
+        options = AnalysisOptions(max_faces=config.max_faces, segmentation=config.segmentation, start_late_in_background=True)
         # loads the first chain, starts MediaPipe if needed
         processor = FrameProcessor(chains, config.track, config.temporal, background_modes(backdrop), triggers, options)
         signals.checkpoint()
