@@ -63,6 +63,8 @@ class Chain:
                     self._warned.add(f.name)  # a log dedupe, not state any result depends on
                     log.warning("%s returned NaN or infinite values; passing those frames through unfiltered", f.name)
                 bgr = applied.image
+                if applied.analysis is not None:  # the picture moved (auto_frame): so did the faces and the mask
+                    analysis = applied.analysis
         if settings.background is not None and analysis.person is not None:
             start = time.perf_counter()
             bgr = settings.background.compose(bgr, analysis.person)

@@ -19,15 +19,15 @@ waits :attr:`AutoFrameConfig.hold_s`, then eases back to the whole frame.
 That motion is the stream's, not the filter's: it lives in the stream's memory
 (:mod:`realtime.filters.kinds.stream_state`, handed down with each frame's settings), so one
 chain serves several streams. A still image (no stream memory) is framed at once. The faces
-come from the frame's analysis, in the coordinates of the frame the chain was given: put face
-effects and face filters *before* auto_frame in a chain (``glasses+auto_frame``), frame filters
-anywhere (``auto_frame+cartoon``).
+come from the frame's analysis; what auto_frame returns carries that analysis moved with the
+picture (:func:`moved_analysis`), so face effects, face filters and a background after it in a
+chain (``auto_frame+glasses``) land on the faces and the person where they are in the crop.
 """
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import cv2
@@ -163,18 +163,44 @@ class CropMotion:
         return self.crop
 
 
-def render(bgr: np.ndarray, crop: Crop) -> np.ndarray:
-    """The crop scaled to the frame's size (bilinear, sub-pixel); the frame itself when the crop is it."""
-    h, w = bgr.shape[:2]
+def crop_transform(hw: tuple[int, int], crop: Crop) -> tuple[float, float, float] | None:
+    """(scale, x0, y0): a point x of the frame is at (x - x0) * scale in the output (continuous
+    pixel coordinates, 0 at the left edge); None when the crop is the whole frame."""
+    h, w = hw
     cx, cy, ch = crop
     scale = h / ch
     if abs(scale - 1.0) < 1e-3 and abs(cx - w / 2) < 0.05 and abs(cy - h / 2) < 0.05:
-        return bgr
-    cw = ch * w / h
-    x0, y0 = cx - cw / 2, cy - ch / 2
+        return None
+    return scale, cx - ch * w / h / 2, cy - ch / 2
+
+
+def _warp(image: np.ndarray, transform: tuple[float, float, float]) -> np.ndarray:
+    scale, x0, y0 = transform
+    h, w = image.shape[:2]
     # output pixel centre (u + 0.5) shows the frame at x0 + (u + 0.5) / scale (pixel centres at +0.5)
     m = np.array([[scale, 0.0, -x0 * scale + 0.5 * scale - 0.5], [0.0, scale, -y0 * scale + 0.5 * scale - 0.5]])
-    return cv2.warpAffine(bgr, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def render(bgr: np.ndarray, crop: Crop) -> np.ndarray:
+    """The crop scaled to the frame's size (bilinear, sub-pixel); the frame itself when the crop is it."""
+    transform = crop_transform(bgr.shape[:2], crop)
+    return bgr if transform is None else _warp(bgr, transform)
+
+
+def moved_analysis(analysis: FrameAnalysis, transform: tuple[float, float, float]) -> FrameAnalysis:
+    """The analysis in the cropped picture's coordinates: the faces' landmarks moved and scaled
+    as the picture was, the person mask warped with it; so face effects after auto_frame in a
+    chain draw on the faces where they now are, and a background goes behind the person."""
+    scale, x0, y0 = transform
+    offset = np.array([x0, y0], dtype=np.float32)
+
+    def move(points: np.ndarray) -> np.ndarray:
+        return ((points - offset) * scale).astype(points.dtype, copy=False)
+
+    faces = tuple(replace(f, landmarks=move(f.landmarks), raw=move(f.raw)) for f in analysis.faces)
+    person = _warp(analysis.person, transform) if analysis.person is not None else None
+    return replace(analysis, faces=faces, person=person)
 
 
 class AutoFrame:
@@ -198,7 +224,10 @@ class AutoFrame:
         wanted = framing(box, hw, settings.strength, self.config)
         motion = self.motion(settings)
         crop = wanted if motion is None else motion.step(wanted, box is not None, self.clock(), hw, self.config)
-        return Applied(render(bgr, crop))
+        transform = crop_transform(hw, crop)
+        if transform is None:
+            return Applied(bgr)
+        return Applied(_warp(bgr, transform), analysis=moved_analysis(analysis, transform))
 
 
 register_effect("auto_frame", lambda settings: AutoFrame())

@@ -46,6 +46,9 @@ class Applied:
     image: np.ndarray  # BGR uint8, the input's size
     infer_ms: float = 0.0  # time inside ONNX Runtime
     nonfinite: bool = False  # the model returned NaN/inf, so the input was passed through
+    # the frame's analysis in the returned image's coordinates, when the filter moved the picture
+    # (auto_frame's crop): the filters after it and the background use it; None: unchanged
+    analysis: "FrameAnalysis | None" = None
 
 
 class Filter(Protocol):

@@ -11,7 +11,7 @@ import pytest
 from realtime.analysis.analysers import FrameAnalysis
 from realtime.analysis.tracking import Face
 from realtime.compositing.temporal import TemporalMemory
-from realtime.filters.kinds.auto_frame import AutoFrame, AutoFrameConfig, CropMotion, framing, render
+from realtime.filters.kinds.auto_frame import AutoFrame, AutoFrameConfig, CropMotion, faces_box, framing, render
 from realtime.filters.kinds.base import EFFECTS, Settings
 
 HW = (480, 640)
@@ -164,3 +164,39 @@ def test_auto_frame_is_an_effect_and_chains_with_a_network(face_photo):
     assert framed.shape == bgr.shape and not np.array_equal(framed, bgr)
     out = chain.apply(bgr)
     assert out.shape == bgr.shape and math.isfinite(float(out.mean()))
+
+
+def test_what_follows_auto_frame_in_a_chain_sees_the_faces_and_the_mask_where_the_crop_put_them():
+    """A bright dot under a landmark and a mask square: after the crop, the moved landmark
+    lands on the moved dot, and the warped mask on the warped square."""
+    from realtime.filters.chain import Chain
+    from realtime.filters.kinds.base import Applied
+
+    img = np.zeros((*HW, 3), np.uint8)
+    face = face_at(250, 180, 390, 330)
+    x, y = face.landmarks[5]
+    img[int(y) - 2:int(y) + 3, int(x) - 2:int(x) + 3] = 255
+    person = np.zeros(HW, np.float32)
+    person[150:350, 220:420] = 1.0
+    seen = []
+
+    class Recorder:
+        name, needs = "recorder", frozenset()
+
+        def apply(self, bgr, analysis, settings):
+            seen.append((bgr, analysis))
+            return Applied(bgr)
+
+    chain = Chain([AutoFrame(), Recorder()], Settings(strength=1.0))
+    out = chain.process(img, FrameAnalysis(faces=(face,), person=person)).image
+    bgr, moved = seen[0]
+    assert bgr is out and out is not img  # it zoomed in
+    mx, my = moved.faces[0].landmarks[5]
+    ys, xs = np.nonzero(out[:, :, 0] > 100)
+    assert abs(xs.mean() - mx) < 1.5 and abs(ys.mean() - my) < 1.5  # the dot is where its landmark says
+    assert moved.faces[0].raw.shape == face.raw.shape
+    crop = framing(faces_box(FrameAnalysis(faces=(face,))), HW, 1.0, AutoFrameConfig())  # a still: framed at once
+    square = np.zeros((*HW, 3), np.uint8)
+    square[150:350, 220:420] = 255
+    expected = render(square, crop)[:, :, 0].astype(np.float32) / 255
+    assert np.abs(moved.person - expected).max() < 0.01  # the mask moved with the picture
