@@ -102,6 +102,9 @@ def summary(state: dict[str, Any]) -> str:
         parts.append(f"on smile {state['on_smile']}")
     parts.append(f"mirror {'on' if state['mirror'] else 'off'}" + (" (output too)" if state["mirror_output"] else ""))
     parts.append(f"virtual camera {'on' if state['virtual_cam'] else 'off'}")
+    if state.get("camera") in ("released", "lost"):
+        parts.append("camera released (no app reads the virtual camera)" if state["camera"] == "released"
+                     else "camera lost (reconnecting)")
     if state.get("loading"):
         parts.append(f"loading {state['loading']}")
     return "  ".join(parts)

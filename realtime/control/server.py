@@ -193,7 +193,8 @@ async def pump(app: web.Application) -> None:
     while True:
         try:
             marks = {"version": target.controls.version, "revision": target.revision, "loading": target.choices.loading,
-                     "failed": target.choices.failed, "vcam_error": target.loop.virtual_cam_error}
+                     "failed": target.choices.failed, "vcam_error": target.loop.virtual_cam_error,
+                     "camera": target.camera_state()}
             if marks != seen:
                 if marks["loading"] and marks["loading"] != seen.get("loading"):
                     hub.publish("FilterLoading", {"filter": marks["loading"]})

@@ -54,9 +54,18 @@ class LiveTarget:
             "on_smile": self.choices.label(s.on_smile).spec if s.on_smile >= 0 else None,
             "mirror": s.mirror, "mirror_output": s.mirror_output,
             "virtual_cam": s.virtual_cam, "virtual_cam_error": self.loop.virtual_cam_error or None,
+            "camera": self.camera_state(),
             "loading": self.choices.loading, "load_failed": dict(zip(("filter", "error"), self.choices.failed)) if self.choices.failed else None,
             "favourites": list(self.controls.favourites), "recents": list(saved.recents), "presets": sorted(saved.presets),
         }
+
+    def camera_state(self) -> str | None:
+        """on, released (--ondemand: no app reads the virtual camera), lost (reconnecting); None
+        when the source is not a camera."""
+        source = self.loop.source
+        if not source.live:
+            return None
+        return "released" if getattr(source, "paused", False) else "lost" if getattr(source, "lost", False) else "on"
 
     def stats(self) -> JSON:
         st = self.loop.stats

@@ -257,3 +257,21 @@ def test_ondemand_without_what_it_needs_is_one_line(monkeypatch, capsys, tmp_pat
     monkeypatch.chdir(tmp_path)
     assert_one_line(*run_realtime(monkeypatch, capsys, "--filter", swap_onnx, "--no-preview", "--no-control", *args), *expected)
     assert not Path(tmp_path / "x.mp4").exists()
+
+
+def test_the_control_plane_says_whether_the_camera_is_on_released_or_lost():
+    from types import SimpleNamespace
+
+    from realtime.control.ctl import summary
+    from realtime.control.target import LiveTarget
+
+    def camera(**source):
+        return LiveTarget.camera_state(SimpleNamespace(loop=SimpleNamespace(source=SimpleNamespace(**source))))
+
+    assert camera(live=False) is None  # a file
+    assert camera(live=True, paused=False, lost=False) == "on"
+    assert camera(live=True, paused=True, lost=False) == "released"
+    assert camera(live=True, paused=False, lost=True) == "lost"
+    state = {"filter": "cartoon", "enabled": True, "strength": 1.0, "background": "none", "region": "all",
+             "mirror": False, "mirror_output": False, "virtual_cam": True, "camera": "released"}
+    assert "camera released (no app reads the virtual camera)" in summary(state)
