@@ -6,6 +6,8 @@
     realtime-export import-onnx candy-9.onnx -o candy.onnx --input-range 0-255
     realtime-export tensorrt cartoon.onnx --opt 640x480
     realtime-export info cartoon.onnx
+    realtime-export triton REPO [--filters NAME ...] [--fp16]    a Triton model repository (export.triton)
+    realtime-export triton REPO --check [--run]                   check one (yours, edited) offline
     realtime-export install my.onnx|FOLDER|shared.zip [--name NAME]    your own filters (export.library_cli)
     realtime-export list | uninstall NAME | export NAME -o NAME.zip
     realtime-export clone PAIRS --name NAME [--minutes M | --steps N]    clone a filter from before/after pairs
@@ -263,6 +265,48 @@ def cmd_info(args: argparse.Namespace) -> None:
               "(store a contract with `realtime-export import-onnx`)", file=sys.stderr)
 
 
+def cmd_triton(args: argparse.Namespace) -> None:
+    """Write a Triton model repository (or, with --check, read one) and check every model in
+    it as Triton would load it: one line per problem, then one ``error:`` line."""
+    from export import triton
+
+    if args.check:
+        given = [opt for opt, value, default in (("--filters", args.filters, None), ("--variant", args.variant, "full"),
+                                                 ("--graph", args.graph, "frame"), ("--fp16", args.fp16, False),
+                                                 ("--engine-cache", args.engine_cache, triton.SERVER_CACHE),
+                                                 ("--replace", args.replace, False)) if value != default]
+        if given:
+            raise UserError(f"--check only reads {args.repo}: drop {', '.join(given)} (they are for writing a repository)")
+        triton.model_config_class()
+        report = triton.check_repository(args.repo)
+    else:
+        if not args.engine_cache.startswith("/"):
+            raise UserError(f"--engine-cache is a folder as the server sees it and must be absolute, got {args.engine_cache!r}; "
+                            f"e.g. --engine-cache {triton.SERVER_CACHE}")
+        options = triton.WriteOptions(graph=args.graph, variant=args.variant, fp16=args.fp16,
+                                      engine_cache=args.engine_cache, replace=args.replace)
+        written = triton.write_repository(args.repo, args.filters, options)
+        for folder in written:
+            print(f"wrote {folder}")
+        report = triton.check_repository(args.repo, only=[f.name for f in written])
+    for note in report.notes:
+        print(f"{note.where}: note: {note.message}", file=sys.stderr)
+    for problem in report.problems:
+        print(f"{problem.where}: {problem.message}", file=sys.stderr)
+    if report.problems:
+        count = len(report.problems)
+        raise UserError(f"{count} problem{'s' if count > 1 else ''} in {args.repo} (listed above): Triton would not load "
+                        f"{'these models' if count > 1 else 'this model'}; fix {'them' if count > 1 else 'it'}, then run `realtime-export triton {args.repo} --check`")
+    if args.run:
+        for name in report.passed:
+            for hw in ((480, 640), (288, 352)):
+                shapes = triton.run_on_cpu(args.repo / name, hw)
+                print(f"ran {name} on the CPU at {hw[1]}x{hw[0]}: " + ", ".join(f"{k} {list(v)}" for k, v in shapes.items()))
+    print(f"{len(report.passed)} model{'s' if len(report.passed) != 1 else ''} in {args.repo} pass Triton's model-config "
+          f"schema and match their ONNX files: {', '.join(report.passed)}")
+    print(f"serve them (NVIDIA GPU): {triton.docker_command(args.repo, triton.SERVER_CACHE if args.check else args.engine_cache)}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog="realtime-export", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-v", "--verbose", action="store_true")
@@ -314,6 +358,19 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("info", help="print a model's filter contract")
     sp.add_argument("model", type=Path)
     sp.set_defaults(func=cmd_info)
+
+    sp = sub.add_parser("triton", help="write or check a Triton Inference Server model repository (ONNX Runtime + TensorRT)")
+    sp.add_argument("repo", type=Path, metavar="REPO", help="the model repository folder (created if missing)")
+    sp.add_argument("--filters", nargs="+", metavar="NAME", help="bundled or installed filter names, or .onnx files (default: every bundled filter)")
+    sp.add_argument("--variant", choices=("full", "fast"), default="full", help="the full model or its fast student NAME.fast.onnx (default full)")
+    sp.add_argument("--graph", choices=("frame", "float"), default="frame",
+                    help="frame: uint8 1xHxWx3 BGR in and out (default); float: the filter's float32 Nx3xHxW graph")
+    sp.add_argument("--fp16", action="store_true", help="TensorRT builds FP16 engines (precision_mode FP16; default FP32)")
+    sp.add_argument("--engine-cache", default="/trt_cache", metavar="PATH", help="TensorRT engine cache folder inside the server (default /trt_cache)")
+    sp.add_argument("--replace", action="store_true", help="write models that are already in REPO again")
+    sp.add_argument("--check", action="store_true", help="only check REPO (e.g. after editing a config.pbtxt)")
+    sp.add_argument("--run", action="store_true", help="also run each model once with ONNX Runtime on the CPU at the config's shapes")
+    sp.set_defaults(func=cmd_triton)
 
     from export.library_cli import add_commands
 
