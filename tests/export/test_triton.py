@@ -14,7 +14,7 @@ import onnx.numpy_helper
 import pytest
 
 from export import triton
-from tests.conftest import assert_one_line, run_export
+from tests.conftest import assert_one_line, make_onnx_filter, run_export
 
 pytest.importorskip("tritonclient.grpc.model_config_pb2")
 
@@ -95,6 +95,18 @@ def test_float_graph_with_fp16_engines(tmp_path):
     params = dict(config.optimization.execution_accelerators.gpu_execution_accelerator[0].parameters)
     assert params["precision_mode"] == "FP16" and params["trt_profile_opt_shapes"] == "input:1x3x480x640"
     assert triton.run_on_cpu(tmp_path / "candy_fast", (480, 640))["output"] == (1, 3, 480, 640)
+
+
+def test_a_file_by_path_is_served_under_its_contract_name(tmp_path, monkeypatch, capsys):
+    src = make_onnx_filter(tmp_path / "warm.v2.onnx", props={"filter.name": "warm"})  # batch fixed to 1 in the file
+    (folder,) = triton.write_repository(tmp_path / "repo", [str(src)], triton.WriteOptions())
+    assert folder.name == "warm"
+    assert triton.check_repository(tmp_path / "repo").problems == []
+    assert list(parsed(folder).input[0].dims) == [1, -1, -1, 3]
+    assert triton.run_on_cpu(folder, (480, 640))["frame_out"] == (1, 480, 640, 3)
+    odd = make_onnx_filter(tmp_path / "odd.onnx", props={"filter.name": "my look"})
+    code, _, err = run_export(monkeypatch, capsys, "triton", tmp_path / "repo2", "--filters", odd)
+    assert_one_line(code, err, "not a usable Triton model name")
 
 
 def test_cli_writes_checks_and_runs(tmp_path, monkeypatch, capsys):
