@@ -14,6 +14,7 @@ import onnx.numpy_helper
 import pytest
 
 from export import triton
+from export.triton import check as triton_check
 from tests.conftest import assert_one_line, make_onnx_filter, run_export
 
 pytest.importorskip("tritonclient.grpc.model_config_pb2")
@@ -91,7 +92,7 @@ def test_float_graph_with_fp16_engines(tmp_path):
     assert report.problems == [] and report.passed == ["candy_fast"]
     config = parsed(tmp_path / "candy_fast")
     (image,) = config.input
-    assert (image.name, triton._type_name(image.data_type), list(image.dims)) == ("input", "TYPE_FP32", [1, 3, -1, -1])
+    assert (image.name, triton_check._type_name(image.data_type), list(image.dims)) == ("input", "TYPE_FP32", [1, 3, -1, -1])
     params = dict(config.optimization.execution_accelerators.gpu_execution_accelerator[0].parameters)
     assert params["precision_mode"] == "FP16" and params["trt_profile_opt_shapes"] == "input:1x3x480x640"
     assert triton.run_on_cpu(tmp_path / "candy_fast", (480, 640))["output"] == (1, 3, 480, 640)
@@ -204,12 +205,13 @@ def test_check_accepts_a_user_edited_repository(repo, tmp_path, monkeypatch, cap
 
 
 def test_bad_command_lines_are_one_line(repo, tmp_path, monkeypatch, capsys):
+    plain = make_onnx_filter(tmp_path / "plain.onnx")  # a filter file without a NAME.fast.onnx beside it
     cases = [
         (("triton", repo, "--check", "--fp16"), "--check only reads"),
         (("triton", tmp_path / "nowhere", "--check"), "is not a folder"),
         (("triton", tmp_path, "--check"), "no model folders"),
         (("triton", repo, "--filters", "candy", "--variant", "fast"), "already in"),
-        (("triton", tmp_path / "r", "--filters", "mosaic", "--variant", "fast"), "no fast variant (NAME.fast.onnx) of mosaic"),
+        (("triton", tmp_path / "r", "--filters", plain, "--variant", "fast"), "no fast variant (NAME.fast.onnx) of"),
         (("triton", tmp_path / "r", "--filters", "no_such_filter"), "unknown filter"),
         (("triton", tmp_path / "r", "--engine-cache", "cache"), "must be absolute"),
     ]
