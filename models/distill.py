@@ -15,7 +15,10 @@ draw; ``--init`` starts from a trained student (a head or detail gain it lacks s
 identity or its default, so a guided student can go on with ``--upsample detail``).
 Validation reports the SSIM to the teacher network on held-out images (the number the speed
 benchmark quotes) and, for a clone of a classical teacher, the clone ratio to that teacher
-(what cloned filters are judged by). Resumable; progress bar; Ctrl-C saves first.
+(what cloned filters are judged by). Resumable; progress bar; Ctrl-C saves first. On N GPUs:
+``torchrun --nproc-per-node N -m models.distill ...`` with ``--batch`` the global batch
+(:mod:`models.training.distributed`); every process holds the teacher, draws its own crops and
+the same code each step.
 """
 from __future__ import annotations
 
@@ -44,7 +47,9 @@ from models.data.pairs import CropConfig, to_tensor
 from models.train_pairs import DEFAULT_HOLDOUT
 from models.stylize_image import to_image
 from models.train_style import content_batch
-from models.training.trainer import TrainingRun, add_run_args, parse_ints, pick_device
+from models.training import distributed
+from models.training.distributed import Distributed
+from models.training.trainer import TrainingRun, add_run_args, parse_ints
 
 log = logging.getLogger("distill")
 
@@ -243,7 +248,13 @@ def band_scores(student: GuidedUpsample, run: Runner, images: list[np.ndarray], 
 
 
 def distill(cfg: DistillConfig, resume: bool = False) -> dict[str, Any]:
-    device = pick_device(cfg.device)
+    """Train ``cfg``'s student into ``cfg.out``; under torchrun one process of the run."""
+    with distributed.session(cfg.device, cfg.batch_size) as dist:
+        return _distill(cfg, resume, dist)
+
+
+def _distill(cfg: DistillConfig, resume: bool, dist: Distributed) -> dict[str, Any]:
+    device = dist.device
     teacher, teacher_meta, _ = load_checkpoint(cfg.teacher)
     if isinstance(teacher, GuidedUpsample):
         raise UserError(f"{cfg.teacher} is already a fast student; distil from the full network's checkpoint")
@@ -263,16 +274,19 @@ def distill(cfg: DistillConfig, resume: bool = False) -> dict[str, Any]:
         earlier = start_from(student, cfg.init)
     elif run.codes:  # start each code's embedding where the teacher's is
         student.net.quantizer.codebook.data.copy_(teacher.quantizer.codebook.data)
-    trainer = TrainingRun(student, cfg.out, cfg.steps, cfg.lr, cfg.seed, cfg.name, resume, cfg.save_every)
-    val = validation_images(val_images, student.size_multiple)
-    code_rng = random.Random(cfg.seed + 1)
+    trainer = TrainingRun(student, cfg.out, cfg.steps, cfg.lr, cfg.seed, cfg.name, resume, cfg.save_every, dist)
+    # a UNet student's encoder is never called (codes come from the teacher's codebook): no gradient for it
+    net = dist.wrap(student, find_unused=bool(latent_codes(student)), forward=run.raw)
+    val = validation_images(val_images, student.size_multiple) if dist.is_main else []
+    code_rng = random.Random(cfg.seed + 1)  # one code a step, the same on every process (same seed, one draw a step)
 
     def train_step() -> torch.Tensor:
-        x = content_batch(train_images, cfg.crops, cfg.batch_size, trainer.rng).to(device)
+        x = dist.draw(lambda size, rng: content_batch(train_images, cfg.crops, size, rng), trainer.rng, cfg.batch_size,
+                      trainer.step, cfg.seed).to(device)
         code = code_rng.randrange(run.codes) if run.codes else None
         with torch.no_grad():
             target = copy_filter(x, code) if copy_filter else run(teacher, x, code)
-        raw = run.raw(student, x, code)
+        raw = net(x, code)
         y = raw.clamp(0, 1)
         loss = (y - target).abs().mean() + cfg.ssim_weight * ssim_loss(y, target)
         # the chroma term sees the output before the clamp: a student's paper white is often far above 1, each
@@ -332,6 +346,8 @@ def main(argv: list[str] | None = None) -> int:
         detail_loss=detail_options(a), seed=a.seed, device=a.device, name=a.name or a.out.stem,
     )
     meta = distill(cfg, a.resume)
+    if not distributed.main_process():
+        return 0  # rank 0 reports
     if "val_ssim" in meta:
         print(f"validation SSIM to the teacher {meta['val_ssim']:.4f}")
     if "val_ratio" in meta:

@@ -9,6 +9,11 @@ the runtime's face filter kind feeds the network, ``--crop`` pixels a side.
 
 L1 ("median") regression plus 0.01 × the VQ codebook losses, Adam, random crops, dead codes
 reset every 100 steps. Resumable (``--resume`` continues from ``--out``); Ctrl-C saves first.
+
+On N GPUs: ``torchrun --nproc-per-node N -m models.train_pairs ... --batch 8N`` (``--batch`` is
+the global batch, batch/N a process; :mod:`models.training.distributed`). The codebook's k-means
+start and dead-code resets see the whole global batch's encodings, are made on rank 0 and
+broadcast.
 """
 from __future__ import annotations
 
@@ -28,7 +33,9 @@ from models.networks.registry import build_model
 from models.networks.checkpoint import load_state_checked, read_checkpoint, steps_trained
 from models.losses.bands import DetailLoss, add_detail_args, detail_options
 from models.data.media import HOLDOUT, data_root, fit_short_side, load_collection
-from models.training.trainer import TrainingRun, add_run_args, parse_ints, pick_device
+from models.training import distributed
+from models.training.distributed import Distributed
+from models.training.trainer import TrainingRun, add_run_args, parse_ints
 from models.data.pairs import CropConfig, FolderPairs, PairSource, TeacherPairs, batch, styled, to_tensor, unlabelled
 from models.teachers.aging import AGE_STYLES, aged
 from models.data.face_crops import FaceCrops, FaceTeacherPairs, cached_face_crops
@@ -132,23 +139,30 @@ def evaluate(model: UNet, val: Validation, device: torch.device, labelled: bool)
 
 
 def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
-    device = pick_device(cfg.device)
+    """Train ``cfg``'s network into ``cfg.out``; under torchrun one process of the run."""
+    with distributed.session(cfg.device, cfg.batch_size) as dist:
+        return _train(cfg, resume, dist)
+
+
+def _train(cfg: TrainConfig, resume: bool, dist: Distributed) -> dict[str, Any]:
+    device = dist.device
     styles: dict[str, Any] | None = None
     val: Validation | None = None
     if cfg.pairs is not None:
         source: PairSource = FolderPairs(cfg.pairs, cfg.crops)
     elif cfg.teacher in FACE_TEACHERS:
         fn, styles = FACE_TEACHERS[cfg.teacher]
-        train_crops, val_crops = cached_face_crops(cfg.data, cfg.out.parent).split(set(cfg.holdout))
+        with dist.main_first():  # rank 0 writes the cache, the others read it
+            train_crops, val_crops = cached_face_crops(cfg.data, cfg.out.parent).split(set(cfg.holdout))
         log.info("%d training and %d validation face crops", len(train_crops), len(val_crops))
         source = FaceTeacherPairs(train_crops, styled(fn, list(styles.values())), cfg.crops.crop, cfg.crops.flip)
-        if len(val_crops):
+        if len(val_crops) and dist.is_main:  # validation: rank 0's job
             val = face_validation_pairs(val_crops, fn, styles, cfg.crops.crop)
     elif cfg.teacher in STYLED_TEACHERS:
         fn, styles = STYLED_TEACHERS[cfg.teacher]
         train_images, val_images = load_collection(cfg.data, set(cfg.holdout))
         source = TeacherPairs(train_images, styled(fn, list(styles.values())), cfg.crops)
-        if val_images:
+        if val_images and dist.is_main:
             val = validation_pairs(val_images, fn, styles)
     elif cfg.teacher in TEACHERS:
         source = TeacherPairs(load_collection(cfg.data, set(cfg.holdout))[0], unlabelled(TEACHERS[cfg.teacher]), cfg.crops)
@@ -171,20 +185,22 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
         if not (resume and cfg.out.is_file()):
             load_state_checked(model, payload.get("state_dict", {}), f"--init {cfg.init} (give the same --channels, --blocks, "
                                                                        "--latent-codes, --edge-sigmas, --tone-frequencies ...)")
-    run = TrainingRun(model, cfg.out, cfg.steps, cfg.lr, cfg.seed, cfg.name, resume, cfg.save_every)
+    run = TrainingRun(model, cfg.out, cfg.steps, cfg.lr, cfg.seed, cfg.name, resume, cfg.save_every, dist)
+    # some parameters get no gradient in some steps: the encoder when the teacher names the codes, the codebook in the warm-up
+    net = dist.wrap(model, find_unused=labelled or bool(cfg.latent_codes and cfg.vq_warmup))
     usage = torch.zeros(max(cfg.latent_codes, 1), dtype=torch.long)
     recent: deque[torch.Tensor] = deque(maxlen=32)
     last: dict[str, Any] = {}
 
     def train_step() -> torch.Tensor:
-        x, y, codes = batch(source, cfg.batch_size, run.rng)
+        x, y, codes = dist.draw(lambda size, rng: batch(source, size, rng), run.rng, cfg.batch_size, run.step, cfg.seed)
         x, y = x.to(device), y.to(device)
         if labelled:
-            out = model(x, latent=codes.to(device))
+            out = net(x, latent=codes.to(device))
         elif cfg.latent_codes:
-            out = model(x, target=y, quantize=run.step >= cfg.vq_warmup)
+            out = net(x, target=y, quantize=run.step >= cfg.vq_warmup)
         else:
-            out = model(x)
+            out = net(x)
         last["out"] = out
         l1 = (out.image - y).abs().mean()
         if cfg.detail_loss.active:
@@ -196,15 +212,19 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict[str, Any]:
         out = last["out"]
         if out.encodings is None:  # no latent, or codes given by the teacher: no codebook to keep alive
             return
-        recent.append(out.encodings)
+        # the whole global batch's encodings and codes (this process's own when it is the only one)
+        recent.append(dist.gather(out.encodings))
+        codebook = model.quantizer.codebook
         if step <= cfg.vq_warmup:
             if step == cfg.vq_warmup:
-                model.quantizer.codebook.data = kmeans(torch.cat(list(recent)), cfg.latent_codes, seed=cfg.seed)
+                def start_codebook() -> None:
+                    codebook.data = kmeans(torch.cat(list(recent)), cfg.latent_codes, seed=cfg.seed)
+                dist.edit(start_codebook, codebook)
                 log.info("step %d: codebook initialised by k-means on %d encodings", step, sum(len(r) for r in recent))
             return
-        usage.add_(torch.bincount(out.indices.cpu(), minlength=cfg.latent_codes))
+        usage.add_(torch.bincount(dist.gather(out.indices).cpu(), minlength=cfg.latent_codes))
         if step % cfg.reset_every == 0:
-            moved = model.quantizer.reset_codes(usage == 0, torch.cat(list(recent)))
+            moved = dist.edit(lambda: model.quantizer.reset_codes(usage == 0, torch.cat(list(recent))), codebook)
             if moved:
                 log.info("step %d: reset %d dead latent codes", step, moved)
             usage.zero_()
@@ -264,6 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     cfg, resume = parse_args(argv)
     meta = train(cfg, resume)
+    if not distributed.main_process():
+        return 0  # rank 0 reports
     if "val_l1" in meta:
         print(f"validation L1 {meta['val_l1']:.4f} (0-1 scale), ratio to the photo's {meta['val_ratio']:.2f}, style → code {meta['style_codes']}")
     print(f"saved {cfg.out}")

@@ -5,7 +5,10 @@
 
 Content images are random crops of the photos and video frames under --images (default: the
 shared media); a few are held out and stylised into a sample sheet every --sample-every steps.
-Resumable with --resume; Ctrl-C saves first.
+Resumable with --resume; Ctrl-C saves first. On N GPUs: ``torchrun --nproc-per-node N -m
+models.train_style ...`` with ``--batch`` the global batch (:mod:`models.training.distributed`);
+the loss terms normalised by the batch (content by its features' mean square) are then each
+process's own, averaged, and the loss parts stored with a checkpoint are rank 0's.
 """
 from __future__ import annotations
 
@@ -28,7 +31,9 @@ from models.data.media import data_root, fit_short_side, load_collection
 from models.teachers.style_images import read_style
 from models.data.pairs import CropConfig, random_window, to_tensor
 from models.train_pairs import DEFAULT_HOLDOUT
-from models.training.trainer import TrainingRun, add_run_args, pick_device
+from models.training import distributed
+from models.training.distributed import Distributed
+from models.training.trainer import TrainingRun, add_run_args
 from models.networks.transformer_net import TransformerNet, TransformerNetConfig
 
 log = logging.getLogger("train_style")
@@ -109,7 +114,13 @@ def sample_sheet(model: TransformerNet, images: list[np.ndarray], device: torch.
 
 
 def train(cfg: StyleTrainConfig, resume: bool = False) -> dict[str, Any]:
-    device = pick_device(cfg.device)
+    """Train ``cfg``'s style network into ``cfg.out``; under torchrun one process of the run."""
+    with distributed.session(cfg.device, cfg.batch_size) as dist:
+        return _train(cfg, resume, dist)
+
+
+def _train(cfg: StyleTrainConfig, resume: bool, dist: Distributed) -> dict[str, Any]:
+    device = dist.device
     style = to_tensor(fit_short_side(read_style(cfg.style), cfg.style_size))[None].to(device)
     train_images, val_images = load_collection(cfg.images, set(cfg.holdout))
     loss_meta = loss_meta_for(cfg)
@@ -119,13 +130,15 @@ def train(cfg: StyleTrainConfig, resume: bool = False) -> dict[str, Any]:
     model = TransformerNet(TransformerNetConfig(cfg.width, cfg.res_blocks)).to(device)
     with torch.no_grad():  # start from mid-grey, inside the output range (a resumed run loads its own)
         model.deconv3.conv2d.bias.fill_(127.5)
-    run = TrainingRun(model, cfg.out, cfg.steps, cfg.lr, cfg.seed, cfg.name, resume, save_every=min(250, cfg.sample_every))
+    run = TrainingRun(model, cfg.out, cfg.steps, cfg.lr, cfg.seed, cfg.name, resume, save_every=min(250, cfg.sample_every), dist=dist)
+    net = dist.wrap(model)
     samples = cfg.out.with_suffix("")
     parts: dict[str, float] = {}
 
     def train_step() -> torch.Tensor:
-        x = content_batch(train_images, cfg.crops, cfg.batch_size, run.rng).to(device)
-        y = model(x * 255.0) / 255.0
+        x = dist.draw(lambda size, rng: content_batch(train_images, cfg.crops, size, rng), run.rng, cfg.batch_size,
+                      run.step, cfg.seed).to(device)
+        y = net(x * 255.0) / 255.0
         if run.step < cfg.identity_steps:
             l1 = F.l1_loss(y, x)
             parts["identity_l1"] = l1.item()
@@ -136,7 +149,7 @@ def train(cfg: StyleTrainConfig, resume: bool = False) -> dict[str, Any]:
         return losses["total"]
 
     def after_step(step: int) -> None:
-        if step % cfg.sample_every == 0 and val_images:
+        if step % cfg.sample_every == 0 and val_images and dist.is_main:
             samples.mkdir(parents=True, exist_ok=True)
             sheet = sample_sheet(model, val_images, device)
             cv2.imwrite(str(samples / f"step{step:06d}.jpg"), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
@@ -171,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
         sample_every=a.sample_every, identity_steps=a.identity_steps, seed=a.seed, device=a.device, name=a.name or a.out.stem,
     )
     train(cfg, a.resume)
-    print(f"saved {cfg.out}")
+    if distributed.main_process():
+        print(f"saved {cfg.out}")
     return 0
 
 

@@ -1,6 +1,7 @@
 """What every trainer here shares: Adam with a cosine schedule, a progress bar, periodic
 atomic checkpoints that can be resumed exactly (optimizer, schedule, step, RNG states), and a
-save on Ctrl-C so no work is lost.
+save on Ctrl-C so no work is lost. Under torchrun (:mod:`models.training.distributed`) only rank
+0 shows the bar, validates and writes checkpoints, and the logged loss is the global batch's.
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import math
 import random
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import torch
@@ -18,6 +19,9 @@ from tqdm import tqdm
 
 from realtime.errors import UserError
 from models.networks.checkpoint import load_state_checked, read_checkpoint, save_checkpoint
+
+if TYPE_CHECKING:
+    from models.training.distributed import Distributed
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +31,9 @@ def add_run_args(p: argparse.ArgumentParser, steps: int, lr: float, batch: int, 
     p.add_argument("--out", type=Path, required=True, help="checkpoint to write (and --resume from)")
     p.add_argument("--name", help="filter name stored in the checkpoint (default: the --out file name)")
     p.add_argument("--steps", type=int, default=steps)
-    p.add_argument("--batch", type=int, default=batch)
+    p.add_argument("--batch", type=int, default=batch,
+                   help="global batch (default %(default)s); under torchrun each of the N processes draws batch/N, "
+                        "so it must divide by N")
     p.add_argument("--crop", type=int, default=crop, help="training crop side in pixels")
     p.add_argument("--lr", type=float, default=lr)
     p.add_argument("--seed", type=int, default=0)
@@ -52,9 +58,13 @@ def pick_device(name: str) -> torch.device:
 
 class TrainingRun:
     def __init__(self, model: torch.nn.Module, out: Path, steps: int, lr: float, seed: int, name: str,
-                 resume: bool = False, save_every: int = 250) -> None:
+                 resume: bool = False, save_every: int = 250, dist: Distributed | None = None) -> None:
+        """``model``: the bare network (saved, validated); the training step may call a DDP
+        wrapper of it. ``dist``: this process's place under torchrun (None: one process)."""
         torch.manual_seed(seed)
         self.model, self.out, self.steps, self.name, self.save_every = model, Path(out), steps, name, save_every
+        self.dist = dist
+        self.is_main = dist is None or dist.is_main
         self.rng = random.Random(seed)
         self.opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
         self.sched = torch.optim.lr_scheduler.LambdaLR(
@@ -89,11 +99,13 @@ class TrainingRun:
             on_save: Callable[[], dict[str, Any]] | None = None, meta: dict[str, Any] | None = None) -> dict[str, Any]:
         """Call ``train_step`` (returns the loss to minimise and log) until ``steps``.
 
-        ``after_step(step)`` runs after each optimiser step; ``on_save()`` returns metadata
-        (e.g. validation numbers) to store with each checkpoint.
+        ``after_step(step)`` runs after each optimiser step (on every process: a collective
+        in it must run everywhere); ``on_save()`` returns metadata (e.g. validation numbers) to
+        store with each checkpoint, and runs on rank 0 only, as do the saves.
         """
         self.model.train()
-        bar = tqdm(total=self.steps, initial=self.step, desc=f"train {self.name}", unit="step", dynamic_ncols=True)
+        bar = tqdm(total=self.steps, initial=self.step, desc=f"train {self.name}", unit="step", dynamic_ncols=True,
+                   disable=not self.is_main)
         try:
             while self.step < self.steps:
                 loss = train_step()
@@ -102,18 +114,21 @@ class TrainingRun:
                 self.opt.step()
                 self.sched.step()
                 self.step += 1
-                self.history.append(round(float(loss.detach()), 6))
+                value = self.dist.mean(loss.detach()) if self.dist is not None else float(loss.detach())
+                self.history.append(round(value, 6))
                 bar.update(1)
                 bar.set_postfix(loss=f"{np.mean(self.history[-50:]):.4f}")
                 if after_step is not None:
                     after_step(self.step)
-                if self.step % self.save_every == 0 or self.step == self.steps:
+                if self.is_main and (self.step % self.save_every == 0 or self.step == self.steps):
                     extra = on_save() if on_save is not None else {}
                     if extra:
                         bar.write(f"step {self.step}: " + ", ".join(f"{k} {v}" for k, v in extra.items()))
                     self.save(**(meta or {}), **extra)
         except KeyboardInterrupt:
             bar.close()
+            if not self.is_main:
+                raise
             self.save(**(meta or {}))
             log.warning("interrupted at step %d; saved %s (continue with --resume)", self.step, self.out)
             raise
