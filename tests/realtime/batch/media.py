@@ -1,0 +1,68 @@
+"""Tiny videos made here with PyAV for the batch tests: a textured picture (gradients and
+edges, so a network has something to stylise) with a shape that moves (so tracking and the
+temporal stabiliser have work), a keyframe every ``gop`` frames and, optionally, a 1 kHz tone
+(AAC). Frames read back with :func:`read_frames` give (pts seconds, BGR)."""
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+RATE = 48000
+
+
+def scene(i: int, w: int, h: int) -> np.ndarray:
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    img = np.stack([xx / w * 180 + 30, yy / h * 160 + 40, 120 + 60 * np.sin(xx / 9 + yy / 13)], axis=-1).astype(np.uint8)
+    cv2.rectangle(img, (w // 8, h // 6), (w // 3, h // 2), (20, 200, 240), -1)
+    cx = int(w * (0.25 + 0.5 * (i % 60) / 60))
+    cv2.circle(img, (cx, h * 2 // 3), max(4, h // 6), (230, 60, 40), -1)
+    return img
+
+
+def make_video(path: Path, frames: int = 40, size: tuple[int, int] = (160, 120), fps: int = 30, gop: int = 12,
+               audio: bool = True) -> Path:
+    w, h = size
+    out = av.open(str(path), "w")
+    v = out.add_stream("libx264", rate=fps, options={"preset": "ultrafast", "g": str(gop), "crf": "16"})
+    v.width, v.height, v.pix_fmt = w, h, "yuv420p"
+    a = out.add_stream("aac", rate=RATE, layout="mono") if audio else None
+    seconds = frames / fps
+    t = np.arange(int(seconds * RATE)) / RATE
+    wave = (0.3 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)
+    pos, chunk = 0, 1024
+    for i in range(frames):
+        f = av.VideoFrame.from_ndarray(scene(i, w, h), format="bgr24")
+        f.pts, f.time_base = i, Fraction(1, fps)
+        for p in v.encode(f):
+            out.mux(p)
+        while a is not None and pos < len(wave) and pos / RATE <= (i + 1) / fps:
+            af = av.AudioFrame.from_ndarray(wave[pos:pos + chunk][None], format="flt", layout="mono")
+            af.sample_rate, af.pts, af.time_base = RATE, pos, Fraction(1, RATE)
+            for p in a.encode(af):
+                out.mux(p)
+            pos += chunk
+    for p in v.encode():
+        out.mux(p)
+    if a is not None:
+        for p in a.encode():
+            out.mux(p)
+    out.close()
+    return path
+
+
+def read_frames(path: Path) -> list[tuple[float, np.ndarray]]:
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        return [(float(f.pts * f.time_base), f.to_ndarray(format="bgr24")) for f in c.decode(s)]
+
+
+def audio_seconds(path: Path) -> float:
+    """How much sound the file holds (0 without an audio stream)."""
+    with av.open(str(path)) as c:
+        if not c.streams.audio:
+            return 0.0
+        return sum(fr.samples for fr in c.decode(c.streams.audio[0])) / RATE
