@@ -65,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="no temporal stabilisation")
     p.add_argument("--track", choices=["auto", "always", "off"], default="auto",
                    help="face tracking: auto = only while a face filter is in the chain (default), always, off")
+    p.add_argument("--crf", type=_number(int), default=18,
+                   help="H.264 quality: 0 lossless, 18 close to the source (default), 23 smaller, 51 worst")
     p.add_argument("--no-audio", dest="audio", action="store_false", default=True, help="leave the sound out")
     p.add_argument("--workers", type=_number(int), help="processes here, or Ray actors (default: one per core / cluster CPU)")
     p.add_argument("--ray", metavar="ADDRESS", help="run on a Ray cluster through Ray Data: auto (the one `ray start` "
@@ -88,7 +90,7 @@ def config_from(args: argparse.Namespace) -> BatchConfig:
         raise UserError(f"--out {args.out} is a file; give a folder")
     job = FilterJob(filter=args.filter, background=args.background, filter_region=args.filter_region,
                     strength=args.strength, latent=args.latent, variant=args.variant, provider=args.provider,
-                    work_size=args.work_size, temporal=args.temporal, track=args.track)
+                    work_size=args.work_size, temporal=args.temporal, track=args.track, crf=args.crf)
     return BatchConfig(tuple(args.inputs), args.out, job, audio=args.audio, workers=args.workers, ray=args.ray,
                        gpus_per_worker=args.gpus_per_worker, segment_frames=args.segment_frames,
                        overlap=args.overlap, overwrite=args.overwrite, progress=args.progress)

@@ -40,7 +40,8 @@ class FilterJob:
     work_size: int | None = None
     temporal: bool = True
     track: str = "auto"
-    threads: int = 1  # ONNX Runtime threads per worker: the workers are the parallelism
+    crf: int = 18  # x264 quality: 0 lossless, 18 close to the source (default), 23 x264's own default, 51 worst
+    threads: int = 1  # ONNX Runtime threads per worker: the workers are the parallelism (0: every core)
     # what a worker does with ``provider auto`` when it has a GPU share (Ray's num_gpus)
     gpu: bool = False
 
@@ -59,8 +60,10 @@ class FilterJob:
         for name, allowed in (("filter_region", REGIONS), ("provider", PROVIDERS), ("variant", VARIANTS), ("track", TRACKS)):
             if getattr(self, name) not in allowed:
                 out.append(f"--{name.replace('_', '-')} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
-        if not 1 <= self.threads <= 256:
-            out.append(f"threads must be 1..256, got {self.threads}")
+        if not 0 <= self.crf <= 51:
+            out.append(f"--crf must be 0..51, got {self.crf}")
+        if not 0 <= self.threads <= 256:
+            out.append(f"threads must be 0..256, got {self.threads}")
         return out
 
     def to_dict(self) -> dict[str, object]:

@@ -70,7 +70,7 @@ def make_runner(config: BatchConfig, say: TextIO) -> Runner:
         from realtime.batch.ray_runner import RayRunner
 
         return RayRunner(config.job, config.ray, config.workers, config.gpus_per_worker)
-    from realtime.batch.pool import PoolRunner
+    from realtime.batch.pool import PoolRunner, SerialRunner
     from realtime.filters.providers import probe
     from realtime.sinks.video_file import nvidia_present
 
@@ -83,6 +83,8 @@ def make_runner(config: BatchConfig, say: TextIO) -> Runner:
                   file=say)
     probe("cuda" if job.gpu and job.provider == "auto" else job.provider)  # a GPU asked for and not there: one line now
     workers = config.workers or os.cpu_count() or 1
+    if workers == 1:
+        return SerialRunner(replace(job, threads=0))  # one worker: ONNX Runtime on every core
     runner = PoolRunner(job, workers)
     runner.name = f"a process pool of {workers} worker{'s' * (workers != 1)}"
     return runner
@@ -107,12 +109,12 @@ def progress_bar(total: int, enabled: bool) -> object:
     return tqdm(total=total, unit="frame", file=sys.stderr, dynamic_ncols=True, smoothing=0.1, mininterval=0.5)
 
 
-def run_batch(config: BatchConfig, runner: Runner | None = None, say: TextIO = sys.stderr) -> Summary:
+def run_batch(config: BatchConfig, runner: Runner | None = None, say: TextIO | None = None) -> Summary:
     """The whole run; bad options raise :class:`UserError` before any work. Unreadable files
     are reported by name in the summary (and on ``say``) and the others still finish."""
     started = time.perf_counter()
+    say = say or sys.stderr  # looked up now: a test's capture replaces it after import
     check_chain(config)
-    config.out.mkdir(parents=True, exist_ok=True)
     plans = plan(config)
     summary = Summary()
     by_key: dict[str, tuple[FilePlan, Unit]] = {}

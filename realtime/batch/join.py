@@ -17,9 +17,11 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from realtime.batch.plan import OUT_TIME_BASE
 from realtime.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -76,12 +78,27 @@ def join(parts: list[Path], output: Path, audio_from: Path | None, fps: float) -
     return packets
 
 
+def start_of(inp: Any) -> Fraction:
+    """A segment's first frame's time, which its file's comment holds (:mod:`.segment`)."""
+    from realtime.batch.segment import START_TAG
+
+    comment = str(inp.metadata.get("comment", ""))
+    if not comment.startswith(START_TAG):
+        raise UserError("a segment without its start time (made by another version): rerun with --overwrite")
+    return int(comment[len(START_TAG):]) * OUT_TIME_BASE
+
+
 def _copy(inputs: list[Any], video: Any, out: Any, audio: Any) -> tuple[int, float]:
     packets, last = 0, 0.0
     for inp in inputs:
+        start, shift = start_of(inp), None
         for packet in inp.demux(inp.streams.video[0]):
             if packet.dts is None:  # the demuxer's end-of-stream marker
                 continue
+            if shift is None:  # the segment's first packet is its first frame (no B-frames)
+                shift = round(start / packet.time_base) - packet.pts
+            packet.pts += shift
+            packet.dts += shift
             at = float(packet.pts * packet.time_base)
             if audio is not None:
                 audio.write_until(at, out)

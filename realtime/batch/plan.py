@@ -9,7 +9,8 @@ Resume state lives beside the outputs: ``OUT/.batch/NAME/`` holds the finished s
 (``seg-00003.mp4``, each renamed into place whole) and ``plan.json`` (the source's size and
 mtime and the options' fingerprint): parts made from another source or with other options
 are removed, not joined. A finished output (renamed from ``.partial`` at the end) is skipped
-unless ``--overwrite``.
+unless ``--overwrite`` (or unless it has a parts folder: a later ``--overwrite`` run of it
+was cut short, and this run finishes it).
 """
 from __future__ import annotations
 
@@ -135,12 +136,13 @@ def plan(config: BatchConfig) -> list[FilePlan]:
     inputs are plans with status ``failed`` and the reason (the others still run)."""
     files = expand_inputs(config.inputs, config.out)
     outputs = check_outputs(list(dict.fromkeys(files)), config.out)
+    config.out.mkdir(parents=True, exist_ok=True)  # the options are good: from here on, work
     plans = []
     for source, output in outputs.items():
         kind = "image" if source.suffix.lower() in IMAGE_EXTS else "video"
         fp = FilePlan(source, output, kind)
         plans.append(fp)
-        if output.exists() and not config.overwrite:
+        if output.exists() and not config.overwrite and not fp.parts.exists():  # parts: a later run was cut short
             fp.status = "skipped"
             continue
         try:

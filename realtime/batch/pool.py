@@ -45,6 +45,34 @@ def _run(unit: Unit) -> UnitResult:
     return _worker(unit)
 
 
+class SerialRunner:
+    """The units one after another in this process (``--workers 1``: a pool of one would only
+    add a process start and a copy of every segment). Its one worker keeps the process's
+    threading as it is (ONNX Runtime on ``job.threads``; 0: every core)."""
+
+    name = "this process"
+
+    def __init__(self, job: FilterJob) -> None:
+        self.job = job
+
+    def run(self, units: list[Unit]) -> Iterator[UnitResult]:
+        if not units:
+            return
+        try:
+            worker = ChainWorker(self.job, own_process=False)
+        except Exception as exc:  # noqa: BLE001 - the same answer a pool gives
+            from realtime.errors import first_line
+
+            for unit in units:
+                yield UnitResult(unit.key, False, f"the chain did not load: {first_line(exc)}")
+            return
+        for unit in units:
+            yield worker(unit)
+
+    def close(self) -> None:
+        pass
+
+
 class PoolRunner:
     """``run(units)`` yields each unit's result as it finishes (any order)."""
 

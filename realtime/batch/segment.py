@@ -7,7 +7,7 @@ A :class:`ChainWorker` is one process's (or one Ray actor's) loaded chain: the m
 stabilisation), so a segment is filtered exactly as the live command would filter the same
 frames from its warm-up frame on; the warm-up's output is dropped.
 
-Encoding: libx264 ``veryfast``, CRF 18 (close to the source at ~1-2 MB per 10 s at 640x480),
+Encoding: libx264 ``veryfast``, CRF 18 by default (``--crf``; close to the source at ~1-2 MB per 10 s at 640x480),
 no B-frames (a packet's decode time is its presentation time, so segments made apart remux
 into one file with times that only ever rise), one thread (the workers are the parallelism;
 a second x264 thread per worker on 2 cores only adds switching).
@@ -28,7 +28,8 @@ from realtime.batch.config import FilterJob
 from realtime.batch.plan import OUT_TIME_BASE, Unit, reason_of
 
 log = logging.getLogger(__name__)
-X264_OPTIONS = {"preset": "veryfast", "crf": "18", "bf": "0", "threads": "1"}
+X264_OPTIONS = {"preset": "veryfast", "bf": "0", "threads": "1"}
+START_TAG = "realtime-batch start pts 1/90000: "
 KEYFRAME_S = 2.0  # a keyframe every 2 s of stream time (and at every segment's start)
 
 
@@ -58,12 +59,15 @@ class ChainWorker:
     """The loaded chain of one worker; ``worker(unit)`` never raises for a bad file: the
     result says what went wrong."""
 
-    def __init__(self, job: FilterJob) -> None:
+    def __init__(self, job: FilterJob, own_process: bool = True) -> None:
+        """``own_process``: the process is this worker's alone (a pool's, an actor's): its
+        native libraries are set to one thread."""
         from realtime.filters.chain import build_chain
         from realtime.filters.kinds.base import Settings
         from realtime.filters.loading import ModelLoader
 
-        single_threaded()
+        if own_process:
+            single_threaded()
         provider = "cuda" if job.gpu and job.provider == "auto" else job.provider
         self.job = job
         self.loader = ModelLoader(provider, job.variant, job.threads, work_size=job.work_size)
@@ -113,7 +117,7 @@ class ChainWorker:
         processor = FrameProcessor([self.chain], self.job.track, self.job.temporal,
                                    [parse_background(self.job.background)], options=AnalysisOptions())
         buffer = io.BytesIO()
-        encoder = SegmentEncoder(buffer, unit.fps)
+        encoder = SegmentEncoder(buffer, unit.fps, self.job.crf)
         try:
             for t, keep, bgr in decoded(unit):
                 out = processor(bgr, t, state).image
@@ -171,14 +175,19 @@ def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
 
 
 class SegmentEncoder:
-    """H.264 in a plain MP4 written to ``target`` (a file-like object or a path); the size is
+    """H.264 in a fragmented MP4 written to ``target`` (a file-like object or a path); the size is
     the first frame's (odd sides cropped by one pixel: yuv420p needs even ones)."""
 
-    def __init__(self, target: Any, fps: float) -> None:
+    def __init__(self, target: Any, fps: float, crf: int = 18) -> None:
         import av
 
-        self.container = av.open(target, "w", format="mp4")
-        self.fps = fps
+        # MP4 keeps no exact start time: a plain one that starts later than 0 gets an edit list
+        # in the movie's 1/1000 s (a segment from 0.6667 s read back from 0.666 s), a
+        # fragmented one starts at 0. So the segment is fragmented (its frames' times relative
+        # to its first frame, exact in 1/90 000 s) and its first frame's time goes in the file's
+        # comment (START_TAG), which the join adds back.
+        self.container = av.open(target, "w", format="mp4", options={"movflags": "frag_keyframe+empty_moov+default_base_moof"})
+        self.fps, self.crf = fps, crf
         self.stream: Any = None
         self.frames = 0
         self.last_pts: int | None = None
@@ -187,7 +196,7 @@ class SegmentEncoder:
     def _open(self, w: int, h: int) -> None:
         rate = Fraction(self.fps).limit_denominator(1001)
         gop = max(1, round(self.fps * KEYFRAME_S))
-        self.stream = self.container.add_stream("libx264", rate=rate, options={**X264_OPTIONS, "g": str(gop)})
+        self.stream = self.container.add_stream("libx264", rate=rate, options={**X264_OPTIONS, "crf": str(self.crf), "g": str(gop)})
         self.stream.width, self.stream.height = w - w % 2, h - h % 2
         self.stream.pix_fmt = "yuv420p"
         self.stream.time_base = OUT_TIME_BASE
@@ -196,12 +205,13 @@ class SegmentEncoder:
     def write(self, bgr: np.ndarray, t: float) -> None:
         import av
 
+        pts = round(t / OUT_TIME_BASE)
         if self.stream is None:
             self._open(bgr.shape[1], bgr.shape[0])
+            self.container.metadata["comment"] = f"{START_TAG}{pts}"  # written with the header, at the first packet
         w, h = self.stream.width, self.stream.height
         if bgr.shape[1] != w or bgr.shape[0] != h:
             bgr = np.ascontiguousarray(bgr[:h, :w])
-        pts = round(t / OUT_TIME_BASE)
         if self.last_pts is not None and pts <= self.last_pts:
             pts = self.last_pts + 1
         frame = av.VideoFrame.from_ndarray(bgr, format="bgr24")

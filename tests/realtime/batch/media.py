@@ -15,10 +15,13 @@ RATE = 48000
 
 
 def scene(i: int, w: int, h: int) -> np.ndarray:
+    """The left half holds still (the temporal stabiliser holds it), the right half's stripes
+    scroll 3 pixels a frame and a disc crosses it: a frame out of place differs a lot."""
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    img = np.stack([xx / w * 180 + 30, yy / h * 160 + 40, 120 + 60 * np.sin(xx / 9 + yy / 13)], axis=-1).astype(np.uint8)
+    moving = np.where(xx >= w // 2, xx + 3 * i, xx)
+    img = np.stack([xx / w * 180 + 30, yy / h * 160 + 40, 120 + 90 * np.sin(moving / 5 + yy / 13)], axis=-1).astype(np.uint8)
     cv2.rectangle(img, (w // 8, h // 6), (w // 3, h // 2), (20, 200, 240), -1)
-    cx = int(w * (0.25 + 0.5 * (i % 60) / 60))
+    cx = int(w * (0.5 + 0.45 * (i % 30) / 30))
     cv2.circle(img, (cx, h * 2 // 3), max(4, h // 6), (230, 60, 40), -1)
     return img
 
