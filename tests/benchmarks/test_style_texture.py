@@ -78,7 +78,7 @@ def test_the_benchmark_measures_bundled_styles_on_made_up_pictures(tmp_path, mad
         assert all(0 <= v <= 1 for v in r["own_texture"]) and r["stroke_strength"][0] > 0
         assert {"nu_0", "nu_1", "S_0"} <= set(r["checks"]) and r["pass"] == all(r["checks"].values())
     assert report["paintings"]["the_scream"]["file"] == "neural_style__the_scream.jpg"
-    assert "| the_scream | auto (the_scream.onnx) |" in (out / "report.md").read_text() and (out / "plot.png").stat().st_size > 1000
+    assert "| the_scream | auto (the_scream.fast.onnx) |" in (out / "report.md").read_text() and (out / "plot.png").stat().st_size > 1000
 
 
 def test_halo_and_faces_are_measured_on_a_real_held_out_face(tmp_path, data_dir):
