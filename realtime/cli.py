@@ -9,6 +9,8 @@
     realtime --filter cartoon --source talk.mp4 --no-preview --output out.mp4 --frames 100 --stats s.json
     realtime --list-filters | --list-cameras
     realtime web [--host 127.0.0.1] [--port 1235]   a page: upload a photo, pick a filter (see realtime web --help)
+    realtime batch clips/*.mp4 --out styled/ --filter cartoon [--ray auto]   many files (see realtime batch --help)
+    realtime service install --preset work           the virtual camera at every login (see realtime service --help)
     realtime ctl next | set cartoon+glasses | strength 0.4 | fav 3 | status    the running one (see realtime ctl --help)
 
 While it runs, the studio page (its address is printed at start) and realtime ctl change the
@@ -375,6 +377,10 @@ def main(argv: list[str] | None = None) -> int:
         from realtime.control.ctl import ctl_main
 
         return ctl_main(argv[1:])
+    if argv[:1] == ["batch"]:  # many files through a chain: a process pool here, or Ray Data on a cluster
+        from realtime.batch.cli import batch_main
+
+        return batch_main(argv[1:])
     if argv[:1] == ["service"]:  # the camera at login (systemd user unit, LaunchAgent)
         return service_main(argv[1:])
     if argv[:1] == ["bench"]:  # the benchmark sits above the runtime (it imports it, not the other way)
