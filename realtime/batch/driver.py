@@ -40,6 +40,9 @@ class Summary:
     frames: int = 0  # frames written by this run (warm-up frames not counted)
     seconds: float = 0.0  # the whole run: planning, start-up, filtering, joining
     startup_s: float = 0.0  # planning and the runner's start (connecting to Ray, say)
+    busy_s: float = 0.0  # the units' own time in the workers, added up
+    units: int = 0  # units run
+    join_s: float = 0.0  # the driver's joining (remuxing) time
     runner: str = ""
 
     @property
@@ -50,7 +53,8 @@ class Summary:
         total = len(self.done) + len(self.skipped) + len(self.failed)
         return [f"{total} file{'s' * (total != 1)}: {len(self.done)} filtered, {len(self.skipped)} skipped (finished "
                 f"before; --overwrite redoes them), {len(self.failed)} failed; {self.frames} frames in "
-                f"{self.seconds:.1f} s ({self.fps:.1f} fps, start-up {self.startup_s:.1f} s) on {self.runner or 'nothing'}"]
+                f"{self.seconds:.1f} s ({self.fps:.1f} fps, start-up {self.startup_s:.1f} s) on {self.runner or 'nothing'}",
+                f"{self.units} units took {self.busy_s:.1f} s of worker time; joining took {self.join_s:.2f} s"]
 
 
 def check_chain(config: BatchConfig) -> None:
@@ -141,6 +145,8 @@ def run_batch(config: BatchConfig, runner: Runner | None = None, say: TextIO | N
     try:
         for result in (runner.run(units) if runner is not None and units else ()):
             fp, unit = by_key[result.key]
+            summary.units += 1
+            summary.busy_s += result.seconds
             if result.ok:
                 write_atomic(fp.output if unit.kind == "image" else fp.part(unit), result.data)
                 summary.frames += result.frames
@@ -170,10 +176,13 @@ def _finish(fp: FilePlan, errors: list[str], config: BatchConfig, summary: Summa
     if errors:
         return _fail(summary, fp, errors[0] + (f" (and {len(errors) - 1} more segments)" if len(errors) > 1 else ""), say)
     if fp.kind == "video":
+        start = time.perf_counter()
         try:
             join([fp.part(u) for u in fp.units], fp.output, fp.source if config.audio else None, fp.fps)
         except Exception as exc:  # noqa: BLE001 - PyAV's errors (av.FFmpegError) are many types; the others go on
             return _fail(summary, fp, f"joining its segments failed: {reason_of(exc)}", say)
+        finally:
+            summary.join_s += time.perf_counter() - start
         remove_parts(fp.parts)
     fp.status = "done"
     summary.done.append(fp.name)

@@ -90,6 +90,7 @@ def start_of(inp: Any) -> Fraction:
 
 def _copy(inputs: list[Any], video: Any, out: Any, audio: Any) -> tuple[int, float]:
     packets, last = 0, 0.0
+    last_dts: Fraction | None = None
     for inp in inputs:
         start, shift = start_of(inp), None
         for packet in inp.demux(inp.streams.video[0]):
@@ -99,6 +100,11 @@ def _copy(inputs: list[Any], video: Any, out: Any, audio: Any) -> tuple[int, flo
                 shift = round(start / packet.time_base) - packet.pts
             packet.pts += shift
             packet.dts += shift
+            dts = packet.dts * packet.time_base
+            if last_dts is not None and dts <= last_dts:  # the muxer would refuse it with a bare EINVAL
+                raise UserError(f"{Path(inp.name).name}: a frame at {float(dts):.4f} s does not come after the one at "
+                                f"{float(last_dts):.4f} s (segment start {float(start):.4f} s): rerun with --overwrite")
+            last_dts = dts
             at = float(packet.pts * packet.time_base)
             if audio is not None:
                 audio.write_until(at, out)
