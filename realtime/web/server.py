@@ -9,7 +9,9 @@ Every error is ``{"error": "one line"}`` with 400, 404, 405, 413, 415 or 503; an
 exception is logged with its traceback and answered with a one-line 500. Filter work runs in a
 small thread pool, never on the event loop, so one slow request does not stall the others or
 the live camera; past ``max_pending`` requests the server says 503 instead of queueing
-without bound.
+without bound. With ``--ray ADDRESS`` the uploads are filtered on a Ray Serve deployment
+instead (:mod:`realtime.web.ray_serve`, imported only then): every check above still runs
+here, before an upload is sent on.
 """
 from __future__ import annotations
 
@@ -24,9 +26,10 @@ from realtime.errors import UserError, first_line
 from realtime.web.chains import ChainCache
 from realtime.web.config import WebConfig
 from realtime.web.errors import RequestError, one_line
-from realtime.web.options import parse_options
-from realtime.web.rendering import render
-from realtime.web.state import STATE, WebState
+from realtime.web.options import ApplyOptions, parse_options
+from realtime.web.rendering import Rendered, render
+from realtime.web.state import STATE, Filterer, WebState, Workers
+from realtime.capture.image_header import ImageHeader
 from realtime.web.uploads import check_image, read_form, too_large
 
 log = logging.getLogger(__name__)
@@ -97,9 +100,22 @@ async def apply(request: web.Request) -> web.Response:
     upload = await read_form(request, state.config.max_upload_bytes)
     options = parse_options(upload.fields, state.catalogue)
     header = check_image(upload.image, state.config.max_pixels)  # before it waits for a worker
-    rendered = await state.workers.run(render, state.chains, upload.image, header, options)
+    rendered = await state.filterer.render(upload.image, header, options)
     return web.Response(body=rendered.png, content_type="image/png",
                         headers={"Server-Timing": f"filter;dur={rendered.filter_ms:.1f}"})
+
+
+class LocalFilterer:
+    """In this process: :func:`~realtime.web.rendering.render` in the worker pool."""
+
+    def __init__(self, workers: Workers, chains: ChainCache) -> None:
+        self.workers, self.chains = workers, chains
+
+    async def render(self, data: bytes, header: ImageHeader, options: ApplyOptions) -> Rendered:
+        return await self.workers.run(render, self.chains, data, header, options)
+
+    def close(self) -> None:
+        pass  # the pool is the state's, closed with it
 
 
 async def refuse_large(request: web.Request) -> web.Response | None:
@@ -115,10 +131,15 @@ async def refuse_large(request: web.Request) -> web.Response | None:
     return None
 
 
-def make_app(config: WebConfig, chains: ChainCache | None = None) -> web.Application:
-    """The application; ``chains`` lets several apps (tests) share loaded models."""
+def make_app(config: WebConfig, chains: ChainCache | None = None, filterer: Filterer | None = None) -> web.Application:
+    """The application; ``chains`` lets several apps (tests) share loaded models; ``filterer``
+    is where uploads are filtered (None: here, in the worker pool)."""
     app = web.Application(client_max_size=config.max_body_bytes, middlewares=[security_headers, json_errors])
-    state = app[STATE] = WebState(config, chains, load_live())
+
+    def make_filterer(workers: Workers, loaded: ChainCache) -> Filterer:
+        return filterer if filterer is not None else LocalFilterer(workers, loaded)
+
+    state = app[STATE] = WebState(config, chains, load_live(), make_filterer)
     app.router.add_get("/", page)
     app.router.add_get("/api/filters", filters)
     app.router.add_post("/api/apply", apply, expect_handler=refuse_large)
@@ -129,7 +150,7 @@ def make_app(config: WebConfig, chains: ChainCache | None = None) -> web.Applica
 
 
 async def _close(app: web.Application) -> None:
-    app[STATE].workers.close()
+    app[STATE].close()
 
 
 def check_host(config: WebConfig) -> None:
@@ -139,9 +160,22 @@ def check_host(config: WebConfig) -> None:
 
 
 def serve(config: WebConfig) -> int:
-    """Run the server until Ctrl-C (exit 0) or SIGTERM."""
+    """Run the server until Ctrl-C (exit 0) or SIGTERM; with ``--ray``, the deployment is up
+    (or refused in one line) before the server listens."""
     check_host(config)
-    return run_site(make_app(config), config)
+    filterer = load_ray_serve().connect(config) if config.ray is not None else None
+    return run_site(make_app(config, filterer=filterer), config)
+
+
+def load_ray_serve() -> Any:
+    """:mod:`realtime.web.ray_serve`, or one line naming the extra that brings Ray Serve."""
+    try:
+        from realtime.web import ray_serve
+    except ImportError as exc:
+        if (exc.name or "").split(".")[0] not in ("ray", "starlette"):
+            raise
+        raise UserError(f"--ray needs Ray Serve ({first_line(exc)}): pip install 'realtime-filters[scale]'") from None
+    return ray_serve
 
 
 def run_site(app: web.Application, config: WebConfig) -> int:
