@@ -38,6 +38,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from typing import Any, Callable, Mapping
@@ -154,7 +156,7 @@ class FilterService:
     async def apply(self, request: Request) -> Response:
         options = parse_options(query_fields(request.query_params.multi_items()), self.catalogue)
         kind = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-        if kind.startswith("multipart/") or kind == "application/x-www-form-urlencoded":
+        if kind.startswith("multipart/"):  # any other type is let through (curl --data-binary says urlencoded): the bytes are sniffed
             raise RequestError(f"send the image file itself as the body (curl --data-binary @photo.jpg), not a form ({kind}); "
                                f"the fields go in the query: {', '.join(QUERY_FIELDS)}", status=415)
         data = await read_body(request, self.settings.max_upload_bytes)
@@ -245,9 +247,6 @@ def build(args: Mapping[str, str]) -> Any:
     return application(ReplicaSettings.from_config(config), config.replicas, config.gpus_per_replica)
 
 
-app = build({})  # serve run realtime.web.ray_serve:app
-
-
 def check_resources(config: WebConfig, resources: Mapping[str, float]) -> None:
     """One line, before anything is deployed, when the cluster cannot hold the fewest
     replicas the options ask for (Serve would wait for them forever)."""
@@ -303,8 +302,9 @@ def start_ray(address: str) -> bool:
     """Connect to (``auto``, an address) or start (``local``) Ray; True when this call did."""
     if ray.is_initialized():
         return False
-    options: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.WARNING,
-                               "runtime_env": {"env_vars": WORKER_ENV}}
+    sigterm = signal.getsignal(signal.SIGTERM)
+    quiet = logging.INFO if log.isEnabledFor(logging.INFO) else logging.ERROR  # Ray's notices only with -v
+    options: dict[str, Any] = {"log_to_driver": False, "logging_level": quiet, "runtime_env": {"env_vars": WORKER_ENV}}
     try:
         if address == "local":
             ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, **options)
@@ -313,13 +313,24 @@ def start_ray(address: str) -> bool:
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise UserError(f"--ray {address}: no Ray cluster there ({first_line(exc)}); start one with "
                         "`ray start --head`, or use --ray local for one on this machine") from None
+    keep_sigterm(sigterm)
     return True
+
+
+def keep_sigterm(handler: Any) -> None:
+    """Put Python's SIGTERM handler back: ``ray.init`` installs its core worker's own, which
+    prints a stack dump and aborts (exit -6), so the server's cleanup never runs and a local
+    cluster's agents are left running. With Python's, SIGTERM stops the server as Ctrl-C does."""
+    if callable(handler) and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, handler)
 
 
 def connect(config: WebConfig) -> ServeFilterer:
     """The deployment up on the cluster ``config.ray`` names, and the filterer that calls it;
     one line when Ray is not there or cannot hold the replicas."""
     assert config.ray is not None
+    if not log.isEnabledFor(logging.INFO):  # Serve's own notices (started, deploying, ready) only with -v
+        logging.getLogger("ray.serve").setLevel(logging.WARNING)
     started = start_ray(config.ray.strip())
     try:
         check_resources(config, ray.cluster_resources())
@@ -327,9 +338,11 @@ def connect(config: WebConfig) -> ServeFilterer:
         target = application(ReplicaSettings.from_config(config), config.replicas, config.gpus_per_replica)
         try:
             handle = serve.run(target, name=APP_NAME, route_prefix=None)
-        except RayServeException as exc:
+        except (RayServeException, RuntimeError) as exc:  # a replica that failed to start: its log has why
             log.debug("the deployment failed", exc_info=True)
-            raise UserError(f"the Ray Serve deployment did not start: {first_line(exc)}") from None
+            serve.delete(APP_NAME)  # else Serve keeps starting replicas that fail
+            raise UserError(f"the Ray Serve deployment did not start: {first_line(exc)} "
+                            "(the replicas' errors are in the Ray logs: /tmp/ray/session_latest/logs/serve/)") from None
     except BaseException:
         if started:
             ray.shutdown()
@@ -347,5 +360,7 @@ def connect(config: WebConfig) -> ServeFilterer:
 
     return ServeFilterer(handle, config.max_pending, stop)
 
+
+app = application(ReplicaSettings())  # serve run realtime.web.ray_serve:app (each replica imports this module too)
 
 __all__ = ["FilterService", "ReplicaSettings", "Refusal", "ServeFilterer", "app", "application", "build", "connect"]

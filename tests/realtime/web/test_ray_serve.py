@@ -217,7 +217,8 @@ def call(handle: Any, req: Request) -> tuple[int, str, bytes]:
 
 def test_standalone_apply_answers_the_png_the_web_page_gives(handle):
     image = encode(photo(60, 84, seed=5), ".jpg")
-    status, ctype, body = call(handle, request(image, "filter=cartoon&latent=1&strength=0.9"))
+    as_curl_sends_it = {"content-type": "application/x-www-form-urlencoded", "content-length": str(len(image))}
+    status, ctype, body = call(handle, request(image, "filter=cartoon&latent=1&strength=0.9", headers=as_curl_sends_it))
     assert status == 200 and ctype == "image/png"
     web = post(WebConfig(), None, form(image, filter="cartoon", latent="1", strength="0.9"))
     assert np.abs(decoded(body).astype(int) - decoded(web[2]).astype(int)).max() <= 1
@@ -290,3 +291,48 @@ def test_without_ray_installed_ray_is_one_line_naming_the_extra(monkeypatch, cap
     monkeypatch.delattr("realtime.web.ray_serve", raising=False)  # else `from realtime.web import` finds it
     code, err = run_realtime(monkeypatch, capsys, "web", "--ray", "local", "--port", "0")
     assert_one_line(code, err, "--ray needs Ray Serve", "pip install 'realtime-filters[scale]'")
+
+
+# ------------------------------------------------------------------------------ a real one-machine cluster
+def test_realtime_web_ray_local_filters_on_a_real_cluster_and_stops_on_sigterm():
+    """The whole command on a Ray instance of its own (about 10 s to start on the 2-core
+    reference machine): each replica imports this package afresh, which the local testing
+    mode does not; SIGTERM stops it as Ctrl-C does (Ray's own handler would abort it)."""
+    import re
+    import signal
+    import subprocess
+    from pathlib import Path
+
+    import aiohttp
+
+    root = Path(__file__).resolve().parents[3]
+    proc = subprocess.Popen([sys.executable, "-m", "realtime", "web", "--ray", "local", "--port", "0"], cwd=root,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        seen = []
+        for line in proc.stdout:  # type: ignore[union-attr]
+            seen.append(line)
+            if "realtime web: http" in line or line.startswith("error"):
+                break
+        found = re.search(r"http://127\.0\.0\.1:(\d+)/", "".join(seen))
+        assert found, "".join(seen)
+        image = encode(photo(71, 97, seed=6), ".jpg")
+
+        async def apply() -> tuple[int, bytes]:
+            async with aiohttp.ClientSession() as session:
+                async with session.post(f"{found.group(0)}api/apply", data=form(image, filter="cartoon", latent="2")) as r:
+                    return r.status, await r.read()
+
+        status, body = asyncio.run(apply())
+        assert status == 200, body[:300]
+        local = post(WebConfig(), None, form(image, filter="cartoon", latent="2"))
+        assert np.abs(decoded(body).astype(int) - decoded(local[2]).astype(int)).max() <= 1
+        proc.send_signal(signal.SIGTERM)
+        rest = proc.communicate(timeout=120)[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 128 + signal.SIGTERM, rest
+    assert "stopped" in rest and "SIGTERM received" not in rest, rest
