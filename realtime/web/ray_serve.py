@@ -205,8 +205,10 @@ async def read_body(request: Request, limit: int) -> bytes:
     return bytes(data)
 
 
+# max_queued_requests: past 16 requests waiting at one caller (Serve's HTTP proxy, or the web server's handle,
+# which already stops at --max-pending 16) Serve answers 503 instead of queueing without bound, as the web server does
 FilterDeployment = serve.deployment(name="realtime-filter", max_ongoing_requests=MAX_ONGOING,
-                                    ray_actor_options={"num_cpus": 1})(FilterService)
+                                    max_queued_requests=WebConfig.max_pending, ray_actor_options={"num_cpus": 1})(FilterService)
 
 
 def application(settings: ReplicaSettings, replicas: tuple[int, int] = (1, 1), gpus_per_replica: float = 0.0) -> Any:
@@ -241,7 +243,7 @@ def build(args: Mapping[str, str]) -> Any:
             typed[name] = kind(value)
         except ValueError:
             raise UserError(f"{name} must be a number, got {str(value)[:40]!r}") from None
-    config = WebConfig(ray="serve", **typed)
+    config = WebConfig(ray="serve", **typed)  # ray: any address; the config is only checked here
     if ray.is_initialized():
         check_resources(config, ray.cluster_resources())
     return application(ReplicaSettings.from_config(config), config.replicas, config.gpus_per_replica)
