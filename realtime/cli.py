@@ -297,9 +297,17 @@ def build_web_parser() -> argparse.ArgumentParser:
     p.add_argument("--provider", default=d.provider, choices=PROVIDERS)
     p.add_argument("--variant", default=d.variant, choices=["auto", "full", "fast"],
                    help="auto: a filter's fast CPU variant when running on CPU, the full model on GPU (default)")
-    p.add_argument("--threads", type=_number(int), default=d.threads, help="ONNX Runtime threads (default: all cores)")
+    p.add_argument("--threads", type=_number(int), default=d.threads,
+                   help="ONNX Runtime threads (default: all cores; with --ray, 1 per replica, the CPUs it asks Ray for)")
     p.add_argument("--workers", type=_number(int), default=d.workers, help=f"images filtered at once (default {d.workers})")
     p.add_argument("--max-live", type=_number(int), default=d.max_live, help=f"live camera sessions at once (default {d.max_live})")
+    p.add_argument("--ray", metavar="ADDRESS", default=d.ray,
+                   help="filter the uploads on a Ray Serve deployment (the page and its caps stay here): local (a Ray "
+                   "instance on this machine), auto (the running cluster), or ray://HEAD:10001 (needs the scale extra)")
+    p.add_argument("--ray-replicas", metavar="N|MIN-MAX", default=d.ray_replicas,
+                   help=f"with --ray: N replicas, or MIN-MAX for Serve to autoscale between (default {d.ray_replicas})")
+    p.add_argument("--gpus-per-replica", metavar="F", type=_number(float), default=d.gpus_per_replica,
+                   help="with --ray: each replica's GPU share, run with the CUDA provider (0.25: four replicas share a GPU)")
     p.add_argument("-v", "--verbose", action="count", default=0, help="-v: what it does (info), -vv: debug")
     return p
 
