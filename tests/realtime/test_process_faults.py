@@ -33,6 +33,7 @@ from realtime.sinks.video_file import VideoFileSink
 from realtime.sinks.preview import display_problem
 from realtime.live.stats import RunStats, StreamingPercentiles, write_json
 from tests.conftest import assert_one_line, make_onnx_filter, run_realtime
+from tests.processes import foreground
 
 ROOT = Path(__file__).resolve().parents[2]
 _exe = Path(sys.executable).with_name("realtime")
@@ -66,35 +67,11 @@ def video_frames(path: Path) -> int:
     return n
 
 
-# The child's signal dispositions and limits are set by a small exec wrapper, not preexec_fn:
-# preexec_fn runs Python in the forked child of a threaded parent (this suite has ONNX Runtime,
-# MediaPipe and web-server threads by now), which can deadlock before exec (Python's docs). A
-# SIGHUP test whose child hung there is the one hang seen in a fresh-clone run.
-_WRAPPER = ("import os, resource, signal, sys\n"
-            "hup, fsize = sys.argv[1], int(sys.argv[2])\n"
-            "signal.signal(signal.SIGINT, signal.SIG_DFL)\n"  # a background job starts with Ctrl-C ignored
-            "if hup != 'inherit':\n"
-            "    signal.signal(signal.SIGHUP, signal.SIG_IGN if hup == 'ignore' else signal.SIG_DFL)\n"
-            "if fsize:\n"
-            "    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))\n"
-            "os.execv(sys.argv[3], sys.argv[3:])\n")
-
-
-def child(args: list[str], hup: str = "inherit", file_size: int = 0) -> list[str]:
-    """``args`` started as from a terminal's foreground job: Ctrl-C handled; SIGHUP handled by
-    default ("terminal": the suite may itself run under ``nohup``), ignored ("nohup") or as
-    inherited; optionally RLIMIT_FSIZE (a write past ``file_size`` bytes fails with EFBIG,
-    Python ignores SIGXFSZ: a hermetic full disk)."""
-    hup = {"terminal": "default", "nohup": "ignore"}.get(hup, hup)
-    program = args if Path(args[0]).is_absolute() else [shutil.which(args[0]) or args[0], *args[1:]]
-    return [sys.executable, "-c", _WRAPPER, hup, str(file_size), *program]
-
-
 def start(media: dict[str, Path], tmp_path: Path, *extra: str, hup: str = "inherit", file_size: int = 0,
           env=None) -> subprocess.Popen:
     args = [*REALTIME, "--filter", str(media["filter"]), "--source", str(media["video"]), "--loop", "--no-preview",
             "--no-track", "--output", str(tmp_path / "out.mp4"), "--stats", str(tmp_path / "s.json"), *extra]
-    return subprocess.Popen(child(args, hup, file_size), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    return subprocess.Popen(foreground(args, hup, file_size), cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=env)
 
 
@@ -428,7 +405,7 @@ def test_a_full_disk_under_the_stats_is_an_error_and_keeps_the_old_file(media, t
     (tmp_path / "s.json").write_text('{"old": true}\n')
     args = [*REALTIME, "--filter", str(media["filter"]), "--source", str(media["video"]), "--no-preview", "--no-track",
             "--frames", "5", "--fast", "--stats", str(tmp_path / "s.json")]
-    done = subprocess.run(child(args, file_size=100), cwd=ROOT, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(foreground(args, file_size=100), cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert_one_line(done.returncode, done.stderr, "cannot write the stats file", "s.json")
     assert json.loads((tmp_path / "s.json").read_text()) == {"old": True}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.json"]

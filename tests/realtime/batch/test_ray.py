@@ -15,6 +15,7 @@ from realtime.batch.driver import run_batch
 from realtime.batch.pool import SerialRunner
 from realtime.batch.ray_runner import actor_cpus
 from tests.conftest import assert_one_line
+from tests.processes import kept_signal_handlers
 from tests.realtime.batch.media import make_video, read_frames, scene
 from tests.realtime.batch.test_batch import batch
 
@@ -23,11 +24,12 @@ ray = pytest.importorskip("ray", reason="--ray needs the scale extra (ray[data])
 
 @pytest.fixture(scope="module")
 def local_cluster() -> Iterator[None]:
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    try:
-        yield
-    finally:
-        ray.shutdown()
+    with kept_signal_handlers():  # ray.init's SIGTERM handler outlives ray.shutdown
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        try:
+            yield
+        finally:
+            ray.shutdown()
 
 
 def test_actor_cpus_leave_one_cpu_to_ray_data() -> None:

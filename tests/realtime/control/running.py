@@ -20,6 +20,7 @@ from realtime.compositing.background import cover
 from realtime.control import instances
 from realtime.control.ctl import call
 from tests.conftest import synthetic_photo
+from tests.processes import foreground
 from tests.realtime.control import recorder
 from tests.realtime.control.helpers import wait_for
 
@@ -106,8 +107,9 @@ def running_realtime(video: Path, frames: Path, *args: str, timeout: float = 90.
     """``realtime --source VIDEO --loop --virtual-cam ARGS`` until the block ends (then Ctrl-C,
     and it must exit 0)."""
     env = {**os.environ, "RECORDER_OUT": str(frames)}
-    proc = subprocess.Popen([sys.executable, "-m", "tests.realtime.control.recorder", "--source", str(video), "--loop",
-                             "--virtual-cam", "--virtual-cam-backend", "digest", "--no-preview", "--fps", "15", *args],
+    proc = subprocess.Popen(foreground([sys.executable, "-m", "tests.realtime.control.recorder", "--source", str(video),
+                                        "--loop", "--virtual-cam", "--virtual-cam-backend", "digest", "--no-preview",
+                                        "--fps", "15", *args]),
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         def started() -> instances.Instance | None:

@@ -37,6 +37,7 @@ from realtime.web.server import make_app  # noqa: E402
 from realtime.capture.image_header import read_header  # noqa: E402
 from realtime.web.options import ApplyOptions  # noqa: E402
 from tests.conftest import assert_one_line, run_realtime, synthetic_photo  # noqa: E402
+from tests.processes import foreground  # noqa: E402
 
 CHAINS = ChainCache(provider="cpu")  # the local path's models, loaded once for the file
 SETTINGS = ReplicaSettings(provider="cpu", threads=1, max_upload_mb=0.2, max_megapixels=1.0)
@@ -306,9 +307,8 @@ def test_realtime_web_ray_local_filters_on_a_real_cluster_and_stops_on_sigterm()
     import aiohttp
 
     root = Path(__file__).resolve().parents[3]
-    proc = subprocess.Popen([sys.executable, "-m", "realtime", "web", "--ray", "local", "--port", "0"], cwd=root,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(foreground([sys.executable, "-m", "realtime", "web", "--ray", "local", "--port", "0"]),
+                            cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         seen = []
         for line in proc.stdout:  # type: ignore[union-attr]
