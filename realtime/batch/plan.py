@@ -171,12 +171,12 @@ def probe_video(fp: FilePlan, config: BatchConfig) -> None:
         stream = container.streams.video[0]
         rate = stream.average_rate or stream.guessed_rate or Fraction(30)
         fps = float(rate)
+        tb = stream.time_base or Fraction(1, 90000)  # read while open: a closed stream's fields are freed memory
         times: list[int | None] = [(p.pts if p.pts is not None else p.dts) for p in container.demux(stream) if p.size]
     if not times:
         raise UserError("no video frames")
     timed = None not in times and len(set(times)) == len(times)
     pts = sorted(t for t in times if t is not None) if timed else []
-    tb = stream.time_base or Fraction(1, 90000)
     fp.frames, fp.fps = len(times), fps
     step = config.segment_frames if timed else len(times)
     suffix = fp.output.suffix.lower()

@@ -27,10 +27,12 @@ def scene(i: int, w: int, h: int) -> np.ndarray:
 
 
 def make_video(path: Path, frames: int = 40, size: tuple[int, int] = (160, 120), fps: int = 30, gop: int = 12,
-               audio: bool = True) -> Path:
+               audio: bool = True, bframes: int = 0) -> Path:
+    """``bframes`` > 0: B-frames, as most phone and web videos have (decode order differs from
+    display order, the mp4's time base is the muxer's, not 1/fps)."""
     w, h = size
     out = av.open(str(path), "w")
-    v = out.add_stream("libx264", rate=fps, options={"preset": "ultrafast", "g": str(gop), "crf": "16"})
+    v = out.add_stream("libx264", rate=fps, options={"preset": "ultrafast", "g": str(gop), "crf": "16", "bf": str(bframes)})
     v.width, v.height, v.pix_fmt = w, h, "yuv420p"
     a = out.add_stream("aac", rate=RATE, layout="mono") if audio else None
     seconds = frames / fps

@@ -70,6 +70,48 @@ def test_joined_segments_match_one_pass_at_the_seams(clip: Path, tmp_path: Path)
     assert max(mad(a[1], b[1]) for a, b in zip(whole, joined)) < 0.6
 
 
+def test_segments_of_a_video_with_b_frames_keep_its_times(tmp_path: Path) -> None:
+    """Each unit carries the stream's own time base, and a segment's frames come back at their
+    source times (a time base read from a closed stream was freed memory: times of -1e9 s and
+    a refused join, seen on most real videos)."""
+    import av
+
+    from realtime.batch.plan import plan
+    from realtime.batch.segment import decoded
+
+    clip = make_video(tmp_path / "b.mp4", frames=45, fps=25, gop=10, audio=False, bframes=2)
+    with av.open(str(clip)) as container:
+        stream = container.streams.video[0]
+        tb = stream.time_base
+        assert stream.codec_context.has_b_frames  # the case this test is for
+    config = BatchConfig((clip,), tmp_path / "out", FilterJob("cartoon"), segment_frames=15, overlap=5, progress=False)
+    units = plan(config)[0].units
+    assert len(units) == 3 and all((u.tb_num, u.tb_den) == (tb.numerator, tb.denominator) for u in units)
+    for u in units:
+        kept = [t for t, keep, _ in decoded(u) if keep]
+        assert kept == pytest.approx([i / 25 for i in range(u.start, u.stop)], abs=1e-6), u.key
+    out = run_one(clip, tmp_path / "joined", segment=15, overlap=5)
+    assert [t for t, _ in out] == pytest.approx([i / 25 for i in range(45)], abs=1e-3)
+
+
+def test_every_real_video_is_planned_in_its_own_time_base(data_dir: Path, tmp_path: Path) -> None:
+    """The held videos (most with B-frames, time bases 1/11988 to 1/90000): before the fix,
+    most of them planned with a time base read from freed memory."""
+    import av
+
+    from realtime.batch.plan import plan
+
+    videos = sorted((data_dir / "videos").glob("*.mp4"))
+    config = BatchConfig(tuple(videos), tmp_path / "out", FilterJob("cartoon"), segment_frames=30, overlap=5,
+                         progress=False)
+    wrong = []
+    for fp in plan(config):
+        with av.open(str(fp.source)) as container:
+            tb = container.streams.video[0].time_base
+        wrong += [u.key for u in fp.units if (u.tb_num, u.tb_den) != (tb.numerator, tb.denominator)]
+    assert videos and not wrong
+
+
 def test_default_quality_seams_within_codec_noise(clip: Path, tmp_path: Path) -> None:
     """At the default --crf 18 the seams differ from one pass by what x264 itself changes:
     frames 13-19 (same input, same filtering, only the encode differs) set the noise."""
