@@ -1,6 +1,7 @@
 """python -m benchmarks.batch: ``realtime batch`` through one process, the process pool, Ray Data
-on a one-machine cluster and Ray Data on a two-node cluster on this machine (a head on
-127.0.0.1 and a second raylet on 127.0.0.2, one CPU each), on the same real videos.
+on a one-machine cluster and Ray Data on a two-node cluster on this machine (a head, which Ray
+puts on the machine's own address, and a second raylet on 127.0.0.2, one CPU each), on every
+held video (../shared/data/videos).
 
 Each way is a fresh ``python -m realtime.batch`` (what a user runs) and reports frames per
 second of the whole run, start-up (the wall time of a run with one small image: interpreter,
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -29,7 +31,6 @@ from pathlib import Path
 
 from benchmarks.reporting import machine, save_report
 
-VIDEOS = ["liveportrait__d0.mp4", "tpsmm__driving.mp4", "liveportrait__d12.mp4"]
 LINE = re.compile(r"(\d+) frames in ([\d.]+) s \(([\d.]+) fps, start-up ([\d.]+) s\)")
 BUSY = re.compile(r"(\d+) units took ([\d.]+) s of worker time; joining took ([\d.]+) s")
 
@@ -76,11 +77,11 @@ def tree_rss_mb(roots: list[int]) -> float:
     return total / 1024
 
 
-def timed(cmd: list[str], also: list[int] = ()) -> tuple[float, float, str]:
+def timed(cmd: list[str], also: list[int] = (), env: dict[str, str] | None = None) -> tuple[float, float, str]:
     """(wall seconds, peak MB of the command's tree and of ``also``'s trees, stdout)."""
     peak = [0.0]
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     done = threading.Event()
 
     def sample() -> None:
@@ -100,12 +101,12 @@ def timed(cmd: list[str], also: list[int] = ()) -> tuple[float, float, str]:
 
 
 def measure(way: str, inputs: list[Path], image: Path, work: Path, extra: list[str], args: argparse.Namespace,
-            workers: int, also: list[int] = ()) -> Result:
+            workers: int, also: list[int] = (), env: dict[str, str] | None = None) -> Result:
     base = [sys.executable, "-m", "realtime.batch", "--filter", args.filter, "--segment-frames", str(args.segment_frames),
             "--no-progress", *extra]
-    startup, _, _ = timed([*base, str(image), "--out", str(work / f"{way}-startup")], also)
-    wall, peak, out = timed([*base, *map(str, inputs), "--out", str(work / way)], also)
-    resume, _, _ = timed([*base, *map(str, inputs), "--out", str(work / way)], also)
+    startup, _, _ = timed([*base, str(image), "--out", str(work / f"{way}-startup")], also, env)
+    wall, peak, out = timed([*base, *map(str, inputs), "--out", str(work / way)], also, env)
+    resume, _, _ = timed([*base, *map(str, inputs), "--out", str(work / way)], also, env)
     m, b = LINE.search(out), BUSY.search(out)
     assert m and b, out
     result = Result(way, int(m[1]), wall, int(m[1]) / wall, startup, peak, resume, float(b[2]), int(b[1]), float(b[3]), workers)
@@ -120,22 +121,30 @@ def free_port() -> int:
 
 
 class TwoNodes:
-    """A Ray head on 127.0.0.1 and a second raylet on 127.0.0.2 (Ray rewrites 127.0.0.1 to
-    the machine's address when both share it), one CPU each, in their own temp folder; both
-    ``ray start --block`` processes are this benchmark's and are stopped by their group id."""
+    """A Ray head and a second raylet on 127.0.0.2, one CPU each, in their own temp folder.
+
+    Ray puts the head on the machine's own address (it rewrites 127.0.0.1), so the second node
+    needs another loopback address to be a node of its own; all traffic stays on this machine.
+    Ray 2.60's ``ray start --head`` turns on token authentication: the cluster gets a token of
+    its own here (``RAY_AUTH_TOKEN`` in ``self.env``, which every process of the run is given),
+    so nothing is written to ~/.ray. Both ``ray start --block`` processes are this benchmark's
+    and are stopped by their group id."""
 
     def __init__(self) -> None:
         self.temp = Path(tempfile.mkdtemp(prefix="rb-"))  # short: Ray's socket paths have a length limit
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
+        self.env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
         ray = str(Path(sys.executable).with_name("ray"))
         common = ["--num-cpus", "1", "--object-store-memory", str(300 * 2**20), "--block", "--disable-usage-stats"]
         self.procs = [subprocess.Popen([ray, "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(self.port),
                                         "--include-dashboard", "false", "--temp-dir", str(self.temp), *common],
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)]
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                                       env=self.env)]
         self._wait(1)
         self.procs.append(subprocess.Popen([ray, "start", "--address", self.address, "--node-ip-address", "127.0.0.2", *common],
-                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
+                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                                           env=self.env))
         self._wait(2)
 
     def _wait(self, cpus: int, timeout: float = 90) -> None:
@@ -143,7 +152,7 @@ class TwoNodes:
                  f"import sys; sys.exit(0 if ray.cluster_resources().get('CPU', 0) >= {cpus} else 1)")
         end = time.time() + timeout
         while time.time() < end:
-            if subprocess.run([sys.executable, "-c", probe], capture_output=True).returncode == 0:
+            if subprocess.run([sys.executable, "-c", probe], capture_output=True, env=self.env).returncode == 0:
                 return
             time.sleep(1)
         self.close()
@@ -188,6 +197,7 @@ def plot(results: list[Result], proj: dict[str, list[float]], path: Path) -> Non
     a.bar(names, [r.fps for r in results], color="tab:blue")
     a.set_ylabel("frames per second (whole run)")
     a.set_title("realtime batch on this machine")
+    a.set_ylim(0, max(r.fps for r in results) * 1.35)  # room for the labels above the bars
     a.tick_params(axis="x", rotation=15)
     for i, r in enumerate(results):
         a.text(i, r.fps, f"{r.fps:.1f}\nstart {r.startup_s:.0f} s\n{r.peak_mb:.0f} MB", ha="center", va="bottom", fontsize=8)
@@ -208,8 +218,8 @@ def main() -> int:
     args = p.parse_args()
     from models.data.media import data_root
 
-    videos = [data_root() / "videos" / v for v in VIDEOS]
-    if not all(v.is_file() for v in videos):
+    videos = sorted((data_root() / "videos").glob("*.mp4"))
+    if not videos:
         print(f"error: the shared test videos are not at {data_root() / 'videos'} (set REALTIME_DATA)", file=sys.stderr)
         return 2
     cores = os.cpu_count() or 1
@@ -228,7 +238,7 @@ def main() -> int:
             cluster = TwoNodes()
             try:
                 results.append(measure("Ray Data, 2 nodes", videos, image, work, ["--ray", cluster.address, "--workers", "2"],
-                                       args, 2, also=cluster.pids))
+                                       args, 2, also=cluster.pids, env=cluster.env))
             finally:
                 cluster.close()
     finally:
@@ -237,14 +247,14 @@ def main() -> int:
     frames = results[0].frames
     rows = "\n".join(f"| {r.way} | {r.workers} | {r.fps:.1f} | {r.seconds:.1f} | {r.startup_s:.1f} | {r.peak_mb:.0f} | "
                      f"{r.resume_s:.1f} | {r.busy_s / r.frames * 1000:.0f} |" for r in results)
-    text = (f"# realtime batch, CPU ({machine()})\n\n{args.filter} on {', '.join(VIDEOS)} ({frames} frames), segments of "
+    text = (f"# realtime batch, CPU ({machine()})\n\n{args.filter} on every held video ({len(videos)}: {', '.join(v.name for v in videos)}; {frames} frames), segments of "
             f"{args.segment_frames} frames, default overlap; each way a fresh `python -m realtime.batch`.\n\n"
             "| way | workers | fps | seconds | start-up s (one image) | peak MB (all its processes) | rerun s (all skipped) "
             "| worker ms per frame |\n|---|---|---|---|---|---|---|---|\n" + rows +
             "\n\nProjected (the pool's worker time per frame with every core busy; nodes of "
             f"{cores} cores; capped by the driver's joining): " +
             ", ".join(f"{n} nodes {f:.0f} fps" for n, f in zip(proj["nodes"], proj["fps"])) + ".\n")
-    report = {"machine": machine(), "filter": args.filter, "videos": VIDEOS, "frames": frames,
+    report = {"machine": machine(), "filter": args.filter, "videos": [v.name for v in videos], "frames": frames,
               "segment_frames": args.segment_frames, "results": [asdict(r) for r in results], "projection": proj}
     save_report(args.out, report, text, lambda path: plot(results, proj, path))
     return 0

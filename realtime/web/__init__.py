@@ -9,7 +9,9 @@ with), :mod:`~realtime.web.server` (routes, errors as JSON, the worker pool),
 :mod:`~realtime.web.options` (what a client may ask for), :mod:`~realtime.web.chains` (models
 loaded once), :mod:`~realtime.web.rendering` and :mod:`~realtime.web.grid` (the work),
 :mod:`~realtime.web.live` (the camera). The page is ``page.html``: one file, nothing fetched
-from elsewhere.
+from elsewhere. With ``--ray``, :mod:`~realtime.web.ray_serve` takes the place of the local
+worker pool behind the same seam (``Filterer`` in :mod:`~realtime.web.state`): the caps stay
+here, the filtering runs on Ray Serve replicas (also ``serve run realtime.web.ray_serve:app``).
 """
 from realtime.web.config import WebConfig
 
