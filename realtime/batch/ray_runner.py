@@ -21,7 +21,6 @@ Resources, and why:
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import fields
 from typing import Any, Iterator
 
@@ -30,13 +29,12 @@ import numpy as np
 from realtime.batch.config import FilterJob
 from realtime.batch.plan import Unit
 from realtime.batch.segment import UnitResult
+from realtime.ray_cluster import start_ray
 from realtime.errors import UserError, first_line
 
 log = logging.getLogger(__name__)
 UNIT_FIELDS = [f.name for f in fields(Unit)]
 RESULT_FIELDS = [f.name for f in fields(UnitResult)]
-WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-              "GLOG_minloglevel": "2", "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
 def actor_cpus(cluster_cpus: float, actors: int) -> float:
@@ -84,19 +82,7 @@ class RayRunner:
             import ray
         except ImportError:
             raise UserError("--ray needs Ray Data: pip install 'realtime-filters[scale]' (ray[data], pyarrow)") from None
-        self.started = False
-        if not ray.is_initialized():
-            try:
-                if address == "local":
-                    ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False,
-                             logging_level=logging.WARNING, runtime_env={"env_vars": WORKER_ENV})
-                else:
-                    ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING,
-                             runtime_env={"env_vars": WORKER_ENV})
-            except (ConnectionError, RuntimeError, ValueError) as exc:
-                raise UserError(f"--ray {address}: no Ray cluster there ({first_line(exc)}); start one with "
-                                "`ray start --head`, or use --ray local for one on this machine") from None
-            self.started = True
+        self.started = start_ray(address)
         resources = ray.cluster_resources()
         self.cpus = float(resources.get("CPU", 1))
         self.gpus = float(resources.get("GPU", 0))

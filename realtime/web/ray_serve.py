@@ -37,9 +37,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import signal
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from typing import Any, Callable, Mapping
@@ -54,6 +51,7 @@ from starlette.responses import JSONResponse, Response
 
 from realtime.capture.image_header import ImageHeader
 from realtime.errors import UserError, first_line
+from realtime.ray_cluster import start_ray
 from realtime.web.chains import ChainCache
 from realtime.web.config import WebConfig
 from realtime.web.errors import RequestError, one_line
@@ -66,8 +64,6 @@ log = logging.getLogger(__name__)
 APP_NAME = "realtime-web"  # the Serve application ``realtime web --ray`` deploys (and deletes when it stops)
 MAX_ONGOING = 2  # images a replica holds: one being filtered, the next ready
 QUERY_FIELDS = tuple(f for f in FIELDS if f != "image")
-WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-              "GLOG_minloglevel": "2", "TF_CPP_MIN_LOG_LEVEL": "2"}
 HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
 
 
@@ -300,40 +296,14 @@ class ServeFilterer:
             self.on_close = None
 
 
-def start_ray(address: str) -> bool:
-    """Connect to (``auto``, an address) or start (``local``) Ray; True when this call did."""
-    if ray.is_initialized():
-        return False
-    sigterm = signal.getsignal(signal.SIGTERM)
-    quiet = logging.INFO if log.isEnabledFor(logging.INFO) else logging.ERROR  # Ray's notices only with -v
-    options: dict[str, Any] = {"log_to_driver": False, "logging_level": quiet, "runtime_env": {"env_vars": WORKER_ENV}}
-    try:
-        if address == "local":
-            ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, **options)
-        else:
-            ray.init(address=address, **options)
-    except (ConnectionError, RuntimeError, ValueError) as exc:
-        raise UserError(f"--ray {address}: no Ray cluster there ({first_line(exc)}); start one with "
-                        "`ray start --head`, or use --ray local for one on this machine") from None
-    keep_sigterm(sigterm)
-    return True
-
-
-def keep_sigterm(handler: Any) -> None:
-    """Put Python's SIGTERM handler back: ``ray.init`` installs its core worker's own, which
-    prints a stack dump and aborts (exit -6), so the server's cleanup never runs and a local
-    cluster's agents are left running. With Python's, SIGTERM stops the server as Ctrl-C does."""
-    if callable(handler) and threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, handler)
-
-
 def connect(config: WebConfig) -> ServeFilterer:
     """The deployment up on the cluster ``config.ray`` names, and the filterer that calls it;
     one line when Ray is not there or cannot hold the replicas."""
     assert config.ray is not None
     if not log.isEnabledFor(logging.INFO):  # Serve's own notices (started, deploying, ready) only with -v
         logging.getLogger("ray.serve").setLevel(logging.WARNING)
-    started = start_ray(config.ray.strip())
+    quiet = logging.INFO if log.isEnabledFor(logging.INFO) else logging.ERROR  # Ray's notices only with -v
+    started = start_ray(config.ray.strip(), "--ray", quiet)
     try:
         check_resources(config, ray.cluster_resources())
         serve.start(proxy_location="Disabled")  # no Serve HTTP port of its own: the web server is the front
