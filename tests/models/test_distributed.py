@@ -122,6 +122,7 @@ def _max_diff(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float:
     return max(float((a[k].double() - b[k].double()).abs().max()) for k in a)
 
 
+@pytest.mark.slow
 def test_two_processes_train_like_one_process_on_the_whole_batch(runs):
     (r0, r1), single = runs
     moved = min(_max_diff({k: v}, {k: single["final"][k]}) for k, v in single["initial"].items())
@@ -136,6 +137,7 @@ def test_two_processes_train_like_one_process_on_the_whole_batch(runs):
     assert r1["log"] == []  # INFO lines: rank 0's only
 
 
+@pytest.mark.slow
 def test_codebook_resets_leave_both_processes_identical(runs):
     (r0, r1), single = runs
     assert len(r0["edits"]) == len(r1["edits"]) == STEPS // CONFIG["reset_every"]

@@ -20,6 +20,7 @@ from tests.realtime.batch.media import make_video, read_frames, scene
 from tests.realtime.batch.test_batch import batch
 
 ray = pytest.importorskip("ray", reason="--ray needs the scale extra (ray[data])")
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

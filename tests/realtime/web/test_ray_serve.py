@@ -295,6 +295,7 @@ def test_without_ray_installed_ray_is_one_line_naming_the_extra(monkeypatch, cap
 
 
 # ------------------------------------------------------------------------------ a real one-machine cluster
+@pytest.mark.slow
 def test_realtime_web_ray_local_filters_on_a_real_cluster_and_stops_on_sigterm():
     """The whole command on a Ray instance of its own (about 10 s to start on the 2-core
     reference machine): each replica imports this package afresh, which the local testing
