@@ -62,18 +62,25 @@ def footprint(m: np.ndarray, size: int, hw: tuple[int, int]) -> tuple[int, int, 
     return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
 
 
+FIXED = 8  # the weighted change is warped as int16 in 1/8 grey levels: ±255 × 8 fits, rounding stays under 1/16
+
+
 def paste_change(frame: np.ndarray, change: np.ndarray, weight: np.ndarray, m: np.ndarray) -> np.ndarray:
     """``frame`` + ``weight`` × ``change`` (both in crop pixels, crop = ``m`` of the frame),
-    warped back into the crop's footprint only."""
+    warped back into the crop's footprint only.
+
+    The product is formed in crop pixels (192² for ``aged``) and warped once, as int16 fixed
+    point, then added with saturation: the footprint of a close-up at 1280×720 is ~700² pixels,
+    where warping the float change and the weight separately and blending in float took 9 ms
+    of the 14 ms ``aged`` spent around its network; this takes ~2 ms."""
     box = footprint(m, weight.shape[0], frame.shape[:2])
     if box is None:
         return frame
     x0, y0, x1, y1 = box
     inv = cv2.invertAffineTransform(m)
     inv[:, 2] -= (x0, y0)
-    size = (x1 - x0, y1 - y0)
-    delta = cv2.warpAffine(change, inv, size, flags=cv2.INTER_LINEAR)
-    alpha = cv2.warpAffine(weight, inv, size, flags=cv2.INTER_LINEAR)[..., None]
+    weighted = np.rint(change * (weight[..., None] * FIXED)).astype(np.int16)
+    delta = cv2.warpAffine(weighted, inv, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR)
     out = frame.copy()
-    out[y0:y1, x0:x1] = np.clip(frame[y0:y1, x0:x1] + alpha * delta + 0.5, 0, 255).astype(np.uint8)
+    out[y0:y1, x0:x1] = cv2.addWeighted(frame[y0:y1, x0:x1], 1.0, delta, 1.0 / FIXED, 0.0, dtype=cv2.CV_8U)
     return out
