@@ -25,7 +25,8 @@ from realtime.sinks.outputs import check_outputs, verify_video
 from realtime.sinks.video_file import KEYFRAME_S, VideoFileSink, container_format, pick_encoder
 from tests.conftest import make_onnx_filter, run_realtime
 from tests.realtime.sinks.media import FPS, make_bad_audio_clip, make_clip, measure
-from tests.realtime.test_process_faults import REALTIME, ROOT, child, load_chain, media  # noqa: F401 (a fixture)
+from tests.processes import foreground
+from tests.realtime.test_process_faults import REALTIME, ROOT, load_chain, media  # noqa: F401 (a fixture)
 
 FRAME = 1 / FPS
 
@@ -113,7 +114,7 @@ def test_a_recording_killed_after_8_s_keeps_all_but_the_last_second(media, tmp_p
     out = tmp_path / "out.mp4"
     args = [*REALTIME, "--filter", str(media["filter"]), "--source", str(media["video"]), "--loop", "--no-preview",
             "--no-track", "--output", str(out)]
-    proc = subprocess.Popen(child(args), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(foreground(args), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120
         while not (out.exists() and out.stat().st_size > 0):  # the header is written with the first frame
