@@ -105,6 +105,21 @@ def test_masked_blur_does_not_bleed_the_person_into_the_room():
     assert abs(ours[ring].mean() - room_level) < 12, (ours[ring].mean(), room_level)
 
 
+@pytest.mark.parametrize("strength", [0.5, 1.0])
+def test_at_720p_the_small_blur_keeps_the_person_out_of_the_room(strength: float) -> None:
+    """At 1280x720 the blur runs at 1/8 and 1/16 of the frame: the room next to the person
+    keeps its own level (a shrink before the room weighting averaged the person into it)."""
+    from realtime.compositing.background import blur_scale, blur_sigma
+
+    image, mask = person_scene(720, 1280)
+    sigma = blur_sigma(strength, image.shape)
+    assert blur_scale(sigma) <= 1 / 8
+    ring = (cv2.dilate(mask, np.ones((25, 25), np.uint8)) > 0.5) & (mask < 0.5)  # room pixels within 12 px
+    room_level = image[(mask < 0.5) & ~ring].mean()
+    ours = masked_blur(image, mask, sigma)
+    assert abs(ours[ring].mean() - room_level) < 6, (ours[ring].mean(), room_level)
+
+
 def test_a_frame_without_background_falls_back_to_a_plain_blur():
     image, _ = person_scene()
     out = masked_blur(image, np.ones(image.shape[:2], np.float32), sigma=8)
