@@ -38,6 +38,7 @@ from realtime.capture.image_header import read_header  # noqa: E402
 from realtime.web.options import ApplyOptions  # noqa: E402
 from tests.conftest import assert_one_line, run_realtime, synthetic_photo  # noqa: E402
 from tests.processes import foreground  # noqa: E402
+from tests.realtime.web.test_server import assert_error  # noqa: E402
 
 CHAINS = ChainCache(provider="cpu")  # the local path's models, loaded once for the file
 SETTINGS = ReplicaSettings(provider="cpu", threads=1, max_upload_mb=0.2, max_megapixels=1.0)
@@ -92,16 +93,6 @@ def stats(handle: Any) -> dict[str, int]:
     return handle.stats.remote().result()
 
 
-def error_of(status: int, ctype: str, body: bytes, expected: int, *needles: str) -> str:
-    assert status == expected, body[:300]
-    assert ctype == "application/json"
-    payload = json.loads(body)
-    assert list(payload) == ["error"] and "\n" not in payload["error"] and "Traceback" not in payload["error"]
-    for n in needles:
-        assert n in payload["error"], payload["error"]
-    return payload["error"]
-
-
 # ------------------------------------------------------------------------------ the front
 @pytest.mark.parametrize("fields", [{"filter": "cartoon", "latent": "2", "strength": "0.8"},
                                     {"filter": "candy", "background": "#00ff00"},
@@ -131,7 +122,7 @@ def test_the_fronts_caps_refuse_before_anything_reaches_ray(handle, data, status
     config = WebConfig(max_upload_mb=0.05)
     before = stats(handle)
     result = post(config, ServeFilterer(handle, config.max_pending), data())
-    error_of(*result[:3], status, *needles)
+    assert_error(result[:3], status, *needles)
     assert stats(handle) == before
 
 
@@ -140,7 +131,7 @@ def test_a_file_only_the_replica_finds_damaged_comes_back_as_one_json_line(handl
     config = WebConfig()
     before = stats(handle)
     result = post(config, ServeFilterer(handle, config.max_pending), form(damaged, filter="candy"))
-    error_of(*result[:3], 400, "the PNG file is damaged")
+    assert_error(result[:3], 400, "the PNG file is damaged")
     after = stats(handle)
     assert after["requests"] == before["requests"] + 1 and after["rendered"] == before["rendered"]
 
@@ -248,7 +239,7 @@ def test_standalone_filters_lists_the_names(handle):
 ])
 def test_standalone_apply_refuses_bad_requests_in_one_json_line(handle, req, status, needles):
     before = stats(handle)
-    error_of(*call(handle, req()), status, *needles)
+    assert_error(call(handle, req()), status, *needles)
     assert stats(handle) == before  # refused before the filter
 
 
