@@ -72,7 +72,7 @@ def paste_change(frame: np.ndarray, change: np.ndarray, weight: np.ndarray, m: n
     The product is formed in crop pixels (192² for ``aged``) and warped once, as int16 fixed
     point, then added with saturation: the footprint of a close-up at 1280×720 is ~700² pixels,
     where warping the float change and the weight separately and blending in float took 9 ms
-    of the 14 ms ``aged`` spent around its network; this takes ~2 ms."""
+    of the 14 ms ``aged`` spent around its network; this takes ~2 ms (:func:`warp_up`)."""
     box = footprint(m, weight.shape[0], frame.shape[:2])
     if box is None:
         return frame
@@ -80,7 +80,27 @@ def paste_change(frame: np.ndarray, change: np.ndarray, weight: np.ndarray, m: n
     inv = cv2.invertAffineTransform(m)
     inv[:, 2] -= (x0, y0)
     weighted = np.rint(change * (weight[..., None] * FIXED)).astype(np.int16)
-    delta = cv2.warpAffine(weighted, inv, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR)
+    delta = warp_up(weighted, inv, x1 - x0, y1 - y0)
     out = frame.copy()
     out[y0:y1, x0:x1] = cv2.addWeighted(frame[y0:y1, x0:x1], 1.0, delta, 1.0 / FIXED, 0.0, dtype=cv2.CV_8U)
     return out
+
+
+HALF_FROM = 4.0  # frame pixels per crop pixel from which the warp runs at half size
+
+
+def warp_up(image: np.ndarray, inv: np.ndarray, w: int, h: int) -> np.ndarray:
+    """``cv2.warpAffine(image, inv, (w, h))``, bilinear. Where the crop is blown up 4x or more
+    (a close-up at 1080p: 192 crop pixels over ~1000 frame pixels), it is warped to half the
+    size and doubled by a plain resize, a third of the time (12.0 -> 4.5 ms for a 1300-px box):
+    the feathered change holds nothing finer than a crop pixel, 4 frame pixels or more, so the
+    second interpolation moves it by at most 1 grey level (2 on the aged network's real output,
+    on 1 pixel in 50 000)."""
+    scale = float(np.sqrt(abs(np.linalg.det(inv[:, :2]))))  # frame pixels per crop pixel
+    if scale < HALF_FROM:
+        return cv2.warpAffine(image, inv, (w, h), flags=cv2.INTER_LINEAR)
+    hw, hh = (w + 1) // 2, (h + 1) // 2
+    # half pixel u sits at frame pixel 2u + 0.5 (cv2.resize's centres when doubling)
+    half = np.hstack([inv[:, :2] / 2, (inv[:, 2:] - 0.5) / 2])
+    small = cv2.warpAffine(image, half, (hw, hh), flags=cv2.INTER_LINEAR)
+    return cv2.resize(small, (2 * hw, 2 * hh), interpolation=cv2.INTER_LINEAR)[:h, :w]

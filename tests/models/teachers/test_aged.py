@@ -189,3 +189,23 @@ def test_realtime_filter_aged_runs_on_a_video(monkeypatch, capsys, tmp_path, fac
     cap = cv2.VideoCapture(str(out))
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 10
     cap.release()
+
+
+def test_a_blown_up_crop_is_warped_at_half_size_within_a_grey_level():
+    """A close-up at 1080p spreads each crop pixel over 4+ frame pixels: the change is warped
+    to half the size and doubled, which must land where the direct warp does."""
+    from realtime.analysis.tracking import feather_mask
+    from realtime.filters.kinds.face_filter import FIXED, HALF_FROM, warp_up
+
+    rng = np.random.default_rng(3)
+    change = cv2.GaussianBlur((rng.standard_normal((64, 64, 3)) * 40).astype(np.float32), (0, 0), 2.0)
+    weighted = np.rint(change * (feather_mask(64)[..., None] * FIXED)).astype(np.int16)  # as paste_change gets it
+    for scale, angle in [(5.0, 0.0), (6.5, 17.0), (HALF_FROM, -8.0)]:
+        m = cv2.getRotationMatrix2D((32, 32), angle, 1 / scale)
+        inv = cv2.invertAffineTransform(m)
+        inv[:, 2] += (40.5, 31.0)  # somewhere inside an odd-sized box
+        w, h = int(64 * scale) + 81, int(64 * scale) + 63
+        direct = cv2.warpAffine(weighted, inv, (w, h), flags=cv2.INTER_LINEAR).astype(np.float32) / FIXED
+        ours = warp_up(weighted, inv, w, h).astype(np.float32) / FIXED
+        assert ours.shape == direct.shape
+        assert np.abs(ours - direct).max() <= 1.0, (scale, angle, np.abs(ours - direct).max())
