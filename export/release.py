@@ -35,7 +35,7 @@ from models.gallery import face_gallery, gallery, style_gallery
 from models.networks.guided import GuidedUpsample
 from models.data.media import data_root, read_rgb
 from models.teachers.style_images import read_style
-from models.train_pairs import FACE_TEACHERS
+from models.train_pairs import FACE_TEACHERS, mark_monochrome
 from models.networks.transformer_net import TransformerNet
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     trainer = "models.distill" if is_student else "models.train_style" if is_style else "models.train_pairs"
     meta = {**meta, "name": name, "license": a.license, "source": f"trained by {trainer} on ../shared/data ({steps_trained(meta)} steps)"}
     meta.pop("history", None)
+    if not is_student:  # a clone saved before the flag: its grey styles' codes made grey (a student inherits them)
+        mark_monochrome(model, meta)
     slim = ROOT / "models" / "checkpoints" / f"{name}.pt"
     save_checkpoint(slim, model, meta)
     codes = latent_codes(model)

@@ -44,7 +44,7 @@ from models.networks.calling import latent_codes, run_filter
 from models.networks.guided import GuidedConfig, GuidedUpsample, UPSAMPLERS
 from models.data.media import data_root, fit_short_side, load_collection
 from models.data.pairs import CropConfig, to_tensor
-from models.train_pairs import DEFAULT_HOLDOUT
+from models.train_pairs import DEFAULT_HOLDOUT, mark_monochrome
 from models.stylize_image import to_image
 from models.train_style import content_batch
 from models.training import distributed
@@ -258,6 +258,7 @@ def _distill(cfg: DistillConfig, resume: bool, dist: Distributed) -> dict[str, A
     teacher, teacher_meta, _ = load_checkpoint(cfg.teacher)
     if isinstance(teacher, GuidedUpsample):
         raise UserError(f"{cfg.teacher} is already a fast student; distil from the full network's checkpoint")
+    mark_monochrome(teacher, teacher_meta)  # a teacher saved before the flag: its student still inherits it
     teacher = teacher.to(device).eval().requires_grad_(False)
     run = Runner(teacher)
     copy_filter = classical_target(teacher_meta, run.codes) if cfg.target == "classical" else None

@@ -30,6 +30,7 @@ import torch
 
 from realtime.errors import UserError, run_cli
 from models.networks.registry import build_model
+from models.networks.calling import inner_network, set_monochrome_codes
 from models.networks.checkpoint import load_state_checked, read_checkpoint, steps_trained
 from models.losses.bands import DetailLoss, add_detail_args, detail_options
 from models.data.media import HOLDOUT, data_root, fit_short_side, load_collection
@@ -39,7 +40,7 @@ from models.training.trainer import TrainingRun, add_run_args, parse_ints
 from models.data.pairs import CropConfig, FolderPairs, PairSource, TeacherPairs, batch, styled, to_tensor, unlabelled
 from models.teachers.aging import AGE_STYLES, aged
 from models.data.face_crops import FaceCrops, FaceTeacherPairs, cached_face_crops
-from models.teachers.classical import STYLED_TEACHERS, TEACHERS
+from models.teachers.classical import STYLED_TEACHERS, TEACHERS, monochrome_codes
 from models.networks.unet import UNet, kmeans
 
 log = logging.getLogger("train_pairs")
@@ -48,6 +49,21 @@ DEFAULT_HOLDOUT = HOLDOUT
 # dict is its latent code (see `labelled` in train())
 # face teachers draw on aligned face crops: fn(crop, landmarks, person mask, style)
 FACE_TEACHERS: dict[str, tuple[Callable[..., np.ndarray], dict[str, Any]]] = {"aged": (aged, AGE_STYLES)}
+
+
+def mark_monochrome(model: torch.nn.Module, meta: dict[str, Any]) -> tuple[int, ...]:
+    """Give a clone of a classical teacher (``meta``: its ``teacher`` and ``style_codes``) that has
+    no monochrome codes yet those of its grey styles (:func:`models.teachers.classical.monochrome_codes`):
+    checkpoints trained before the flag existed. Returns the model's monochrome codes."""
+    inner = inner_network(model)
+    current = tuple(getattr(inner.config, "monochrome_codes", ()))
+    if current or not isinstance(inner, UNet):
+        return current
+    codes = monochrome_codes(meta.get("teacher"), meta.get("style_codes", {}))
+    if codes:
+        log.info("latent codes %s stand for grey %s styles: their output is made grey", list(codes), meta.get("teacher"))
+        set_monochrome_codes(model, codes)
+    return codes
 
 
 @dataclass
@@ -177,7 +193,9 @@ def _train(cfg: TrainConfig, resume: bool, dist: Distributed) -> dict[str, Any]:
     model = build_model("unet", dict(
         channels=cfg.channels, blocks_per_level=cfg.blocks_per_level, num_downsamples=min(cfg.num_downsamples, len(cfg.channels) - 1),
         latent_codes=cfg.latent_codes, residual_output=cfg.residual_output, norm_groups=cfg.norm_groups,
-        edge_sigmas=cfg.edge_sigmas, tone_frequencies=cfg.tone_frequencies)).to(device)
+        edge_sigmas=cfg.edge_sigmas, tone_frequencies=cfg.tone_frequencies,
+        # the codes of grey teacher styles give grey output by construction (only when the teacher names the codes)
+        monochrome_codes=monochrome_codes(cfg.teacher, {name: k for k, name in enumerate(styles)}) if labelled else ())).to(device)
     earlier = 0  # steps of the network --init started from: a fine-tuning leg continues its training
     if cfg.init is not None:
         payload = read_checkpoint(cfg.init)

@@ -29,13 +29,28 @@ def latent_codes(model: nn.Module) -> int:
 def run_filter(model: nn.Module, x: torch.Tensor, code: torch.Tensor | None = None) -> torch.Tensor:
     """``model`` on a batch ``x`` in its input range, with the code index ``code`` (int64,
     one element) where the model has codes; unclamped output in the same range."""
-    vector = None
+    vector = grey = None
     if latent_codes(model):
         if code is None:
             raise ValueError("this network has latent codes: give the code's index")
-        vector = inner_network(model).code_vectors(code.reshape(1)).expand(x.shape[0], -1)
+        inner = inner_network(model)
+        vector = inner.code_vectors(code.reshape(1)).expand(x.shape[0], -1)
+        grey = inner.grey_weights(code.reshape(1))  # a monochrome code's output is grey (None: no such code)
     if isinstance(model, GuidedUpsample):
-        return model(x, vector)
+        return model(x, vector, grey)
     if isinstance(model, UNet):
-        return model.decode(x, vector)
+        return model.decode(x, vector, grey)
     return model(x)
+
+
+def set_monochrome_codes(model: nn.Module, codes: tuple[int, ...]) -> None:
+    """Make ``model``'s output for the latent ``codes`` grey (a student: its inner network's, and
+    the inner config it saves); a network without codes takes only ``()``."""
+    inner = inner_network(model)
+    if not isinstance(inner, UNet):
+        if codes:
+            raise ValueError(f"{type(inner).__name__} has no latent codes to make grey")
+        return
+    inner.set_monochrome_codes(tuple(codes))
+    if isinstance(model, GuidedUpsample):
+        model.config.inner = {**model.config.inner, "monochrome_codes": inner.config.monochrome_codes}

@@ -16,6 +16,17 @@ def luminance(rgb01: torch.Tensor) -> torch.Tensor:
     return (rgb01 * w).sum(dim=1, keepdim=True)
 
 
+def to_grey(rgb: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
+    """``rgb`` (N×3×H×W) blended towards its own luminance, repeated over the three channels, by
+    ``weight`` (one per image, or one for the batch: 1 = grey, 0 = unchanged; None = unchanged).
+    Written as ``rgb·(1−w) + Y·w`` so that w = 1 gives three exactly equal channels. The same
+    Rec. 601 weights as OpenCV's RGB2GRAY, so a grey output keeps the luma the benchmarks measure."""
+    if weight is None:
+        return rgb
+    w = weight.to(rgb.dtype).reshape(-1, 1, 1, 1)
+    return rgb * (1.0 - w) + luminance(rgb) * w
+
+
 def gaussian_kernel(sigma: float) -> torch.Tensor:
     radius = max(1, int(math.ceil(3 * sigma)))
     t = torch.arange(-radius, radius + 1, dtype=torch.float32)

@@ -22,6 +22,13 @@ become a linear read-out instead of a function a small network fits slowly: with
 bundled cartoon net drew the outlines and the smoothing but not the bands (its error to the
 band-free teacher was 3–5 levels, to the real one 5–9).
 
+``monochrome_codes`` (optional, our addition) names latent codes whose teacher style is grey
+(the sketch's graphite and charcoal: :func:`models.teachers.classical.monochrome_codes`). For
+those codes the output is replaced by its own luminance on all three channels, in the network
+itself: a gather of a fixed 0/1 mask by the code index and a blend, so the exported ONNX graph
+(latent as an input) carries it too. Trained without it, the sketch network drew its grey
+variants with a faint tint (mean Lab chroma 4 where the teacher has 0.01).
+
 Input and output: RGB float in 0–1, NCHW, sides a multiple of ``2 ** num_downsamples``.
 """
 from __future__ import annotations
@@ -33,7 +40,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from models.networks.features import EdgeFeatures, ToneFeatures
+from models.networks.features import EdgeFeatures, ToneFeatures, to_grey
 from models.networks.registry import register
 
 
@@ -48,10 +55,14 @@ class UNetConfig:
     norm_groups: int = 32  # GroupNorm groups (FilterClone: 32); fewer learn faster in thin nets
     edge_sigmas: tuple[tuple[float, float], ...] = ()  # fixed DoG input channels (centre σ, surround σ)
     tone_frequencies: int = 0  # fixed sin/cos channels of the lightness at 1..F cycles over 0–1 (0 = none)
+    monochrome_codes: tuple[int, ...] = ()  # latent codes whose output is made grey (their teacher style is)
 
     def __post_init__(self) -> None:
         self.channels = tuple(int(c) for c in self.channels)
         self.edge_sigmas = tuple((float(a), float(b)) for a, b in self.edge_sigmas)
+        self.monochrome_codes = tuple(sorted({int(k) for k in self.monochrome_codes}))
+        if any(not 0 <= k < self.latent_codes for k in self.monochrome_codes):
+            raise ValueError(f"monochrome_codes {self.monochrome_codes} must be latent codes (0 to {self.latent_codes - 1})")
         if not 0 <= self.num_downsamples < len(self.channels):
             raise ValueError("num_downsamples must be smaller than the number of levels")
         if not 0 <= self.tone_frequencies <= 32:
@@ -169,9 +180,28 @@ class UNet(nn.Module):
         if cfg.latent_codes:
             self.encoder = LatentEncoder(cfg.code_dim)
             self.quantizer = VectorQuantizer(cfg.latent_codes, cfg.code_dim)
+        self.set_monochrome_codes(cfg.monochrome_codes)
 
-    def decode(self, x: torch.Tensor, code: torch.Tensor | None = None) -> torch.Tensor:
-        """Run the filter on ``x`` with ``code`` (N × code_dim vectors) when the net has a latent."""
+    def set_monochrome_codes(self, codes: tuple[int, ...]) -> None:
+        """Make the output of ``codes`` grey (a config fact, kept in checkpoints; not a weight)."""
+        self.config.monochrome_codes = tuple(codes)
+        self.config.__post_init__()
+        mask = torch.zeros(self.config.latent_codes, device=self.input_conv.weight.device)
+        for k in self.config.monochrome_codes:
+            mask[k] = 1.0
+        # not in the state dict: checkpoints from before the flag load unchanged; the config says it
+        self.register_buffer("grey_mask", mask, persistent=False)
+
+    def grey_weights(self, indices: torch.Tensor | None) -> torch.Tensor | None:
+        """1 for each code index in ``indices`` that is monochrome, else 0; None when no code is
+        (then the graph has no grey stage at all)."""
+        if indices is None or not self.config.monochrome_codes:
+            return None
+        return self.grey_mask[indices]
+
+    def decode(self, x: torch.Tensor, code: torch.Tensor | None = None, grey: torch.Tensor | None = None) -> torch.Tensor:
+        """Run the filter on ``x`` with ``code`` (N × code_dim vectors) when the net has a latent;
+        ``grey`` (from :meth:`grey_weights` of the code indices) blends the output to its luminance."""
         h = torch.cat([x, *(f(x) for f in (self.edges, self.tones) if f is not None)], dim=1)
         if self.config.latent_codes:
             if code is None:
@@ -192,7 +222,7 @@ class UNet(nn.Module):
             if 0 < i <= self.config.num_downsamples:
                 h = next(up)(F.interpolate(h, scale_factor=2.0, mode="nearest"))
         out = self.out_conv(F.silu(self.out_norm(h)))
-        return x + out if self.config.residual_output else out
+        return to_grey(x + out if self.config.residual_output else out, grey)
 
     def code_vectors(self, indices: torch.Tensor) -> torch.Tensor:
         return self.quantizer.codebook[indices]
@@ -212,10 +242,10 @@ class UNet(nn.Module):
         if target is not None:
             z = self.encoder(x, target)
             code, indices, vq_loss = self.quantizer(z)
-            return UNetOutput(self.decode(x, code), vq_loss, indices, z.detach())
+            return UNetOutput(self.decode(x, code, self.grey_weights(indices)), vq_loss, indices, z.detach())
         if latent is None:
             raise ValueError("pass target (training) or latent indices (inference)")
-        return UNetOutput(self.decode(x, self.code_vectors(latent)), x.new_zeros(()), latent)
+        return UNetOutput(self.decode(x, self.code_vectors(latent), self.grey_weights(latent)), x.new_zeros(()), latent)
 
 
 @torch.no_grad()

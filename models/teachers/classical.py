@@ -101,6 +101,11 @@ class SketchStyle:
     colour: float = 0.0  # 0 = graphite on white, 1 = coloured pencil (the photo's hue under the strokes)
     paper: int = 250  # paper tone (white)
 
+    @property
+    def monochrome(self) -> bool:
+        """Whether the drawing is grey (every channel the same): graphite and charcoal, not coloured pencil."""
+        return self.colour == 0
+
 
 SKETCH_STYLES: dict[str, SketchStyle] = {
     "graphite": SketchStyle(),
@@ -222,4 +227,14 @@ STYLED_TEACHERS: dict[str, tuple[Callable[[np.ndarray, Any], np.ndarray], dict[s
     "cartoon": (cartoon, CARTOON_STYLES), "sketch": (sketch, SKETCH_STYLES), "oil": (oil, OIL_STYLES),
     "watercolor": (watercolor, WATERCOLOR_STYLES)}
 TEACHERS = {name: random_style(fn, styles) for name, (fn, styles) in STYLED_TEACHERS.items()}
+
+
+def monochrome_codes(teacher: str | None, style_codes: dict[str, int]) -> tuple[int, ...]:
+    """The latent codes, of a clone whose codes are ``style_codes`` (style name → code) of the
+    classical ``teacher``, that stand for a grey style: a style says so by a true ``monochrome``
+    attribute (:class:`SketchStyle`'s graphite and charcoal). The network's output for these codes
+    is made grey in the network itself (:class:`models.networks.unet.UNetConfig`'s
+    ``monochrome_codes``). Empty for any other teacher."""
+    styles = STYLED_TEACHERS.get(teacher or "", (None, {}))[1]
+    return tuple(sorted(int(k) for name, k in style_codes.items() if getattr(styles.get(name), "monochrome", False)))
 random_cartoon = TEACHERS["cartoon"]  # a cartoon variant drawn at random: the hidden choice a VQ code must learn

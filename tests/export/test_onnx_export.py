@@ -180,3 +180,23 @@ def test_parity_failure_is_loud_and_keeps_the_file(exported, tmp_path, tiny_unet
     with pytest.raises(UserError, match="parity FAILED"):
         check_parity(other, copy, contract, "fp32")
     assert (tmp_path / "copy.onnx.failed").is_file()
+
+
+def test_a_monochrome_code_stays_grey_in_the_exported_graph(tmp_path):
+    """The grey stage is in the graph (a gather of the code's flag by the latent input), so ONNX
+    Runtime gives three equal channels for a monochrome code and colour for the others."""
+    from models.networks.guided import GuidedUpsample
+    torch.manual_seed(0)
+    unet = UNet(UNetConfig(channels=(8, 16), blocks_per_level=1, num_downsamples=1, latent_codes=3, norm_groups=4,
+                           residual_output=True, monochrome_codes=(0, 1))).eval()
+    student = GuidedUpsample.around(UNet(unet.config), factor=2).eval()
+    for key, model in (("unet", unet), ("student", student)):
+        contract = contract_for(model, key)
+        path = export_model(model, contract, tmp_path / f"{key}.onnx")
+        check_parity(model, path, contract, "fp32")
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        x = np.random.default_rng(0).random((1, 3, 24, 32), dtype=np.float32)
+        for code in range(3):
+            out = session.run(["output"], {"input": x, "latent": np.array([code], dtype=np.int64)})[0]
+            spread = float((out.max(axis=1) - out.min(axis=1)).max())
+            assert (spread == 0.0) == (code in (0, 1)), f"{key} code {code}: channel spread {spread}"

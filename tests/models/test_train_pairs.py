@@ -117,3 +117,25 @@ def test_sketch_oil_and_watercolor_teachers_look_like_their_names(face_photo):
     assert roughness(painted) < 0.9 * roughness(img) and edges(painted) > 0.9 * edges(img)  # flat patches, sharp borders (a blur loses both)
     wash = watercolor(img, WATERCOLOR_STYLES["wash"])
     assert wash.mean() > img.mean() + 5 and roughness(wash) < 0.9 * roughness(img)  # lighter, in flatter washes
+
+
+def test_a_sketch_clone_makes_its_grey_styles_codes_grey(tmp_path, photo_folder):
+    """A new run carries the teacher's grey styles as monochrome codes; a clone saved before the
+    flag gets them from its meta (what export.release and models.distill do)."""
+    import torch
+
+    from models.networks.calling import set_monochrome_codes
+    from models.teachers.classical import SKETCH_STYLES
+    from models.train_pairs import mark_monochrome
+
+    cfg = tiny_config(tmp_path, photo_folder, steps=2, latent_codes=len(SKETCH_STYLES), teacher="sketch")
+    meta = train(cfg)
+    model, _, _ = load_checkpoint(cfg.out)
+    assert model.config.monochrome_codes == (0, 1)
+    x = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        outs = [model(x, latent=torch.tensor([k])).image for k in range(3)]
+    assert [float((o.amax(1) - o.amin(1)).max()) == 0.0 for o in outs] == [True, True, False]
+    set_monochrome_codes(model, ())  # as a checkpoint from before the flag
+    assert mark_monochrome(model, meta) == (0, 1) and model.config.monochrome_codes == (0, 1)
+    assert mark_monochrome(model, {"teacher": "cartoon", "style_codes": {"bold": 0}}) == (0, 1)  # kept

@@ -291,3 +291,23 @@ def test_a_student_can_copy_the_classical_filter_its_teacher_was_cloned_from(tmp
                         crops=CropConfig(crop=32, short_min=48, short_max=64), lr=5e-3)
     meta = distill(cfg)
     assert "val_ratio" in meta and meta["train_config"]["target"] == "classical"
+
+
+@pytest.mark.parametrize("upsample", ["guided", "detail"])
+def test_a_students_monochrome_code_stays_grey_through_upsampling_and_head(upsample):
+    """The frame's own detail (``detail``) and a detail head put the frame's colour back; the
+    student's output for a monochrome code is still grey, for the others not."""
+    from models.networks.calling import run_filter, set_monochrome_codes
+    torch.manual_seed(0)
+    net = UNet(UNetConfig(channels=(8, 16), blocks_per_level=1, num_downsamples=1, latent_codes=2, norm_groups=4))
+    cfg = dataclasses.replace(GuidedUpsample.around(net, factor=2).config, upsample=upsample, detail=4)
+    model = GuidedUpsample(cfg, net=net).eval()
+    with torch.no_grad():
+        model.detail.out.weight.normal_()  # a trained head, not the identity it starts as
+    set_monochrome_codes(model, (0,))
+    assert model.config.inner["monochrome_codes"] == (0,)
+    x = torch.rand(2, 3, 24, 32)
+    with torch.no_grad():
+        grey, colour = (run_filter(model, x, torch.tensor([k])) for k in (0, 1))
+    assert float((grey.amax(dim=1) - grey.amin(dim=1)).max()) == 0.0
+    assert float((colour.amax(dim=1) - colour.amin(dim=1)).max()) > 0.05

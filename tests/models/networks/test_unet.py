@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -82,3 +84,43 @@ def test_lightness_bands_are_a_linear_read_out_of_the_tone_features():
     assert net(torch.rand(1, 3, 16, 16)).image.shape == (1, 3, 16, 16)
     with pytest.raises(ValueError):
         UNetConfig(tone_frequencies=-1)
+
+
+def channel_spread(img: torch.Tensor) -> float:
+    """Largest difference between two colour channels of an N×3×H×W image (0: grey)."""
+    return float((img.amax(dim=1) - img.amin(dim=1)).max())
+
+
+def test_a_monochrome_code_gives_exactly_grey_output_and_the_others_colour():
+    torch.manual_seed(0)
+    model = UNet(UNetConfig(channels=(8, 16), blocks_per_level=1, num_downsamples=1, latent_codes=3, norm_groups=4,
+                            residual_output=True, monochrome_codes=(1,))).eval()
+    x = torch.rand(3, 3, 16, 24)
+    with torch.no_grad():
+        out = model(x, latent=torch.tensor([0, 1, 2])).image
+        plain = UNet(dataclasses.replace(model.config, monochrome_codes=()))
+        plain.load_state_dict(model.state_dict())
+        before = plain.eval()(x, latent=torch.tensor([0, 1, 2])).image
+    assert channel_spread(out[1:2]) == 0.0, "the monochrome code's three channels must be equal"
+    assert channel_spread(out[0:1]) > 0.05 and channel_spread(out[2:3]) > 0.05
+    torch.testing.assert_close(out[[0, 2]], before[[0, 2]])  # other codes untouched
+    # the grey is the output's own Rec. 601 luma (OpenCV's RGB2GRAY, what the benchmarks measure)
+    luma = (before[1] * torch.tensor([0.299, 0.587, 0.114])[:, None, None]).sum(dim=0)
+    torch.testing.assert_close(out[1, 0], luma)
+
+
+def test_monochrome_codes_are_config_not_weights(tmp_path):
+    from models.networks.checkpoint import load_checkpoint, save_checkpoint
+    cfg = UNetConfig(channels=(8, 16), blocks_per_level=1, num_downsamples=1, latent_codes=3, monochrome_codes=(2, 0))
+    model = UNet(cfg)
+    assert model.config.monochrome_codes == (0, 2) and "grey_mask" not in model.state_dict()
+    save_checkpoint(tmp_path / "m.pt", model, {})
+    loaded, _, payload = load_checkpoint(tmp_path / "m.pt")
+    assert loaded.config.monochrome_codes == (0, 2) and loaded.grey_mask.tolist() == [1.0, 0.0, 1.0]
+    # a checkpoint from before the flag (no such config field) loads with no monochrome code
+    del payload["config"]["monochrome_codes"]
+    torch.save(payload, tmp_path / "old.pt")
+    old, _, _ = load_checkpoint(tmp_path / "old.pt")
+    assert old.config.monochrome_codes == () and old.grey_weights(torch.tensor([0])) is None
+    with pytest.raises(ValueError):
+        UNetConfig(latent_codes=2, monochrome_codes=(2,))
