@@ -103,3 +103,17 @@ def test_retiming_measures_face_filters_and_a_third_size_student(tmp_path):
     cards = {c["name"]: c for c in retime(tmp_path)}
     assert cards["aged.fast"]["cpu_ms_face_crop"] > 0 and "cpu_ms_256x256" not in cards["aged.fast"]
     assert cards["cartoon.fast"]["cpu_ms_256x256"] > 0 and cards["cartoon.fast"]["factor"] == 3
+
+
+@pytest.mark.parametrize("variant", ["full", "fast"])
+def test_bundled_sketch_draws_its_grey_styles_grey_and_the_coloured_one_in_colour(variant, face_photo):
+    """Graphite and charcoal are grey teacher styles: the network makes their output grey itself
+    (the latent's monochrome flag in the graph), so the runtime's BGR frames have three equal
+    channels with no special case; coloured pencil keeps its colour."""
+    from realtime.filters.chain import load_chain
+    bgr = cv2.cvtColor(fit_short_side(face_photo, 256), cv2.COLOR_RGB2BGR)
+    chain = load_chain("sketch", provider="cpu", variant=variant)
+    for code, grey in ((0, True), (1, True), (2, False)):
+        out = chain.apply(bgr, latent=code).astype(int)
+        spread = int((out.max(axis=2) - out.min(axis=2)).max())
+        assert (spread == 0) == grey, f"sketch {variant} code {code}: channel spread {spread}"
