@@ -227,6 +227,7 @@ STYLED_TEACHERS: dict[str, tuple[Callable[[np.ndarray, Any], np.ndarray], dict[s
     "cartoon": (cartoon, CARTOON_STYLES), "sketch": (sketch, SKETCH_STYLES), "oil": (oil, OIL_STYLES),
     "watercolor": (watercolor, WATERCOLOR_STYLES)}
 TEACHERS = {name: random_style(fn, styles) for name, (fn, styles) in STYLED_TEACHERS.items()}
+random_cartoon = TEACHERS["cartoon"]  # a cartoon variant drawn at random: the hidden choice a VQ code must learn
 
 
 def monochrome_codes(teacher: str | None, style_codes: dict[str, int]) -> tuple[int, ...]:
@@ -237,4 +238,3 @@ def monochrome_codes(teacher: str | None, style_codes: dict[str, int]) -> tuple[
     ``monochrome_codes``). Empty for any other teacher."""
     styles = STYLED_TEACHERS.get(teacher or "", (None, {}))[1]
     return tuple(sorted(int(k) for name, k in style_codes.items() if getattr(styles.get(name), "monochrome", False)))
-random_cartoon = TEACHERS["cartoon"]  # a cartoon variant drawn at random: the hidden choice a VQ code must learn

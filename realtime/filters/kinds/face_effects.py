@@ -231,7 +231,8 @@ class PropEffect:
             size = (max(1, round(prev.shape[1] / 2)), max(1, round(prev.shape[0] / 2)))
             levels.append((cv2.resize(prev, size, interpolation=cv2.INTER_AREA), size[0] / w, size[1] / h))
         # made in float, kept as uint8 (alpha × 255): the warp and the compositing run on a
-        # quarter of the bytes (glasses on a 1280x720 close-up: 4.4 ms around the mesh -> 3.1)
+        # quarter of the bytes (glasses on a 1280x720 close-up: 4.4 ms around the mesh -> 1.9,
+        # benchmarks/results/fps-720-chains-cpu)
         self.levels: list[tuple[np.ndarray, float, float]] = [
             (np.clip(np.dstack([img[..., :3], img[..., 3:] * 255.0]) + 0.5, 0, 255).astype(np.uint8), sx, sy)
             for img, sx, sy in levels]
