@@ -73,12 +73,10 @@ def detail_upsample(low_in: torch.Tensor, low_out: torch.Tensor, full_in: torch.
     0.83, against 0.78 with the guided filter (its network's error at the low size dominates,
     and the guided filter hides some of it), so the bundled students keep ``"guided"``.
     """
-    size = full_in.shape[-2:]
-
-    def up(t: torch.Tensor) -> torch.Tensor:
-        return F.interpolate(t, size=size, mode="bilinear", align_corners=False)
-
-    return up(low_out) + gain * (full_in - up(low_in))
+    # bilinear upsampling is linear: up(out) − gain·up(in) = up(out − gain·in), one upsampling
+    # instead of two (1.2 of the cartoon student's 27 ms at 1280×720)
+    coarse = F.interpolate(low_out - gain * low_in, size=full_in.shape[-2:], mode="bilinear", align_corners=False)
+    return coarse + gain * full_in
 
 
 class DetailHead(nn.Module):
