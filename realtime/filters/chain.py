@@ -12,7 +12,7 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -50,11 +50,32 @@ class Chain:
         """The analysis one call with ``settings`` needs: the filters' and the background's."""
         return self.needs | settings.needs
 
-    def process(self, bgr: np.ndarray, analysis: FrameAnalysis, settings: Settings | None = None) -> ChainResult:
+    def leading_free(self, settings: Settings) -> int:
+        """How many filters at the start of the chain need no analysis with ``settings``: they
+        can run while the frame is still being analysed (``cartoon --background blur``: the
+        network and the person's mask at the same time)."""
+        if settings.region != "all":
+            return 0
+        count = 0
+        for f in self.filters:
+            if f.needs:
+                break
+            count += 1
+        return count
+
+    def process(self, bgr: np.ndarray, analysis: FrameAnalysis | Callable[[], FrameAnalysis],
+                settings: Settings | None = None) -> ChainResult:
+        """``analysis``: the frame's, or a call that waits for it (analysed elsewhere meanwhile):
+        it is called once, when the first filter or the background that needs it comes."""
         settings = settings or self.settings
         ms: dict[str, float] = {}
+        pending = analysis if callable(analysis) else None
+        if pending is not None:
+            analysis = FrameAnalysis()
         if settings.strength > 0:
             for f in self.filters:
+                if pending is not None and (f.needs or settings.region != "all"):
+                    analysis, pending = pending(), None
                 start = time.perf_counter()
                 applied = f.apply(bgr, analysis, settings)
                 ms[f"filter:{f.name}"] = (time.perf_counter() - start) * 1000
@@ -65,6 +86,8 @@ class Chain:
                 bgr = applied.image
                 if applied.analysis is not None:  # the picture moved (auto_frame): so did the faces and the mask
                     analysis = applied.analysis
+        if pending is not None and settings.background is not None:
+            analysis, pending = pending(), None
         if settings.background is not None and analysis.person is not None:
             start = time.perf_counter()
             bgr = settings.background.compose(bgr, analysis.person)
