@@ -191,21 +191,32 @@ class StyleLoss(nn.Module):
         return {"total": total, "content": content_loss, "style": style_loss, "tv": tv, "range": range_loss, "tone": tone}
 
 
+# --loss-net NAME -> the MediaPipe model (models/losses/tflite_net.py): its stage outputs at strides 2, 4, 8, 16
+PRETRAINED_LOSS_NETS = {"pose": "pose_landmark_full", "face": "face_landmark"}
+
+
 def loss_network(name: str, vgg_weights: Path | None = None, random: RandomFeaturesConfig | None = None) -> nn.Module:
-    """``random`` (offline, no download) or ``vgg16`` (needs the user's torchvision weights file)."""
+    """``random`` (offline, no download), ``vgg16`` (needs the user's torchvision weights file), or
+    ``pose``/``face`` (MediaPipe's trained networks, read from the installed mediapipe wheel)."""
     if name == "vgg16":
         if vgg_weights is None:
             raise UserError("--loss-net vgg16 needs --vgg-weights (torchvision's vgg16-397923af.pth); or use --loss-net random")
         return VGG16Features(vgg_weights)
     if name == "random":
         return RandomFeatures(random)
-    raise UserError(f"unknown loss network {name!r}: use random or vgg16")
+    if name in PRETRAINED_LOSS_NETS:  # MediaPipe's bundled networks, read from the installed wheel
+        from models.losses.tflite_net import PretrainedFeatures, PretrainedFeaturesConfig
+
+        return PretrainedFeatures(PretrainedFeaturesConfig(model=PRETRAINED_LOSS_NETS[name]))
+    raise UserError(f"unknown loss network {name!r}: use random, vgg16, {' or '.join(PRETRAINED_LOSS_NETS)}")
 
 
 def add_loss_args(p: argparse.ArgumentParser) -> None:
     """Loss options shared by Gatys stills and Johnson training (defaults: StyleLossConfig's)."""
     d = StyleLossConfig()
-    p.add_argument("--loss-net", default="random", choices=["random", "vgg16"], help="random needs no download")
+    p.add_argument("--loss-net", default="random", choices=["random", "vgg16", *PRETRAINED_LOSS_NETS],
+                   help="random needs no download; pose/face: MediaPipe's trained networks from the installed wheel "
+                        "(punish blur more than a 1-px shift; needs the tflite package)")
     p.add_argument("--vgg-weights", type=Path, help="torchvision's vgg16-397923af.pth, for --loss-net vgg16")
     p.add_argument("--content-weight", type=float, default=d.content_weight)
     p.add_argument("--style-weight", type=float, default=d.style_weight)

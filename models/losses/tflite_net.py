@@ -447,7 +447,9 @@ def stage_taps(ops: list[_Op], shapes: list[tuple[int, ...]], input_index: int) 
 @dataclass
 class PretrainedFeaturesConfig:
     model: str = "pose_landmark_full"
-    stages: tuple[int, ...] = (0, 1, 2)  # which stage outputs (0: stride 2, 1: stride 4, 2: stride 8, ...)
+    # which stage outputs (0: stride 2, 1: stride 4, 2: stride 8, 3: stride 16): four, as StyleLoss's
+    # default layers (content 1, style 0-3) index them; blur/shift ratios 0.46, 1.15, 2.14, 4.11 for pose
+    stages: tuple[int, ...] = (0, 1, 2, 3)
 
 
 class PretrainedFeatures(nn.Module):
@@ -477,4 +479,14 @@ class PretrainedFeatures(nn.Module):
         if min(x.shape[-2:]) < self.min_side:
             raise UserError(f"images of {x.shape[-1]}×{x.shape[-2]} are too small for the {self.config.model} loss network: "
                             f"use at least {self.min_side} pixels a side")
-        return self.net(x)  # MediaPipe feeds these models RGB in [0, 1]: unchanged
+        # sides a multiple of the deepest stride, so strided convs and pools of odd maps agree: the
+        # image is reflect-padded to it and each map cut back to the image's own cells
+        m = 2 ** (max(self.config.stages) + 1)
+        h, w = x.shape[-2:]
+        ph, pw = -h % m, -w % m
+        if ph or pw:
+            x = F.pad(x, (0, pw, 0, ph), mode="reflect")
+        out = self.net(x)  # MediaPipe feeds these models RGB in [0, 1]: unchanged
+        if ph or pw:
+            out = [f[..., : -(-h * f.shape[-2] // x.shape[-2]), : -(-w * f.shape[-1] // x.shape[-1])] for f in out]
+        return out
