@@ -9,14 +9,21 @@ torch, op by op, up to the tensors asked for (the *taps*), so the early stages o
 trained on real photos can serve as a perceptual loss without any download: the weights are read
 from the installed wheel at run time (:func:`model_path`), never copied into this repository.
 
-:class:`PretrainedFeatures` is the loss network (``--loss-net pose|face|selfie`` in
-``models.train_style``): RGB 0–1 in, a list of feature maps out, like
+:class:`PretrainedFeatures` is the loss network (``--loss-net pose|face`` in
+``models.train_style`` and ``models.stylize_image``; selfie_segmentation, three stages, from Python): RGB 0–1 in, a list of feature maps out, like
 :class:`models.losses.perceptual.RandomFeatures`. Its default taps are the network's *stage
 outputs*: the activation fed to each downsampling (the input of the k-th strided conv or pool,
-past any explicit PAD), i.e. the last, widest ReLU6 maps at strides 2, 4 and 8. Measured by
-``python -m benchmarks.loss_sensitivity``: on held-out faces, these penalise a Gaussian blur of
-σ=1 several times more than a 1-pixel shift, where pixel L1 and the random features do the
-opposite (benchmarks/results/loss-sensitivity-cpu).
+past any explicit PAD), i.e. the last, widest ReLU6 maps at strides 2, 4, 8 and 16. Measured by
+``python -m benchmarks.loss_sensitivity`` on the 27 face photos: pose_landmark_full's stages
+penalise a Gaussian blur of σ=1 0.46, 1.15, 2.14 and 4.11 times as much as a 1-pixel shift
+(strides 2 to 16), where pixel L1 (0.57) and the random features (0.36 down to 0.05) punish
+the shift more at every scale (benchmarks/results/loss-sensitivity-cpu).
+
+Verified (tests/models/losses/test_tflite_net.py): the stage outputs of pose_landmark_full, and
+every stage and final output of all three models, match MediaPipe's own TFLite interpreter (a
+copy of the file whose graph outputs are rewritten to the taps, run by an InferenceCalculator)
+to 1e-4 relative or better; the whole selfie network matches the mask of
+``mediapipe.solutions.selfie_segmentation`` to 3.4e-5.
 
 Layout: the file is NHWC; every 4-D activation here is NCHW. Float16 weights (reached through
 DEQUANTIZE ops, or float16 constant buffers) become float32 buffers that take no gradient.
