@@ -88,8 +88,8 @@ def test_unsupported_op_is_a_one_line_error_naming_it(monkeypatch):
     assert "\n" not in str(e.value)
 
 
-def test_the_executor_matches_reference_ops():
-    """SAME padding (asymmetric at stride 2), depthwise weights and legacy bilinear against hand-made references."""
+def test_same_padding_is_tflites():
+    """TFLite's SAME padding: the odd pixel after (asymmetric at stride 2), dilation widens the kernel."""
     assert tflite_net.same_padding(256, 3, 2) == (0, 1) and tflite_net.same_padding(255, 3, 2) == (1, 1)
     assert tflite_net.same_padding(10, 3, 1, dilation=2) == (2, 2) and tflite_net.same_padding(64, 5, 2) == (1, 2)
 
