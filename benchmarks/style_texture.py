@@ -155,10 +155,11 @@ def row(spec: str, variant: str, file: str, m: Measures, paint: np.ndarray | Non
             **(judge(own, strokes, h, m.faces) if spec != "photo" else {"checks": {}, "pass": None})}
 
 
-def measure(spec: str, variant: str, pics: list[Picture], found: FaceFinder) -> Measures:
+def measure(spec: str, variant: str, pics: list[Picture], found: FaceFinder, source: Path | None = None) -> Measures:
+    """``source``: the ONNX file to run (default: the bundled ``spec``)."""
     import realtime
 
-    chain = realtime.load_chain(spec, provider="cpu", variant=variant) if spec != "photo" else None
+    chain = realtime.load_chain(str(source or spec), provider="cpu", variant=variant) if spec != "photo" else None
     m = Measures()
     for pic in tqdm(pics, desc=f"{spec} {variant}", unit="image", leave=False):
         m.add(pic, pic.bgr if chain is None else chain.apply(pic.bgr), found)
@@ -258,9 +259,17 @@ def main(argv: list[str] | None = None) -> int:
     add_holdout_args(p)
     p.add_argument("--short", type=int, default=384, help="short side of the pictures and the paintings, px (default: %(default)s)")
     p.add_argument("--out", type=Path, default=RESULTS / "style-texture-cpu")
+    p.add_argument("--candidates", type=Path,
+                   help="a folder of NAME.onnx (and NAME.fast.onnx) files measured instead of the bundled NAME: a network "
+                        "not released yet (python -m export onnx runs/NAME.pt -o DIR/NAME.onnx)")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     networks = style_networks()
+    if a.candidates is not None:
+        if not a.candidates.is_dir():
+            raise UserError(f"--candidates {a.candidates}: no such folder")
+        networks = {name: (a.candidates / f"{name}.onnx" if (a.candidates / f"{name}.onnx").is_file() else path, style)
+                    for name, (path, style) in networks.items()}
     unknown = [f for f in a.filter if f not in networks]
     if unknown:
         raise UserError(f"{', '.join(unknown)}: not a bundled style network; style networks are {', '.join(sorted(networks))}")
@@ -285,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
                 if file in done:  # auto runs the full network: the same numbers
                     rows.append({**done[file], "variant": variant})
                 else:
-                    rows.append(row(spec, variant, file.name, measure(spec, variant, pics, found), paint))
+                    rows.append(row(spec, variant, file.name, measure(spec, variant, pics, found, path), paint))
                     done[file] = rows[-1]
                 r = rows[-1]
                 print(f"{spec} {variant} ({file.name}): nu_0 {r['own_texture'][0]}, nu_1 {r['own_texture'][1]}, "

@@ -81,6 +81,22 @@ def test_the_benchmark_measures_bundled_styles_on_made_up_pictures(tmp_path, mad
     assert "| the_scream | auto (the_scream.fast.onnx) |" in (out / "report.md").read_text() and (out / "plot.png").stat().st_size > 1000
 
 
+def test_a_candidate_network_is_measured_in_place_of_the_bundled_one(tmp_path, made_up):
+    from realtime.filters.registry import bundled_filters
+
+    candidates = tmp_path / "cand"
+    candidates.mkdir()
+    shutil.copy(bundled_filters()["psychedelic"], candidates / "the_scream.onnx")  # another network under the_scream's name
+    out = tmp_path / "r"
+    assert main(["--filter", "the_scream", "--variants", "full", "--data", str(made_up), "--holdout", "img0,img1",
+                 "--short", "128", "--candidates", str(candidates), "--out", str(out)]) == 0
+    (row,) = [r for r in json.loads((out / "report.json").read_text())["rows"] if r["filter"] == "the_scream"]
+    assert main(["--filter", "psychedelic", "--variants", "full", "--data", str(made_up), "--holdout", "img0,img1",
+                 "--short", "128", "--out", str(tmp_path / "p")]) == 0
+    (same,) = [r for r in json.loads((tmp_path / "p" / "report.json").read_text())["rows"] if r["filter"] == "psychedelic"]
+    assert row["own_texture"] == same["own_texture"] and row["halo"] == same["halo"]
+
+
 def test_halo_and_faces_are_measured_on_a_real_held_out_face(tmp_path, data_dir):
     out = tmp_path / "f"
     assert main(["--filter", "psychedelic", "--variants", "auto", "--data", str(data_dir), "--holdout", "skimage__astronaut",
@@ -99,6 +115,8 @@ def test_bad_arguments_are_one_line(capsys, tmp_path, made_up):
     assert_one_line(code, capsys.readouterr().err, "cartoon: not a bundled style network", "candy")
     code = run_cli(lambda: main(["--filter", "candy", "--data", str(made_up), "--holdout", "img0", "--out", str(tmp_path)]))
     assert_one_line(code, capsys.readouterr().err, "painting pytorch_examples__candy.jpg is not under")
+    code = run_cli(lambda: main(["--candidates", str(tmp_path / "none")]))
+    assert_one_line(code, capsys.readouterr().err, "--candidates", "no such folder")
     code = run_cli(lambda: main(["--short", "20"]))
     assert_one_line(code, capsys.readouterr().err, "--short must be at least 64, got 20")
     code = run_cli(lambda: main(["--filter", "psychedelic", "--data", str(made_up), "--holdout", "nobody", "--out", str(tmp_path)]))
