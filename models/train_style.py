@@ -68,7 +68,7 @@ class StyleTrainConfig:
 def loss_meta_for(cfg: StyleTrainConfig) -> dict[str, Any]:
     """Everything needed to rebuild the training loss later (stored in the checkpoint)."""
     meta: dict[str, Any] = {"loss_net": cfg.loss_net, "loss": asdict(cfg.loss)}
-    if cfg.loss_net == "random":
+    if cfg.loss_net == "random" or cfg.loss_net.startswith("random+"):
         meta["random_features"] = asdict(cfg.random)
     elif cfg.vgg_weights is not None:
         meta["vgg_weights"] = str(cfg.vgg_weights)
