@@ -3,9 +3,12 @@
     python -m models.train_pairs --teacher cartoon --out runs/cartoon.pt --steps 3000
     python -m models.train_pairs --teacher aged --crop 192 --latent-codes 3 --out runs/aged.pt
     python -m models.train_pairs --pairs FOLDER --out runs/myfilter.pt
+    python -m models.train_pairs --teacher aged --post creases --init models/checkpoints/aged.pt ...  # creases drawn after it
 
 A face teacher (``aged``) trains on aligned face crops (:mod:`models.data.face_crops`), the crops
-the runtime's face filter kind feeds the network, ``--crop`` pixels a side.
+the runtime's face filter kind feeds the network, ``--crop`` pixels a side. ``--post creases``:
+the targets are the teacher without its creases (:func:`models.teachers.aging.aged_base`); the
+runtime draws them after the network from the tracked mesh, as the export's contract asks.
 
 L1 ("median") regression plus 0.01 × the VQ codebook losses, Adam, random crops, dead codes
 reset every 100 steps. Resumable (``--resume`` continues from ``--out``); Ctrl-C saves first.
@@ -38,7 +41,7 @@ from models.training import distributed
 from models.training.distributed import Distributed
 from models.training.trainer import TrainingRun, add_run_args, parse_ints
 from models.data.pairs import CropConfig, FolderPairs, PairSource, TeacherPairs, batch, styled, to_tensor, unlabelled
-from models.teachers.aging import AGE_STYLES, aged
+from models.teachers.aging import AGE_STYLES, aged, aged_base
 from models.data.face_crops import FaceCrops, FaceTeacherPairs, cached_face_crops
 from models.teachers.classical import STYLED_TEACHERS, TEACHERS, monochrome_codes
 from models.networks.unet import UNet, kmeans
@@ -49,6 +52,9 @@ DEFAULT_HOLDOUT = HOLDOUT
 # dict is its latent code (see `labelled` in train())
 # face teachers draw on aligned face crops: fn(crop, landmarks, person mask, style)
 FACE_TEACHERS: dict[str, tuple[Callable[..., np.ndarray], dict[str, Any]]] = {"aged": (aged, AGE_STYLES)}
+# what the runtime can draw after a face network (``--post``; the contract's ``filter.post``), and
+# per face teacher the teacher without it: the network clones that, the runtime adds the rest
+POST_STEPS: dict[str, dict[str, Callable[..., np.ndarray]]] = {"aged": {"creases": aged_base}}
 
 
 def mark_monochrome(model: torch.nn.Module, meta: dict[str, Any]) -> tuple[int, ...]:
@@ -96,6 +102,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     name: str = "filter"
+    post: str = ""  # a step the runtime draws after the network (POST_STEPS): the targets leave it out
 
 
 Validation = tuple[torch.Tensor, torch.Tensor, list[str], torch.Tensor]  # inputs, targets, style names, their codes
@@ -168,6 +175,9 @@ def _train(cfg: TrainConfig, resume: bool, dist: Distributed) -> dict[str, Any]:
         source: PairSource = FolderPairs(cfg.pairs, cfg.crops)
     elif cfg.teacher in FACE_TEACHERS:
         fn, styles = FACE_TEACHERS[cfg.teacher]
+        if cfg.post:
+            fn = POST_STEPS[cfg.teacher][cfg.post]
+            log.info("targets: the %s teacher without its %s (the runtime draws them after the network)", cfg.teacher, cfg.post)
         with dist.main_first():  # rank 0 writes the cache, the others read it
             train_crops, val_crops = cached_face_crops(cfg.data, cfg.out.parent).split(set(cfg.holdout))
         log.info("%d training and %d validation face crops", len(train_crops), len(val_crops))
@@ -189,6 +199,8 @@ def _train(cfg: TrainConfig, resume: bool, dist: Distributed) -> dict[str, Any]:
     labelled = styles is not None and cfg.latent_codes == len(styles) and not cfg.discover_codes
     if styles is not None and cfg.latent_codes and not labelled:
         log.info("the teacher has %d variants; %d codes discovered by VQ", len(styles), cfg.latent_codes)
+    if cfg.post and cfg.teacher not in FACE_TEACHERS:  # checked in parse_args too; a TrainConfig may come from elsewhere
+        raise UserError(f"--post {cfg.post} is for the face teachers {', '.join(POST_STEPS)}, not {cfg.teacher or '--pairs'}")
     torch.manual_seed(cfg.seed)
     model = build_model("unet", dict(
         channels=cfg.channels, blocks_per_level=cfg.blocks_per_level, num_downsamples=min(cfg.num_downsamples, len(cfg.channels) - 1),
@@ -253,7 +265,8 @@ def _train(cfg: TrainConfig, resume: bool, dist: Distributed) -> dict[str, Any]:
         found = evaluate(model, val, device, labelled)
         return {**found, "style_codes": {name: k for k, name in enumerate(styles or {})}} if labelled else found
 
-    meta = {"teacher": cfg.teacher, "codes_from_teacher": labelled, **({"total_steps": earlier + cfg.steps} if earlier else {}), "train_config": {k: str(v) for k, v in asdict(cfg).items()}}
+    meta = {"teacher": cfg.teacher, "codes_from_teacher": labelled, **({"post": cfg.post} if cfg.post else {}),
+            **({"total_steps": earlier + cfg.steps} if earlier else {}), "train_config": {k: str(v) for k, v in asdict(cfg).items()}}
     return run.run(train_step, after_step, on_save, meta)
 
 
@@ -280,6 +293,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
     p.add_argument("--short-max", type=int, default=384, help="… a random size in [short-min, short-max]")
     p.add_argument("--save-every", type=int, default=250)
     p.add_argument("--init", type=Path, help="start from this trained network of the same shape (e.g. models/checkpoints/NAME.pt)")
+    p.add_argument("--post", default="", help="a step the runtime draws after the network, left out of the targets "
+                   "(aged: creases, the wrinkles drawn from the tracked mesh); the export asks the runtime for it")
     add_detail_args(p)
     add_run_args(p, steps=10000, lr=1e-4, batch=8, crop=256)
     a = p.parse_args(argv)
@@ -288,12 +303,15 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
         edges = tuple((float(c), float(s)) for c, s in (pair.split(":") for pair in a.edge_sigmas.split(",") if pair))
     except ValueError:
         raise UserError(f"--edge-sigmas must look like 1.2:3,1.5:4, got {a.edge_sigmas!r}") from None
+    if a.post and (a.pairs or a.post not in POST_STEPS.get(a.teacher, {})):
+        known = "; ".join(f"--teacher {t}: {', '.join(steps)}" for t, steps in POST_STEPS.items())
+        raise UserError(f"--post {a.post!r} is not a step the runtime draws after {a.teacher if not a.pairs else '--pairs'} ({known})")
     cfg = TrainConfig(
         out=a.out, teacher=None if a.pairs else a.teacher, pairs=a.pairs, data=a.data,
         holdout=tuple(s for s in a.holdout.split(",") if s), channels=channels, blocks_per_level=a.blocks, num_downsamples=a.downsamples,
         latent_codes=a.latent_codes, discover_codes=a.discover_codes, residual_output=a.residual, norm_groups=a.norm_groups, edge_sigmas=edges, tone_frequencies=a.tone_frequencies, steps=a.steps, vq_warmup=a.vq_warmup, batch_size=a.batch,
         crops=CropConfig(crop=a.crop, short_min=a.short_min, short_max=a.short_max), lr=a.lr, save_every=a.save_every, detail_loss=detail_options(a), init=a.init, seed=a.seed, device=a.device,
-        name=a.name or a.out.stem,
+        name=a.name or a.out.stem, post=a.post,
     )
     return cfg, a.resume
 
