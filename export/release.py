@@ -13,7 +13,9 @@ realtime/bundled/NAME.onnx (parity-checked) and NAME.json (the model card:
 (input | teacher | model for each latent code) for paired filters; docs/styles/NAME.jpg
 (photo | style | Gatys | network) for style networks. A face teacher's clone (``aged``) is a
 ``face`` filter; a clone named ``NAME.fast`` (a lighter network trained on the same teacher) ships
-as NAME's fast variant.
+as NAME's fast variant. A clone trained with ``models.train_pairs --post STEP`` (``aged``: creases)
+asks the runtime for the step in its contract (``filter.post``, ``filter.post_styles``: the style
+of each latent code), and its card says ``"post": STEP``.
 """
 from __future__ import annotations
 
@@ -83,8 +85,12 @@ def main(argv: list[str] | None = None) -> int:
     save_checkpoint(slim, model, meta)
     codes = latent_codes(model)
     # a student is the same filter as its teacher (stats, hotkeys and chains show one name)
+    names = latent_names(meta, codes)
+    # a clone trained without a step the runtime draws after it (train_pairs --post): the contract asks for the step,
+    # in the style each code was trained on (a student inherits its teacher's meta)
+    post = str(meta.get("post") or "")
     contract = contract_for(model, filter_name, kind=kind, work_size=a.work_size, license=a.license, source=meta["source"],
-                            latent_names=latent_names(meta, codes))
+                            latent_names=names, post=post, post_styles=names if post else ())
     onnx_path = export_model(model, contract, ROOT / "realtime" / "bundled" / f"{name}.onnx")
     check_parity(model, onnx_path, contract, "fp32")
     card: dict = {"name": name}
@@ -97,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         card.update(validation_l1=round(float(meta["val_l1"]), 5), validation_l1_255=round(float(meta["val_l1"]) * 255, 2),
                     style_codes=meta.get("style_codes", {}), teacher=teacher)
+    if post:  # drawn by the runtime after the network (realtime/filters/kinds/face_filter.py)
+        card["post"] = post
     if "val_ratio" in meta:  # a clone of a classical teacher: L1(network, teacher) / L1(photo, teacher), held out
         card["validation_ratio_to_photo"] = round(float(meta["val_ratio"]), 3)
     card.update({

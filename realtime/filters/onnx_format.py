@@ -12,6 +12,8 @@ Every exported model carries these ``metadata_props`` (all strings)::
     filter.work_size      the short side it is meant to run at, e.g. 256
     filter.license        licence of the weights
     filter.source         where the weights came from
+    filter.post           a step the runtime draws after the network, or empty (face filters: creases)
+    filter.post_styles    comma-separated style of that step per latent code (one name: every code)
 
 Inputs: ``input`` float32 N×3×H×W RGB, plus ``latent`` int64 [1] when latent_codes > 0.
 Output: ``output`` float32 N×3×H×W RGB, already clamped to the input range.
@@ -38,6 +40,7 @@ from realtime.filters.frame_graph import shape_of
 PREFIX = "filter."
 KINDS = ("frame", "face")
 RANGES = ("0-255", "0-1")
+POSTS = ("", "creases")  # creases: the aged filter's wrinkles from the tracked mesh (realtime.filters.kinds.creases)
 REWRITE_HINT = "rewrite it with `realtime-export import-onnx MODEL -o NEW.onnx` (options set what it cannot infer)"
 
 
@@ -53,6 +56,9 @@ class FilterContract:
     work_size: int = 256
     license: str = "unknown"
     source: str = "unknown"
+    # a step the face filter draws on the network's output crop (the network was trained without it)
+    post: str = ""
+    post_styles: tuple[str, ...] = ()  # that step's style for each latent code (one: for all)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -64,6 +70,21 @@ class FilterContract:
                             f"{self.size_multiple}, work_size={self.work_size}, latent_codes={self.latent_codes}")
         if self.latent_names and len(self.latent_names) != self.latent_codes:
             raise UserError(f"{len(self.latent_names)} latent names given for {self.latent_codes} codes")
+        if self.post not in POSTS:
+            raise UserError(f"filter post step must be one of {', '.join(p or 'empty' for p in POSTS)}, got {self.post!r}")
+        if self.post and self.kind != "face":
+            raise UserError(f"the post step {self.post!r} is drawn on face crops: a {self.kind} filter cannot ask for it")
+        if self.post and len(self.post_styles) not in (1, max(self.latent_codes, 1)):
+            raise UserError(f"post step {self.post!r} needs one style or one per latent code ({max(self.latent_codes, 1)}), "
+                            f"got {len(self.post_styles)}")
+        if self.post == "creases":
+            from realtime.filters.kinds.creases import AGE_STYLES
+
+            unknown = [s for s in self.post_styles if s not in AGE_STYLES]
+            if unknown:
+                raise UserError(f"unknown crease style {', '.join(unknown)}; known: {', '.join(AGE_STYLES)}")
+        elif self.post_styles:
+            raise UserError(f"post styles {', '.join(self.post_styles)} given without a post step")
 
     @property
     def scale(self) -> float:
@@ -76,8 +97,10 @@ class FilterContract:
             value = getattr(self, f.name)
             if f.name == "fixed_size":
                 value = f"{value[0]}x{value[1]}" if value else ""
-            elif f.name == "latent_names":
+            elif f.name in ("latent_names", "post_styles"):
                 value = ",".join(value)
+            if f.name in ("post", "post_styles") and not value:
+                continue  # only a model that asks for a post step carries its keys
             out[PREFIX + f.name] = str(value)
         return out
 
@@ -94,7 +117,7 @@ class FilterContract:
                     values[f.name] = int(raw)
                 elif f.name == "fixed_size":
                     values[f.name] = _stored_hw(raw) if raw else None
-                elif f.name == "latent_names":
+                elif f.name in ("latent_names", "post_styles"):
                     values[f.name] = tuple(s for s in raw.split(",") if s)
                 else:
                     values[f.name] = raw

@@ -6,6 +6,17 @@ smaller than the face in the frame (a close-up in a 640×480 frame spans a 340-p
 the ``aged`` network sees 192 px), so pasting the output would blur the whole face, while
 the change keeps the frame's own detail wherever the filter leaves the face alone. Only the
 crop's footprint on the frame (its bounding box) is warped back, whatever the frame's size.
+
+A model whose contract asks for a post step (``filter.post``) gets it drawn on its output crop
+before the change is taken: ``creases`` (the ``aged`` filter) draws the wrinkles of the latent
+code's style (``filter.post_styles``) from the face's landmarks mapped into the crop, sagged as
+the network sags the face (:mod:`realtime.filters.kinds.creases`; ~1 ms a face at 192 px). They
+are drawn at full age, after the temporal stabilisation, and scaled by the strength with the
+rest of the change in the paste, as the teacher's ``amount`` scales them (its age is a blend of
+crop and full age): after, because they are a function of the tracked (One Euro smoothed)
+mesh, not network flicker, and blending them toward the previous frame's output would smear
+the 1-px lines or leave them behind where the face moved in the crop. A model that does not
+ask (any foreign face model) is never touched.
 """
 from __future__ import annotations
 
@@ -15,6 +26,7 @@ import numpy as np
 from realtime.analysis.analysers import FACES, FrameAnalysis
 from realtime.filters.engine import FilterModel, NonFiniteOutput
 from realtime.filters.kinds.base import Applied, Settings, register_model_kind
+from realtime.filters.kinds.creases import AGE_STYLES, AgeStyle, apply_creases, sagged_landmarks
 from realtime.filters.onnx_format import FilterContract
 from realtime.analysis.tracking import face_transform, feather_mask
 
@@ -27,6 +39,18 @@ class FaceFilter:
         self.model = model
         self.name = model.name
         self.mask = feather_mask(model.contract.work_size)
+        contract = model.contract
+        # the crease style of each latent code (fixed per model: looked up once)
+        self.creases: tuple[AgeStyle, ...] = tuple(AGE_STYLES[s] for s in contract.post_styles) if contract.post == "creases" else ()
+
+    def post(self, image: np.ndarray, face_landmarks: np.ndarray, m: np.ndarray, latent: int) -> np.ndarray:
+        """The contract's post step on the network's output crop ``image`` (BGR), ``m`` the
+        frame → crop transform; unchanged when the model asks for none."""
+        if not self.creases:
+            return image
+        style = self.creases[latent % len(self.creases)]
+        lm = face_landmarks @ m[:, :2].T + m[:, 2]
+        return apply_creases(image, sagged_landmarks(lm, style.sag), style, 1.0, bgr=True)
 
     @staticmethod
     def input_hw(contract: FilterContract, frame_hw: tuple[int, int] | None, work_size: int | None) -> tuple[int, int]:
@@ -48,6 +72,7 @@ class FaceFilter:
             image = result.image
             if settings.temporal is not None:  # in the aligned crop: a still face stays still while the head moves
                 image = settings.temporal.stabilise((self.name, slot), crop, image)
+            image = self.post(image, face.landmarks, m, settings.latent)
             out = paste_change(out, image.astype(np.float32) - crop, self.mask * settings.strength, m)
         return Applied(out, ms)
 
