@@ -23,9 +23,11 @@ is cloned with mean chroma ≤ 2.
 
 ``aged`` is a face filter: it is scored on the aligned 256² face crops of the held-out pictures
 (found at their own resolution, as :mod:`models.data.face_crops` cuts them for training), the
-teacher drawn on the crop (:func:`models.teachers.aging.aged`), the network run at its work size and its
-change pasted back onto the 256² crop; both changes are weighted by the runtime's feathered
-mask, so each is what a user would see on the face.
+teacher drawn on the crop (:func:`models.teachers.aging.aged`, creases included), the network run at its
+work size with what its contract asks the face filter to draw after it (``filter.post``: the
+creases, from the crop's landmarks, :meth:`realtime.filters.kinds.face_filter.FaceFilter.post`),
+and its change pasted back onto the 256² crop; both changes are weighted by the runtime's
+feathered mask, so each is what a user would see on the face.
 
 Writes report.json, report.md, plot.png (G_k per band, per filter and style) and sheet.jpg
 (rows: filter/style; columns: photo | teacher | each variant; on the ``--sheet`` picture, the
@@ -39,7 +41,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import cv2
 import numpy as np
@@ -76,6 +78,7 @@ class Subject:
     photos: list[np.ndarray]  # RGB uint8
     teachers: list[list[np.ndarray]]  # [photo][style], RGB uint8
     sheet: int = 0  # index of the photo shown on the contact sheet
+    landmarks: list[np.ndarray] | None = None  # face filters: each crop's 478 mesh points (crop pixels)
 
 
 @dataclass
@@ -197,29 +200,37 @@ def face_subject(spec: str, data: Path, holdout: tuple[str, ...], sheet_stem: st
     teachers = [[feathered(crop, aged(crop, lm, person, st)) for st in AGE_STYLES.values()]
                 for crop, lm, person in tqdm(found, desc=f"{spec} teacher", unit="crop", leave=False)]
     sheet = stems.index(sheet_stem) if sheet_stem in stems else 0
-    return Subject(spec, list(AGE_STYLES), [c for c, _, _ in found], teachers, sheet)
+    return Subject(spec, list(AGE_STYLES), [c for c, _, _ in found], teachers, sheet, [lm for _, lm, _ in found])
 
 
-def face_network(spec: str, variant: str) -> Apply:
+FaceApply = Callable[[np.ndarray, int, np.ndarray], np.ndarray]  # (RGB crop, code, its landmarks) -> RGB crop
+
+
+def face_network(spec: str, variant: str) -> FaceApply:
     """The bundled face filter as the runtime runs it on one aligned crop: the crop shrunk to
-    the network's work size, the network's change grown back to the crop's size and pasted
-    (feathered) onto it."""
+    the network's work size, the network run, the post step its contract asks for drawn on its
+    output (the landmarks shrunk with the crop), the change grown back to the crop's size and
+    pasted (feathered) onto it."""
     import realtime
 
-    model = realtime.load_chain(spec, provider="cpu", variant=variant).filters[0].model
+    face_filter = realtime.load_chain(spec, provider="cpu", variant=variant).filters[0]
+    model = face_filter.model
     size = model.contract.work_size
 
-    def apply(rgb: np.ndarray, code: int) -> np.ndarray:
+    def apply(rgb: np.ndarray, code: int, landmarks: np.ndarray) -> np.ndarray:
         h, w = rgb.shape[:2]
         small = cv2.cvtColor(cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2BGR)
-        change = model.infer(small, code).image.astype(np.float32) - small
+        sx, sy = size / w, size / h  # crop pixel x lands on (x + 0.5)·s − 0.5 of the shrunk crop
+        m = np.array([[sx, 0.0, 0.5 * sx - 0.5], [0.0, sy, 0.5 * sy - 0.5]])
+        out = face_filter.post(model.infer(small, code).image, landmarks, m, code)
+        change = out.astype(np.float32) - small
         grown = cv2.cvtColor(cv2.resize(change, (w, h), interpolation=cv2.INTER_LINEAR), cv2.COLOR_BGR2RGB)
         return feathered(rgb, np.clip(rgb + grown, 0, 255))
 
     return apply
 
 
-def network(spec: str, variant: str) -> Apply:
+def network(spec: str, variant: str) -> Apply | FaceApply:
     return face_network(spec, variant) if spec in FACE_FILTERS else bundled(spec, variant)[0]
 
 
@@ -239,7 +250,7 @@ def score(subject: Subject, variants: list[str]) -> tuple[list[dict[str, Any]], 
         for j, (photo, outs) in enumerate(tqdm(list(zip(subject.photos, subject.teachers)), desc=f"{subject.filter} {variant}",
                                                unit="image", leave=False)):
             for code, t in enumerate(outs):
-                out = apply(photo, code)
+                out = apply(photo, code) if subject.landmarks is None else apply(photo, code, subject.landmarks[j])  # type: ignore[call-arg]
                 scores[code].add(photo, t, out)
                 if j == subject.sheet:
                     sheet.setdefault(variant, []).append(out)
