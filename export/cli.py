@@ -190,10 +190,13 @@ def cmd_onnx(args: argparse.Namespace) -> None:
     model, meta = load_our_checkpoint(checkpoint)
     name = args.name or meta.get("name") or checkpoint.stem
     codes = latent_codes(model)  # a fast student's codes are its inner network's
+    names = latent_names(meta, codes)
+    # a face clone trained without a step the runtime draws after it (train_pairs --post): the contract asks for it
+    post = str(meta.get("post") or "") if args.kind == "face" else ""
     contract = contract_for(
         model, str(name), kind=args.kind, work_size=args.work_size, license=args.license or str(meta.get("license", "unknown")),
         source=str(meta.get("source", f"trained by realtime ({meta.get('teacher') or 'paired data'}, {meta.get('steps', '?')} steps)")),
-        latent_names=latent_names(meta, codes),
+        latent_names=names, post=post, post_styles=names if post else (),
     )
     export_with_variants(model, contract, out, args)
 
