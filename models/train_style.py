@@ -34,6 +34,7 @@ from models.train_pairs import DEFAULT_HOLDOUT
 from models.training import distributed
 from models.training.distributed import Distributed
 from models.training.trainer import TrainingRun, add_run_args
+from models.networks.checkpoint import load_state_checked, read_checkpoint
 from models.networks.transformer_net import TransformerNet, TransformerNetConfig
 
 log = logging.getLogger("train_style")
@@ -57,6 +58,7 @@ class StyleTrainConfig:
     loss: StyleLossConfig = field(default_factory=StyleLossConfig)
     random: RandomFeaturesConfig = field(default_factory=RandomFeaturesConfig)  # the random loss network
     sample_every: int = 500
+    init: Path | None = None  # a trained style network of the same shape to start from (fine-tuning)
     # first steps learn the identity by pixel L1 (cheap, no loss network): the perceptual loss then
     # starts from the photo, as Gatys starts from the content image, instead of from a grey field
     identity_steps: int = 200
@@ -128,8 +130,12 @@ def _train(cfg: StyleTrainConfig, resume: bool, dist: Distributed) -> dict[str, 
     criterion = StyleLoss(net, style, loss_config(loss_meta))
     torch.manual_seed(cfg.seed)
     model = TransformerNet(TransformerNetConfig(cfg.width, cfg.res_blocks)).to(device)
-    with torch.no_grad():  # start from mid-grey, inside the output range (a resumed run loads its own)
-        model.deconv3.conv2d.bias.fill_(127.5)
+    if cfg.init is not None:  # fine-tune a trained network (a resumed run loads its own state over it)
+        load_state_checked(model, read_checkpoint(cfg.init).get("state_dict", {}),
+                           f"--init {cfg.init} (give the same --width and --res-blocks)")
+    else:
+        with torch.no_grad():  # start from mid-grey, inside the output range (a resumed run loads its own)
+            model.deconv3.conv2d.bias.fill_(127.5)
     run = TrainingRun(model, cfg.out, cfg.steps, cfg.lr, cfg.seed, cfg.name, resume, save_every=min(250, cfg.sample_every), dist=dist)
     net = dist.wrap(model)
     samples = cfg.out.with_suffix("")
@@ -146,6 +152,8 @@ def _train(cfg: StyleTrainConfig, resume: bool, dist: Distributed) -> dict[str, 
         losses = criterion(y, x)
         parts.pop("identity_l1", None)
         parts.update(content=losses["content"].item(), style=losses["style"].item())
+        if criterion.config.stroke_weight:
+            parts["strokes"] = losses["strokes"].item()
         return losses["total"]
 
     def after_step(step: int) -> None:
@@ -170,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--res-blocks", type=int, default=5)
     add_loss_args(p)
     p.add_argument("--sample-every", type=int, default=500)
+    p.add_argument("--init", type=Path, help="start from this trained style network of the same shape "
+                   "(e.g. models/checkpoints/NAME.pt); give --identity-steps 0 to fine-tune it")
     p.add_argument("--identity-steps", type=int, default=StyleTrainConfig.identity_steps,
                    help="pixel-L1 identity warm-up steps before the style loss")
     add_run_args(p, steps=4000, lr=1e-3, batch=4, crop=256)
@@ -177,11 +187,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if not a.images.is_dir():
         raise UserError(f"content folder {a.images} does not exist or is not a folder")
+    if a.init is not None and not a.init.is_file():
+        raise UserError(f"--init {a.init}: no such checkpoint")
     cfg = StyleTrainConfig(
         style=a.style, out=a.out, images=a.images, width=a.width, res_blocks=a.res_blocks, loss_net=a.loss_net,
         vgg_weights=a.vgg_weights, steps=a.steps, batch_size=a.batch, crops=CropConfig(crop=a.crop, short_min=a.crop, short_max=2 * a.crop),
         lr=a.lr, loss=loss_options(a), random=random_features_options(a),
-        sample_every=a.sample_every, identity_steps=a.identity_steps, seed=a.seed, device=a.device, name=a.name or a.out.stem,
+        sample_every=a.sample_every, init=a.init, identity_steps=a.identity_steps, seed=a.seed, device=a.device, name=a.name or a.out.stem,
     )
     train(cfg, a.resume)
     if distributed.main_process():

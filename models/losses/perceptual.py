@@ -20,6 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from models.losses.bands import luminance_bands
 from models.networks.features import luminance
 from realtime.errors import UserError
 
@@ -44,6 +45,19 @@ def tone_loss(output: torch.Tensor, content: torch.Tensor, scale: int) -> torch.
     content's: what zero-mean features cannot see (a halo, a glow, a darkened region)."""
     a, b = F.avg_pool2d(luminance(output), scale), F.avg_pool2d(luminance(content), scale)
     return F.mse_loss(a, b) / b.pow(2).mean().clamp_min(1e-12)
+
+
+def band_rms(rgb01: torch.Tensor, bands: tuple[int, ...]) -> torch.Tensor:
+    """N×len(bands): the RMS of each picture's luminance Laplacian band k (benchmarks.style_texture's S_k
+    is this ratio, output over painting)."""
+    pyramid = luminance_bands(rgb01, max(bands) + 2)
+    return torch.stack([pyramid[k].pow(2).mean(dim=(1, 2, 3)).add(1e-10).sqrt() for k in bands], dim=1)
+
+
+def stroke_loss(output: torch.Tensor, target_rms: torch.Tensor, bands: tuple[int, ...]) -> torch.Tensor:
+    """Mean of (log RMS_k(output) − log target_k)² over pictures and bands: 0 when every picture's
+    band k is as strong as the painting's, the same price for half as strong as for twice."""
+    return (band_rms(output, bands).log() - target_rms.log()).pow(2).mean()
 
 
 class VGG16Features(nn.Module):
@@ -156,6 +170,14 @@ class StyleLossConfig:
     # and content averaged over tone_scale² blocks (normalised like the others); 0 = off
     tone_weight: float = 0.0
     tone_scale: int = 8
+    # Gram matrices of random (or pose) features are dominated by the image's slow, strong changes:
+    # band 0 of the luminance (2-4 px, the painting's stroke edges and grout) holds a few per cent
+    # of their energy, so the networks trained on them drew band 0 at 0.17-0.28 of the painting's
+    # RMS (benchmarks/results/style-texture-cpu). This term asks for the painting's RMS in each of
+    # ``stroke_bands`` of the output's luminance pyramid: (log RMS_k(out) - log RMS_k(painting))²
+    # per picture, averaged; 0 = off
+    stroke_weight: float = 0.0
+    stroke_bands: tuple[int, ...] = (0, 1)
 
 
 class StyleLoss(nn.Module):
@@ -172,6 +194,7 @@ class StyleLoss(nn.Module):
                                 "(--content-layers/--style-layers)")
             self.style_grams = [gram(feats[i]) for i in self.config.style_layers]
             self.style_scale = [g.pow(2).mean().clamp_min(1e-12) if self.config.normalize else 1.0 for g in self.style_grams]
+            self.stroke_rms = band_rms(style_image, self.config.stroke_bands).mean(0) if self.config.stroke_weight else None
 
     def forward(self, output: torch.Tensor, content: torch.Tensor) -> dict[str, torch.Tensor]:
         c = self.config
@@ -190,9 +213,11 @@ class StyleLoss(nn.Module):
         )
         tv = total_variation(inside) if c.tv_weight else output.new_zeros(())
         tone = tone_loss(inside, content, c.tone_scale) if c.tone_weight else output.new_zeros(())
+        strokes = stroke_loss(inside, self.stroke_rms, c.stroke_bands) if self.stroke_rms is not None else output.new_zeros(())
         total = (c.content_weight * content_loss + c.style_weight * style_loss + c.tv_weight * tv + c.range_weight * range_loss
-                 + c.tone_weight * tone)
-        return {"total": total, "content": content_loss, "style": style_loss, "tv": tv, "range": range_loss, "tone": tone}
+                 + c.tone_weight * tone + c.stroke_weight * strokes)
+        return {"total": total, "content": content_loss, "style": style_loss, "tv": tv, "range": range_loss, "tone": tone,
+                "strokes": strokes}
 
 
 # --loss-net NAME -> the MediaPipe model (models/losses/tflite_net.py): its stage outputs at strides 2, 4, 8, 16
@@ -258,6 +283,11 @@ def add_loss_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tv-weight", type=float, default=d.tv_weight)
     p.add_argument("--tone-weight", type=float, default=d.tone_weight,
                    help="lightness over 8×8 blocks kept to the content's (against halos the random features cannot see)")
+    p.add_argument("--stroke-weight", type=float, default=d.stroke_weight,
+                   help="ask for the painting's RMS in the output's fine luminance bands (--stroke-bands): strokes "
+                        "the Gram matrices barely see")
+    p.add_argument("--stroke-bands", help="Laplacian bands (0 = finest, 2-4 px) the stroke term compares "
+                   f"(default: {','.join(map(str, d.stroke_bands))})")
     p.add_argument("--loss-maps", type=int, default=RandomFeaturesConfig().maps,
                    help="random loss network: filters per kernel size and scale (x4 kernel sizes = maps per scale)")
 
@@ -267,7 +297,8 @@ def loss_options(a: argparse.Namespace) -> StyleLossConfig:
     d = StyleLossConfig()
     content, style = STACKED_LAYERS if a.loss_net in STACKED_LOSS_NETS else (d.content_layers, d.style_layers)
     return StyleLossConfig(content_weight=a.content_weight, style_weight=a.style_weight, tv_weight=a.tv_weight,
-                           tone_weight=a.tone_weight,
+                           tone_weight=a.tone_weight, stroke_weight=a.stroke_weight,
+                           stroke_bands=layer_list(a.stroke_bands, "--stroke-bands") or d.stroke_bands,
                            content_layers=layer_list(a.content_layers, "--content-layers") or content,
                            style_layers=layer_list(a.style_layers, "--style-layers") or style)
 

@@ -145,3 +145,17 @@ def test_the_random_loss_network_size_is_an_option_kept_in_the_checkpoint(tmp_pa
     assert meta["random_features"]["maps"] == 12 and net.config.maps == 12 and net(torch.rand(1, 3, 64, 64))[0].shape[1] == 48
     with pytest.raises(UserError, match="--loss-maps must be 1 or more"):
         train_style_main(["--style", str(style), "--out", str(out), "--images", str(photo_folder), "--loss-maps", "0"])
+
+
+def test_init_fine_tunes_a_trained_network_and_a_wrong_shape_says_so(tmp_path, photo_folder):
+    first = tiny_style_config(tmp_path, photo_folder, steps=4)
+    train(first)
+    tuned = replace(first, out=tmp_path / "tuned.pt", init=first.out, steps=1, lr=1e-12)
+    train(tuned)
+    a, b = read_checkpoint(first.out)["state_dict"], read_checkpoint(tuned.out)["state_dict"]
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a), "a tiny step from --init keeps its weights"
+    with pytest.raises(UserError, match="--init .*give the same --width"):
+        train(replace(tuned, out=tmp_path / "wrong.pt", width=8))
+    with pytest.raises(UserError, match="--init .*no such checkpoint"):
+        train_style_main(["--style", str(first.style), "--images", str(photo_folder), "--out", str(tmp_path / "x.pt"),
+                          "--init", str(tmp_path / "missing.pt")])

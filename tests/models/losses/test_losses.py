@@ -95,3 +95,29 @@ def test_texture_distance_sees_stroke_direction_size_and_palette():
     assert turned["orientation"] > 0.8 and turned["colour"] < 0.05
     assert finer["magnitude"] > 0.5 and finer["orientation"] < 0.1
     assert recoloured["colour"] > 0.5 and recoloured["orientation"] < 0.1
+
+
+def test_the_stroke_term_asks_for_the_paintings_fine_band_and_grad_adds_it():
+    """A Gram loss barely sees band 0 (the painting's 2-4 px stroke edges); the stroke term is
+    zero when a picture's fine bands are as strong as the painting's, the same for half as
+    strong as for twice, and descending it sharpens a smooth picture."""
+    from models.losses.perceptual import StyleLossConfig, band_rms, stroke_loss
+
+    g = torch.Generator().manual_seed(0)
+    painting = torch.rand(1, 3, 96, 96, generator=g)  # all fine band
+    target = band_rms(painting, (0, 1))[0]
+    assert stroke_loss(painting, target, (0, 1)).item() < 1e-10
+    mid = torch.full_like(painting, 0.5)
+    half, twice = mid + 0.5 * (painting - 0.5), mid + 2.0 * (painting - 0.5)  # bands scale with the picture
+    assert stroke_loss(half, target, (0, 1)).item() == pytest.approx(stroke_loss(twice, target, (0, 1)).item(), rel=1e-4)
+    smooth = torch.nn.functional.avg_pool2d(painting, 5, 1, 2).requires_grad_(True)
+    before = band_rms(smooth, (0,))[0, 0].item()
+    stroke_loss(smooth, target, (0, 1)).backward()
+    sharper = (smooth - 0.05 * smooth.grad / smooth.grad.abs().max()).detach()
+    assert band_rms(sharper, (0,))[0, 0].item() > before
+    # in StyleLoss: off by default, and a weighted part of the total when asked for
+    content = torch.rand(1, 3, 96, 96, generator=g)
+    off = StyleLoss(RandomFeatures(RandomFeaturesConfig(maps=8)), painting)(content, content)
+    on = StyleLoss(RandomFeatures(RandomFeaturesConfig(maps=8)), painting, StyleLossConfig(stroke_weight=2.0))(content, content)
+    assert off["strokes"].item() == 0 and on["strokes"].item() > 0
+    assert on["total"].item() == pytest.approx(off["total"].item() + 2.0 * on["strokes"].item(), rel=1e-5)
