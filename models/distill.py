@@ -70,7 +70,8 @@ class DistillConfig:
     detail: int = 0  # hidden channels of the full-size DetailHead (0 = none)
     detail_edges: int = 4
     detail_tones: int = 0
-    upsample: str = "guided"  # or "detail" (models.networks.guided.detail_upsample)
+    upsample: str = "guided"  # or "detail" (models.networks.guided.detail_upsample), "gains" (GainMaps)
+    gain_edges: tuple[float, ...] = ()  # "gains": blur σ of the full-size lightness edges with maps of their own
     init: Path | None = None  # a trained student of the same network shape to start from (any factor; its head, if any, too)
     steps: int = 3000
     batch_size: int = 4
@@ -98,7 +99,8 @@ def student_for(teacher: torch.nn.Module, cfg: DistillConfig) -> GuidedUpsample:
     else:
         raise UserError(f"cannot distil a {arch} teacher: give the checkpoint of a full network")
     return GuidedUpsample(GuidedConfig(arch, inner, cfg.factor, cfg.radius, cfg.eps,
-                                       cfg.detail, cfg.detail_edges, cfg.detail_tones, cfg.upsample))
+                                       cfg.detail, cfg.detail_edges, cfg.detail_tones, cfg.upsample,
+                                       gain_edges=tuple(cfg.gain_edges)))
 
 
 def start_from(student: GuidedUpsample, path: Path) -> int:
@@ -108,7 +110,7 @@ def start_from(student: GuidedUpsample, path: Path) -> int:
     payload = read_checkpoint(path)
     state = payload.get("state_dict", {})
     own = student.state_dict()
-    new_head = {k: v for k, v in own.items() if k.startswith(("detail.", "detail_gain")) and k not in state}
+    new_head = {k: v for k, v in own.items() if k.startswith(("detail.", "detail_gain", "gains.")) and k not in state}
     problem = describe_mismatch(student, {**state, **new_head})
     if problem:
         raise UserError(f"--init {path} is not a student of this shape (same --channels, or --width, --res-blocks "
@@ -311,6 +313,17 @@ def _distill(cfg: DistillConfig, resume: bool, dist: Distributed) -> dict[str, A
     return trainer.run(train_step, None, on_save, meta)
 
 
+def parse_sigmas(text: str) -> tuple[float, ...]:
+    """``"1.5,3"`` → (1.5, 3.0); "" → ()."""
+    try:
+        values = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise UserError(f"--gain-edges takes blur σ in pixels separated by commas, e.g. 1.5; got {text!r}") from None
+    if any(v <= 0 for v in values):
+        raise UserError(f"--gain-edges: each σ must be above 0, got {text!r}")
+    return values
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--teacher", type=Path, required=True, help="checkpoint of the full network")
@@ -326,7 +339,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--detail-edges", type=int, default=4, help="the head's learned 3x3 edge channels")
     p.add_argument("--detail-tones", type=int, default=0, help="the head's sin/cos lightness frequencies (costly)")
     p.add_argument("--upsample", choices=UPSAMPLERS, default="guided",
-                   help="guided: locally linear in the frame's lightness; detail: bilinear + the frame's own fine detail")
+                   help="guided: locally linear in the frame's lightness; detail: bilinear + the frame's own fine detail; "
+                        "gains: that detail and full-size edges, each weighed by a map the network draws (GainMaps)")
+    p.add_argument("--gain-edges", default="", help="--upsample gains: blur σ (full-size px, comma-separated) of lightness "
+                   "edges (blur - pixel) that get gain maps too, e.g. 1.5 (about 2 ms a σ at 640x480 on one core)")
     p.add_argument("--init", type=Path, help="start from this trained student of the same shape (--factor and --upsample may differ: "
                    "a guided student at a third can go on at half with --upsample detail)")
     p.add_argument("--ssim-weight", type=float, default=1.0)
@@ -342,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = DistillConfig(
         teacher=a.teacher, out=a.out, images=a.images, width=a.width, res_blocks=a.res_blocks, outer_kernel=a.outer_kernel, channels=channels,
         factor=a.factor, radius=a.radius, eps=a.eps, detail=a.detail, detail_edges=a.detail_edges,
-        detail_tones=a.detail_tones, upsample=a.upsample, init=a.init, steps=a.steps, batch_size=a.batch,
+        detail_tones=a.detail_tones, upsample=a.upsample, gain_edges=parse_sigmas(a.gain_edges), init=a.init, steps=a.steps, batch_size=a.batch,
         crops=CropConfig(crop=a.crop, short_min=a.crop, short_max=2 * a.crop), lr=a.lr, ssim_weight=a.ssim_weight, target=a.target,
         detail_loss=detail_options(a), seed=a.seed, device=a.device, name=a.name or a.out.stem,
     )

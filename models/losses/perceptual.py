@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from models.losses.bands import luminance_bands
+from models.losses.bands import laplacian_pyramid, luminance_bands
 from models.networks.features import luminance
 from realtime.errors import UserError
 
@@ -45,19 +45,6 @@ def tone_loss(output: torch.Tensor, content: torch.Tensor, scale: int) -> torch.
     content's: what zero-mean features cannot see (a halo, a glow, a darkened region)."""
     a, b = F.avg_pool2d(luminance(output), scale), F.avg_pool2d(luminance(content), scale)
     return F.mse_loss(a, b) / b.pow(2).mean().clamp_min(1e-12)
-
-
-def band_rms(rgb01: torch.Tensor, bands: tuple[int, ...]) -> torch.Tensor:
-    """N×len(bands): the RMS of each picture's luminance Laplacian band k (benchmarks.style_texture's S_k
-    is this ratio, output over painting)."""
-    pyramid = luminance_bands(rgb01, max(bands) + 2)
-    return torch.stack([pyramid[k].pow(2).mean(dim=(1, 2, 3)).add(1e-10).sqrt() for k in bands], dim=1)
-
-
-def stroke_loss(output: torch.Tensor, target_rms: torch.Tensor, bands: tuple[int, ...]) -> torch.Tensor:
-    """Mean of (log RMS_k(output) − log target_k)² over pictures and bands: 0 when every picture's
-    band k is as strong as the painting's, the same price for half as strong as for twice."""
-    return (band_rms(output, bands).log() - target_rms.log()).pow(2).mean()
 
 
 class VGG16Features(nn.Module):
@@ -152,6 +139,47 @@ class RandomFeatures(nn.Module):
         return out
 
 
+def band_rms(rgb01: torch.Tensor, bands: tuple[int, ...]) -> torch.Tensor:
+    """N×len(bands): the RMS of each picture's luminance Laplacian band k (benchmarks.style_texture's S_k
+    is this ratio, output over painting)."""
+    pyramid = luminance_bands(rgb01, max(bands) + 2)
+    return torch.stack([pyramid[k].pow(2).mean(dim=(1, 2, 3)).add(1e-10).sqrt() for k in bands], dim=1)
+
+
+class BandTexture(nn.Module):
+    """Texture statistics of the fine bands alone: the Gram matrix of fixed random 3/5/7-px
+    filters (+ ReLU) on band k of the picture's colour Laplacian pyramid, for each k in ``bands``.
+
+    The loss networks' Gram matrices see the whole picture, whose slow, strong changes dominate
+    them: band 0 (2–4 px: a painting's stroke edges, a mosaic's grout) weighs a few per cent,
+    and the style networks drew it at 0.17–0.28 of the painting's RMS
+    (benchmarks/results/style-texture-cpu). Asking for the band's RMS alone (tried first) was
+    met with vertical stripes, the cheapest fine texture; the Gram matrices of the band ask for
+    its energy *and* its orientations and spacing."""
+
+    def __init__(self, bands: tuple[int, ...], maps: int = 16, seed: int = 1, kernel_sizes: tuple[int, ...] = (3, 5, 7)) -> None:
+        super().__init__()
+        self.bands = bands
+        g = torch.Generator().manual_seed(seed)
+        banks = []
+        for k in kernel_sizes:  # as RandomFeatures' banks, but a band has no mean to take off: 0 in, 0 out
+            w = torch.randn(maps, 3, k, k, generator=g)
+            w -= w.mean(dim=(1, 2, 3), keepdim=True)
+            banks.append(w / w.flatten(1).norm(dim=1).view(-1, 1, 1, 1))
+        self.banks = nn.ParameterList(nn.Parameter(w, requires_grad=False) for w in banks)
+
+    def forward(self, rgb01: torch.Tensor) -> list[torch.Tensor]:
+        pyramid = laplacian_pyramid(rgb01, max(self.bands) + 2)
+        return [gram(F.relu(torch.cat([F.conv2d(F.pad(pyramid[k], [w.shape[-1] // 2] * 4, mode="reflect"), w) for w in self.banks], 1)))
+                for k in self.bands]
+
+
+def stroke_loss(output_grams: list[torch.Tensor], painting_grams: list[torch.Tensor]) -> torch.Tensor:
+    """Σ over the bands of MSE(Gram(out), Gram(painting)) / mean square of the painting's: 0 for
+    the painting's own fine texture, about 1 for none at all."""
+    return sum(F.mse_loss(g, p.expand_as(g)) / p.pow(2).mean().clamp_min(1e-20) for g, p in zip(output_grams, painting_grams))
+
+
 @dataclass
 class StyleLossConfig:
     content_weight: float = 1.0
@@ -170,12 +198,8 @@ class StyleLossConfig:
     # and content averaged over tone_scale² blocks (normalised like the others); 0 = off
     tone_weight: float = 0.0
     tone_scale: int = 8
-    # Gram matrices of random (or pose) features are dominated by the image's slow, strong changes:
-    # band 0 of the luminance (2-4 px, the painting's stroke edges and grout) holds a few per cent
-    # of their energy, so the networks trained on them drew band 0 at 0.17-0.28 of the painting's
-    # RMS (benchmarks/results/style-texture-cpu). This term asks for the painting's RMS in each of
-    # ``stroke_bands`` of the output's luminance pyramid: (log RMS_k(out) - log RMS_k(painting))²
-    # per picture, averaged; 0 = off
+    # the painting's fine texture, band by band (BandTexture: the Gram matrices of the
+    # ``stroke_bands`` of a Laplacian pyramid, which the loss network's Gram matrices barely see); 0 = off
     stroke_weight: float = 0.0
     stroke_bands: tuple[int, ...] = (0, 1)
 
@@ -194,7 +218,8 @@ class StyleLoss(nn.Module):
                                 "(--content-layers/--style-layers)")
             self.style_grams = [gram(feats[i]) for i in self.config.style_layers]
             self.style_scale = [g.pow(2).mean().clamp_min(1e-12) if self.config.normalize else 1.0 for g in self.style_grams]
-            self.stroke_rms = band_rms(style_image, self.config.stroke_bands).mean(0) if self.config.stroke_weight else None
+            self.strokes = BandTexture(self.config.stroke_bands).to(style_image.device) if self.config.stroke_weight else None
+            self.stroke_grams = self.strokes(style_image) if self.strokes is not None else []
 
     def forward(self, output: torch.Tensor, content: torch.Tensor) -> dict[str, torch.Tensor]:
         c = self.config
@@ -213,7 +238,7 @@ class StyleLoss(nn.Module):
         )
         tv = total_variation(inside) if c.tv_weight else output.new_zeros(())
         tone = tone_loss(inside, content, c.tone_scale) if c.tone_weight else output.new_zeros(())
-        strokes = stroke_loss(inside, self.stroke_rms, c.stroke_bands) if self.stroke_rms is not None else output.new_zeros(())
+        strokes = stroke_loss(self.strokes(inside), self.stroke_grams) if self.strokes is not None else output.new_zeros(())
         total = (c.content_weight * content_loss + c.style_weight * style_loss + c.tv_weight * tv + c.range_weight * range_loss
                  + c.tone_weight * tone + c.stroke_weight * strokes)
         return {"total": total, "content": content_loss, "style": style_loss, "tv": tv, "range": range_loss, "tone": tone,
@@ -284,8 +309,8 @@ def add_loss_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tone-weight", type=float, default=d.tone_weight,
                    help="lightness over 8×8 blocks kept to the content's (against halos the random features cannot see)")
     p.add_argument("--stroke-weight", type=float, default=d.stroke_weight,
-                   help="ask for the painting's RMS in the output's fine luminance bands (--stroke-bands): strokes "
-                        "the Gram matrices barely see")
+                   help="ask for the painting's texture in the output's fine bands (--stroke-bands; Gram matrices of "
+                        "random filters on each band): strokes the loss network's Gram matrices barely see")
     p.add_argument("--stroke-bands", help="Laplacian bands (0 = finest, 2-4 px) the stroke term compares "
                    f"(default: {','.join(map(str, d.stroke_bands))})")
     p.add_argument("--loss-maps", type=int, default=RandomFeaturesConfig().maps,

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from models.networks.features import ToneFeatures, luminance, to_grey
+from models.networks.features import ToneFeatures, gaussian_kernel, luminance, to_grey
 from models.networks.registry import arch_name, build_model, register
 
 @dataclass
@@ -37,7 +37,14 @@ class GuidedConfig:
     detail: int = 0  # hidden channels of the full-size DetailHead (0 = none)
     detail_edges: int = 4  # its learned 3×3 edge channels of the lightness
     detail_tones: int = 0  # its fixed sin/cos lightness channels, 1..F cycles (costly at full size)
-    upsample: str = "guided"  # "guided": locally linear in the lightness; "detail": see detail_upsample
+    upsample: str = "guided"  # "guided": locally linear in the lightness; "detail": see detail_upsample; "gains": GainMaps
+    gain_hidden: int = 8  # "gains": hidden channels of the low-size head that draws the gain maps
+    gain_edges: tuple[float, ...] = ()  # "gains": σ (full-size px) of lightness edges (blur − pixel) with maps too
+
+    def __post_init__(self) -> None:  # a checkpoint's JSON gives lists
+        self.gain_edges = tuple(float(v) for v in self.gain_edges)
+        if any(v <= 0 for v in self.gain_edges):
+            raise ValueError(f"gain_edges are blur σ in pixels, > 0; got {self.gain_edges}")
 
 
 def box(x: torch.Tensor, r: int) -> torch.Tensor:
@@ -122,7 +129,75 @@ class DetailHead(nn.Module):
         return guided + self.out(F.relu(h))
 
 
-UPSAMPLERS = ("guided", "detail")
+class FineEdges(nn.Module):
+    """``blur_σ(L) − L`` of the lightness L at full size, one channel per σ: positive on a pixel
+    darker than around it (a line, an outline), ×10 for about unit scale. One separable
+    Gaussian (⌈3σ⌉ taps each side) per σ, replicate border."""
+
+    def __init__(self, sigmas: tuple[float, ...]) -> None:
+        super().__init__()
+        self.kernels = [gaussian_kernel(s) for s in sigmas]
+        for i, k in enumerate(self.kernels):
+            self.register_buffer(f"k{i}", k.view(1, 1, 1, -1), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        lum = luminance(x)
+        out = []
+        for i in range(len(self.kernels)):
+            k = getattr(self, f"k{i}")
+            r = k.shape[-1] // 2
+            b = F.conv2d(F.pad(lum, (r, r, 0, 0), mode="replicate"), k)
+            b = F.conv2d(F.pad(b, (0, 0, r, r), mode="replicate"), k.transpose(2, 3))
+            out.append((b - lum) * 10.0)
+        return torch.cat(out, dim=1)
+
+
+class GainMaps(nn.Module):
+    """Bilinear upsampling plus the frame's own fine detail, its dark and its bright half each
+    weighed by a gain *map* the network draws at its low size:
+    ``out = up(y) + g·((1 + up(m₀))·min(D, 0) + (1 + up(m₁))·max(D, 0))``, D the frame's lightness
+    minus its shrunk-and-grown copy (the detail the network never saw), ``g`` the per-channel gain
+    of ``detail_upsample`` and m the output of a two-layer 3×3 head on the network's low-size input
+    and output (biased per latent code). With ``edges`` (blur σ), the two halves of each
+    :class:`FineEdges` channel get maps of their own too (no 1): lines the teacher draws darker.
+
+    Why (cartoon, held-out faces, 384 px): a student perfect at a third of the size, brought back
+    with ``detail_upsample``'s one gain, makes at best G_1 0.56–0.59 / A_1 0.63–0.64 of the
+    teacher's band-1 change (the goal: 0.75 and 0.85): one gain cannot flatten the skin's
+    texture and keep an outline. Maps fitted to the teacher reach 0.72–0.76 / 0.76–0.81
+    (``python -m benchmarks.upsample_bound``). Its last layer starts at zero: around a trained
+    ``detail`` student (``--init``) it starts as that student with the detail taken in lightness.
+    """
+
+    def __init__(self, hidden: int, edges: tuple[float, ...] = (), code_dim: int = 0) -> None:
+        super().__init__()
+        self.edges = FineEdges(edges) if edges else None
+        self.maps = 2 + 2 * len(edges)
+        self.hidden = nn.Conv2d(6, hidden, 3, padding=1, padding_mode="replicate")
+        self.code_bias = nn.Linear(code_dim, hidden, bias=False) if code_dim else None
+        self.out = nn.Conv2d(hidden, self.maps, 3, padding=1, padding_mode="replicate")
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, low_in: torch.Tensor, low_out: torch.Tensor, full_in: torch.Tensor, gain: torch.Tensor,
+                code: torch.Tensor | None) -> torch.Tensor:
+        """0–1 images: the network's input and output at the low size, the frame at full size."""
+        h = self.hidden(torch.cat([low_in, low_out], dim=1))
+        if self.code_bias is not None and code is not None:
+            h = h + self.code_bias(code)[:, :, None, None]
+        m = self.out(F.relu(h))
+        # one bilinear upsampling of the output, the input's lightness and the maps together
+        up = F.interpolate(torch.cat([low_out, luminance(low_in), m], dim=1), size=full_in.shape[-2:], mode="bilinear",
+                           align_corners=False)
+        d = luminance(full_in) - up[:, 3:4]
+        out = up[:, :3] + gain * ((1 + up[:, 4:5]) * d.clamp(max=0) + (1 + up[:, 5:6]) * d.clamp(min=0))
+        if self.edges is not None:
+            e, maps = self.edges(full_in), up[:, 6:]
+            out = out + (maps[:, 0::2] * e.clamp(max=0) + maps[:, 1::2] * e.clamp(min=0)).sum(dim=1, keepdim=True)
+        return out
+
+
+UPSAMPLERS = ("guided", "detail", "gains")
 
 
 @register("guided", GuidedConfig)
@@ -141,8 +216,9 @@ class GuidedUpsample(nn.Module):
         self.net = net if net is not None else build_model(cfg.arch, dict(cfg.inner))
         code_dim = self.net.config.code_dim if getattr(self.net.config, "latent_codes", 0) else 0
         self.detail = DetailHead(cfg.detail, cfg.detail_edges, cfg.detail_tones, code_dim) if cfg.detail else None
-        # "detail": the share of the frame's fine detail kept, per colour channel (trained)
-        self.detail_gain = nn.Parameter(torch.full((1, 3, 1, 1), 0.5)) if cfg.upsample == "detail" else None
+        # "detail" and "gains": the share of the frame's fine detail kept, per colour channel (trained)
+        self.detail_gain = nn.Parameter(torch.full((1, 3, 1, 1), 0.5)) if cfg.upsample in ("detail", "gains") else None
+        self.gains = GainMaps(cfg.gain_hidden, cfg.gain_edges, code_dim) if cfg.upsample == "gains" else None
         self.input_range = self.net.input_range
         self.size_multiple = self.net.size_multiple * cfg.factor
         self.scale = 255.0 if self.input_range == "0-255" else 1.0
@@ -159,7 +235,9 @@ class GuidedUpsample(nn.Module):
         low = F.avg_pool2d(x, f) if f > 1 else x
         y = self.net.decode(low, code, grey) if hasattr(self.net, "decode") else self.net(low)  # UNet: decode
         s = 1.0 / self.scale
-        if self.detail_gain is not None:
+        if self.gains is not None:
+            out = self.gains(low * s, y * s, x * s, self.detail_gain, code)
+        elif self.detail_gain is not None:
             out = detail_upsample(low * s, y * s, x * s, self.detail_gain)
         else:
             out = guided_upsample(low * s, y * s, x * s, self.config.radius, self.config.eps)

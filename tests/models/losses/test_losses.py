@@ -97,23 +97,30 @@ def test_texture_distance_sees_stroke_direction_size_and_palette():
     assert recoloured["colour"] > 0.5 and recoloured["orientation"] < 0.1
 
 
-def test_the_stroke_term_asks_for_the_paintings_fine_band_and_grad_adds_it():
-    """A Gram loss barely sees band 0 (the painting's 2-4 px stroke edges); the stroke term is
-    zero when a picture's fine bands are as strong as the painting's, the same for half as
-    strong as for twice, and descending it sharpens a smooth picture."""
-    from models.losses.perceptual import StyleLossConfig, band_rms, stroke_loss
+def test_the_stroke_term_asks_for_the_paintings_fine_texture_not_just_its_energy():
+    """The loss networks' Gram matrices barely see band 0 (a painting's 2-4 px stroke edges); the
+    stroke term compares the fine bands' own Gram matrices: zero for the painting itself, about
+    1 for a smooth picture, and lower for strokes like the painting's than for stripes of the
+    same energy (what an energy term alone was met with). Descending it sharpens a smooth picture."""
+    from models.losses.perceptual import BandTexture, StyleLossConfig, band_rms, stroke_loss
 
     g = torch.Generator().manual_seed(0)
-    painting = torch.rand(1, 3, 96, 96, generator=g)  # all fine band
-    target = band_rms(painting, (0, 1))[0]
-    assert stroke_loss(painting, target, (0, 1)).item() < 1e-10
-    mid = torch.full_like(painting, 0.5)
-    half, twice = mid + 0.5 * (painting - 0.5), mid + 2.0 * (painting - 0.5)  # bands scale with the picture
-    assert stroke_loss(half, target, (0, 1)).item() == pytest.approx(stroke_loss(twice, target, (0, 1)).item(), rel=1e-4)
-    smooth = torch.nn.functional.avg_pool2d(painting, 5, 1, 2).requires_grad_(True)
-    before = band_rms(smooth, (0,))[0, 0].item()
-    stroke_loss(smooth, target, (0, 1)).backward()
-    sharper = (smooth - 0.05 * smooth.grad / smooth.grad.abs().max()).detach()
+    yy, xx = torch.meshgrid(torch.arange(96.0), torch.arange(96.0), indexing="ij")
+    grid = ((xx % 6 < 1) | (yy % 6 < 1)).float()  # tiles with 1-px grout, both orientations
+    painting = (0.6 - 0.4 * grid).expand(1, 3, 96, 96).clone()
+    texture = BandTexture((0, 1))
+    target = texture(painting)
+    assert stroke_loss(texture(painting), target).item() < 1e-8
+    smooth = torch.full_like(painting, 0.5)
+    assert stroke_loss(texture(smooth), target).item() == pytest.approx(2.0, abs=1e-4)  # 1 a band: no fine texture at all
+    stripes = (0.6 - 0.4 * (xx % 3 < 1).float()).expand(1, 3, 96, 96)  # vertical lines only
+    stripes = 0.6 + (stripes - 0.6) * (band_rms(painting, (0,))[0, 0] / band_rms(stripes, (0,))[0, 0])  # same band-0 RMS
+    shifted = torch.roll(painting, (2, 3), (2, 3))  # the same tiles elsewhere
+    assert stroke_loss(texture(shifted), target).item() < 0.1 * stroke_loss(texture(stripes), target).item()
+    blurred = torch.nn.functional.avg_pool2d(painting, 3, 1, 1).requires_grad_(True)
+    before = band_rms(blurred, (0,))[0, 0].item()
+    stroke_loss(texture(blurred), target).backward()
+    sharper = (blurred - 0.05 * blurred.grad / blurred.grad.abs().max()).detach()
     assert band_rms(sharper, (0,))[0, 0].item() > before
     # in StyleLoss: off by default, and a weighted part of the total when asked for
     content = torch.rand(1, 3, 96, 96, generator=g)

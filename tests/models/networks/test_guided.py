@@ -52,7 +52,7 @@ def test_detail_upsampling_gives_back_the_frame_and_keeps_what_the_guided_filter
 
 
 def test_a_student_refuses_an_unknown_upsampler():
-    with pytest.raises(ValueError, match="upsample must be one of guided, detail"):
+    with pytest.raises(ValueError, match="upsample must be one of guided, detail, gains"):
         GuidedUpsample(GuidedConfig(inner={"width": 4, "res_blocks": 1}, upsample="nearest"))
 
 
@@ -60,12 +60,17 @@ def test_guided_student_checkpoint_export_and_parity(tmp_path):
     torch.manual_seed(0)
     nets = (TransformerNet(TransformerNetConfig(4, 1)),
             UNet(UNetConfig(channels=(8, 16), blocks_per_level=1, num_downsamples=1, latent_codes=2, norm_groups=4)))
-    for net, upsample in itertools.product(nets, ("guided", "detail")):
-        model = GuidedUpsample(dataclasses.replace(GuidedUpsample.around(net, factor=2).config, upsample=upsample), net=net).eval()
+    for net, upsample in itertools.product(nets, ("guided", "detail", "gains")):
+        edges = (1.0,) if upsample == "gains" else ()  # the gain maps' edge channel exports too
+        model = GuidedUpsample(dataclasses.replace(GuidedUpsample.around(net, factor=2).config, upsample=upsample, gain_edges=edges),
+                               net=net).eval()
         assert model.size_multiple == 2 * net.size_multiple
         save_checkpoint(tmp_path / "g.pt", model, {"name": "g"})
         loaded, _, _ = load_checkpoint(tmp_path / "g.pt")
-        assert loaded.config.upsample == upsample and (loaded.detail_gain is not None) == (upsample == "detail")
+        assert loaded.config.upsample == upsample and (loaded.detail_gain is not None) == (upsample != "guided")
+        assert (loaded.gains is not None) == (upsample == "gains") and loaded.config.gain_edges == edges
+        if loaded.gains is not None:  # a trained head draws maps: exported with the code bias
+            torch.nn.init.normal_(loaded.gains.out.weight, std=0.1)
         contract = contract_for(loaded, "g")
         assert contract.latent_codes == (2 if isinstance(net, UNet) else 0)
         path = export_model(loaded, contract, tmp_path / "g.onnx")
@@ -293,7 +298,7 @@ def test_a_student_can_copy_the_classical_filter_its_teacher_was_cloned_from(tmp
     assert "val_ratio" in meta and meta["train_config"]["target"] == "classical"
 
 
-@pytest.mark.parametrize("upsample", ["guided", "detail"])
+@pytest.mark.parametrize("upsample", ["guided", "detail", "gains"])
 def test_a_students_monochrome_code_stays_grey_through_upsampling_and_head(upsample):
     """The frame's own detail (``detail``) and a detail head put the frame's colour back; the
     student's output for a monochrome code is still grey, for the others not."""
@@ -311,3 +316,45 @@ def test_a_students_monochrome_code_stays_grey_through_upsampling_and_head(upsam
         grey, colour = (run_filter(model, x, torch.tensor([k])) for k in (0, 1))
     assert float((grey.amax(dim=1) - grey.amin(dim=1)).max()) == 0.0
     assert float((colour.amax(dim=1) - colour.amin(dim=1)).max()) > 0.05
+
+
+def test_gain_maps_start_as_the_detail_student_and_can_flatten_texture_while_keeping_an_edge():
+    """Untrained maps are the detail upsampler with the frame's detail taken in lightness (on a
+    grey frame: exactly it). And the reason they exist: a teacher that flattens a texture but
+    keeps (and darkens) an outline needs the frame's detail weighed 0 in one place and more than
+    1 in another; maps drawn at the low size can, one gain cannot (the best single gain still
+    leaves most of the error)."""
+    from models.networks.guided import GainMaps
+
+    torch.manual_seed(0)
+    net = UNet(UNetConfig(channels=(8, 16), blocks_per_level=1, num_downsamples=1, latent_codes=2, norm_groups=4))
+    plain = GuidedUpsample(dataclasses.replace(GuidedUpsample.around(net, factor=3).config, upsample="detail"), net=net).eval()
+    mapped = GuidedUpsample(dataclasses.replace(plain.config, upsample="gains"), net=net).eval()
+    mapped.detail_gain.data.copy_(plain.detail_gain.data)
+    grey = torch.rand(1, 1, 48, 60).expand(1, 3, 48, 60)
+    code = net.code_vectors(torch.tensor([1]))
+    with torch.no_grad():
+        assert torch.allclose(plain(grey, code), mapped(grey, code), atol=1e-6)
+
+    # left half: a fine texture the teacher removes; right half: an edge it darkens by half again
+    h, w, f = 48, 96, 3
+    yy, xx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    texture = 0.5 + 0.08 * ((xx + yy) % 2).float() - 0.04
+    edge = torch.where((xx - 72).abs() <= 1, torch.tensor(0.2), torch.tensor(0.6))
+    frame = torch.where(xx < 48, texture, edge).float().view(1, 1, h, w).expand(1, 3, h, w)
+    teacher = torch.where(xx < 48, torch.tensor(0.5), torch.where((xx - 72).abs() <= 1, torch.tensor(0.0), torch.tensor(0.6)))
+    teacher = teacher.float().view(1, 1, h, w).expand(1, 3, h, w)
+    low_in, low_out = (torch.nn.functional.avg_pool2d(t, f) for t in (frame, teacher))
+    best_one_gain = min((detail_upsample(low_in, low_out, frame, torch.full((1, 3, 1, 1), g)) - teacher).abs().mean().item()
+                        for g in torch.linspace(0, 2, 41).tolist())
+    head = GainMaps(hidden=8)  # fitted to this one picture: what maps drawn at the low size can do
+    gain = torch.ones(1, 3, 1, 1)
+    opt = torch.optim.Adam(head.parameters(), lr=0.02)
+    for _ in range(300):
+        opt.zero_grad()
+        loss = (head(low_in, low_out, frame, gain, None) - teacher).abs().mean()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        maps = head(low_in, low_out, frame, gain, None)
+    assert (maps - teacher).abs().mean().item() < 0.5 * best_one_gain, ((maps - teacher).abs().mean().item(), best_one_gain)
