@@ -161,12 +161,14 @@ class GainMaps(nn.Module):
     and output (biased per latent code). With ``edges`` (blur σ), the two halves of each
     :class:`FineEdges` channel get maps of their own too (no 1): lines the teacher draws darker.
 
-    Why (cartoon, held-out faces, 384 px): a student perfect at a third of the size, brought back
-    with ``detail_upsample``'s one gain, makes at best G_1 0.56–0.59 / A_1 0.63–0.64 of the
-    teacher's band-1 change (the goal: 0.75 and 0.85): one gain cannot flatten the skin's
-    texture and keep an outline. Maps fitted to the teacher reach 0.72–0.76 / 0.76–0.81
-    (``python -m benchmarks.upsample_bound``). Its last layer starts at zero: around a trained
-    ``detail`` student (``--init``) it starts as that student with the detail taken in lightness.
+    Why (cartoon, held-out faces at its work size, ``python -m benchmarks.upsample_bound``): a
+    student perfect at a third of the size, brought back with ``detail_upsample``'s one gain,
+    makes G_1 0.60 / A_1 0.65 of the teacher's band-1 change (the goal: 0.75 and 0.85): one gain
+    cannot flatten the skin's texture and keep an outline. Maps fitted to the teacher by least
+    squares make 0.70 / 0.74; trained end to end (the low-size output is free too), the shipped
+    student went from G_1 0.30–0.60 to 0.61–0.83. Its last layer starts at zero: around a
+    trained ``detail`` student (``--init``) it starts as that student with the detail taken in
+    lightness.
     """
 
     def __init__(self, hidden: int, edges: tuple[float, ...] = (), code_dim: int = 0) -> None:
