@@ -103,6 +103,20 @@ class RandomFeaturesConfig:
     content_scale: int = 2  # which scale's features the content loss uses
 
 
+def random_bank(g: torch.Generator, maps: int, k: int) -> nn.Parameter:
+    """``maps`` fixed random k×k filters of RGB, each zero-mean (they respond to structure, not
+    brightness) and of unit norm, drawn from ``g``."""
+    w = torch.randn(maps, 3, k, k, generator=g)
+    w -= w.mean(dim=(1, 2, 3), keepdim=True)
+    w /= w.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
+    return nn.Parameter(w, requires_grad=False)
+
+
+def bank_features(x: torch.Tensor, banks: list[torch.Tensor]) -> torch.Tensor:
+    """ReLU of every bank's filters on ``x`` (reflect-padded to keep its size), channels stacked."""
+    return F.relu(torch.cat([F.conv2d(F.pad(x, [w.shape[-1] // 2] * 4, mode="reflect"), w) for w in banks], dim=1))
+
+
 class RandomFeatures(nn.Module):
     """Fixed random multi-scale filter banks + ReLU; one feature map list per scale."""
 
@@ -110,13 +124,7 @@ class RandomFeatures(nn.Module):
         super().__init__()
         self.config = cfg = config or RandomFeaturesConfig()
         g = torch.Generator().manual_seed(cfg.seed)
-        self.banks = nn.ParameterList()
-        for _ in cfg.scales:
-            for k in cfg.kernel_sizes:
-                w = torch.randn(cfg.maps, 3, k, k, generator=g)
-                w -= w.mean(dim=(1, 2, 3), keepdim=True)  # respond to structure, not brightness
-                w /= w.flatten(1).norm(dim=1).view(-1, 1, 1, 1)
-                self.banks.append(nn.Parameter(w, requires_grad=False))
+        self.banks = nn.ParameterList(random_bank(g, cfg.maps, k) for _ in cfg.scales for k in cfg.kernel_sizes)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
         self.eval()
 
@@ -134,8 +142,7 @@ class RandomFeatures(nn.Module):
         banks = iter(self.banks)
         for s in self.config.scales:
             xs = F.avg_pool2d(x, s) if s > 1 else x
-            maps = [F.conv2d(F.pad(xs, [w.shape[-1] // 2] * 4, mode="reflect"), w) for w in (next(banks) for _ in self.config.kernel_sizes)]
-            out.append(F.relu(torch.cat(maps, dim=1)))
+            out.append(bank_features(xs, [next(banks) for _ in self.config.kernel_sizes]))
         return out
 
 
@@ -161,17 +168,12 @@ class BandTexture(nn.Module):
         super().__init__()
         self.bands = bands
         g = torch.Generator().manual_seed(seed)
-        banks = []
-        for k in kernel_sizes:  # as RandomFeatures' banks, but a band has no mean to take off: 0 in, 0 out
-            w = torch.randn(maps, 3, k, k, generator=g)
-            w -= w.mean(dim=(1, 2, 3), keepdim=True)
-            banks.append(w / w.flatten(1).norm(dim=1).view(-1, 1, 1, 1))
-        self.banks = nn.ParameterList(nn.Parameter(w, requires_grad=False) for w in banks)
+        self.banks = nn.ParameterList(random_bank(g, maps, k) for k in kernel_sizes)
 
     def forward(self, rgb01: torch.Tensor) -> list[torch.Tensor]:
+        # RandomFeatures' banks, but on the band itself (no mean taken off: a flat band gives 0)
         pyramid = laplacian_pyramid(rgb01, max(self.bands) + 2)
-        return [gram(F.relu(torch.cat([F.conv2d(F.pad(pyramid[k], [w.shape[-1] // 2] * 4, mode="reflect"), w) for w in self.banks], 1)))
-                for k in self.bands]
+        return [gram(bank_features(pyramid[k], list(self.banks))) for k in self.bands]
 
 
 def stroke_loss(output_grams: list[torch.Tensor], painting_grams: list[torch.Tensor]) -> torch.Tensor:

@@ -136,14 +136,14 @@ class FineEdges(nn.Module):
 
     def __init__(self, sigmas: tuple[float, ...]) -> None:
         super().__init__()
-        self.kernels = [gaussian_kernel(s) for s in sigmas]
-        for i, k in enumerate(self.kernels):
-            self.register_buffer(f"k{i}", k.view(1, 1, 1, -1), persistent=False)
+        self.count = len(sigmas)
+        for i, s in enumerate(sigmas):
+            self.register_buffer(f"k{i}", gaussian_kernel(s).view(1, 1, 1, -1), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         lum = luminance(x)
         out = []
-        for i in range(len(self.kernels)):
+        for i in range(self.count):
             k = getattr(self, f"k{i}")
             r = k.shape[-1] // 2
             b = F.conv2d(F.pad(lum, (r, r, 0, 0), mode="replicate"), k)
