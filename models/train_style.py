@@ -62,6 +62,11 @@ class StyleTrainConfig:
     # first steps learn the identity by pixel L1 (cheap, no loss network): the perceptual loss then
     # starts from the photo, as Gatys starts from the content image, instead of from a grey field
     identity_steps: int = 200
+    # noise stability (Gupta et al. 2017): the output of the frame plus Gaussian noise of
+    # stability_noise grey levels held to the clean frame's, as (output change / noise)²; a camera's
+    # sensor noise is what makes a style's strokes flicker on still pixels. 0 = off
+    stability_weight: float = 0.0
+    stability_noise: float = 4.0
     seed: int = 0
     device: str = "auto"
     name: str = "style"
@@ -152,9 +157,17 @@ def _train(cfg: StyleTrainConfig, resume: bool, dist: Distributed) -> dict[str, 
         losses = criterion(y, x)
         parts.pop("identity_l1", None)
         parts.update(content=losses["content"].item(), style=losses["style"].item())
-        if criterion.config.stroke_weight:
-            parts["strokes"] = losses["strokes"].item()
-        return losses["total"]
+        for term, weight in (("strokes", criterion.config.stroke_weight), ("halo", criterion.config.halo_weight)):
+            if weight:
+                parts[term] = losses[term].item()
+        if not cfg.stability_weight:
+            return losses["total"]
+        sigma = cfg.stability_noise / 255.0
+        noise = torch.randn(x.shape, generator=torch.Generator().manual_seed(cfg.seed * 1_000_003 + run.step)) * sigma
+        y_noisy = net((x + noise.to(device)).clamp(0.0, 1.0) * 255.0) / 255.0
+        stability = F.mse_loss(y_noisy, y) / sigma**2
+        parts["stability"] = stability.item()
+        return losses["total"] + cfg.stability_weight * stability
 
     def after_step(step: int) -> None:
         if step % cfg.sample_every == 0 and val_images and dist.is_main:
@@ -182,6 +195,11 @@ def main(argv: list[str] | None = None) -> int:
                    "(e.g. models/checkpoints/NAME.pt); give --identity-steps 0 to fine-tune it")
     p.add_argument("--identity-steps", type=int, default=StyleTrainConfig.identity_steps,
                    help="pixel-L1 identity warm-up steps before the style loss")
+    p.add_argument("--stability-weight", type=float, default=StyleTrainConfig.stability_weight,
+                   help="hold the output of the frame plus camera-like noise to the clean frame's "
+                        "(against strokes that flicker on still pixels)")
+    p.add_argument("--stability-noise", type=float, default=StyleTrainConfig.stability_noise,
+                   help="that noise's standard deviation in grey levels (default: %(default)s)")
     add_run_args(p, steps=4000, lr=1e-3, batch=4, crop=256)
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -189,11 +207,14 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError(f"content folder {a.images} does not exist or is not a folder")
     if a.init is not None and not a.init.is_file():
         raise UserError(f"--init {a.init}: no such checkpoint")
+    if a.stability_weight and a.stability_noise <= 0:
+        raise UserError(f"--stability-noise must be above 0 grey levels, got {a.stability_noise}")
     cfg = StyleTrainConfig(
         style=a.style, out=a.out, images=a.images, width=a.width, res_blocks=a.res_blocks, loss_net=a.loss_net,
         vgg_weights=a.vgg_weights, steps=a.steps, batch_size=a.batch, crops=CropConfig(crop=a.crop, short_min=a.crop, short_max=2 * a.crop),
         lr=a.lr, loss=loss_options(a), random=random_features_options(a),
-        sample_every=a.sample_every, init=a.init, identity_steps=a.identity_steps, seed=a.seed, device=a.device, name=a.name or a.out.stem,
+        sample_every=a.sample_every, init=a.init, identity_steps=a.identity_steps,
+        stability_weight=a.stability_weight, stability_noise=a.stability_noise, seed=a.seed, device=a.device, name=a.name or a.out.stem,
     )
     train(cfg, a.resume)
     if distributed.main_process():

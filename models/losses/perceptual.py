@@ -21,7 +21,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from models.losses.bands import laplacian_pyramid, luminance_bands
-from models.networks.features import luminance
+from models.networks.features import gaussian_kernel, luminance
 from realtime.errors import UserError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -45,6 +45,20 @@ def tone_loss(output: torch.Tensor, content: torch.Tensor, scale: int) -> torch.
     content's: what zero-mean features cannot see (a halo, a glow, a darkened region)."""
     a, b = F.avg_pool2d(luminance(output), scale), F.avg_pool2d(luminance(content), scale)
     return F.mse_loss(a, b) / b.pow(2).mean().clamp_min(1e-12)
+
+
+def halo_loss(output: torch.Tensor, content: torch.Tensor, scale: int, surround: float) -> torch.Tensor:
+    """The lightness change ΔL = L(output) − L(content), averaged over ``scale``² blocks, minus its
+    own Gaussian blur of ``surround`` blocks: mean square, divided by the content's block
+    lightness's. A glow or a dark rim along an outline (a halo: 2-12 px wide, one side of an edge)
+    is all local change and costs it fully; a recolouring of the whole picture or a slow gradient
+    costs nothing (the tone term charges those too), and fine strokes average out in the blocks."""
+    change = F.avg_pool2d(luminance(output) - luminance(content), scale)
+    k = gaussian_kernel(surround).to(change)
+    r = k.numel() // 2
+    smooth = F.conv2d(F.pad(change, (r, r, 0, 0), mode="replicate"), k.view(1, 1, 1, -1))
+    smooth = F.conv2d(F.pad(smooth, (0, 0, r, r), mode="replicate"), k.view(1, 1, -1, 1))
+    return (change - smooth).pow(2).mean() / F.avg_pool2d(luminance(content), scale).pow(2).mean().clamp_min(1e-12)
 
 
 class VGG16Features(nn.Module):
@@ -204,6 +218,11 @@ class StyleLossConfig:
     # ``stroke_bands`` of a Laplacian pyramid, which the loss network's Gram matrices barely see); 0 = off
     stroke_weight: float = 0.0
     stroke_bands: tuple[int, ...] = (0, 1)
+    # the tone term also charges the style's even recolouring; this one only the lightness change
+    # that differs from its surroundings (halo_loss: tone_scale² blocks against a blur of
+    # halo_surround blocks, 32 px at the defaults), so it can be weighed high; 0 = off
+    halo_weight: float = 0.0
+    halo_surround: float = 4.0
 
 
 class StyleLoss(nn.Module):
@@ -241,10 +260,11 @@ class StyleLoss(nn.Module):
         tv = total_variation(inside) if c.tv_weight else output.new_zeros(())
         tone = tone_loss(inside, content, c.tone_scale) if c.tone_weight else output.new_zeros(())
         strokes = stroke_loss(self.strokes(inside), self.stroke_grams) if self.strokes is not None else output.new_zeros(())
+        halo = halo_loss(inside, content, c.tone_scale, c.halo_surround) if c.halo_weight else output.new_zeros(())
         total = (c.content_weight * content_loss + c.style_weight * style_loss + c.tv_weight * tv + c.range_weight * range_loss
-                 + c.tone_weight * tone + c.stroke_weight * strokes)
+                 + c.tone_weight * tone + c.stroke_weight * strokes + c.halo_weight * halo)
         return {"total": total, "content": content_loss, "style": style_loss, "tv": tv, "range": range_loss, "tone": tone,
-                "strokes": strokes}
+                "strokes": strokes, "halo": halo}
 
 
 # --loss-net NAME -> the MediaPipe model (models/losses/tflite_net.py): its stage outputs at strides 2, 4, 8, 16
@@ -310,6 +330,9 @@ def add_loss_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tv-weight", type=float, default=d.tv_weight)
     p.add_argument("--tone-weight", type=float, default=d.tone_weight,
                    help="lightness over 8×8 blocks kept to the content's (against halos the random features cannot see)")
+    p.add_argument("--halo-weight", type=float, default=d.halo_weight,
+                   help="lightness change that differs from its surroundings (8-px blocks against a 32-px blur) held "
+                        "to zero: a glow or dark rim along outlines, not the style's even recolouring")
     p.add_argument("--stroke-weight", type=float, default=d.stroke_weight,
                    help="ask for the painting's texture in the output's fine bands (--stroke-bands; Gram matrices of "
                         "random filters on each band): strokes the loss network's Gram matrices barely see")
@@ -324,7 +347,7 @@ def loss_options(a: argparse.Namespace) -> StyleLossConfig:
     d = StyleLossConfig()
     content, style = STACKED_LAYERS if a.loss_net in STACKED_LOSS_NETS else (d.content_layers, d.style_layers)
     return StyleLossConfig(content_weight=a.content_weight, style_weight=a.style_weight, tv_weight=a.tv_weight,
-                           tone_weight=a.tone_weight, stroke_weight=a.stroke_weight,
+                           tone_weight=a.tone_weight, stroke_weight=a.stroke_weight, halo_weight=a.halo_weight,
                            stroke_bands=layer_list(a.stroke_bands, "--stroke-bands") or d.stroke_bands,
                            content_layers=layer_list(a.content_layers, "--content-layers") or content,
                            style_layers=layer_list(a.style_layers, "--style-layers") or style)

@@ -159,3 +159,25 @@ def test_init_fine_tunes_a_trained_network_and_a_wrong_shape_says_so(tmp_path, p
     with pytest.raises(UserError, match="--init .*no such checkpoint"):
         train_style_main(["--style", str(first.style), "--images", str(photo_folder), "--out", str(tmp_path / "x.pt"),
                           "--init", str(tmp_path / "missing.pt")])
+
+
+def test_the_stability_term_makes_the_network_answer_camera_noise_less(tmp_path, photo_folder):
+    """Same start, same steps: with the noise-stability term the trained network's output moves
+    less when the frame gets camera-like noise, and the checkpoint records the term."""
+    def noise_response(cfg: StyleTrainConfig) -> float:
+        model, _, _ = load_checkpoint(cfg.out)
+        x = torch.rand(4, 3, 48, 48, generator=torch.Generator().manual_seed(1))
+        noisy = (x + torch.randn(x.shape, generator=torch.Generator().manual_seed(2)) * 8 / 255).clamp(0, 1)
+        with torch.no_grad():
+            return float((model(noisy * 255) - model(x * 255)).pow(2).mean().sqrt())
+
+    plain = tiny_style_config(tmp_path, photo_folder, steps=20)
+    train(plain)
+    steady = replace(plain, out=tmp_path / "steady.pt", stability_weight=20.0, stability_noise=8.0)
+    train(steady)
+    assert noise_response(steady) < 0.7 * noise_response(plain)
+    meta = read_checkpoint(steady.out)["meta"]
+    assert meta["stability_loss"] > 0 and "stability_loss" not in read_checkpoint(plain.out)["meta"]
+    with pytest.raises(UserError, match="--stability-noise must be above 0"):
+        train_style_main(["--style", str(plain.style), "--images", str(photo_folder), "--out", str(tmp_path / "x.pt"),
+                          "--stability-weight", "1", "--stability-noise", "0"])

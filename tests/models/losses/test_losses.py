@@ -128,3 +128,30 @@ def test_the_stroke_term_asks_for_the_paintings_fine_texture_not_just_its_energy
     on = StyleLoss(RandomFeatures(RandomFeaturesConfig(maps=8)), painting, StyleLossConfig(stroke_weight=2.0))(content, content)
     assert off["strokes"].item() == 0 and on["strokes"].item() > 0
     assert on["total"].item() == pytest.approx(off["total"].item() + 2.0 * on["strokes"].item(), rel=1e-5)
+
+
+def test_the_halo_term_charges_a_glow_not_an_even_recolouring_or_fine_strokes():
+    """The tone term charges every lightness change, the style's even brightening included, so
+    it cannot be weighed high; the halo term only charges the change that differs from its
+    32-px surroundings: a glow along an outline, not a brighter picture, and 2-px dabs of the same
+    RMS change far less (their 8×8 block means keep a quarter of their amplitude)."""
+    import numpy as np
+
+    from models.losses.perceptual import StyleLossConfig, halo_loss, tone_loss
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(1, 3, 160, 160, generator=g) * 0.2 + 0.4
+    x[..., 50:110, 50:110] = 0.15
+    yy, xx = torch.meshgrid(torch.arange(160.0), torch.arange(160.0), indexing="ij")
+    ring = torch.exp(-(((xx - 80).abs().maximum((yy - 80).abs()) - 36) ** 2) / (2 * 4.0**2))  # 2-12 px outside
+    strokes = torch.from_numpy(np.random.default_rng(0).choice([-1.0, 1.0], (80, 80)).astype(np.float32))
+    strokes = strokes.repeat_interleave(2, 0).repeat_interleave(2, 1)  # 2-px dabs
+    changes = {name: d / d.pow(2).mean().sqrt() * 0.05 for name, d in
+               (("glow", ring), ("brighter", torch.ones(160, 160)), ("strokes", strokes))}
+    halo = {k: float(halo_loss((x + d).clamp(0, 1), x, 8, 4.0)) for k, d in changes.items()}
+    tone = {k: float(tone_loss((x + d).clamp(0, 1), x, 8)) for k, d in changes.items()}
+    assert halo["brighter"] < 1e-6 < tone["brighter"]
+    assert halo["glow"] > 5 * halo["strokes"]
+    assert halo["glow"] > 0.1 * tone["glow"]
+    loss = StyleLoss(RandomFeatures(), x, StyleLossConfig(halo_weight=1.0))((x + changes["glow"]).clamp(0, 1), x)
+    assert float(loss["halo"]) == pytest.approx(halo["glow"], rel=1e-4)
