@@ -1,6 +1,7 @@
 """Whether a cloned filter keeps its teacher's look, not only its average: detail band by band.
 
     python -m benchmarks.clone_detail [--filter cartoon sketch oil watercolor aged] [--variants full fast]
+        [--candidates DIR]   # DIR/NAME.onnx, DIR/NAME.fast.onnx: networks not released yet
 
 For each held-out photo and video frame (``--holdout``; videos every 15th frame) at ``--short``
 px short side, each teacher style with its latent code (a style's index among its teacher's
@@ -230,11 +231,15 @@ def face_network(spec: str, variant: str) -> FaceApply:
     return apply
 
 
-def network(spec: str, variant: str) -> Apply | FaceApply:
-    return face_network(spec, variant) if spec in FACE_FILTERS else bundled(spec, variant)[0]
+def network(spec: str, variant: str, candidates: Path | None = None) -> Apply | FaceApply:
+    """The bundled filter's ``variant``, or the candidate file for it in ``candidates``
+    (NAME.onnx for full, NAME.fast.onnx for fast) when there is one."""
+    file = candidates / f"{spec}{'' if variant == 'full' else '.' + variant}.onnx" if candidates is not None else None
+    runs, as_variant = (str(file), "full") if file is not None and file.is_file() else (spec, variant)
+    return face_network(runs, as_variant) if spec in FACE_FILTERS else bundled(runs, as_variant)[0]
 
 
-def score(subject: Subject, variants: list[str]) -> tuple[list[dict[str, Any]], dict[str, list[np.ndarray]]]:
+def score(subject: Subject, variants: list[str], candidates: Path | None = None) -> tuple[list[dict[str, Any]], dict[str, list[np.ndarray]]]:
     """Rows for the 50 % blend and each variant, and each variant's outputs on the sheet photo (per style)."""
     from realtime.imaging import blend
 
@@ -245,7 +250,7 @@ def score(subject: Subject, variants: list[str]) -> tuple[list[dict[str, Any]], 
             blends[i].add(photo, t, blend(t, photo, 0.5))
     rows += [row(subject.filter, BLEND, style, None, s) for style, s in zip(subject.styles, blends)]
     for variant in variants:
-        apply = network(subject.filter, variant)
+        apply = network(subject.filter, variant, candidates)
         scores = [Scores() for _ in subject.styles]
         for j, (photo, outs) in enumerate(tqdm(list(zip(subject.photos, subject.teachers)), desc=f"{subject.filter} {variant}",
                                                unit="image", leave=False)):
@@ -412,11 +417,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sheet", default="skimage__astronaut", help="file stem of the picture on the contact sheet "
                    "(default: %(default)s, public domain; the first picture when it is not held out)")
     p.add_argument("--out", type=Path, default=RESULTS / "clone-detail-cpu")
+    p.add_argument("--candidates", type=Path,
+                   help="a folder of NAME.onnx and/or NAME.fast.onnx files measured instead of the bundled full or fast "
+                        "NAME: a network not released yet (python -m export onnx runs/NAME.pt -o DIR/NAME.onnx)")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     unknown = [f for f in a.filter if f not in FILTERS]
     if unknown:
         raise UserError(f"no teacher for {', '.join(unknown)}: cloned filters are {', '.join(FILTERS)}")
+    if a.candidates is not None and not a.candidates.is_dir():
+        raise UserError(f"--candidates {a.candidates}: no such folder")
     problems = below_minimum(a, (("short", 2 ** (LEVELS + 1)),))
     if problems:
         raise UserError("; ".join(problems))
@@ -429,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
     for spec in dict.fromkeys(a.filter):
         subject = face_subject(spec, data, a.holdout, a.sheet) if spec in FACE_FILTERS else pixel_subject(spec, pictures, sheet)
         crops = len(subject.photos) if spec in FACE_FILTERS else crops
-        found, outputs[spec] = score(subject, variants)
+        found, outputs[spec] = score(subject, variants, a.candidates)
         rows += found
         subjects.append(subject)
     report = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "holdout": list(a.holdout), "pictures": len(pictures),

@@ -124,3 +124,27 @@ def test_bad_arguments_are_one_line(capsys, tmp_path, photo_folder):
     assert_one_line(code, capsys.readouterr().err, "none of nobody is under")
     code = run_cli(lambda: main(["--filter", "aged", "--data", str(photo_folder), "--holdout", "img0", "--out", str(tmp_path)]))
     assert_one_line(code, capsys.readouterr().err, "no face", "leave aged out of --filter")
+    code = run_cli(lambda: main(["--filter", "cartoon", "--candidates", str(tmp_path / "none")]))
+    assert_one_line(code, capsys.readouterr().err, "--candidates", "no such folder")
+
+
+def test_candidates_are_measured_in_place_of_the_bundled_files(tmp_path, photo_folder):
+    """A network not released yet: DIR/NAME.fast.onnx is scored as the fast variant (here the
+    bundled full network under the fast name, so its fast rows equal the full rows)."""
+    import shutil
+
+    from realtime.filters.registry import bundled_filters
+
+    candidates = tmp_path / "cand"
+    candidates.mkdir()
+    shutil.copy(bundled_filters()["sketch"], candidates / "sketch.fast.onnx")
+    args = ["--filter", "sketch", "--data", str(photo_folder), "--holdout", "img0", "--short", "128"]
+    assert main([*args, "--variants", "full", "fast", "--candidates", str(candidates), "--out", str(tmp_path / "c")]) == 0
+    rows = json.loads((tmp_path / "c" / "report.json").read_text())["rows"]
+    full = {r["style"]: r for r in rows if r["variant"] == "full"}
+    fast = {r["style"]: r for r in rows if r["variant"] == "fast"}
+    assert set(fast) == {"graphite", "charcoal", "coloured"}
+    assert all(fast[s]["gain"] == full[s]["gain"] and fast[s]["l1_ratio"] == full[s]["l1_ratio"] for s in fast)
+    assert main([*args, "--variants", "fast", "--out", str(tmp_path / "b")]) == 0
+    bundled = {r["style"]: r for r in json.loads((tmp_path / "b" / "report.json").read_text())["rows"] if r["variant"] == "fast"}
+    assert any(bundled[s]["gain"] != fast[s]["gain"] for s in fast), "without --candidates: the bundled student"
