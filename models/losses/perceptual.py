@@ -21,7 +21,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from models.losses.bands import laplacian_pyramid, luminance_bands
-from models.networks.features import gaussian_kernel, luminance
+from models.networks.features import gaussian_kernel, luminance, separable_blur
 from realtime.errors import UserError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -54,10 +54,7 @@ def halo_loss(output: torch.Tensor, content: torch.Tensor, scale: int, surround:
     is all local change and costs it fully; a recolouring of the whole picture or a slow gradient
     costs nothing (the tone term charges those too), and fine strokes average out in the blocks."""
     change = F.avg_pool2d(luminance(output) - luminance(content), scale)
-    k = gaussian_kernel(surround).to(change)
-    r = k.numel() // 2
-    smooth = F.conv2d(F.pad(change, (r, r, 0, 0), mode="replicate"), k.view(1, 1, 1, -1))
-    smooth = F.conv2d(F.pad(smooth, (0, 0, r, r), mode="replicate"), k.view(1, 1, -1, 1))
+    smooth = separable_blur(change, gaussian_kernel(surround).to(change))
     return (change - smooth).pow(2).mean() / F.avg_pool2d(luminance(content), scale).pow(2).mean().clamp_min(1e-12)
 
 

@@ -34,6 +34,14 @@ def gaussian_kernel(sigma: float) -> torch.Tensor:
     return k / k.sum()
 
 
+def separable_blur(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """``x`` (N×1×H×W) blurred by the 1-D ``kernel`` along rows, then columns; replicate border."""
+    k = kernel.reshape(1, 1, 1, -1)
+    r = k.shape[-1] // 2
+    x = F.conv2d(F.pad(x, (r, r, 0, 0), mode="replicate"), k)
+    return F.conv2d(F.pad(x, (0, 0, r, r), mode="replicate"), k.transpose(2, 3))
+
+
 class EdgeFeatures(nn.Module):
     """Fixed (not learned) difference-of-Gaussians channels of the lightness: surround − centre,
     positive where a pixel is darker than its neighbourhood. Separable convs, replicate border."""

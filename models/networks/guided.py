@@ -24,7 +24,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from models.networks.features import ToneFeatures, gaussian_kernel, luminance, to_grey
+from models.networks.features import ToneFeatures, gaussian_kernel, luminance, separable_blur, to_grey
 from models.networks.registry import arch_name, build_model, register
 
 @dataclass
@@ -144,10 +144,7 @@ class FineEdges(nn.Module):
         lum = luminance(x)
         out = []
         for i in range(self.count):
-            k = getattr(self, f"k{i}")
-            r = k.shape[-1] // 2
-            b = F.conv2d(F.pad(lum, (r, r, 0, 0), mode="replicate"), k)
-            b = F.conv2d(F.pad(b, (0, 0, r, r), mode="replicate"), k.transpose(2, 3))
+            b = separable_blur(lum, getattr(self, f"k{i}"))
             out.append((b - lum) * 10.0)
         return torch.cat(out, dim=1)
 
