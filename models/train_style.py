@@ -146,10 +146,19 @@ def _train(cfg: StyleTrainConfig, resume: bool, dist: Distributed) -> dict[str, 
     samples = cfg.out.with_suffix("")
     parts: dict[str, float] = {}
 
+    def noisy(x: torch.Tensor) -> torch.Tensor:
+        """``x`` plus the stability term's camera-like noise (fixed per step and seed)."""
+        g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + run.step)
+        return (x + (torch.randn(x.shape, generator=g) * cfg.stability_noise / 255.0).to(x.device)).clamp(0.0, 1.0)
+
     def train_step() -> torch.Tensor:
         x = dist.draw(lambda size, rng: content_batch(train_images, cfg.crops, size, rng), run.rng, cfg.batch_size,
                       run.step, cfg.seed).to(device)
-        y = net(x * 255.0) / 255.0
+        steady = bool(cfg.stability_weight) and run.step >= cfg.identity_steps
+        # the noisy copy rides in the same batch: one forward (DDP allows one a step; the
+        # network's instance norm keeps each picture's output its own)
+        out = net((torch.cat([x, noisy(x)]) if steady else x) * 255.0) / 255.0
+        y = out[: len(x)]
         if run.step < cfg.identity_steps:
             l1 = F.l1_loss(y, x)
             parts["identity_l1"] = l1.item()
@@ -160,12 +169,9 @@ def _train(cfg: StyleTrainConfig, resume: bool, dist: Distributed) -> dict[str, 
         for term, weight in (("strokes", criterion.config.stroke_weight), ("halo", criterion.config.halo_weight)):
             if weight:
                 parts[term] = losses[term].item()
-        if not cfg.stability_weight:
+        if not steady:
             return losses["total"]
-        sigma = cfg.stability_noise / 255.0
-        noise = torch.randn(x.shape, generator=torch.Generator().manual_seed(cfg.seed * 1_000_003 + run.step)) * sigma
-        y_noisy = net((x + noise.to(device)).clamp(0.0, 1.0) * 255.0) / 255.0
-        stability = F.mse_loss(y_noisy, y) / sigma**2
+        stability = F.mse_loss(out[len(x):], y) / (cfg.stability_noise / 255.0) ** 2
         parts["stability"] = stability.item()
         return losses["total"] + cfg.stability_weight * stability
 
