@@ -234,7 +234,10 @@ def face_network(spec: str, variant: str) -> FaceApply:
 def network(spec: str, variant: str, candidates: Path | None = None) -> Apply | FaceApply:
     """The bundled filter's ``variant``, or the candidate file for it in ``candidates``
     (NAME.onnx for full, NAME.fast.onnx for fast) when there is one."""
-    file = candidates / f"{spec}{'' if variant == 'full' else '.' + variant}.onnx" if candidates is not None else None
+    from realtime.filters.onnx_format import variant_path
+
+    full = candidates / f"{spec}.onnx" if candidates is not None else None
+    file = full if full is None or variant == "full" else variant_path(full, variant)
     runs, as_variant = (str(file), "full") if file is not None and file.is_file() else (spec, variant)
     return face_network(runs, as_variant) if spec in FACE_FILTERS else bundled(runs, as_variant)[0]
 
