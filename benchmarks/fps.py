@@ -77,9 +77,10 @@ def model_only(path: Path, provider: str, hw: tuple[int, int], runs: int) -> dic
 
 
 def frame_io_ms(hw: tuple[int, int], runs: int = 20) -> float:
-    """ONNX Runtime time of the frame conversion realtime adds to every graph (uint8 BGR in and
-    out, NaN checksum), measured alone around an identity model at ``hw``: the part of each
-    filter's session.run that is not the network."""
+    """ONNX Runtime time of the frame conversion realtime adds to every graph (uint8 RGB planes
+    to float and back, NaN checksum), measured alone around an identity model at ``hw``: the part
+    of each filter's session.run that is not the network (the planes' split and merge run on the
+    host, outside session.run, and count in the loop's non-inference time)."""
     import onnxruntime as ort
     from onnx import TensorProto, helper
 
@@ -89,7 +90,7 @@ def frame_io_ms(hw: tuple[int, int], runs: int = 20) -> float:
     identity = helper.make_model(helper.make_graph([helper.make_node("Identity", ["input"], ["output"])], "identity", io[:1], io[1:]),
                                  opset_imports=[helper.make_opsetid("", 17)])
     session = ort.InferenceSession(with_frame_io(identity, "input", 1.0).SerializeToString(), providers=["CPUExecutionProvider"])
-    feed = {FRAME_IN: np.random.randint(0, 256, (1, *hw, 3), np.uint8)}
+    feed = {FRAME_IN: np.random.randint(0, 256, (1, 3, *hw), np.uint8)}
     return round(median_ms(lambda: session.run(None, feed), runs), 2)
 
 

@@ -367,7 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--filters", nargs="+", metavar="NAME", help="bundled or installed filter names, or .onnx files (default: every bundled filter)")
     sp.add_argument("--variant", choices=("full", "fast"), default="full", help="the full model or its fast student NAME.fast.onnx (default full)")
     sp.add_argument("--graph", choices=("frame", "float"), default="frame",
-                    help="frame: uint8 1xHxWx3 BGR in and out (default); float: the filter's float32 Nx3xHxW graph")
+                    help="frame: uint8 1x3xHxW RGB planes in and out (default); float: the filter's float32 Nx3xHxW graph")
     sp.add_argument("--fp16", action="store_true", help="TensorRT builds FP16 engines (precision_mode FP16; default FP32)")
     sp.add_argument("--engine-cache", default="/trt_cache", metavar="PATH", help="TensorRT engine cache folder inside the server (default /trt_cache)")
     sp.add_argument("--replace", action="store_true", help="write models that are already in REPO again")

@@ -15,7 +15,7 @@ dim, the TensorRT accelerator's parameter names and values). Every problem is on
 
 What is written, per filter (``REPO/NAME/config.pbtxt`` + ``REPO/NAME/1/model.onnx``):
 
-* the uint8 frame graph (:mod:`realtime.filters.frame_graph`: 1xHxWx3 BGR bytes in and out, a
+* the uint8 frame graph (:mod:`realtime.filters.frame_graph`: 1x3xHxW RGB planes in and out, a
   640x480 frame is 0.9 MB on the wire instead of 3.7 MB as float32) or the plain float graph;
 * ``max_batch_size: 0``: the frame graph's ``checksum`` is a scalar and a ``latent`` input is
   ``[1]``, so neither can carry Triton's batch dim, and frames of different sizes cannot be

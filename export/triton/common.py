@@ -108,7 +108,7 @@ class ModelIO:
 
 @dataclass(frozen=True)
 class WriteOptions:
-    graph: str = "frame"  # frame: uint8 1xHxWx3 BGR in and out; float: the filter's own N×3×H×W graph
+    graph: str = "frame"  # frame: uint8 1x3xHxW RGB planes in and out; float: the filter's own N×3×H×W graph
     variant: str = "full"  # full, or fast (NAME.fast.onnx, the light student)
     fp16: bool = False  # TensorRT precision_mode FP16 (else FP32); the file keeps float32 I/O either way
     engine_cache: str = SERVER_CACHE

@@ -37,8 +37,7 @@ def run_on_cpu(folder: Path, hw: tuple[int, int]) -> dict[str, tuple[int, ...]]:
         dims = model_dims(config, t)
         if config.max_batch_size > 0:
             dims = [1, *dims]
-        model = io.inputs.get(t.name)
-        feeds[t.name] = np.zeros(_concrete(dims, model.dims if model else None, hw, io.size_multiple),
+        feeds[t.name] = np.zeros(_concrete(dims, hw, io.size_multiple),
                                  TRITON_TO_NUMPY[DataType.Name(t.data_type)])
         if feeds[t.name].dtype == np.uint8:
             feeds[t.name][...] = np.arange(feeds[t.name].size, dtype=np.int64).reshape(feeds[t.name].shape) % 251
@@ -60,13 +59,12 @@ def run_on_cpu(folder: Path, hw: tuple[int, int]) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def _concrete(dims: list[int], model: tuple[int, ...] | None, hw: tuple[int, int], multiple: int) -> tuple[int, ...]:
-    """Sizes for the -1 dims of an input: the image's H and W (NHWC when the last dim is 3,
-    else NCHW) from ``hw`` rounded up to ``multiple``; any other -1 is 1."""
+def _concrete(dims: list[int], hw: tuple[int, int], multiple: int) -> tuple[int, ...]:
+    """Sizes for the -1 dims of an input: the image's H and W (N×3×H×W: both graphs) from
+    ``hw`` rounded up to ``multiple``; any other -1 is 1."""
     shape = list(dims)
     if len(shape) == 4:
-        axes = (1, 2) if shape[3] == 3 or (model and model[3] == 3) else (2, 3)
-        for axis, side in zip(axes, hw):
+        for axis, side in zip((2, 3), hw):
             if shape[axis] == -1:
                 shape[axis] = -(-side // multiple) * multiple
     return tuple(1 if d == -1 else d for d in shape)

@@ -62,7 +62,7 @@ def _profile_shapes(image: Tensor, multiple: int) -> dict[str, str] | None:
     dims = image.dims or ()
     if len(dims) != 4:
         return None
-    axes = (1, 2) if dims[3] == 3 else (2, 3)  # NHWC frame graph, NCHW float graph
+    axes = (2, 3)  # both graphs are N×3×H×W: the frame graph's uint8 planes, the float graph
     if dims[axes[0]] > 0 and dims[axes[1]] > 0:
         return None
     out = {}
@@ -128,7 +128,7 @@ def write_model(repo: Path, name: str, source: Path, options: WriteOptions) -> P
     c = info.contract
     latent = ("; input latent (int64 [1]) picks the look: " + ", ".join(f"{i} {n}" for i, n in enumerate(c.latent_names))
               if c.latent_codes else "")
-    fmt = ("frame: uint8 1xHxWx3 BGR in, frame_out: uint8 BGR out, checksum: float sum of the image (finite unless the model broke)"
+    fmt = ("frame: uint8 1x3xHxW RGB planes in, frame_out: the same out, checksum: float sum of the image (finite unless the model broke)"
            if options.graph == "frame" else f"{image}: float32 Nx3xHxW RGB in the range {c.input_range}, output the same")
     header = [f"Written by realtime-export triton from {source.name} ({options.variant} variant, {options.graph} graph, "
               f"TensorRT {precision}).",

@@ -43,15 +43,15 @@ def cache_dir() -> Path:
 
 @dataclass(frozen=True)
 class ShapeProfile:
-    """TensorRT optimisation profile for the ``frame`` input realtime feeds (uint8 1×H×W×3,
-    see :mod:`realtime.filters.frame_graph`)."""
+    """TensorRT optimisation profile for the ``frame`` input realtime feeds (uint8 1×3×H×W RGB
+    planes, see :mod:`realtime.filters.frame_graph`)."""
 
     min_hw: tuple[int, int] = (64, 64)
     opt_hw: tuple[int, int] = (480, 640)
     max_hw: tuple[int, int] = (1088, 1920)
 
     def option(self, hw: tuple[int, int], name: str = "frame") -> str:
-        return f"{name}:1x{hw[0]}x{hw[1]}x3"
+        return f"{name}:1x3x{hw[0]}x{hw[1]}"
 
 
 def engine_prefix(label: str, data: bytes) -> str:

@@ -58,15 +58,15 @@ def test_written_repository_passes_and_declares_what_the_model_takes(repo):
     config = parsed(repo / "cartoon_fast")
     assert (config.name, config.backend, config.max_batch_size) == ("cartoon_fast", "onnxruntime", 0)
     frame, latent = config.input
-    assert (frame.name, list(frame.dims), latent.name, list(latent.dims)) == ("frame", [1, -1, -1, 3], "latent", [1])
-    assert [(o.name, list(o.dims)) for o in config.output] == [("frame_out", [-1, -1, -1, 3]), ("checksum", [1])]
+    assert (frame.name, list(frame.dims), latent.name, list(latent.dims)) == ("frame", [1, 3, -1, -1], "latent", [1])
+    assert [(o.name, list(o.dims)) for o in config.output] == [("frame_out", [-1, 3, -1, -1]), ("checksum", [1])]
     (trt,) = config.optimization.execution_accelerators.gpu_execution_accelerator
     params = dict(trt.parameters)
     assert trt.name == "tensorrt" and params["precision_mode"] == "FP32"
     assert params["trt_engine_cache_enable"] == "1" and params["trt_engine_cache_path"] == triton.SERVER_CACHE
     # cartoon's student takes multiples of 12: the profile sits on that grid
     assert (params["trt_profile_min_shapes"], params["trt_profile_opt_shapes"], params["trt_profile_max_shapes"]) == (
-        "frame:1x72x72x3", "frame:1x480x648x3", "frame:1x1080x1920x3")
+        "frame:1x3x72x72", "frame:1x3x480x648", "frame:1x3x1080x1920")
     assert re.fullmatch(r"cartoon_fast_FP32_[0-9a-f]{16}", params["trt_engine_cache_prefix"])
 
 
@@ -75,12 +75,12 @@ def test_written_models_run_on_onnxruntime_at_the_declared_shapes(repo, hw):
     import onnxruntime as ort
 
     candy = triton.run_on_cpu(repo / "candy_fast", hw)
-    assert candy == {"frame_out": (1, *hw, 3), "checksum": ()}
+    assert candy == {"frame_out": (1, 3, *hw), "checksum": ()}
     cartoon = triton.run_on_cpu(repo / "cartoon_fast", hw)  # rounded up to its multiple of 12
-    assert cartoon["frame_out"] == (1, -(-hw[0] // 12) * 12, -(-hw[1] // 12) * 12, 3)
+    assert cartoon["frame_out"] == (1, 3, -(-hw[0] // 12) * 12, -(-hw[1] // 12) * 12)
     # the frame graph is a filter: a real frame comes back changed, finite, uint8
     session = ort.InferenceSession(str(repo / "candy_fast" / "1" / "model.onnx"), providers=["CPUExecutionProvider"])
-    frame = np.random.default_rng(0).integers(0, 256, (1, *hw, 3), dtype=np.uint8)
+    frame = np.random.default_rng(0).integers(0, 256, (1, 3, *hw), dtype=np.uint8)
     out, checksum = session.run(["frame_out", "checksum"], {"frame": frame})
     assert out.dtype == np.uint8 and out.shape == frame.shape and np.isfinite(checksum)
     assert np.abs(out.astype(int) - frame).mean() > 5
@@ -103,8 +103,8 @@ def test_a_file_by_path_is_served_under_its_contract_name(tmp_path, monkeypatch,
     (folder,) = triton.write_repository(tmp_path / "repo", [str(src)], triton.WriteOptions())
     assert folder.name == "warm"
     assert triton.check_repository(tmp_path / "repo").problems == []
-    assert list(parsed(folder).input[0].dims) == [1, -1, -1, 3]
-    assert triton.run_on_cpu(folder, (480, 640))["frame_out"] == (1, 480, 640, 3)
+    assert list(parsed(folder).input[0].dims) == [1, 3, -1, -1]
+    assert triton.run_on_cpu(folder, (480, 640))["frame_out"] == (1, 3, 480, 640)
     odd = make_onnx_filter(tmp_path / "odd.onnx", props={"filter.name": "my look"})
     code, _, err = run_export(monkeypatch, capsys, "triton", tmp_path / "repo2", "--filters", odd)
     assert_one_line(code, err, "not a usable Triton model name")
@@ -113,7 +113,7 @@ def test_a_file_by_path_is_served_under_its_contract_name(tmp_path, monkeypatch,
 def test_cli_writes_checks_and_runs(tmp_path, monkeypatch, capsys):
     code, out, err = run_export(monkeypatch, capsys, "triton", tmp_path / "repo", "--filters", "candy", "--variant", "fast", "--run")
     assert code == 0, err
-    assert "wrote" in out and "ran candy_fast on the CPU at 640x480: frame_out [1, 480, 640, 3]" in out
+    assert "wrote" in out and "ran candy_fast on the CPU at 640x480: frame_out [1, 3, 480, 640]" in out
     assert "1 model in" in out and "tritonserver --model-repository=/models" in out
     code, out, err = run_export(monkeypatch, capsys, "triton", tmp_path / "repo", "--check")
     assert code == 0 and "pass Triton's model-config schema" in out, err
@@ -123,7 +123,7 @@ def test_broken_repository_gives_one_line_per_problem(repo, tmp_path, monkeypatc
     broken = copy_of(repo, tmp_path)
     cfg = broken / "candy_fast" / "config.pbtxt"
     edit(cfg, "data_type: TYPE_UINT8", "data_type: TYPE_FP32")  # wrong data type (frame)
-    edit(cfg, "dims: [ -1, -1, -1, 3 ]", "dims: [ -1, -1, 3 ]")  # wrong rank (frame_out)
+    edit(cfg, "dims: [ -1, 3, -1, -1 ]", "dims: [ 3, -1, -1 ]")  # wrong rank (frame_out)
     edit(cfg, 'name: "candy_fast"', 'name: "candy"')  # wrong name
     cfg = broken / "cartoon_fast" / "config.pbtxt"
     edit(cfg, "max_batch_size: 0", "max_batch_size: 0\nmax_batchsize: 4")  # unknown field
@@ -137,7 +137,7 @@ def test_broken_repository_gives_one_line_per_problem(repo, tmp_path, monkeypatc
     expected = [
         ("candy_fast/config.pbtxt:", "is not the folder's name \"candy_fast\""),
         ("candy_fast/config.pbtxt:", "input 'frame' is TYPE_FP32 in the config, the model's is TYPE_UINT8"),
-        ("candy_fast/config.pbtxt:", "output 'frame_out' has rank 3 in the config [ -1, -1, 3 ], the model's is rank 4"),
+        ("candy_fast/config.pbtxt:", "output 'frame_out' has rank 3 in the config [ 3, -1, -1 ], the model's is rank 4"),
         ("cartoon_fast/config.pbtxt:8:1:", 'no field named "max_batchsize"; did you mean max_batch_size?'),
         ("cartoon_fast/config.pbtxt:", "no value named TYPE_INT46; did you mean TYPE_INT64?"),
         ("cartoon_fast/config.pbtxt:", "no value named KIND_GPUU; did you mean KIND_GPU?"),
@@ -157,7 +157,7 @@ def test_engine_cache_profile_and_batching_mistakes(repo, tmp_path):
     edit(cfg, '"precision_mode" value: "FP32"', '"precision_mode" value: "FP8"')
     cfg = broken / "cartoon_fast" / "config.pbtxt"
     edit(cfg, "max_batch_size: 0", "max_batch_size: 4")
-    edit(cfg, "dims: [ 1, -1, -1, 3 ]", "dims: [ -1, -1, 3 ]")
+    edit(cfg, "dims: [ 1, 3, -1, -1 ]", "dims: [ 3, -1, -1 ]")
     # a retrained model (same graph, other weights) dropped in place: its engine must not come from the cache
     model = onnx.load(str(broken / "candy_fast" / "1" / "model.onnx"))
     weights = next(t for t in model.graph.initializer if t.data_type == onnx.TensorProto.FLOAT and t.raw_data)
@@ -171,7 +171,7 @@ def test_engine_cache_profile_and_batching_mistakes(repo, tmp_path):
     assert "'frame' is in trt_profile_min_shapes but not in all three profile shapes" in joined
     assert "the TensorRT profile names 'image', which is not a model input" not in joined  # min names frame: opt is the odd one
     assert "input 'latent': max_batch_size 4 needs a dynamic first (batch) dim" in joined
-    assert "output 'frame_out' has rank 5 in the config [ -1, -1, -1, -1, 3 ] (max_batch_size > 0 adds the batch dim" in joined
+    assert "output 'frame_out' has rank 5 in the config [ -1, -1, 3, -1, -1 ] (max_batch_size > 0 adds the batch dim" in joined
     assert "changed since this config was written" in joined
     assert "model input 'latent'" not in joined and len(messages) == 6, joined
 
@@ -186,7 +186,7 @@ def test_check_accepts_a_user_edited_repository(repo, tmp_path, monkeypatch, cap
     config = parsed(folder)
     config.instance_group[0].count = 2
     del config.input[0].dims[:]
-    config.input[0].dims.extend([1, 480, 640, 3])
+    config.input[0].dims.extend([1, 3, 480, 640])
     params = config.optimization.execution_accelerators.gpu_execution_accelerator[0].parameters
     for key in triton.PROFILE_KEYS:
         del params[key]
@@ -199,9 +199,9 @@ def test_check_accepts_a_user_edited_repository(repo, tmp_path, monkeypatch, cap
     assert code == 0, err
     assert "2 models in" in out and "candy_fast, cartoon_fast" in out
     notes = [line for line in err.splitlines() if ": note: " in line]
-    assert len(notes) == 1 and "input 'frame' dims 1, 2 fixed to 480, 640" in notes[0], err
+    assert len(notes) == 1 and "input 'frame' dims 2, 3 fixed to 480, 640" in notes[0], err
     assert "Triton will refuse requests of other sizes" in notes[0]
-    assert triton.run_on_cpu(folder, (100, 100))["frame_out"] == (1, 480, 640, 3)  # the config's fixed size wins
+    assert triton.run_on_cpu(folder, (100, 100))["frame_out"] == (1, 3, 480, 640)  # the config's fixed size wins
 
 
 def test_bad_command_lines_are_one_line(repo, tmp_path, monkeypatch, capsys):

@@ -56,7 +56,7 @@ def test_the_rewritten_graph_has_frame_io_and_keeps_the_latent_input():
     assert names[0] == FRAME_IN and "latent" in names and "input" not in names
     assert [o.name for o in graph.graph.output][0] == FRAME_OUT
     dims = graph.graph.input[0].type.tensor_type.shape.dim
-    assert len(dims) == 4 and dims[3].dim_value == 3
+    assert len(dims) == 4 and dims[1].dim_value == 3  # uint8 RGB planes
     with pytest.raises(ValueError, match="no float32 image input"):
         with_frame_io(proto, "nope", 1.0)
 
@@ -77,8 +77,8 @@ def test_uint8_models_are_refused_in_one_line(tmp_path):
 def test_tensorrt_profile_and_engine_cache_key_follow_the_frame_input(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     opts = tensorrt_options(ShapeProfile((64, 64), (480, 640), (720, 1280)), prefix=engine_prefix("my model", b"weights v1"))
-    assert opts["trt_profile_opt_shapes"] == "frame:1x480x640x3"
-    assert opts["trt_profile_max_shapes"] == "frame:1x720x1280x3"
+    assert opts["trt_profile_opt_shapes"] == "frame:1x3x480x640"
+    assert opts["trt_profile_max_shapes"] == "frame:1x3x720x1280"
     assert opts["trt_engine_cache_prefix"].startswith("my_model_")
     # a retrained model under the same name must not reuse the old engine
     assert engine_prefix("my model", b"weights v2") != opts["trt_engine_cache_prefix"]
