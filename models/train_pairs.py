@@ -8,7 +8,8 @@
 A face teacher (``aged``) trains on aligned face crops (:mod:`models.data.face_crops`), the crops
 the runtime's face filter kind feeds the network, ``--crop`` pixels a side. ``--post creases``:
 the targets are the teacher without its creases (:func:`models.teachers.aging.aged_base`); the
-runtime draws them after the network from the tracked mesh, as the export's contract asks.
+runtime draws them after the network from the tracked mesh, as the export's contract asks;
+``--post texture+creases``: the rougher skin too (:func:`models.teachers.aging.aged_smooth`).
 
 L1 ("median") regression plus 0.01 × the VQ codebook losses, Adam, random crops, dead codes
 reset every 100 steps. Resumable (``--resume`` continues from ``--out``); Ctrl-C saves first.
@@ -41,7 +42,7 @@ from models.training import distributed
 from models.training.distributed import Distributed
 from models.training.trainer import TrainingRun, add_run_args, parse_ints
 from models.data.pairs import CropConfig, FolderPairs, PairSource, TeacherPairs, batch, styled, to_tensor, unlabelled
-from models.teachers.aging import AGE_STYLES, aged, aged_base
+from models.teachers.aging import AGE_STYLES, aged, aged_base, aged_smooth
 from models.data.face_crops import FaceCrops, FaceTeacherPairs, cached_face_crops
 from models.teachers.classical import STYLED_TEACHERS, TEACHERS, monochrome_codes
 from models.networks.unet import UNet, kmeans
@@ -54,7 +55,7 @@ DEFAULT_HOLDOUT = HOLDOUT
 FACE_TEACHERS: dict[str, tuple[Callable[..., np.ndarray], dict[str, Any]]] = {"aged": (aged, AGE_STYLES)}
 # what the runtime can draw after a face network (``--post``; the contract's ``filter.post``), and
 # per face teacher the teacher without it: the network clones that, the runtime adds the rest
-POST_STEPS: dict[str, dict[str, Callable[..., np.ndarray]]] = {"aged": {"creases": aged_base}}
+POST_STEPS: dict[str, dict[str, Callable[..., np.ndarray]]] = {"aged": {"creases": aged_base, "texture+creases": aged_smooth}}
 
 
 def mark_monochrome(model: torch.nn.Module, meta: dict[str, Any]) -> tuple[int, ...]:
@@ -294,7 +295,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
     p.add_argument("--save-every", type=int, default=250)
     p.add_argument("--init", type=Path, help="start from this trained network of the same shape (e.g. models/checkpoints/NAME.pt)")
     p.add_argument("--post", default="", help="a step the runtime draws after the network, left out of the targets "
-                   "(aged: creases, the wrinkles drawn from the tracked mesh); the export asks the runtime for it")
+                   "(aged: creases, the wrinkles drawn from the tracked mesh; texture+creases, the rougher skin too); "
+                   "the export asks the runtime for it")
     add_detail_args(p)
     add_run_args(p, steps=10000, lr=1e-4, batch=8, crop=256)
     a = p.parse_args(argv)

@@ -4,13 +4,14 @@ It works on the crop :func:`realtime.analysis.tracking.face_transform` makes (th
 centred, the eye line level), given the crop's 478 mesh points and a hair mask, and is what
 the ``aged`` network clones (FilterClone's idea; the network sees only the crop's pixels):
 
-- **skin**: fine texture (lightness detail under 2 px) strengthened, colour a little duller
-  and yellower; **lips** paler and thinner;
+- **skin**: colour a little duller and yellower; **lips** paler and thinner;
 - **sag**: a smooth warp (a displacement field of Gaussians anchored on landmarks: jowls and
   cheeks down, mouth corners down, lips thinner); the largest shift is 3 % of the eye
   distance, so the warp never folds;
 - **grey hair**: the hair mask (the person minus the face oval, above the jaw) desaturated and
   lifted toward white;
+- **rough skin**, on the sagged face: fine texture (lightness detail under 2 px) strengthened
+  (:func:`realtime.filters.kinds.creases.apply_texture`);
 - **wrinkles**, the last step, on the sagged face: creases drawn as anti-aliased curves along
   landmark paths (forehead, frown lines, crow's feet, bags, nasolabial folds, marionette lines),
   each a dark groove with a faint lit edge below it, shaded into the lightness (Lab L) only, on
@@ -18,6 +19,9 @@ the ``aged`` network clones (FilterClone's idea; the network sees only the crop'
   landmarks moved by the sag: a network cannot clone ~1-px lines placed by landmarks it must
   guess, so the ``aged`` network clones :func:`aged_base` (everything else) and the face
   filter draws the creases after it with the tracked mesh (``teacher = creases(aged_base)``).
+  The small CPU student did not learn to strengthen 2-px texture either: ``aged.fast`` clones
+  :func:`aged_smooth` and the runtime draws texture and creases
+  (``teacher = creases(texture(aged_smooth))``).
 
 Every colour step is a blend whose weight is ``amount × the style's value``, so the teacher at
 age ``a`` is, outside the warp, the blend ``(1 − a)·crop + a·teacher(1)``: the runtime's
@@ -34,7 +38,7 @@ import numpy as np
 from realtime.filters.kinds.creases import (  # noqa: F401  (re-exported: the teacher's vocabulary)
     AGE_STYLES, BROW_LEFT, BROW_RIGHT, CHEEK_LEFT, CHEEK_RIGHT, CHIN, EYE_LEFT, EYE_RIGHT, FACE_OVAL, FOREHEAD_TOP,
     JAW_LEFT, JAW_RIGHT, LIPS_OUTER, LOWER_LID_LEFT, LOWER_LID_RIGHT, LOWER_LIP_BOTTOM, MOUTH_LEFT, MOUTH_RIGHT,
-    NOSE_WING_LEFT, NOSE_WING_RIGHT, OUTER_LEFT, OUTER_RIGHT, UPPER_LIP_TOP, AgeStyle, apply_creases, bezier,
+    NOSE_WING_LEFT, NOSE_WING_RIGHT, OUTER_LEFT, OUTER_RIGHT, UPPER_LIP_TOP, AgeStyle, apply_creases, apply_texture, bezier,
     crease_map, crease_paths, eye_distance, from_lab, polygon_mask, sag_shift, sagged_landmarks, skin_mask, to_lab,
 )
 
@@ -79,12 +83,13 @@ def sag_field(shape: tuple[int, int], lm: np.ndarray, amount: float) -> tuple[np
 
 
 def age_face(rgb: np.ndarray, landmarks: np.ndarray, hair: np.ndarray, style: AgeStyle = AGE_STYLES["elderly"],
-             amount: float = 1.0, creases: bool = True) -> np.ndarray:
+             amount: float = 1.0, creases: bool = True, texture: bool = True) -> np.ndarray:
     """An older ``rgb`` (an aligned H×W×3 uint8 face crop). ``landmarks``: its 478 mesh
     points in crop pixels; ``hair``: H×W float 0–1 (see :func:`hair_mask`); ``amount`` 0–1.
-    ``creases=False``: everything but the creases, which are the last step (drawn on the
-    sagged face with the sagged landmarks), so ``age_face(..., creases=True)`` is
-    ``apply_creases(age_face(..., creases=False), sagged_landmarks(landmarks, style.sag × amount), style, amount)``."""
+    The texture and then the creases are the last steps (drawn on the sagged face with the
+    sagged landmarks ``s = sagged_landmarks(landmarks, style.sag × amount)``), so ``age_face(...)``
+    is ``apply_creases(apply_texture(age_face(..., creases=False, texture=False), s, style, amount), s, style, amount)``;
+    ``creases=False`` / ``texture=False`` leave those steps out."""
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"age_face() needs an H×W×3 uint8 crop, got {rgb.dtype} {rgb.shape}")
     shape = rgb.shape[:2]
@@ -92,8 +97,6 @@ def age_face(rgb: np.ndarray, landmarks: np.ndarray, hair: np.ndarray, style: Ag
     skin = skin_mask(shape, landmarks)
     k = amount * skin
     light = lab[..., 0]
-    detail = light - cv2.GaussianBlur(light, (0, 0), 2.0)
-    light = light + style.texture * k * detail  # rougher skin
     chroma = lab[..., 1:] - 128.0
     chroma *= (1 - style.dull * k)[..., None]
     lips = polygon_mask(shape, landmarks[list(LIPS_OUTER)]) * amount
@@ -107,8 +110,11 @@ def age_face(rgb: np.ndarray, landmarks: np.ndarray, hair: np.ndarray, style: Ag
     if style.sag * amount > 0:
         mx, my = sag_field(shape, landmarks, style.sag * amount)
         out = cv2.remap(out, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    sagged = sagged_landmarks(landmarks, style.sag * amount)
+    if texture:  # rougher skin
+        out = apply_texture(out, sagged, style, amount)
     if creases:
-        out = apply_creases(out, sagged_landmarks(landmarks, style.sag * amount), style, amount)
+        out = apply_creases(out, sagged, style, amount)
     return out
 
 
@@ -121,3 +127,10 @@ def aged_base(crop: np.ndarray, landmarks: np.ndarray, person: np.ndarray, style
     """:func:`aged` without the creases: what the network clones when the runtime draws the
     creases after it (``python -m models.train_pairs --teacher aged --post creases``)."""
     return age_face(crop, landmarks, hair_mask(person.astype(np.float32) / 255.0, landmarks, crop), style, creases=False)
+
+
+def aged_smooth(crop: np.ndarray, landmarks: np.ndarray, person: np.ndarray, style: AgeStyle) -> np.ndarray:
+    """:func:`aged` without the rough skin and the creases: what a network clones when the
+    runtime draws both after it (``python -m models.train_pairs --teacher aged --post texture+creases``)."""
+    return age_face(crop, landmarks, hair_mask(person.astype(np.float32) / 255.0, landmarks, crop), style,
+                    creases=False, texture=False)

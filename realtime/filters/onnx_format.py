@@ -40,7 +40,9 @@ from realtime.filters.frame_graph import shape_of
 PREFIX = "filter."
 KINDS = ("frame", "face")
 RANGES = ("0-255", "0-1")
-POSTS = ("", "creases")  # creases: the aged filter's wrinkles from the tracked mesh (realtime.filters.kinds.creases)
+# creases: the aged filter's wrinkles from the tracked mesh; texture+creases: its rougher skin, then
+# the wrinkles (realtime.filters.kinds.creases)
+POSTS = ("", "creases", "texture+creases")
 REWRITE_HINT = "rewrite it with `realtime-export import-onnx MODEL -o NEW.onnx` (options set what it cannot infer)"
 
 
@@ -77,7 +79,7 @@ class FilterContract:
         if self.post and len(self.post_styles) not in (1, max(self.latent_codes, 1)):
             raise UserError(f"post step {self.post!r} needs one style or one per latent code ({max(self.latent_codes, 1)}), "
                             f"got {len(self.post_styles)}")
-        if self.post == "creases":
+        if self.post:
             from realtime.filters.kinds.creases import AGE_STYLES
 
             unknown = [s for s in self.post_styles if s not in AGE_STYLES]

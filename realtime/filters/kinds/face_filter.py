@@ -10,7 +10,9 @@ crop's footprint on the frame (its bounding box) is warped back, whatever the fr
 A model whose contract asks for a post step (``filter.post``) gets it drawn on its output crop
 before the change is taken: ``creases`` (the ``aged`` filter) draws the wrinkles of the latent
 code's style (``filter.post_styles``) from the face's landmarks mapped into the crop, sagged as
-the network sags the face (:mod:`realtime.filters.kinds.creases`; ~1 ms a face at 192 px). They
+the network sags the face (:mod:`realtime.filters.kinds.creases`; ~1 ms a face at 192 px);
+``texture+creases`` strengthens the skin's fine texture first (``aged.fast``, whose small
+network did not learn to). They
 are drawn at full age, after the temporal stabilisation, and scaled by the strength with the
 rest of the change in the paste, as the teacher's ``amount`` scales them (its age is a blend of
 crop and full age): after, because they are a function of the tracked (One Euro smoothed)
@@ -26,7 +28,7 @@ import numpy as np
 from realtime.analysis.analysers import FACES, FrameAnalysis
 from realtime.filters.engine import FilterModel, NonFiniteOutput
 from realtime.filters.kinds.base import Applied, Settings, register_model_kind
-from realtime.filters.kinds.creases import AGE_STYLES, AgeStyle, apply_creases, sagged_landmarks
+from realtime.filters.kinds.creases import AGE_STYLES, AgeStyle, apply_creases, apply_texture, sagged_landmarks
 from realtime.filters.onnx_format import FilterContract
 from realtime.analysis.tracking import face_transform, feather_mask
 
@@ -40,8 +42,10 @@ class FaceFilter:
         self.name = model.name
         self.mask = feather_mask(model.contract.work_size)
         contract = model.contract
-        # the crease style of each latent code (fixed per model: looked up once)
-        self.creases: tuple[AgeStyle, ...] = tuple(AGE_STYLES[s] for s in contract.post_styles) if contract.post == "creases" else ()
+        # the age style of each latent code (fixed per model: looked up once), and whether the
+        # rougher skin is drawn before the creases
+        self.creases: tuple[AgeStyle, ...] = tuple(AGE_STYLES[s] for s in contract.post_styles) if contract.post else ()
+        self.texture = contract.post == "texture+creases"
 
     def post(self, image: np.ndarray, face_landmarks: np.ndarray, m: np.ndarray, latent: int) -> np.ndarray:
         """The contract's post step on the network's output crop ``image`` (BGR), ``m`` the
@@ -49,8 +53,10 @@ class FaceFilter:
         if not self.creases:
             return image
         style = self.creases[latent % len(self.creases)]
-        lm = face_landmarks @ m[:, :2].T + m[:, 2]
-        return apply_creases(image, sagged_landmarks(lm, style.sag), style, 1.0, bgr=True)
+        lm = sagged_landmarks(face_landmarks @ m[:, :2].T + m[:, 2], style.sag)
+        if self.texture:
+            image = apply_texture(image, lm, style, 1.0, bgr=True)
+        return apply_creases(image, lm, style, 1.0, bgr=True)
 
     @staticmethod
     def input_hw(contract: FilterContract, frame_hw: tuple[int, int] | None, work_size: int | None) -> tuple[int, int]:

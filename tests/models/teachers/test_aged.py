@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from models.data.face_crops import eye_distance
-from models.teachers.aging import AGE_STYLES, AgeStyle, age_face, aged, crease_paths, hair_mask, skin_mask
+from models.teachers.aging import (AGE_STYLES, AgeStyle, age_face, aged, aged_base, aged_smooth, apply_creases, apply_texture,
+                                   crease_paths, hair_mask, sagged_landmarks, skin_mask)
 from realtime.filters.kinds.face_filter import footprint, paste_change
 
 
@@ -46,6 +47,18 @@ def test_every_style_ages_the_face_and_leaves_the_background(astronaut_crop):
         diff = np.abs(out.astype(int) - crop).sum(axis=2)
         assert diff[face].mean() > 6, name  # wrinkles, texture and skin colour show on the face
         assert diff[:20, :20].max() == 0 and diff[:20, -20:].max() == 0, name  # the room behind is untouched
+
+
+def test_the_teacher_is_what_the_runtime_draws_after_each_network(astronaut_crop):
+    """teacher = creases(texture(aged_smooth)) = creases(aged_base), exactly: the runtime's post
+    steps (filter.post texture+creases / creases) on a perfect clone give the teacher."""
+    crop, lm, person = astronaut_crop
+    for name, style in AGE_STYLES.items():
+        sagged = sagged_landmarks(lm, style.sag)
+        teacher, base, smooth = aged(crop, lm, person, style), aged_base(crop, lm, person, style), aged_smooth(crop, lm, person, style)
+        assert np.array_equal(teacher, apply_creases(base, sagged, style)), name
+        assert np.array_equal(base, apply_texture(smooth, sagged, style)), name
+        assert not np.array_equal(base, smooth), name
 
 
 def test_wrinkles_darken_the_skin_along_their_paths(astronaut_crop):

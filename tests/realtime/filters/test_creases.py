@@ -13,8 +13,8 @@ from realtime.analysis.tracking import Face, FaceTracker, face_transform
 from realtime.errors import UserError
 from realtime.filters.engine import FilterModel
 from realtime.filters.kinds.base import Settings, filter_for
-from realtime.filters.kinds.creases import (AGE_STYLES, AgeStyle, apply_creases, crease_paths, eye_distance, sag_shift,
-                                            sagged_landmarks, skin_mask)
+from realtime.filters.kinds.creases import (AGE_STYLES, AgeStyle, apply_creases, apply_texture, crease_paths, eye_distance,
+                                            sag_shift, sagged_landmarks, skin_mask)
 from realtime.filters.kinds.face_filter import FaceFilter
 from realtime.filters.onnx_format import FilterContract
 from tests.conftest import make_onnx_filter
@@ -97,6 +97,30 @@ def test_bgr_draws_the_same_creases(crop):
     assert np.abs(bgr[..., ::-1].astype(int) - rgb).max() <= 1
 
 
+def band(light: np.ndarray) -> np.ndarray:
+    return light - cv2.GaussianBlur(light, (0, 0), 2.0)
+
+
+def test_texture_strengthens_the_skins_fine_detail_and_nothing_else(crop):
+    img, lm = crop
+    style = AGE_STYLES["weathered"]  # texture 1.6: L + 1.6·k·(L − G₂L)
+    out = apply_texture(img, lm, style)
+    skin = skin_mask(img.shape[:2], lm)
+    on = skin > 0.95
+    detail, change = band(lightness(img))[on], (lightness(out) - lightness(img))[on]
+    slope = np.sum(change * detail) / np.sum(detail**2)
+    assert 1.4 < slope < 1.75  # the change is 1.6 × the detail (8-bit rounding, the mask's edge)
+    diff = np.abs(out.astype(int) - img).max(axis=2)
+    assert diff[skin == 0].max() == 0  # background, hair, eyes and lips untouched
+    lab_in = cv2.cvtColor(img.astype(np.float32) / 255, cv2.COLOR_RGB2LAB)
+    lab_out = cv2.cvtColor(out.astype(np.float32) / 255, cv2.COLOR_RGB2LAB)
+    assert np.abs(lab_out[..., 1:] - lab_in[..., 1:])[diff > 0].mean() < 1.0  # a and b keep
+    assert abs(change.mean()) < 1.0 < np.abs(change).mean()  # detail (Lab L 0-100), not a brighter or darker face
+    assert apply_texture(img, lm, style, 0.0) is img and apply_texture(img, lm, AgeStyle(texture=0.0)) is img
+    bgr = apply_texture(np.ascontiguousarray(img[..., ::-1]), lm, style, bgr=True)
+    assert np.abs(bgr[..., ::-1].astype(int) - out).max() <= 1
+
+
 def test_sagged_landmarks_are_where_the_sag_warp_moves_them(crop):
     _, lm = crop
     assert sagged_landmarks(lm, 0.0) is not None and np.array_equal(sagged_landmarks(lm, 0.0), lm)
@@ -151,6 +175,13 @@ def test_the_face_filter_draws_the_style_of_each_latent_code(tracked):
         style = AGE_STYLES[names[code % 3]]
         want = apply_creases(crop, sagged_landmarks(lm, style.sag), style, 1.0, bgr=True)
         assert np.array_equal(f.post(crop, face.landmarks, m, code), want), code
+    rough = fake(FilterContract(name="aged", kind="face", work_size=SIZE, latent_codes=3, latent_names=names,
+                                post="texture+creases", post_styles=names))
+    for code in range(3):  # the rougher skin first, then the creases, on the same sagged landmarks
+        style = AGE_STYLES[names[code]]
+        sagged = sagged_landmarks(lm, style.sag)
+        want = apply_creases(apply_texture(crop, sagged, style, 1.0, bgr=True), sagged, style, 1.0, bgr=True)
+        assert np.array_equal(rough.post(crop, face.landmarks, m, code), want), code
     foreign = fake(FilterContract(name="foreign", kind="face", work_size=SIZE, latent_codes=3))
     assert foreign.post(crop, face.landmarks, m, 0) is crop  # a model that does not ask is never touched
 
