@@ -1,8 +1,8 @@
-"""What drawing the ``aged`` creases after the network costs per face, at the crop sizes the
-networks run at (:meth:`realtime.filters.kinds.face_filter.FaceFilter.post`: landmarks mapped
-into the crop, sagged, creases drawn in the face's box).
+"""What drawing the ``aged`` creases (and the rougher skin) after the network costs per face, at
+the crop sizes the networks run at (:meth:`realtime.filters.kinds.face_filter.FaceFilter.post`:
+landmarks mapped into the crop, sagged, texture and creases drawn in the face's box).
 
-    python -m benchmarks.crease_cost [--photo PHOTO] [--sizes 160 192 256] [--repeat 200]
+    python -m benchmarks.crease_cost [--photo PHOTO] [--sizes 160 192 256] [--repeat 200] [--post texture+creases]
 
 Prints the median and 90th percentile milliseconds per face for each crop size and style, on
 the tracked face of ``--photo`` (the public-domain astronaut by default), one thread.
@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--photo", type=Path, default=data_root() / "faces" / "skimage__astronaut.png")
     p.add_argument("--sizes", type=int, nargs="+", default=[160, 192, 256])
     p.add_argument("--repeat", type=int, default=200)
+    p.add_argument("--post", choices=("creases", "texture+creases"), default="creases", help="the post step to time")
     a = p.parse_args(argv)
     cv2.setNumThreads(1)
     bgr = cv2.cvtColor(read_rgb(a.photo), cv2.COLOR_RGB2BGR)
@@ -45,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     names = tuple(AGE_STYLES)
     for size in a.sizes:
         f = FaceFilter(SimpleNamespace(name="aged", contract=FilterContract(  # type: ignore[arg-type]
-            name="aged", kind="face", work_size=size, latent_codes=len(names), post="creases", post_styles=names)))
+            name="aged", kind="face", work_size=size, latent_codes=len(names), post=a.post, post_styles=names)))
         m = face_transform(face, size)
         crop = cv2.warpAffine(bgr, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
         for code, name in enumerate(names):
@@ -55,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
                 start = time.perf_counter()
                 f.post(crop, face.landmarks, m, code)
                 times.append((time.perf_counter() - start) * 1000)
-            print(f"{size}px {name}: median {np.median(times):.2f} ms, p90 {np.percentile(times, 90):.2f} ms per face")
+            print(f"{a.post} {size}px {name}: median {np.median(times):.2f} ms, p90 {np.percentile(times, 90):.2f} ms per face")
     return 0
 
 
