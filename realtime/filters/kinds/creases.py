@@ -267,6 +267,36 @@ def face_box(shape: tuple[int, int], lm: np.ndarray, style: AgeStyle) -> tuple[i
     return max(0, x0), max(0, y0), min(w, x1), min(h, y1)
 
 
+def face_skin(image: np.ndarray, landmarks: np.ndarray, style: AgeStyle, strength: float,
+              step: str) -> tuple[int, int, np.ndarray, np.ndarray] | None:
+    """What a post step on the crop ``image`` works on: (x0, y0) of the face's box
+    (:func:`face_box`), the landmarks in the box, and ``strength`` × the skin mask there; None
+    when the step draws nothing (strength 0, no face, an empty box). Bad input raises one line
+    naming ``step``."""
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"{step}() needs an H×W×3 uint8 crop, got {image.dtype} {image.shape}")
+    lm = np.asarray(landmarks, np.float64)
+    if lm.ndim != 2 or lm.shape[0] < LANDMARKS - 10 or lm.shape[1] != 2:
+        raise ValueError(f"{step}() needs the face mesh's landmarks as N×2 (N ≥ 468), got {lm.shape}")
+    if strength <= 0 or eye_distance(lm) < 1.0:
+        return None
+    x0, y0, x1, y1 = face_box(image.shape[:2], lm, style)
+    if x1 <= x0 or y1 <= y0:
+        return None
+    local = lm - (x0, y0)
+    return x0, y0, local, strength * skin_mask((y1 - y0, x1 - x0), local)
+
+
+def with_lightness(image: np.ndarray, x0: int, y0: int, ys: np.ndarray, xs: np.ndarray, lab: np.ndarray,
+                   bgr: bool) -> np.ndarray:
+    """A copy of ``image`` whose box pixels (ys, xs), offset by (x0, y0), are the N×1 Lab ``lab``.
+    Only the pixels a step moves go back through Lab: the float round trip is off by a level
+    now and then, and what a step leaves alone stays exactly as it was."""
+    out = image.copy()
+    out[y0 + ys, x0 + xs] = from_lab(lab, bgr)[:, 0]
+    return out
+
+
 def apply_creases(image: np.ndarray, landmarks: np.ndarray, style: AgeStyle, amount: float = 1.0,
                   bgr: bool = False) -> np.ndarray:
     """``image`` (an aligned H×W×3 uint8 face crop, RGB, or BGR when ``bgr``) with the creases of
@@ -276,33 +306,21 @@ def apply_creases(image: np.ndarray, landmarks: np.ndarray, style: AgeStyle, amo
     Lightness only: L ← L·(1 − w·k·groove) + 0.3·w·k·lit·(255 − L), w the style's ``wrinkles``
     and k = amount × the skin mask; a and b untouched. Worked on the face's box only
     (:func:`face_box`): outside it nothing changes."""
-    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"apply_creases() needs an H×W×3 uint8 crop, got {image.dtype} {image.shape}")
-    lm = np.asarray(landmarks, np.float64)
-    if lm.ndim != 2 or lm.shape[0] < LANDMARKS - 10 or lm.shape[1] != 2:
-        raise ValueError(f"apply_creases() needs the face mesh's landmarks as N×2 (N ≥ 468), got {lm.shape}")
-    strength = style.wrinkles * amount
-    if strength <= 0 or eye_distance(lm) < 1.0:
+    found = face_skin(image, landmarks, style, style.wrinkles * amount, "apply_creases")
+    if found is None:
         return image
-    x0, y0, x1, y1 = face_box(image.shape[:2], lm, style)
-    if x1 <= x0 or y1 <= y0:
-        return image
-    local = lm - (x0, y0)
-    box = image[y0:y1, x0:x1]
-    shape = box.shape[:2]
-    k = strength * skin_mask(shape, local)
-    groove, lit = crease_map(shape, local, style)
+    x0, y0, local, k = found
+    box = image[y0:y0 + k.shape[0], x0:x0 + k.shape[1]]
+    groove, lit = crease_map(k.shape, local, style)
     dark, light_up = k * groove, 0.3 * k * lit
-    # only the pixels whose lightness can move by 1/20 of a level go through Lab (a tenth of the box)
+    # only the pixels whose lightness can move by 1/20 of a level (a tenth of the box)
     ys, xs = np.nonzero((dark + light_up) * 255 > 0.05)
     if not len(ys):
         return image
     lab = to_lab(box[ys, xs][:, None], bgr)
     light = lab[:, 0, 0]
     lab[:, 0, 0] = light * (1 - dark[ys, xs]) + light_up[ys, xs] * (255 - light)
-    out = image.copy()
-    out[y0 + ys, x0 + xs] = from_lab(lab, bgr)[:, 0]
-    return out
+    return with_lightness(image, x0, y0, ys, xs, lab, bgr)
 
 
 def apply_texture(image: np.ndarray, landmarks: np.ndarray, style: AgeStyle, amount: float = 1.0,
@@ -312,30 +330,18 @@ def apply_texture(image: np.ndarray, landmarks: np.ndarray, style: AgeStyle, amo
     k = amount × the skin mask, G₂ a Gaussian blur of σ 2 px; a and b untouched. The teacher's
     rougher skin, drawn after the network like the creases (``filter.post = texture+creases``):
     the small CPU student (8-48 channels at 160 px) did not learn to make 2-px detail stronger
-    than the photo's (its band-1 gain stayed at 0.61-0.65 with it in the targets); the runtime can. Worked on the face's
-    box only (:func:`face_box`)."""
-    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"apply_texture() needs an H×W×3 uint8 crop, got {image.dtype} {image.shape}")
-    lm = np.asarray(landmarks, np.float64)
-    strength = style.texture * amount
-    if strength <= 0 or eye_distance(lm) < 1.0:
+    than the photo's (its band-1 gain stayed at 0.61-0.65 with it in the targets); the runtime
+    can. Worked on the face's box only (:func:`face_box`)."""
+    found = face_skin(image, landmarks, style, style.texture * amount, "apply_texture")
+    if found is None:
         return image
-    x0, y0, x1, y1 = face_box(image.shape[:2], lm, style)
-    if x1 <= x0 or y1 <= y0:
-        return image
-    box = image[y0:y1, x0:x1]
-    k = strength * skin_mask(box.shape[:2], lm - (x0, y0))
-    lab = to_lab(box, bgr)
+    x0, y0, _, k = found
+    lab = to_lab(image[y0:y0 + k.shape[0], x0:x0 + k.shape[1]], bgr)
     light = lab[..., 0]
     change = k * (light - cv2.GaussianBlur(light, (0, 0), 2.0))
-    # only the pixels whose lightness moves by 1/20 of a level go back through Lab: the float
-    # round trip is off by a level now and then, and what the step leaves alone stays as it was
-    ys, xs = np.nonzero(np.abs(change) > 0.05)
+    ys, xs = np.nonzero(np.abs(change) > 0.05)  # only the pixels whose lightness moves by 1/20 of a level
     if not len(ys):
         return image
     lab = lab[ys, xs][:, None]
     lab[:, 0, 0] += change[ys, xs]
-    out = image.copy()
-    out[y0 + ys, x0 + xs] = from_lab(lab, bgr)[:, 0]
-    return out
-
+    return with_lightness(image, x0, y0, ys, xs, lab, bgr)
