@@ -9,7 +9,7 @@ import pytest
 from realtime.errors import UserError
 from realtime.filters.engine import FilterModel
 from realtime.filters.onnx_format import load_model_proto
-from realtime.filters.frame_graph import FRAME_IN, FRAME_OUT, with_frame_io
+from realtime.filters.frame_graph import FRAME_IN, FRAME_OUT, from_planes, to_planes, with_frame_io
 from realtime.filters.providers import ShapeProfile, engine_prefix, tensorrt_options
 from realtime.filters.registry import fast_variant, resolve_filter
 from tests.conftest import make_onnx_filter, synthetic_photo
@@ -47,6 +47,16 @@ def test_frames_need_no_copy_and_crops_are_accepted(tmp_path, opset):
     frame[0, :3] = (0, 128, 255)
     crop = frame[0:44, 10:70]  # not contiguous
     np.testing.assert_array_equal(model.infer(crop).image, crop[..., ::-1])
+
+
+def test_frames_go_in_as_rgb_planes_and_come_back_as_bgr():
+    frame = np.random.default_rng(1).integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    planes = to_planes(frame[2:, 1:])  # a crop: rows not contiguous
+    assert planes.shape == (1, 3, 35, 52) and planes.dtype == np.uint8 and planes.flags.c_contiguous
+    np.testing.assert_array_equal(planes[0], frame[2:, 1:, ::-1].transpose(2, 0, 1))
+    back = from_planes(planes)
+    assert back.shape == (35, 52, 3) and back.flags.c_contiguous
+    np.testing.assert_array_equal(back, frame[2:, 1:])
 
 
 def test_the_rewritten_graph_has_frame_io_and_keeps_the_latent_input():
