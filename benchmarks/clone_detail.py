@@ -327,10 +327,11 @@ def fmt(r: dict[str, Any], key: str, k: int) -> str:
 
 def markdown(report: dict[str, Any]) -> str:
     g = report["goals"]
+    scored = [f"{report['pictures']} held-out pictures at {report['short']} px short side"] if report["pictures"] else []
+    scored += [f"{report['face_crops']} aligned {FACE_CROP}² face crops for aged"] if report["face_crops"] else []
     lines = [f"# Clone detail: network vs teacher band by band, held-out faces ({report['machine']})", "",
-             f"{report['date']}; {report['pictures']} held-out pictures ({', '.join(report['holdout'])}; videos every "
-             f"{EVERY}th frame) at {report['short']} px short side, and {report['face_crops']} aligned {FACE_CROP}² face crops "
-             "of them for aged. Bands of the luminance's 5-level Laplacian pyramid (k = 0 finest, ~2^(k+1)–2^(k+2) px). "
+             f"{report['date']}; {' and '.join(scored)}, from {', '.join(report['holdout'])} (videos every {EVERY}th "
+             "frame). Bands of the luminance's 5-level Laplacian pyramid (k = 0 finest, ~2^(k+1)–2^(k+2) px). "
              "G_k = ⟨N_k−P_k, T_k−P_k⟩/|T_k−P_k|² (the teacher's change made, in its direction), A_k = |N_k−P_k|/|T_k−P_k| "
              "(the change's strength), share = the band's part of the teacher's change |T_k−P_k|²; photo = 0, 50 % blend = "
              "0.5, teacher = 1. L1 ratio = L1(N,T)/L1(P,T). Chroma: mean Lab chroma of the output / the teacher.", "",
