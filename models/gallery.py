@@ -113,16 +113,19 @@ def earlier_file(before: Path, name: str, variant: str) -> Path:
 
 
 def before_after(names: list[str], before: Path, photo: np.ndarray, short: int = 320, variant: str = "full") -> np.ndarray:
-    """Rows, one per filter: photo | ``before/NAME.onnx`` | the bundled NAME (both run by
-    ``realtime`` at their work size, as a user runs them)."""
+    """Rows, one per filter: photo | ``before/NAME.onnx`` (``NAME.fast.onnx`` for the fast
+    variant) | the bundled NAME's ``variant`` (both run by ``realtime`` at their work size, as a
+    user runs them)."""
     import realtime
 
     img = fit_short_side(photo, short)
     bgr = cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
     rows = []
     for name in names:
-        specs = (str(earlier_file(before, name, variant)), name)
-        tiles = [bgr] + [realtime.load_chain(spec, provider="cpu", variant=variant).apply(bgr) for spec in specs]
+        # the earlier file already is the variant's own file; the bundled name picks its variant
+        earlier = realtime.load_chain(str(earlier_file(before, name, variant)), provider="cpu", variant="full")
+        now = realtime.load_chain(name, provider="cpu", variant=variant)
+        tiles = [bgr] + [chain.apply(bgr) for chain in (earlier, now)]
         rows.append(cv2.cvtColor(np.concatenate(tiles, 1), cv2.COLOR_BGR2RGB))
     return np.concatenate(rows, 0)
 

@@ -29,3 +29,19 @@ def test_a_missing_earlier_file_is_one_line(tmp_path, capsys):
 
     code = run_cli(lambda: main(["--before", str(tmp_path), "--filter", "candy", "--out", str(tmp_path / "x.jpg")]))
     assert_one_line(code, capsys.readouterr().err, "not found", "candy.onnx")
+
+
+def test_the_fast_sheet_runs_the_earlier_fast_file_itself(tmp_path, data_dir):
+    """--variant fast: the earlier folder holds NAME.fast.onnx, run as it is (not its own
+    "fast variant"), beside the bundled NAME's fast variant."""
+    from realtime.filters.onnx_format import variant_path
+
+    before = tmp_path / "before"
+    before.mkdir()
+    shutil.copy(variant_path(bundled_filters()["candy"], "fast"), before / "psychedelic.fast.onnx")
+    out = tmp_path / "sheet.png"
+    assert main(["--before", str(before), "--filter", "psychedelic", "--variant", "fast", "--out", str(out)]) == 0
+    sheet = cv2.imread(str(out))
+    w = sheet.shape[1]
+    photo, old, new = (sheet[:, i * w // 3:(i + 1) * w // 3].astype(int) for i in range(3))
+    assert np.abs(old - new).mean() > 10 and np.abs(old - photo).mean() > 10
