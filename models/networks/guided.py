@@ -40,6 +40,7 @@ class GuidedConfig:
     upsample: str = "guided"  # "guided": locally linear in the lightness; "detail": see detail_upsample; "gains": GainMaps
     gain_hidden: int = 8  # "gains": hidden channels of the low-size head that draws the gain maps
     gain_edges: tuple[float, ...] = ()  # "gains": σ (full-size px) of lightness edges (blur − pixel) with maps too
+    fine: bool = False  # a FineHead: the network's own band below the low size, drawn as sub-pixels
 
     def __post_init__(self) -> None:  # a checkpoint's JSON gives lists
         self.gain_edges = tuple(float(v) for v in self.gain_edges)
@@ -196,6 +197,33 @@ class GainMaps(nn.Module):
         return out
 
 
+class FineHead(nn.Module):
+    """The network's *own* detail below the low size: a 3×3 convolution on the inner network's
+    last hidden layer draws ``factor``² sub-pixels per colour at the low size, rearranged into the
+    full-size grid (sub-pixel convolution, Shi et al. 2016, "ESPCN"; ONNX DepthToSpace) and added
+    to the upsampled output.
+
+    Why: every upsampler above brings back only the *frame's* detail below the low size. A
+    painting style's finest band (its 2–4 px stroke edges and grout) is not the photo's, so a
+    student at half the size could only tint the photo's own texture there: held-out S_0 (RMS of
+    band 0 against the painting's) 0.20 for candy's student, 0.24 psychedelic's, 0.35 mosaic's,
+    against 0.63, 0.74 and 0.66 for their full networks (benchmarks/results/style-texture-s19-cpu).
+    The head costs one 3×3 convolution at the low size (``width`` → 3·factor² channels) and one
+    rearrangement and addition at full size. Its weights start at zero: around a trained student
+    (``--init``) it starts as that student."""
+
+    def __init__(self, channels: int, factor: int) -> None:
+        super().__init__()
+        self.factor = factor
+        self.conv = nn.Conv2d(channels, 3 * factor * factor, 3, padding=1, padding_mode="replicate")
+        nn.init.zeros_(self.conv.weight)
+        nn.init.zeros_(self.conv.bias)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """``features`` at the low size → a 3-channel full-size residual (the network's units)."""
+        return F.pixel_shuffle(self.conv(features), self.factor)
+
+
 UPSAMPLERS = ("guided", "detail", "gains")
 
 
@@ -218,6 +246,13 @@ class GuidedUpsample(nn.Module):
         # "detail" and "gains": the share of the frame's fine detail kept, per colour channel (trained)
         self.detail_gain = nn.Parameter(torch.full((1, 3, 1, 1), 0.5)) if cfg.upsample in ("detail", "gains") else None
         self.gains = GainMaps(cfg.gain_hidden, cfg.gain_edges, code_dim) if cfg.upsample == "gains" else None
+        self.fine: FineHead | None = None
+        if cfg.fine:
+            if cfg.factor < 2:
+                raise ValueError("fine draws the detail below the low size: it needs factor ≥ 2")
+            if not (hasattr(self.net, "features") and hasattr(self.net, "draw")):
+                raise ValueError(f"fine reads the inner network's last hidden layer: transformer_net has one, {cfg.arch} not")
+            self.fine = FineHead(self.net.config.width, cfg.factor)
         self.input_range = self.net.input_range
         self.size_multiple = self.net.size_multiple * cfg.factor
         self.scale = 255.0 if self.input_range == "0-255" else 1.0
@@ -232,7 +267,12 @@ class GuidedUpsample(nn.Module):
         for the code indices (a monochrome code's output is grey, after the upsampler and head too)."""
         f = self.config.factor
         low = F.avg_pool2d(x, f) if f > 1 else x
-        y = self.net.decode(low, code, grey) if hasattr(self.net, "decode") else self.net(low)  # UNet: decode
+        features = None
+        if self.fine is not None:
+            features = self.net.features(low)
+            y = self.net.draw(features)
+        else:
+            y = self.net.decode(low, code, grey) if hasattr(self.net, "decode") else self.net(low)  # UNet: decode
         s = 1.0 / self.scale
         if self.gains is not None:
             out = self.gains(low * s, y * s, x * s, self.detail_gain, code)
@@ -240,10 +280,13 @@ class GuidedUpsample(nn.Module):
             out = detail_upsample(low * s, y * s, x * s, self.detail_gain)
         else:
             out = guided_upsample(low * s, y * s, x * s, self.config.radius, self.config.eps)
+        if self.fine is not None:
+            out = out + self.fine(features) * s
         if self.detail is not None:
             out = self.detail(out, x * s, low * s, code)
-        if self.detail_gain is not None or self.detail is not None:
+        if self.detail_gain is not None or self.detail is not None or self.fine is not None:
             # the frame's own detail and the head put its colour back: grey again (the guided filter
-            # alone keeps a grey output grey: the same a·lum + b on three equal channels; ~0.5 ms saved)
+            # alone keeps a grey output grey: the same a·lum + b on three equal channels; ~0.5 ms saved;
+            # the fine head draws three channels of its own)
             out = to_grey(out, grey)
         return out * self.scale

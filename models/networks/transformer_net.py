@@ -92,14 +92,22 @@ class TransformerNet(nn.Module):
         self.relu = nn.ReLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.draw(self.features(x))
+
+    def draw(self, features: torch.Tensor) -> torch.Tensor:
+        """The picture (unbounded RGB, 0–255 scale) from :meth:`features`."""
+        return self.deconv3(features)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The last hidden layer (``width`` channels at the input's size), before ``deconv3``
+        draws the picture from it: what a sub-pixel head (models.networks.guided.FineHead) reads."""
         y = self.relu(self.in1(self.conv1(x)))
         y = self.relu(self.in2(self.conv2(y)))
         y = self.relu(self.in3(self.conv3(y)))
         for i in range(1, self.config.res_blocks + 1):
             y = getattr(self, f"res{i}")(y)
         y = self.relu(self.in4(self.deconv1(y)))
-        y = self.relu(self.in5(self.deconv2(y)))
-        return self.deconv3(y)
+        return self.relu(self.in5(self.deconv2(y)))
 
 
 def drop_legacy_keys(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

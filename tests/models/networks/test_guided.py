@@ -56,6 +56,33 @@ def test_a_student_refuses_an_unknown_upsampler():
         GuidedUpsample(GuidedConfig(inner={"width": 4, "res_blocks": 1}, upsample="nearest"))
 
 
+def test_a_fine_head_starts_as_the_student_and_draws_a_band_no_upsampler_can():
+    """Zero weights: the student is unchanged (an --init student starts where it was). Trained,
+    it draws a one-pixel checkerboard, finer than the low size, that the frame does not have:
+    what a painting's stroke edges are to a student at half the size."""
+    torch.manual_seed(0)
+    net = TransformerNet(TransformerNetConfig(4, 1, 3))
+    plain = GuidedUpsample(dataclasses.replace(GuidedUpsample.around(net, factor=2).config, upsample="detail"), net=net).eval()
+    fine = GuidedUpsample(dataclasses.replace(plain.config, fine=True), net=net).eval()
+    fine.detail_gain = plain.detail_gain
+    x = torch.rand(1, 3, 32, 48) * 255
+    with torch.no_grad():
+        assert torch.equal(fine(x), plain(x))
+    checker = ((torch.arange(32)[:, None] + torch.arange(48)[None]) % 2).float().expand(1, 3, 32, 48) * 40.0
+    with torch.no_grad():
+        fine.fine.conv.bias.copy_(torch.tensor([0.0, 1.0, 1.0, 0.0] * 3) * 40.0)  # sub-pixel phases (0,1) and (1,0)
+        drawn = fine(x) - plain(x)
+    assert torch.allclose(drawn, checker, atol=1e-3)
+
+
+def test_a_fine_head_needs_a_network_with_features_and_a_low_size():
+    with pytest.raises(ValueError, match="factor ≥ 2"):
+        GuidedUpsample(GuidedConfig(inner={"width": 4, "res_blocks": 1}, factor=1, fine=True))
+    with pytest.raises(ValueError, match="transformer_net has one, unet not"):
+        GuidedUpsample(GuidedConfig(arch="unet", inner={"channels": (8, 16), "blocks_per_level": 1, "num_downsamples": 1,
+                                                         "norm_groups": 4}, fine=True))
+
+
 def test_guided_student_checkpoint_export_and_parity(tmp_path):
     torch.manual_seed(0)
     nets = (TransformerNet(TransformerNetConfig(4, 1)),
@@ -75,6 +102,15 @@ def test_guided_student_checkpoint_export_and_parity(tmp_path):
         assert contract.latent_codes == (2 if isinstance(net, UNet) else 0)
         path = export_model(loaded, contract, tmp_path / "g.onnx")
         check_parity(loaded, path, contract, "fp32")
+    # the fine head's sub-pixel rearrangement exports (ONNX DepthToSpace) and keeps parity
+    net = TransformerNet(TransformerNetConfig(4, 1, 3))
+    model = GuidedUpsample(dataclasses.replace(GuidedUpsample.around(net, factor=2).config, upsample="detail", fine=True), net=net)
+    torch.nn.init.normal_(model.fine.conv.weight, std=0.1)
+    save_checkpoint(tmp_path / "f.pt", model.eval(), {"name": "f"})
+    loaded, _, _ = load_checkpoint(tmp_path / "f.pt")
+    assert loaded.fine is not None and torch.equal(loaded.fine.conv.weight, model.fine.conv.weight)
+    contract = contract_for(loaded, "f")
+    check_parity(loaded, export_model(loaded, contract, tmp_path / "f.onnx"), contract, "fp32")
 
 
 def test_ssim_is_one_for_identical_images_and_drops_with_noise():
