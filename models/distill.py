@@ -72,7 +72,7 @@ class DistillConfig:
     detail_tones: int = 0
     upsample: str = "guided"  # or "detail" (models.networks.guided.detail_upsample), "gains" (GainMaps)
     gain_edges: tuple[float, ...] = ()  # "gains": blur σ of the full-size lightness edges with maps of their own
-    fine: bool = False  # a FineHead: the student's own detail below its low size (TransformerNet students)
+    fine: bool = False  # a FineHead: the student's own detail below its low size
     init: Path | None = None  # a trained student of the same network shape to start from (any factor; its head, if any, too)
     steps: int = 3000
     batch_size: int = 4
@@ -345,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--gain-edges", default="", help="--upsample gains: blur σ (full-size px, comma-separated) of lightness "
                    "edges (blur - pixel) that get gain maps too, e.g. 1.5 (about 2 ms a σ at 640x480 on one core)")
     p.add_argument("--fine", action="store_true", help="a sub-pixel head on the student's last hidden layer draws its own "
-                   "detail below the low size (a painting's stroke edges; TransformerNet students; starts at zero)")
+                   "detail below the low size (a painting's stroke edges, a cartoon's outlines; starts at zero)")
     p.add_argument("--init", type=Path, help="start from this trained student of the same shape (--factor and --upsample may differ: "
                    "a guided student at a third can go on at half with --upsample detail)")
     p.add_argument("--ssim-weight", type=float, default=1.0)

@@ -199,7 +199,7 @@ class GainMaps(nn.Module):
 
 class FineHead(nn.Module):
     """The network's *own* detail below the low size: a 3×3 convolution on the inner network's
-    last hidden layer draws ``factor``² sub-pixels per colour at the low size, rearranged into the
+    last hidden layer (TransformerNet or UNet: ``features``) draws ``factor``² sub-pixels per colour at the low size, rearranged into the
     full-size grid (sub-pixel convolution, Shi et al. 2016, "ESPCN"; ONNX DepthToSpace) and added
     to the upsampled output.
 
@@ -251,8 +251,8 @@ class GuidedUpsample(nn.Module):
             if cfg.factor < 2:
                 raise ValueError("fine draws the detail below the low size: it needs factor ≥ 2")
             if not (hasattr(self.net, "features") and hasattr(self.net, "draw")):
-                raise ValueError(f"fine reads the inner network's last hidden layer: transformer_net has one, {cfg.arch} not")
-            self.fine = FineHead(self.net.config.width, cfg.factor)
+                raise ValueError(f"fine reads the inner network's last hidden layer: {cfg.arch} does not give it")
+            self.fine = FineHead(self.net.feature_channels, cfg.factor)
         self.input_range = self.net.input_range
         self.size_multiple = self.net.size_multiple * cfg.factor
         self.scale = 255.0 if self.input_range == "0-255" else 1.0
@@ -269,8 +269,8 @@ class GuidedUpsample(nn.Module):
         low = F.avg_pool2d(x, f) if f > 1 else x
         features = None
         if self.fine is not None:
-            features = self.net.features(low)
-            y = self.net.draw(features)
+            features = self.net.features(low, code)
+            y = self.net.draw(low, features, grey)
         else:
             y = self.net.decode(low, code, grey) if hasattr(self.net, "decode") else self.net(low)  # UNet: decode
         s = 1.0 / self.scale

@@ -92,15 +92,21 @@ class TransformerNet(nn.Module):
         self.relu = nn.ReLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.draw(self.features(x))
+        return self.draw(x, self.features(x))
 
-    def draw(self, features: torch.Tensor) -> torch.Tensor:
-        """The picture (unbounded RGB, 0–255 scale) from :meth:`features`."""
+    @property
+    def feature_channels(self) -> int:
+        return self.config.width
+
+    def draw(self, x: torch.Tensor, features: torch.Tensor, grey: torch.Tensor | None = None) -> torch.Tensor:
+        """The picture (unbounded RGB, 0–255 scale) from :meth:`features` of ``x`` (``grey``: unused,
+        the same signature as the UNet's)."""
         return self.deconv3(features)
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
+    def features(self, x: torch.Tensor, code: torch.Tensor | None = None) -> torch.Tensor:
         """The last hidden layer (``width`` channels at the input's size), before ``deconv3``
-        draws the picture from it: what a sub-pixel head (models.networks.guided.FineHead) reads."""
+        draws the picture from it: what a sub-pixel head (models.networks.guided.FineHead) reads
+        (``code``: unused, the same signature as the UNet's)."""
         y = self.relu(self.in1(self.conv1(x)))
         y = self.relu(self.in2(self.conv2(y)))
         y = self.relu(self.in3(self.conv3(y)))

@@ -202,6 +202,15 @@ class UNet(nn.Module):
     def decode(self, x: torch.Tensor, code: torch.Tensor | None = None, grey: torch.Tensor | None = None) -> torch.Tensor:
         """Run the filter on ``x`` with ``code`` (N × code_dim vectors) when the net has a latent;
         ``grey`` (from :meth:`grey_weights` of the code indices) blends the output to its luminance."""
+        return self.draw(x, self.features(x, code), grey)
+
+    @property
+    def feature_channels(self) -> int:
+        return self.config.channels[0]
+
+    def features(self, x: torch.Tensor, code: torch.Tensor | None = None) -> torch.Tensor:
+        """The last hidden layer (``channels[0]`` at the input's size), normalised and activated:
+        what :meth:`draw` and a sub-pixel head (models.networks.guided.FineHead) read."""
         h = torch.cat([x, *(f(x) for f in (self.edges, self.tones) if f is not None)], dim=1)
         if self.config.latent_codes:
             if code is None:
@@ -221,7 +230,11 @@ class UNet(nn.Module):
             h = blocks(torch.cat([h, skips[i]], dim=1))
             if 0 < i <= self.config.num_downsamples:
                 h = next(up)(F.interpolate(h, scale_factor=2.0, mode="nearest"))
-        out = self.out_conv(F.silu(self.out_norm(h)))
+        return F.silu(self.out_norm(h))
+
+    def draw(self, x: torch.Tensor, features: torch.Tensor, grey: torch.Tensor | None = None) -> torch.Tensor:
+        """The picture from :meth:`features` of ``x``."""
+        out = self.out_conv(features)
         return to_grey(x + out if self.config.residual_output else out, grey)
 
     def code_vectors(self, indices: torch.Tensor) -> torch.Tensor:
