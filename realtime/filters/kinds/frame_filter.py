@@ -25,12 +25,12 @@ class FrameFilter:
         """(h, w) the model sees for frames of ``frame_hw`` (None: not known yet)."""
         if contract.fixed_size or frame_hw is None:
             return contract.fixed_size
-        return work_shape(*frame_hw, work_size or contract.work_size, contract.size_multiple)
+        return work_shape(*frame_hw, work_size or contract.work_size)
 
     def apply(self, bgr: np.ndarray, analysis: FrameAnalysis, settings: Settings) -> Applied:
         h, w = bgr.shape[:2]
         c = self.model.contract
-        sh, sw = work_shape(h, w, settings.work_size or c.work_size, c.size_multiple)
+        sh, sw = work_shape(h, w, settings.work_size or c.work_size)
         small = shrink(bgr, sw, sh) if (sh, sw) != (h, w) else bgr
         try:
             result = self.model.infer(small, settings.latent)
