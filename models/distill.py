@@ -46,7 +46,7 @@ from models.data.media import data_root, fit_short_side, load_collection
 from models.data.pairs import CropConfig, to_tensor
 from models.train_pairs import DEFAULT_HOLDOUT, mark_monochrome
 from models.stylize_image import to_image
-from models.train_style import content_batch
+from models.train_style import camera_noise, content_batch
 from models.training import distributed
 from models.training.distributed import Distributed
 from models.training.trainer import TrainingRun, add_run_args, parse_ints
@@ -84,6 +84,9 @@ class DistillConfig:
     target: str = "network"
     # losses that do not reward fading (models/losses/bands.py): per-band energy of the change, chroma; off by default
     detail_loss: DetailLoss = field(default_factory=DetailLoss)
+    # camera-like Gaussian noise (grey levels) on the student's input only, the teacher's clean output the
+    # target: a student that draws its own strokes learns not to redraw them for sensor noise (flicker)
+    input_noise: float = 0.0
     save_every: int = 250
     seed: int = 0
     device: str = "auto"
@@ -290,7 +293,7 @@ def _distill(cfg: DistillConfig, resume: bool, dist: Distributed) -> dict[str, A
         code = code_rng.randrange(run.codes) if run.codes else None
         with torch.no_grad():
             target = copy_filter(x, code) if copy_filter else run(teacher, x, code)
-        raw = net(x, code)
+        raw = net(camera_noise(x, cfg.input_noise, cfg.seed * 1_000_003 + trainer.step) if cfg.input_noise else x, code)
         y = raw.clamp(0, 1)
         loss = (y - target).abs().mean() + cfg.ssim_weight * ssim_loss(y, target)
         # the chroma term sees the output before the clamp: a student's paper white is often far above 1, each
@@ -349,6 +352,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--init", type=Path, help="start from this trained student of the same shape (--factor and --upsample may differ: "
                    "a guided student at a third can go on at half with --upsample detail)")
     p.add_argument("--ssim-weight", type=float, default=1.0)
+    p.add_argument("--input-noise", type=float, default=0.0,
+                   help="grey levels of Gaussian noise on the student's input only (the teacher sees the clean crop): "
+                        "a student that draws its own strokes learns not to redraw them for a camera's noise, e.g. 4")
     p.add_argument("--target", choices=TARGETS, default="network",
                    help="copy the full network, or the classical filter it was cloned from (what the clone ratio measures)")
     add_detail_args(p)
@@ -357,13 +363,15 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if not a.images.is_dir():
         raise UserError(f"content folder {a.images} does not exist or is not a folder")
+    if a.input_noise < 0:
+        raise UserError(f"--input-noise is a noise level in grey levels, 0 or more; got {a.input_noise}")
     channels = parse_ints(a.channels, "--channels")
     cfg = DistillConfig(
         teacher=a.teacher, out=a.out, images=a.images, width=a.width, res_blocks=a.res_blocks, outer_kernel=a.outer_kernel, channels=channels,
         factor=a.factor, radius=a.radius, eps=a.eps, detail=a.detail, detail_edges=a.detail_edges,
         detail_tones=a.detail_tones, upsample=a.upsample, gain_edges=parse_sigmas(a.gain_edges), fine=a.fine, init=a.init, steps=a.steps, batch_size=a.batch,
         crops=CropConfig(crop=a.crop, short_min=a.crop, short_max=2 * a.crop), lr=a.lr, ssim_weight=a.ssim_weight, target=a.target,
-        detail_loss=detail_options(a), seed=a.seed, device=a.device, name=a.name or a.out.stem,
+        detail_loss=detail_options(a), input_noise=a.input_noise, seed=a.seed, device=a.device, name=a.name or a.out.stem,
     )
     meta = distill(cfg, a.resume)
     if not distributed.main_process():

@@ -395,3 +395,22 @@ def test_gain_maps_start_as_the_detail_student_and_can_flatten_texture_while_kee
     with torch.no_grad():
         maps = head(low_in, low_out, frame, gain, None)
     assert (maps - teacher).abs().mean().item() < 0.5 * best_one_gain, ((maps - teacher).abs().mean().item(), best_one_gain)
+
+
+def test_a_student_with_a_fine_head_trains_on_noisy_input_against_the_clean_target(tmp_path, photo_folder):
+    """--fine and --input-noise together: the head is saved and reloaded, the noise is the
+    camera-like noise of the style training's stability term (same seed, same noise)."""
+    from models.train_style import camera_noise
+
+    x = torch.full((2, 3, 64, 64), 0.5)
+    a, b = camera_noise(x, 4.0, 7), camera_noise(x, 4.0, 7)
+    assert torch.equal(a, b) and abs(float((a - x).std()) * 255 - 4.0) < 0.3
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "t.pt", TransformerNet(TransformerNetConfig(4, 1, 3)), {"name": "t"})
+    cfg = DistillConfig(teacher=tmp_path / "t.pt", out=tmp_path / "t_fast.pt", images=photo_folder, holdout=("img0",),
+                        width=4, res_blocks=1, outer_kernel=3, factor=2, upsample="detail", fine=True, input_noise=4.0,
+                        steps=3, batch_size=2, save_every=3, crops=CropConfig(crop=32, short_min=48, short_max=64), lr=5e-3)
+    assert 0 < distill(cfg)["val_ssim"] <= 1
+    student, meta, _ = load_checkpoint(cfg.out)
+    assert student.fine is not None and float(student.fine.conv.weight.abs().sum()) > 0, "the head trained"
+    assert meta["train_config"]["input_noise"] == "4.0"
