@@ -293,7 +293,7 @@ def _distill(cfg: DistillConfig, resume: bool, dist: Distributed) -> dict[str, A
         code = code_rng.randrange(run.codes) if run.codes else None
         with torch.no_grad():
             target = copy_filter(x, code) if copy_filter else run(teacher, x, code)
-        raw = net(camera_noise(x, cfg.input_noise, cfg.seed * 1_000_003 + trainer.step) if cfg.input_noise else x, code)
+        raw = net(camera_noise(x, cfg.input_noise, cfg.seed, trainer.step) if cfg.input_noise else x, code)
         y = raw.clamp(0, 1)
         loss = (y - target).abs().mean() + cfg.ssim_weight * ssim_loss(y, target)
         # the chroma term sees the output before the clamp: a student's paper white is often far above 1, each

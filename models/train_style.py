@@ -96,10 +96,10 @@ def loss_network_for(meta: dict[str, Any]) -> torch.nn.Module:
     return loss_network(meta.get("loss_net", "random"), Path(weights) if weights else None, RandomFeaturesConfig(**fields))
 
 
-def camera_noise(x: torch.Tensor, sigma: float, seed: int) -> torch.Tensor:
+def camera_noise(x: torch.Tensor, sigma: float, seed: int, step: int) -> torch.Tensor:
     """``x`` (0–1) plus Gaussian noise of ``sigma`` grey levels, like a camera's sensor noise;
-    the same noise for the same ``seed``."""
-    g = torch.Generator().manual_seed(seed)
+    the same noise for the same run ``seed`` and training ``step``."""
+    g = torch.Generator().manual_seed(seed * 1_000_003 + step)
     return (x + (torch.randn(x.shape, generator=g) * sigma / 255.0).to(x.device)).clamp(0.0, 1.0)
 
 
@@ -155,7 +155,7 @@ def _train(cfg: StyleTrainConfig, resume: bool, dist: Distributed) -> dict[str, 
 
     def noisy(x: torch.Tensor) -> torch.Tensor:
         """``x`` plus the stability term's camera-like noise (fixed per step and seed)."""
-        return camera_noise(x, cfg.stability_noise, cfg.seed * 1_000_003 + run.step)
+        return camera_noise(x, cfg.stability_noise, cfg.seed, run.step)
 
     def train_step() -> torch.Tensor:
         x = dist.draw(lambda size, rng: content_batch(train_images, cfg.crops, size, rng), run.rng, cfg.batch_size,

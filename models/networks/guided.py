@@ -199,9 +199,9 @@ class GainMaps(nn.Module):
 
 class FineHead(nn.Module):
     """The network's *own* detail below the low size: a 3×3 convolution on the inner network's
-    last hidden layer (TransformerNet or UNet: ``features``) draws ``factor``² sub-pixels per colour at the low size, rearranged into the
-    full-size grid (sub-pixel convolution, Shi et al. 2016, "ESPCN"; ONNX DepthToSpace) and added
-    to the upsampled output.
+    last hidden layer (``features``) draws ``factor``² sub-pixels per colour at the low size,
+    rearranged into the full-size grid (sub-pixel convolution, Shi et al. 2016, "ESPCN"; ONNX
+    DepthToSpace) and added to the upsampled output.
 
     Why: every upsampler above brings back only the *frame's* detail below the low size. A
     painting style's finest band (its 2–4 px stroke edges and grout) is not the photo's, so a
@@ -250,8 +250,6 @@ class GuidedUpsample(nn.Module):
         if cfg.fine:
             if cfg.factor < 2:
                 raise ValueError("fine draws the detail below the low size: it needs factor ≥ 2")
-            if not (hasattr(self.net, "features") and hasattr(self.net, "draw")):
-                raise ValueError(f"fine reads the inner network's last hidden layer: {cfg.arch} does not give it")
             self.fine = FineHead(self.net.feature_channels, cfg.factor)
         self.input_range = self.net.input_range
         self.size_multiple = self.net.size_multiple * cfg.factor
@@ -267,12 +265,8 @@ class GuidedUpsample(nn.Module):
         for the code indices (a monochrome code's output is grey, after the upsampler and head too)."""
         f = self.config.factor
         low = F.avg_pool2d(x, f) if f > 1 else x
-        features = None
-        if self.fine is not None:
-            features = self.net.features(low, code)
-            y = self.net.draw(low, features, grey)
-        else:
-            y = self.net.decode(low, code, grey) if hasattr(self.net, "decode") else self.net(low)  # UNet: decode
+        features = self.net.features(low, code)  # the last hidden layer (TransformerNet, UNet), then the picture
+        y = self.net.draw(low, features, grey)
         s = 1.0 / self.scale
         if self.gains is not None:
             out = self.gains(low * s, y * s, x * s, self.detail_gain, code)

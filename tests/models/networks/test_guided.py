@@ -403,7 +403,7 @@ def test_a_student_with_a_fine_head_trains_on_noisy_input_against_the_clean_targ
     from models.train_style import camera_noise
 
     x = torch.full((2, 3, 64, 64), 0.5)
-    a, b = camera_noise(x, 4.0, 7), camera_noise(x, 4.0, 7)
+    a, b = camera_noise(x, 4.0, 7, 3), camera_noise(x, 4.0, 7, 3)
     assert torch.equal(a, b) and abs(float((a - x).std()) * 255 - 4.0) < 0.3
     torch.manual_seed(0)
     save_checkpoint(tmp_path / "t.pt", TransformerNet(TransformerNetConfig(4, 1, 3)), {"name": "t"})
