@@ -6,6 +6,7 @@
     realtime-export import-onnx candy-9.onnx -o candy.onnx --input-range 0-255
     realtime-export tensorrt cartoon.onnx --opt 640x480
     realtime-export info cartoon.onnx
+    realtime-export temporal candy.onnx --keep 0.98 --threshold 5 --floor 2   its stabiliser's settings
     realtime-export triton REPO [--filters NAME ...] [--fp16]    a Triton model repository (export.triton)
     realtime-export triton REPO --check [--run]                   check one (yours, edited) offline
     realtime-export install my.onnx|FOLDER|shared.zip [--name NAME]    your own filters (export.library_cli)
@@ -56,6 +57,39 @@ def _work_size(text: str) -> int:
     if not 1 <= value <= MAX_WORK_SIZE:
         raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_WORK_SIZE} pixels, got {value}")
     return value
+
+
+def keep_value(text: str) -> float:
+    value = _number(text, "a share, e.g. 0.95")
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"must be from 0 to below 1 (1 would freeze the picture), got {text}")
+    return value
+
+
+def threshold_value(text: str) -> float:
+    value = _number(text, "grey levels, e.g. 8")
+    if not 0.0 < value <= 255.0:
+        raise argparse.ArgumentTypeError(f"must be above 0 and at most 255 grey levels, got {text}")
+    return value
+
+
+def floor_value(text: str) -> float:
+    value = _number(text, "grey levels, e.g. 2")
+    if not 0.0 <= value < 255.0:
+        raise argparse.ArgumentTypeError(f"must be from 0 to below 255 grey levels, got {text}")
+    return value
+
+
+def _number(text: str, form: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {form}, got {text!r}") from None
+
+
+def temporal_overrides(args: argparse.Namespace) -> dict[str, float]:
+    """The contract's stabiliser settings given on the command line (none: the runtime's default)."""
+    return {f"temporal_{k}": v for k in ("keep", "threshold", "floor") if (v := getattr(args, f"temporal_{k}")) is not None}
 
 
 # ---------------------------------------------------------------- checks made before any work
@@ -196,7 +230,7 @@ def cmd_onnx(args: argparse.Namespace) -> None:
     contract = contract_for(
         model, str(name), kind=args.kind, work_size=args.work_size, license=args.license or str(meta.get("license", "unknown")),
         source=str(meta.get("source", f"trained by realtime ({meta.get('teacher') or 'paired data'}, {meta.get('steps', '?')} steps)")),
-        latent_names=names, post=post, post_styles=names if post else (),
+        latent_names=names, post=post, post_styles=names if post else (), **temporal_overrides(args),
     )
     export_with_variants(model, contract, out, args)
 
@@ -209,7 +243,7 @@ def import_weights(args: argparse.Namespace, load: Callable[[Path], Any], licens
     out = variant_outputs(args.output, args, (weights,))
     model = load(weights)
     contract = contract_for(model, args.name or weights.stem, kind=args.kind, work_size=args.work_size,
-                            license=args.license or license, source=f"{source}: {weights.name}")
+                            license=args.license or license, source=f"{source}: {weights.name}", **temporal_overrides(args))
     export_with_variants(model, contract, out, args)
 
 
@@ -232,6 +266,7 @@ def cmd_import_onnx(args: argparse.Namespace) -> None:
     out = require_output(args.output, (model,))
     overrides = {k: v for k, v in dict(kind=args.kind, input_range=args.input_range, work_size=args.work_size,
                                         license=args.license, fixed_size=args.fixed_size).items() if v is not None}
+    overrides.update(temporal_overrides(args))
     path = import_foreign_onnx(model, out, args.name or model.stem, overrides)
     print(f"wrote {path}")
 
@@ -266,6 +301,45 @@ def cmd_info(args: argparse.Namespace) -> None:
     if not stored:
         print(f"note: {args.model} has no filter.* metadata; this is what realtime infers from its input shape "
               "(store a contract with `realtime-export import-onnx`)", file=sys.stderr)
+
+
+def cmd_temporal(args: argparse.Namespace) -> None:
+    """Store how firmly the live loop's stabiliser holds this filter's output on still pixels
+    (``filter.temporal_keep``/``_threshold``; :mod:`realtime.compositing.temporal`), graph
+    untouched; a model card beside the file (NAME.json, as bundled filters have) says it too."""
+    import json
+    from dataclasses import replace
+
+    from realtime.filters.onnx_format import contract_of, load_model_proto, save_atomic, write_contract
+
+    given = {f"temporal_{k}": v for k in ("keep", "threshold", "floor") if (v := getattr(args, k)) is not None}
+    if args.default and given:
+        raise UserError("--default removes the settings: drop --keep, --threshold and --floor, or drop --default")
+    if not args.default and not given:
+        raise UserError("give --keep, --threshold and/or --floor (or --default to use the runtime's settings)")
+    model = require_input(args.model, "model file")
+    out = require_output(args.output or model)
+    proto = load_model_proto(model, weights=True)
+    contract = contract_of(proto, model)
+    contract = replace(contract, **(dict.fromkeys(("temporal_keep", "temporal_threshold", "temporal_floor")) if args.default else given))
+    write_contract(proto, contract)
+    save_atomic(proto, out)
+    card_path = out.with_suffix(".json")
+    if card_path.is_file():
+        try:
+            card = json.loads(card_path.read_text())
+        except (OSError, ValueError):
+            card = None
+        if isinstance(card, dict) and card.get("name") == out.stem:
+            card = {k: v for k, v in card.items() if not k.startswith("temporal_")}
+            card_path.write_text(json.dumps({**card, **temporal_card(contract)}, indent=2) + "\n")
+    held = temporal_card(contract)
+    print(f"wrote {out}: " + (", ".join(f"{k} {v}" for k, v in held.items()) or "the runtime's default stabiliser"))
+
+
+def temporal_card(contract: FilterContract) -> dict[str, float]:
+    """The stabiliser settings a model card shows: the contract's own (none: the runtime's default)."""
+    return {f"temporal_{k}": v for k in ("keep", "threshold", "floor") if (v := getattr(contract, f"temporal_{k}")) is not None}
 
 
 def cmd_triton(args: argparse.Namespace) -> None:
@@ -320,6 +394,12 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--kind", choices=KINDS, default=None, help="frame (whole image) or face (aligned crop)")
         sp.add_argument("--work-size", type=_work_size, default=None, help="short side the filter is meant to run at")
         sp.add_argument("--license", default=None)
+        sp.add_argument("--temporal-keep", type=keep_value, default=None,
+                        help="how firmly the live loop holds this filter's output where the camera is still (default: the runtime's 0.9)")
+        sp.add_argument("--temporal-threshold", type=threshold_value, default=None,
+                        help="input change in grey levels at which a new output wins fully (default: the runtime's 5)")
+        sp.add_argument("--temporal-floor", type=floor_value, default=None,
+                        help="input change in grey levels up to which the old output is held fully (default: the runtime's 0)")
         if with_variants:
             sp.add_argument("--fp16", action="store_true", help="also write NAME.fp16.onnx")
             sp.add_argument("--int8", action="store_true", help="also write NAME.int8.onnx (needs --calib)")
@@ -361,6 +441,16 @@ def build_parser() -> argparse.ArgumentParser:
     sp = sub.add_parser("info", help="print a model's filter contract")
     sp.add_argument("model", type=Path)
     sp.set_defaults(func=cmd_info)
+
+    sp = sub.add_parser("temporal", help="set how firmly the live loop steadies a model's output (its contract)")
+    sp.add_argument("model", type=Path)
+    sp.add_argument("-o", "--output", type=Path, help="write here (default: rewrite MODEL in place)")
+    sp.add_argument("--keep", type=keep_value, default=None, help="weight of the previous output where the camera is still, e.g. 0.95")
+    sp.add_argument("--threshold", type=threshold_value, default=None, help="input change (grey levels) at which the new output wins fully, e.g. 8")
+    sp.add_argument("--floor", type=floor_value, default=None,
+                    help="input change (grey levels) up to which the old output is held fully, e.g. 2 (camera noise)")
+    sp.add_argument("--default", action="store_true", help="remove the settings: the runtime's default")
+    sp.set_defaults(func=cmd_temporal)
 
     sp = sub.add_parser("triton", help="write or check a Triton Inference Server model repository (ONNX Runtime + TensorRT)")
     sp.add_argument("repo", type=Path, metavar="REPO", help="the model repository folder (created if missing)")

@@ -6,6 +6,8 @@
     python -m export.release runs/aged.pt --work-size 192           # a face filter (kind from its teacher)
     python -m export.release runs/aged_fast.pt --work-size 160      # its light clone, NAME.fast → aged.fast.onnx
     python -m export.release --retime        # measure every bundled card's CPU times again
+    python -m export.release runs/candy_fast.pt --work-size 720 --temporal-keep 0.98 --temporal-floor 2
+        # the stabiliser's settings measured for it (benchmarks.flicker), in its contract and card
 
 Writes models/checkpoints/NAME.pt (weights + config + metadata, no optimiser state),
 realtime/bundled/NAME.onnx (parity-checked) and NAME.json (the model card:
@@ -26,7 +28,7 @@ from pathlib import Path
 
 import cv2
 
-from export.cli import latent_names
+from export.cli import floor_value, keep_value, latent_names, temporal_card, temporal_overrides, threshold_value
 from realtime.errors import UserError, run_cli
 from export.model_card import cpu_times, retime
 from export.onnx_export import contract_for, export_model
@@ -53,6 +55,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--license", default="MIT")
     p.add_argument("--photo", type=Path, default=data_root() / "faces" / "skimage__astronaut.png")
     p.add_argument("--style", type=Path, help="style networks: the style image (default: found by name under the data folder)")
+    p.add_argument("--temporal-keep", type=keep_value, default=None,
+                   help="the live stabiliser's hold on its output where the camera is still (default: the runtime's)")
+    p.add_argument("--temporal-threshold", type=threshold_value, default=None,
+                   help="input change (grey levels) at which its new output wins fully (default: the runtime's)")
+    p.add_argument("--temporal-floor", type=floor_value, default=None,
+                   help="input change (grey levels) up to which its old output is held fully (default: the runtime's)")
     p.add_argument("--gatys-steps", type=int, default=300, help="style networks: Gatys steps for the comparison still (0 = skip)")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -90,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     # in the style each code was trained on (a student inherits its teacher's meta)
     post = str(meta.get("post") or "")
     contract = contract_for(model, filter_name, kind=kind, work_size=a.work_size, license=a.license, source=meta["source"],
-                            latent_names=names, post=post, post_styles=names if post else ())
+                            latent_names=names, post=post, post_styles=names if post else (), **temporal_overrides(a))
     onnx_path = export_model(model, contract, ROOT / "realtime" / "bundled" / f"{name}.onnx")
     check_parity(model, onnx_path, contract, "fp32")
     card: dict = {"name": name}
@@ -105,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
                     style_codes=meta.get("style_codes", {}), teacher=teacher)
     if post:  # drawn by the runtime after the network (realtime/filters/kinds/face_filter.py)
         card["post"] = post
+    card.update(temporal_card(contract))
     if "val_ratio" in meta:  # a clone of a classical teacher: L1(network, teacher) / L1(photo, teacher), held out
         card["validation_ratio_to_photo"] = round(float(meta["val_ratio"]), 3)
     card.update({

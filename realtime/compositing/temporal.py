@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, TypeVar
 
 import cv2
@@ -29,14 +29,43 @@ from realtime.imaging import mix
 T = TypeVar("T")
 
 
-@dataclass
+@dataclass(frozen=True)
 class TemporalConfig:
     # chosen by a sweep on the flicker benchmark's videos with the cartoon net at 640x480 (keep
     # 0.6–0.9, threshold 3–10, scale 1/2/4): flicker cut to 33 % while 85 % of the response kept
     keep: float = 0.9  # weight of the previous output where the input is still
     threshold: float = 5.0  # input change (0–255, blurred) at which the new output wins fully
+    # input change up to which the old output is held at full ``keep`` (the hold then fades out by
+    # ``threshold``): a camera's noise, blurred, changes the map by 1–2 levels and, held at a
+    # linear ramp's 70–85 %, is what a stroke-drawing network's flicker is made of (benchmarks.flicker)
+    floor: float = 0.0
     scale: int | None = None  # change map at 1/scale resolution; None: the swept 480-line map at any size
     map_lines: int = 480  # the short side the change map is measured at when ``scale`` is None
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not 0.0 <= self.keep < 1.0:
+            problems.append(f"keep must be from 0 to below 1 (1 would freeze the picture), got {self.keep:g}")
+        if not 0.0 < self.threshold <= 255.0:
+            problems.append(f"threshold must be above 0 and at most 255 grey levels, got {self.threshold:g}")
+        elif not 0.0 <= self.floor < self.threshold:
+            problems.append(f"floor must be from 0 to below the threshold ({self.threshold:g}), got {self.floor:g}")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+    def keep_table(self) -> np.ndarray:
+        """Weight of the old output (in 255ths, :func:`realtime.imaging.mix`'s) for each input change 0–255."""
+        change = np.arange(256, dtype=np.float32)
+        keep = self.keep * np.clip((self.threshold - change) / (self.threshold - self.floor), 0.0, 1.0)
+        return np.round(255 * keep).astype(np.uint8)
+
+
+def own_config(keep: float | None, threshold: float | None, floor: float | None = None) -> TemporalConfig | None:
+    """The settings a filter's contract asks for (``filter.temporal_keep``/``_threshold``/``_floor``),
+    the default's for what it leaves out; None when it asks for nothing (the stream's settings).
+    Settings the stabiliser cannot use raise ValueError with every reason."""
+    given = {k: v for k, v in (("keep", keep), ("threshold", threshold), ("floor", floor)) if v is not None}
+    return replace(TemporalConfig(), **given) if given else None
 
 
 def change_scale(h: int, w: int, config: TemporalConfig) -> int:
@@ -61,10 +90,8 @@ class TemporalStabilizer:
     look-up, the mix); the previous frame's thumbnail is kept, not recomputed."""
 
     def __init__(self, config: TemporalConfig | None = None) -> None:
-        self.config = c = config or TemporalConfig()
-        change = np.arange(256, dtype=np.float32)
-        keep = c.keep * np.clip(1.0 - change / c.threshold, 0.0, 1.0)  # change → weight of the old output
-        self.keep_lut = np.round(255 * keep).astype(np.uint8)  # in 255ths: realtime.imaging.mix's weight
+        self.config = config or TemporalConfig()
+        self.keep_lut = self.config.keep_table()  # input change → weight of the old output
         self.prev_thumb: np.ndarray | None = None
         self.prev_out: np.ndarray | None = None
 
@@ -94,7 +121,8 @@ class TemporalMemory:
     one stabiliser per network output (a frame filter; a face filter's face slot), the state
     of effects that follow the stream (auto_frame's crop, low_light's denoised frame), and the
     time spent stabilising since the last :meth:`take_ms`. ``stabilise=False`` (--no-temporal)
-    turns the stabilisers off and keeps the effects' state."""
+    turns the stabilisers off and keeps the effects' state. ``config`` sets every stabiliser
+    (a sweep); None: each filter's own settings (its contract), else the default."""
 
     def __init__(self, config: TemporalConfig | None = None, stabilise: bool = True) -> None:
         self.config, self.enabled = config, stabilise
@@ -103,14 +131,16 @@ class TemporalMemory:
         self._lock = threading.Lock()
         self._ms = 0.0
 
-    def stabilise(self, key: object, frame_in: np.ndarray, frame_out: np.ndarray) -> np.ndarray:
-        """``frame_out`` held still where ``frame_in`` did not change since this key's last call."""
+    def stabilise(self, key: object, frame_in: np.ndarray, frame_out: np.ndarray,
+                  own: TemporalConfig | None = None) -> np.ndarray:
+        """``frame_out`` held still where ``frame_in`` did not change since this key's last call;
+        ``own``: the settings the filter asks for (:func:`own_config`)."""
         if not self.enabled:
             return frame_out
         start = time.perf_counter()
         stabiliser = self._stabilisers.get(key)
         if stabiliser is None:
-            stabiliser = self._stabilisers[key] = TemporalStabilizer(self.config)
+            stabiliser = self._stabilisers[key] = TemporalStabilizer(self.config or own)
         out = stabiliser(frame_in, frame_out)
         self._ms += (time.perf_counter() - start) * 1000
         return out

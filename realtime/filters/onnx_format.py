@@ -14,6 +14,9 @@ Every exported model carries these ``metadata_props`` (all strings)::
     filter.source         where the weights came from
     filter.post           a step the runtime draws after the network, or empty (face filters: creases)
     filter.post_styles    comma-separated style of that step per latent code (one name: every code)
+    filter.temporal_keep       the stabiliser's keep for this filter's output, or absent (the runtime's default)
+    filter.temporal_threshold  the input change (0–255) at which its new output wins fully, or absent
+    filter.temporal_floor      the input change up to which the old output is held fully, or absent
 
 Inputs: ``input`` float32 N×3×H×W RGB, plus ``latent`` int64 [1] when latent_codes > 0.
 Output: ``output`` float32 N×3×H×W RGB, already clamped to the input range.
@@ -29,13 +32,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import onnx
 from onnx import TensorProto
 
 from realtime.errors import UserError, first_line
 from realtime.filters.frame_graph import shape_of
+
+if TYPE_CHECKING:
+    from realtime.compositing.temporal import TemporalConfig
 
 PREFIX = "filter."
 KINDS = ("frame", "face")
@@ -61,6 +67,12 @@ class FilterContract:
     # a step the face filter draws on the network's output crop (the network was trained without it)
     post: str = ""
     post_styles: tuple[str, ...] = ()  # that step's style for each latent code (one: for all)
+    # the temporal stabiliser's settings measured for this filter (realtime.compositing.temporal;
+    # None: the runtime's default, swept on cartoon): networks that draw their own 2-px strokes turn
+    # camera noise into stroke changes and need a firmer hold (benchmarks.flicker)
+    temporal_keep: float | None = None
+    temporal_threshold: float | None = None
+    temporal_floor: float | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -87,6 +99,17 @@ class FilterContract:
                 raise UserError(f"unknown crease style {', '.join(unknown)}; known: {', '.join(AGE_STYLES)}")
         elif self.post_styles:
             raise UserError(f"post styles {', '.join(self.post_styles)} given without a post step")
+        try:
+            self.temporal()
+        except ValueError as exc:
+            raise UserError(f"filter stabiliser settings (temporal_*): {exc}") from None
+
+    def temporal(self) -> "TemporalConfig | None":
+        """The stabiliser settings this filter asks for (the default's for what it leaves out),
+        or None: the stream's."""
+        from realtime.compositing.temporal import own_config
+
+        return own_config(self.temporal_keep, self.temporal_threshold, self.temporal_floor)
 
     @property
     def scale(self) -> float:
@@ -103,6 +126,8 @@ class FilterContract:
                 value = ",".join(value)
             if f.name in ("post", "post_styles") and not value:
                 continue  # only a model that asks for a post step carries its keys
+            if f.name.startswith("temporal_") and value is None:
+                continue  # only a model with its own stabiliser settings carries them
             out[PREFIX + f.name] = str(value)
         return out
 
@@ -121,6 +146,8 @@ class FilterContract:
                     values[f.name] = _stored_hw(raw) if raw else None
                 elif f.name in ("latent_names", "post_styles"):
                     values[f.name] = tuple(s for s in raw.split(",") if s)
+                elif f.name.startswith("temporal_"):
+                    values[f.name] = float(raw) if raw else None
                 else:
                     values[f.name] = raw
         except ValueError as exc:

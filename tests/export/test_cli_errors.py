@@ -221,11 +221,28 @@ def test_fp16_variant_path_that_is_a_folder(monkeypatch, capsys, tmp_path, tiny_
     (["--kind", "everything"], "invalid choice"),
     (["--input-range", "0-2"], "invalid choice"),
     (["--bogus"], "unrecognized arguments"),
+    (["--temporal-keep", "1"], "--temporal-keep: must be from 0 to below 1"),
+    (["--temporal-keep", "firm"], "expected a share"),
+    (["--temporal-threshold", "0"], "--temporal-threshold: must be above 0"),
 ])
 def test_bad_option_values_are_one_line(monkeypatch, capsys, tmp_path, swap_onnx, no_work, args, needle):
     code, err = run_export(monkeypatch, capsys, "import-onnx", swap_onnx, "-o", tmp_path / "o.onnx", *args)
     line = assert_one_line(code, err, needle, "--help")
     assert "usage:" not in err, line
+
+
+@pytest.mark.parametrize("args, needle", [
+    ([], "give --keep, --threshold and/or --floor"),
+    (["--default", "--keep", "0.9"], "--default removes the settings"),
+    (["--floor", "6"], "floor must be from 0 to below the threshold (5)"),
+    (["--floor", "3", "--threshold", "2"], "floor must be from 0 to below the threshold (2)"),
+    (["--keep", "-0.1"], "--keep: must be from 0 to below 1"),
+    (["--threshold", "300"], "--threshold: must be above 0 and at most 255"),
+])
+def test_bad_temporal_settings_are_one_line_and_leave_the_file(monkeypatch, capsys, swap_onnx, args, needle):
+    before = swap_onnx.read_bytes()
+    assert_one_line(*run_export(monkeypatch, capsys, "temporal", swap_onnx, *args), needle)
+    assert swap_onnx.read_bytes() == before
 
 
 @pytest.mark.parametrize("args, needle", [

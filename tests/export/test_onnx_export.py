@@ -92,6 +92,27 @@ def test_contract_from_props_defaults_and_errors():
         FilterContract(name="x", kind="everything")
 
 
+def test_the_stabiliser_settings_in_a_contract():
+    """Stored only when a filter has its own (a file without them reads as the runtime's default);
+    values the stabiliser cannot use are one line, stored or given."""
+    from realtime.errors import UserError
+
+    firm = FilterContract(name="x", temporal_keep=0.95, temporal_threshold=8.0)
+    assert firm.to_props()["filter.temporal_keep"] == "0.95" and FilterContract.from_props(firm.to_props()) == firm
+    plain = FilterContract(name="x")
+    assert not any("temporal" in k for k in plain.to_props()) and FilterContract.from_props(plain.to_props()) == plain
+    assert FilterContract.from_props({"filter.temporal_threshold": "12"}).temporal_threshold == 12.0
+    assert FilterContract.from_props({"filter.temporal_floor": "2"}).temporal().floor == 2.0
+    for bad, needle in (({"filter.temporal_keep": "1"}, "keep must be from 0 to below 1"),
+                        ({"filter.temporal_keep": "nan"}, "keep must be from 0 to below 1"),
+                        ({"filter.temporal_threshold": "0"}, "threshold must be above 0"),
+                        ({"filter.temporal_floor": "5"}, r"floor must be from 0 to below the threshold \(5\)"),
+                        ({"filter.temporal_keep": "1", "filter.temporal_floor": "9"}, "keep must.*; floor must"),
+                        ({"filter.temporal_keep": "firm"}, "malformed")):
+        with pytest.raises(UserError, match=needle):
+            FilterContract.from_props(bad)
+
+
 @pytest.mark.parametrize("key", ["unet", "tnet"])
 def test_fp16_variant_is_parity_checked(exported, key):
     model, contract, path = exported[key]

@@ -42,6 +42,7 @@ class FaceFilter:
         self.name = model.name
         self.mask = feather_mask(model.contract.work_size)
         contract = model.contract
+        self.steady = contract.temporal()  # its own stabiliser settings, or None: the stream's
         # the age style of each latent code (fixed per model: looked up once), and whether the
         # rougher skin is drawn before the creases
         self.creases: tuple[AgeStyle, ...] = tuple(AGE_STYLES[s] for s in contract.post_styles) if contract.post else ()
@@ -77,7 +78,7 @@ class FaceFilter:
             ms += result.ms
             image = result.image
             if settings.temporal is not None:  # in the aligned crop: a still face stays still while the head moves
-                image = settings.temporal.stabilise((self.name, slot), crop, image)
+                image = settings.temporal.stabilise((self.name, slot), crop, image, self.steady)
             image = self.post(image, face.landmarks, m, settings.latent)
             out = paste_change(out, image.astype(np.float32) - crop, self.mask * settings.strength, m)
         return Applied(out, ms)

@@ -19,6 +19,7 @@ class FrameFilter:
     def __init__(self, model: FilterModel) -> None:
         self.model = model
         self.name = model.name
+        self.steady = model.contract.temporal()  # its own stabiliser settings, or None: the stream's
 
     @staticmethod
     def input_hw(contract: FilterContract, frame_hw: tuple[int, int] | None, work_size: int | None) -> tuple[int, int] | None:
@@ -38,7 +39,7 @@ class FrameFilter:
             return Applied(bgr, nonfinite=True)
         out = result.image
         if settings.temporal is not None:  # at the work size, before the upscale: where the flicker is made
-            out = settings.temporal.stabilise(self.name, small, out)
+            out = settings.temporal.stabilise(self.name, small, out, self.steady)
         if (sh, sw) != (h, w):
             # bicubic: at 1280x720 the 853x480 result shrunk back for a 480-line viewer kept 0.93 of
             # its band-1 change with bilinear, 0.99 with bicubic, for 0.1 ms more (benchmarks.look_across_sizes)

@@ -34,6 +34,18 @@ def test_stabiliser_cuts_flicker_and_keeps_motion():
     assert abs(float(last_out[30:60, 70:76].mean()) - float(last_in[30:60, 70:76].mean())) < 25
 
 
+def test_the_hold_is_full_up_to_the_floor_and_fades_out_by_the_threshold():
+    """Camera noise changes the blurred map by 1-2 levels: under the floor it is held at full
+    ``keep``; above, the hold fades linearly to nothing at the threshold (floor 0: the plain ramp)."""
+    import pytest
+
+    table = TemporalConfig(keep=0.98, threshold=5, floor=2).keep_table()
+    assert list(table[:6]) == [250, 250, 250, 167, 83, 0] and not table[5:].any()
+    assert list(TemporalConfig(keep=0.9, threshold=5).keep_table()[:6]) == [230, 184, 138, 92, 46, 0]
+    with pytest.raises(ValueError, match=r"keep must be from 0 to below 1.*floor must be from 0 to below the threshold \(5\)"):
+        TemporalConfig(keep=1.0, floor=5)
+
+
 def test_first_frame_and_size_change_pass_through():
     stab = TemporalStabilizer()
     a = np.zeros((20, 30, 3), np.uint8)
@@ -45,15 +57,27 @@ def test_first_frame_and_size_change_pass_through():
 def test_flicker_benchmark_writes_json_and_markdown(tmp_path, face_video):
     import json
 
+    import pytest
+
     from benchmarks.flicker import main
+    from realtime.errors import UserError
     from tests.conftest import make_onnx_filter
 
     model = make_onnx_filter(tmp_path / "swap.onnx")
     assert main(["--filter", str(model), "--videos", str(face_video), "--frames", "6", "--json", str(tmp_path / "f.json")]) == 0
     result = json.loads((tmp_path / "f.json").read_text())
-    mean = result["mean"][str(model)]
+    mean = result["mean"]["swap"]  # a model file's row: its name
     assert mean["response_off"] > mean["flicker_off"] >= 0 and 0 <= mean["flicker_ratio"] <= 1.0
+    assert mean["stabiliser"] == "keep 0.9, threshold 5 (default)"
     assert "| flicker off → on |" in (tmp_path / "f.md").read_text()
+    # a sweep's row is named with its settings, beside the filter's own
+    assert main(["--filter", str(model), "--videos", str(face_video), "--frames", "6", "--json", str(tmp_path / "f.json"),
+                 "--keep", "0.95", "--threshold", "8"]) == 0
+    result = json.loads((tmp_path / "f.json").read_text())
+    assert set(result["mean"]) == {"swap", "swap (keep 0.95, threshold 8)"}
+    assert result["mean"]["swap (keep 0.95, threshold 8)"]["stabiliser"] == "keep 0.95, threshold 8 (set)"
+    with pytest.raises(UserError, match="floor must be from 0 to below the threshold"):
+        main(["--filter", str(model), "--videos", str(face_video), "--frames", "6", "--json", str(tmp_path / "f.json"), "--floor", "9"])
 
 
 def test_flicker_report_keeps_filters_measured_earlier_with_the_same_videos():
@@ -120,3 +144,37 @@ def test_the_memory_is_per_network_output_and_forgotten_on_reset():
     assert (memory.stabilise("x", a, b) != b).any()  # the same key on a still input: held towards the old output
     memory.reset()
     assert (memory.stabilise("x", a, b) == b).all()
+
+
+def test_a_filter_is_steadied_with_the_settings_in_its_contract():
+    """A network that draws its own 2-px strokes asks for a firmer hold (``filter.temporal_keep``,
+    ``filter.temporal_threshold``): its frame filter's stabiliser is made with them, a filter
+    that asks for nothing gets the default, and a memory given settings (a sweep) overrides both."""
+    from dataclasses import replace
+
+    from realtime.analysis.analysers import FrameAnalysis
+    from realtime.compositing.temporal import TemporalMemory, own_config
+    from realtime.filters.kinds.base import Settings
+    from realtime.filters.kinds.frame_filter import FrameFilter
+
+    assert own_config(None, None) is None
+    assert own_config(0.95, None) == TemporalConfig(keep=0.95, threshold=TemporalConfig().threshold)
+    assert own_config(None, None, 2.0) == TemporalConfig(floor=2.0)
+    still = scene(0, np.random.default_rng(1))
+    firm, plain = _NoisyModel(work_size=96), _NoisyModel(work_size=96)
+    firm.contract = replace(firm.contract, name="firm", temporal_keep=0.98, temporal_threshold=12.0)
+    firm.name = "firm"
+
+    def steadied(model: _NoisyModel, memory: TemporalMemory) -> float:
+        f = FrameFilter(model)  # type: ignore[arg-type]
+        outs = [f.apply(still, FrameAnalysis(), Settings(temporal=memory)).image for _ in range(12)]
+        return float(np.mean([np.abs(b.astype(int) - a).mean() for a, b in zip(outs[4:], outs[5:])]))
+
+    memory = TemporalMemory()
+    firm_flicker, plain_flicker = steadied(firm, memory), steadied(plain, memory)
+    assert memory._stabilisers["firm"].config == TemporalConfig(keep=0.98, threshold=12.0)
+    assert memory._stabilisers["noisy"].config == TemporalConfig()
+    assert firm_flicker < 0.5 * plain_flicker  # held at 98 %, not 90 %
+    swept = TemporalMemory(TemporalConfig(keep=0.5, threshold=3.0))
+    steadied(firm, swept)
+    assert swept._stabilisers["firm"].config == TemporalConfig(keep=0.5, threshold=3.0)
