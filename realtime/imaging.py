@@ -32,12 +32,12 @@ def blend(filtered: np.ndarray, original: np.ndarray, strength: float) -> np.nda
 
 
 def mix(a: np.ndarray, b: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """``a·w + b·(1 − w)`` per pixel for two uint8 BGR images and ``weight`` a one-channel uint8
+    """``a·w + b·(1 − w)`` per pixel for two uint8 BGR (or grey) images and ``weight`` a one-channel uint8
     map (255: all ``a``, 0: all ``b``). Within one grey level of the exact blend and exact where
     the weight is 0 or 255. Four uint8 OpenCV passes, two of them in place: the temporal
     stabiliser of a 720p stream (853x480 network output) 1.2–1.9 ms → 0.9–1.1 ms a frame in the
     live loop on 2 cores against ``cv2.blendLinear`` on float32 weight maps."""
-    w3 = cv2.merge((weight, weight, weight))
+    w3 = cv2.merge((weight, weight, weight)) if a.ndim == 3 else weight.copy()  # a grey map: the weight itself
     out = cv2.multiply(a, w3, scale=1 / 255)
     cv2.bitwise_not(w3, dst=w3)
     cv2.multiply(b, w3, dst=w3, scale=1 / 255)

@@ -6,10 +6,14 @@ where it costs least: at 1280x720 a fast student's output is 853x480, and the fu
 took 4.4 ms of CPU against 1.6 ms there. A face crop follows the face, so a still face holds
 still even while the head moves.
 
-Where the *input* did not change since the previous frame, the output is blended towards the
-previous *output*; where it changed, the new output is taken as is. The change is measured on
-a blurred, downscaled gray copy so camera noise does not count as change, and the blend never
-fully freezes a pixel (``keep`` < 1), so slow real changes still come through.
+Where the *input* did not change since the held output was made, the output is blended towards
+the previous *output*; where it changed, the new output is taken as is. The change is measured
+on a blurred, downscaled gray copy so camera noise does not count as change, against the input
+the held output stands for (its thumbnail, blended like the output), so a slow drift adds up
+to a change and is followed within a few grey levels instead of being held back (the
+frame-to-frame change it replaced let a 1-level-a-frame drift fall 49 levels behind at keep 0.98).
+A filter can carry its own settings (:class:`TemporalConfig`, ``filter.temporal_*`` in its
+contract): networks that draw their own 2-px strokes need a firmer hold than the default.
 
 :func:`flicker_and_response` is the metric: mean |out_t − out_t−1| over pixels whose input
 did not change (flicker) and over pixels whose input changed (response).
@@ -87,7 +91,7 @@ def thumb(img: np.ndarray, scale: int) -> np.ndarray:
 
 class TemporalStabilizer:
     """Every step is one pass of an OpenCV kernel on uint8 (gray, blur, absdiff, a table
-    look-up, the mix); the previous frame's thumbnail is kept, not recomputed."""
+    look-up, the mixes); the held output's input thumbnail is kept, not recomputed."""
 
     def __init__(self, config: TemporalConfig | None = None) -> None:
         self.config = config or TemporalConfig()
@@ -99,17 +103,23 @@ class TemporalStabilizer:
         self.prev_thumb = self.prev_out = None
 
     def __call__(self, frame_in: np.ndarray, frame_out: np.ndarray) -> np.ndarray:
-        """Stabilise ``frame_out`` (BGR uint8) given the input it was made from."""
+        """Stabilise ``frame_out`` (BGR uint8) given the input it was made from.
+
+        The change is measured against the input the held output stands for (its thumbnail
+        blended with the same weights as the output), not against the previous frame: an input
+        that drifts slowly (a face turning, the light) adds up until it is a change and the
+        output follows within a few grey levels, where frame-to-frame steps below the floor
+        would hold the old output for ever (at keep 0.98 a uint8 blend does not move until the
+        new output is 25 levels away)."""
         h, w = frame_out.shape[:2]
         cur = thumb(frame_in, change_scale(h, w, self.config))
-        prev, prev_out = self.prev_thumb, self.prev_out
-        self.prev_thumb = cur
-        if prev is None or prev_out is None or prev.shape != cur.shape or prev_out.shape != frame_out.shape:
-            self.prev_out = frame_out
+        ref, prev_out = self.prev_thumb, self.prev_out
+        if ref is None or prev_out is None or ref.shape != cur.shape or prev_out.shape != frame_out.shape:
+            self.prev_thumb, self.prev_out = cur, frame_out
             return frame_out
-        keep = cv2.LUT(cv2.absdiff(cur, prev), self.keep_lut)  # on the small map, then resized: fewer look-ups
-        if keep.shape != (h, w):
-            keep = cv2.resize(keep, (w, h), interpolation=cv2.INTER_LINEAR)
+        small = cv2.LUT(cv2.absdiff(cur, ref), self.keep_lut)  # on the small map, then resized: fewer look-ups
+        self.prev_thumb = mix(ref, cur, small)
+        keep = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR) if small.shape != (h, w) else small
         out = mix(prev_out, frame_out, keep)  # uint8 weights (blendLinear's float maps cost ~0.4 ms more)
         self.prev_out = out
         return out

@@ -46,6 +46,22 @@ def test_the_hold_is_full_up_to_the_floor_and_fades_out_by_the_threshold():
         TemporalConfig(keep=1.0, floor=5)
 
 
+def test_a_slow_drift_is_followed_not_held_back():
+    """A still picture whose light drifts by 0.3-1.5 grey levels a frame, each step under the
+    floor: the held output follows within a few levels, because the change is measured against
+    the input the held output stands for. Measured frame to frame, as before, the drift never
+    counted as change and the output fell 29-69 levels behind at keep 0.98, floor 2."""
+    rng = np.random.default_rng(0)
+    for slope in (0.3, 1.0, 1.5):
+        for config in (TemporalConfig(), TemporalConfig(keep=0.98, threshold=5, floor=2)):
+            stab, lag = TemporalStabilizer(config), []
+            for t in range(120):
+                frame = np.full((48, 64, 3), round(80 + slope * t), np.uint8)
+                out = stab(frame, np.clip(frame + rng.integers(-3, 4, frame.shape), 0, 255).astype(np.uint8))
+                lag.append(float(np.abs(out.astype(float) - frame).mean()))
+            assert np.mean(lag[-40:]) < 3.0, (slope, config, np.mean(lag[-40:]))
+
+
 def test_first_frame_and_size_change_pass_through():
     stab = TemporalStabilizer()
     a = np.zeros((20, 30, 3), np.uint8)
