@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--keep", type=float, help="set every stabiliser's keep (a sweep; default: each filter's own)")
     p.add_argument("--threshold", type=float, help="set every stabiliser's threshold, grey levels (a sweep)")
     p.add_argument("--floor", type=float, help="set every stabiliser's floor, grey levels (a sweep)")
-    p.add_argument("--json", type=Path, default=Path("benchmarks/results/flicker.json"))
+    p.add_argument("--json", type=Path, default=Path("benchmarks/results/flicker-s21-cpu/flicker.json"))
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     videos = a.videos or [data_root() / "videos" / v for v in DEFAULT_VIDEOS]
