@@ -59,32 +59,37 @@ def _work_size(text: str) -> int:
     return value
 
 
-def keep_value(text: str) -> float:
-    value = _number(text, "a share, e.g. 0.95")
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"must be from 0 to below 1 (1 would freeze the picture), got {text}")
-    return value
-
-
-def threshold_value(text: str) -> float:
-    value = _number(text, "grey levels, e.g. 8")
-    if not 0.0 < value <= 255.0:
-        raise argparse.ArgumentTypeError(f"must be above 0 and at most 255 grey levels, got {text}")
-    return value
-
-
-def floor_value(text: str) -> float:
-    value = _number(text, "grey levels, e.g. 2")
-    if not 0.0 <= value < 255.0:
-        raise argparse.ArgumentTypeError(f"must be from 0 to below 255 grey levels, got {text}")
-    return value
-
-
 def _number(text: str, form: str) -> float:
     try:
         return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected {form}, got {text!r}") from None
+
+
+def _ranged(form: str, ok: Callable[[float], bool], rule: str) -> Callable[[str], float]:
+    """A command-line number parser that says ``must be RULE`` for values ``ok`` refuses."""
+    def parse(text: str) -> float:
+        value = _number(text, form)
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"must be {rule}, got {text}")
+        return value
+    return parse
+
+
+# the stabiliser's settings one by one (their combination is checked with the contract: realtime.compositing.temporal)
+keep_value = _ranged("a share, e.g. 0.98", lambda v: 0.0 <= v < 1.0, "from 0 to below 1 (1 would freeze the picture)")
+threshold_value = _ranged("grey levels, e.g. 5", lambda v: 0.0 < v <= 255.0, "above 0 and at most 255 grey levels")
+floor_value = _ranged("grey levels, e.g. 2", lambda v: 0.0 <= v < 255.0, "from 0 to below 255 grey levels")
+
+
+def add_temporal_options(p: argparse.ArgumentParser) -> None:
+    """--temporal-keep/-threshold/-floor: the stabiliser settings a filter's contract carries."""
+    p.add_argument("--temporal-keep", type=keep_value, default=None,
+                   help="how firmly the live loop holds this filter's output where the camera is still (default: the runtime's 0.9)")
+    p.add_argument("--temporal-threshold", type=threshold_value, default=None,
+                   help="input change in grey levels at which a new output wins fully (default: the runtime's 5)")
+    p.add_argument("--temporal-floor", type=floor_value, default=None,
+                   help="input change in grey levels up to which the old output is held fully (default: the runtime's 0)")
 
 
 def temporal_overrides(args: argparse.Namespace) -> dict[str, float]:
@@ -394,12 +399,7 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--kind", choices=KINDS, default=None, help="frame (whole image) or face (aligned crop)")
         sp.add_argument("--work-size", type=_work_size, default=None, help="short side the filter is meant to run at")
         sp.add_argument("--license", default=None)
-        sp.add_argument("--temporal-keep", type=keep_value, default=None,
-                        help="how firmly the live loop holds this filter's output where the camera is still (default: the runtime's 0.9)")
-        sp.add_argument("--temporal-threshold", type=threshold_value, default=None,
-                        help="input change in grey levels at which a new output wins fully (default: the runtime's 5)")
-        sp.add_argument("--temporal-floor", type=floor_value, default=None,
-                        help="input change in grey levels up to which the old output is held fully (default: the runtime's 0)")
+        add_temporal_options(sp)
         if with_variants:
             sp.add_argument("--fp16", action="store_true", help="also write NAME.fp16.onnx")
             sp.add_argument("--int8", action="store_true", help="also write NAME.int8.onnx (needs --calib)")

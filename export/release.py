@@ -28,10 +28,11 @@ from pathlib import Path
 
 import cv2
 
-from export.cli import floor_value, keep_value, latent_names, temporal_card, temporal_overrides, threshold_value
+from export.cli import add_temporal_options, latent_names, temporal_card, temporal_overrides
 from realtime.errors import UserError, run_cli
 from export.model_card import cpu_times, retime
 from export.onnx_export import contract_for, export_model
+from realtime.compositing.temporal import own_config
 from models.networks.calling import latent_codes
 from export.parity import check_parity
 from models.networks.checkpoint import load_checkpoint, save_checkpoint, steps_trained
@@ -55,12 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--license", default="MIT")
     p.add_argument("--photo", type=Path, default=data_root() / "faces" / "skimage__astronaut.png")
     p.add_argument("--style", type=Path, help="style networks: the style image (default: found by name under the data folder)")
-    p.add_argument("--temporal-keep", type=keep_value, default=None,
-                   help="the live stabiliser's hold on its output where the camera is still (default: the runtime's)")
-    p.add_argument("--temporal-threshold", type=threshold_value, default=None,
-                   help="input change (grey levels) at which its new output wins fully (default: the runtime's)")
-    p.add_argument("--temporal-floor", type=floor_value, default=None,
-                   help="input change (grey levels) up to which its old output is held fully (default: the runtime's)")
+    add_temporal_options(p)
     p.add_argument("--gatys-steps", type=int, default=300, help="style networks: Gatys steps for the comparison still (0 = skip)")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -70,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if a.checkpoint is None:
         raise UserError("give a checkpoint to release (or --retime)")
+    try:  # the stabiliser settings together, before anything is written
+        own_config(a.temporal_keep, a.temporal_threshold, a.temporal_floor)
+    except ValueError as exc:
+        raise UserError(f"--temporal-*: {exc}") from None
     model, meta, _ = load_checkpoint(a.checkpoint)
     is_student = isinstance(model, GuidedUpsample)
     is_style = isinstance(model.net if is_student else model, TransformerNet)
