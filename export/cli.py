@@ -92,9 +92,13 @@ def add_temporal_options(p: argparse.ArgumentParser) -> None:
                    help="input change in grey levels up to which the old output is held fully (default: the runtime's 0)")
 
 
-def temporal_overrides(args: argparse.Namespace) -> dict[str, float]:
-    """The contract's stabiliser settings given on the command line (none: the runtime's default)."""
-    return {f"temporal_{k}": v for k in ("keep", "threshold", "floor") if (v := getattr(args, f"temporal_{k}")) is not None}
+def temporal_overrides(args: argparse.Namespace, option_prefix: str = "temporal_") -> dict[str, float]:
+    """The contract's stabiliser settings given on the command line (none: the runtime's default);
+    ``option_prefix``: how the options are named (``--temporal-keep``; the temporal command's ``--keep``)."""
+    from realtime.filters.onnx_format import TEMPORAL_FIELDS
+
+    given = {f: getattr(args, option_prefix + f.removeprefix("temporal_")) for f in TEMPORAL_FIELDS}
+    return {f: v for f, v in given.items() if v is not None}
 
 
 # ---------------------------------------------------------------- checks made before any work
@@ -315,9 +319,9 @@ def cmd_temporal(args: argparse.Namespace) -> None:
     import json
     from dataclasses import replace
 
-    from realtime.filters.onnx_format import contract_of, load_model_proto, save_atomic, write_contract
+    from realtime.filters.onnx_format import TEMPORAL_FIELDS, contract_of, load_model_proto, save_atomic, write_contract
 
-    given = {f"temporal_{k}": v for k in ("keep", "threshold", "floor") if (v := getattr(args, k)) is not None}
+    given = temporal_overrides(args, option_prefix="")
     if args.default and given:
         raise UserError("--default removes the settings: drop --keep, --threshold and --floor, or drop --default")
     if not args.default and not given:
@@ -326,7 +330,7 @@ def cmd_temporal(args: argparse.Namespace) -> None:
     out = require_output(args.output or model)
     proto = load_model_proto(model, weights=True)
     contract = contract_of(proto, model)
-    contract = replace(contract, **(dict.fromkeys(("temporal_keep", "temporal_threshold", "temporal_floor")) if args.default else given))
+    contract = replace(contract, **(dict.fromkeys(TEMPORAL_FIELDS) if args.default else given))
     write_contract(proto, contract)
     save_atomic(proto, out)
     card_path = out.with_suffix(".json")
@@ -336,7 +340,7 @@ def cmd_temporal(args: argparse.Namespace) -> None:
         except (OSError, ValueError):
             card = None
         if isinstance(card, dict) and card.get("name") == out.stem:
-            card = {k: v for k, v in card.items() if not k.startswith("temporal_")}
+            card = {k: v for k, v in card.items() if k not in TEMPORAL_FIELDS}
             card_path.write_text(json.dumps({**card, **temporal_card(contract)}, indent=2) + "\n")
     held = temporal_card(contract)
     print(f"wrote {out}: " + (", ".join(f"{k} {v}" for k, v in held.items()) or "the runtime's default stabiliser"))
@@ -344,7 +348,9 @@ def cmd_temporal(args: argparse.Namespace) -> None:
 
 def temporal_card(contract: FilterContract) -> dict[str, float]:
     """The stabiliser settings a model card shows: the contract's own (none: the runtime's default)."""
-    return {f"temporal_{k}": v for k in ("keep", "threshold", "floor") if (v := getattr(contract, f"temporal_{k}")) is not None}
+    from realtime.filters.onnx_format import TEMPORAL_FIELDS
+
+    return {f: v for f in TEMPORAL_FIELDS if (v := getattr(contract, f)) is not None}
 
 
 def cmd_triton(args: argparse.Namespace) -> None:

@@ -32,7 +32,6 @@ from export.cli import add_temporal_options, latent_names, temporal_card, tempor
 from realtime.errors import UserError, run_cli
 from export.model_card import cpu_times, retime
 from export.onnx_export import contract_for, export_model
-from realtime.compositing.temporal import own_config
 from models.networks.calling import latent_codes
 from export.parity import check_parity
 from models.networks.checkpoint import load_checkpoint, save_checkpoint, steps_trained
@@ -66,10 +65,6 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if a.checkpoint is None:
         raise UserError("give a checkpoint to release (or --retime)")
-    try:  # the stabiliser settings together, before anything is written
-        own_config(a.temporal_keep, a.temporal_threshold, a.temporal_floor)
-    except ValueError as exc:
-        raise UserError(f"--temporal-*: {exc}") from None
     model, meta, _ = load_checkpoint(a.checkpoint)
     is_student = isinstance(model, GuidedUpsample)
     is_style = isinstance(model.net if is_student else model, TransformerNet)
@@ -89,8 +84,6 @@ def main(argv: list[str] | None = None) -> int:
     meta.pop("history", None)
     if not is_student:  # a clone saved before the flag: its grey styles' codes made grey (a student inherits them)
         mark_monochrome(model, meta)
-    slim = ROOT / "models" / "checkpoints" / f"{name}.pt"
-    save_checkpoint(slim, model, meta)
     codes = latent_codes(model)
     # a student is the same filter as its teacher (stats, hotkeys and chains show one name)
     names = latent_names(meta, codes)
@@ -99,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     post = str(meta.get("post") or "")
     contract = contract_for(model, filter_name, kind=kind, work_size=a.work_size, license=a.license, source=meta["source"],
                             latent_names=names, post=post, post_styles=names if post else (), **temporal_overrides(a))
+    slim = ROOT / "models" / "checkpoints" / f"{name}.pt"  # written once the contract (every option) is known to be valid
+    save_checkpoint(slim, model, meta)
     onnx_path = export_model(model, contract, ROOT / "realtime" / "bundled" / f"{name}.onnx")
     check_parity(model, onnx_path, contract, "fp32")
     card: dict = {"name": name}

@@ -126,7 +126,7 @@ class FilterContract:
                 value = ",".join(value)
             if f.name in ("post", "post_styles") and not value:
                 continue  # only a model that asks for a post step carries its keys
-            if f.name.startswith("temporal_") and value is None:
+            if f.name in TEMPORAL_FIELDS and value is None:
                 continue  # only a model with its own stabiliser settings carries them
             out[PREFIX + f.name] = str(value)
         return out
@@ -146,7 +146,7 @@ class FilterContract:
                     values[f.name] = _stored_hw(raw) if raw else None
                 elif f.name in ("latent_names", "post_styles"):
                     values[f.name] = tuple(s for s in raw.split(",") if s)
-                elif f.name.startswith("temporal_"):
+                elif f.name in TEMPORAL_FIELDS:
                     values[f.name] = float(raw) if raw else None
                 else:
                     values[f.name] = raw
@@ -166,6 +166,10 @@ class FilterContract:
         base = cls(name=name, fixed_size=fixed, work_size=min(fixed) if fixed else 256, source="foreign ONNX file")
         return replace(base, **overrides)  # type: ignore[arg-type]
 
+
+
+# the stabiliser settings a contract may carry (FilterContract.temporal)
+TEMPORAL_FIELDS = tuple(f.name for f in fields(FilterContract) if f.name.startswith("temporal_"))
 
 
 def has_contract(props: Mapping[str, str]) -> bool:
