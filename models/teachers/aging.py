@@ -38,8 +38,8 @@ import numpy as np
 from realtime.filters.kinds.creases import (  # noqa: F401  (re-exported: the teacher's vocabulary)
     AGE_STYLES, BROW_LEFT, BROW_RIGHT, CHEEK_LEFT, CHEEK_RIGHT, CHIN, EYE_LEFT, EYE_RIGHT, FACE_OVAL, FOREHEAD_TOP,
     JAW_LEFT, JAW_RIGHT, LIPS_OUTER, LOWER_LID_LEFT, LOWER_LID_RIGHT, LOWER_LIP_BOTTOM, MOUTH_LEFT, MOUTH_RIGHT,
-    NOSE_WING_LEFT, NOSE_WING_RIGHT, OUTER_LEFT, OUTER_RIGHT, UPPER_LIP_TOP, AgeStyle, apply_creases, apply_texture, bezier,
-    crease_map, crease_paths, eye_distance, from_lab, polygon_mask, sag_shift, sagged_landmarks, skin_mask, to_lab,
+    NOSE_WING_LEFT, NOSE_WING_RIGHT, OUTER_LEFT, OUTER_RIGHT, UPPER_LIP_TOP, AgeStyle, apply_creases, apply_post, apply_texture,
+    bezier, crease_map, crease_paths, eye_distance, from_lab, polygon_mask, sag_shift, sagged_landmarks, skin_mask, to_lab,
 )
 
 
@@ -88,7 +88,8 @@ def age_face(rgb: np.ndarray, landmarks: np.ndarray, hair: np.ndarray, style: Ag
     points in crop pixels; ``hair``: H×W float 0–1 (see :func:`hair_mask`); ``amount`` 0–1.
     The texture and then the creases are the last steps (drawn on the sagged face with the
     sagged landmarks ``s = sagged_landmarks(landmarks, style.sag × amount)``), so ``age_face(...)``
-    is ``apply_creases(apply_texture(age_face(..., creases=False, texture=False), s, style, amount), s, style, amount)``;
+    is ``apply_post(age_face(..., creases=False, texture=False), s, style, amount)`` (within a grey level of
+    ``apply_creases(apply_texture(...))``, the two steps one after the other);
     ``creases=False`` / ``texture=False`` leave those steps out."""
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"age_face() needs an H×W×3 uint8 crop, got {rgb.dtype} {rgb.shape}")
@@ -111,11 +112,7 @@ def age_face(rgb: np.ndarray, landmarks: np.ndarray, hair: np.ndarray, style: Ag
         mx, my = sag_field(shape, landmarks, style.sag * amount)
         out = cv2.remap(out, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
     sagged = sagged_landmarks(landmarks, style.sag * amount)
-    if texture:  # rougher skin
-        out = apply_texture(out, sagged, style, amount)
-    if creases:
-        out = apply_creases(out, sagged, style, amount)
-    return out
+    return apply_post(out, sagged, style, amount, texture=texture, creases=creases)  # rougher skin, then creases
 
 
 def aged(crop: np.ndarray, landmarks: np.ndarray, person: np.ndarray, style: AgeStyle) -> np.ndarray:

@@ -12,7 +12,7 @@ before the change is taken: ``creases`` (the ``aged`` filter) draws the wrinkles
 code's style (``filter.post_styles``) from the face's landmarks mapped into the crop, sagged as
 the network sags the face (:mod:`realtime.filters.kinds.creases`; ~1 ms a face at 192 px);
 ``texture+creases`` strengthens the skin's fine texture first (``aged.fast``, whose small
-network did not learn to). They
+network did not learn to), in the same pass through Lab (:func:`~realtime.filters.kinds.creases.apply_post`). They
 are drawn at full age, after the temporal stabilisation, and scaled by the strength with the
 rest of the change in the paste, as the teacher's ``amount`` scales them (its age is a blend of
 crop and full age): after, because they are a function of the tracked (One Euro smoothed)
@@ -28,7 +28,7 @@ import numpy as np
 from realtime.analysis.analysers import FACES, FrameAnalysis
 from realtime.filters.engine import FilterModel, NonFiniteOutput
 from realtime.filters.kinds.base import Applied, Settings, register_model_kind
-from realtime.filters.kinds.creases import AGE_STYLES, AgeStyle, apply_creases, apply_texture, sagged_landmarks
+from realtime.filters.kinds.creases import AGE_STYLES, AgeStyle, apply_post, sagged_landmarks
 from realtime.filters.onnx_format import FilterContract
 from realtime.analysis.tracking import face_transform, feather_mask
 
@@ -55,9 +55,7 @@ class FaceFilter:
             return image
         style = self.creases[latent % len(self.creases)]
         lm = sagged_landmarks(face_landmarks @ m[:, :2].T + m[:, 2], style.sag)
-        if self.texture:
-            image = apply_texture(image, lm, style, 1.0, bgr=True)
-        return apply_creases(image, lm, style, 1.0, bgr=True)
+        return apply_post(image, lm, style, 1.0, texture=self.texture, creases=True, bgr=True)
 
     @staticmethod
     def input_hw(contract: FilterContract, frame_hw: tuple[int, int] | None, work_size: int | None) -> tuple[int, int]:
@@ -94,45 +92,60 @@ def footprint(m: np.ndarray, size: int, hw: tuple[int, int]) -> tuple[int, int, 
     return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
 
 
-FIXED = 8  # the weighted change is warped as int16 in 1/8 grey levels: ±255 × 8 fits, rounding stays under 1/16
+FIXED = 8  # a change too strong for a byte is warped as int16 in 1/8 grey levels: ±255 × 8 fits, rounding under 1/16
+OFFSET = 128  # the usual change, |change| < 127.5 levels, is warped as a byte around 128
 
 
 def paste_change(frame: np.ndarray, change: np.ndarray, weight: np.ndarray, m: np.ndarray) -> np.ndarray:
     """``frame`` + ``weight`` × ``change`` (both in crop pixels, crop = ``m`` of the frame),
     warped back into the crop's footprint only.
 
-    The product is formed in crop pixels (192² for ``aged``) and warped once, as int16 fixed
-    point, then added with saturation: the footprint of a close-up at 1280×720 is ~700² pixels,
-    where warping the float change and the weight separately and blending in float took 9 ms
-    of the 14 ms ``aged`` spent around its network; this takes ~2 ms (:func:`warp_up`)."""
+    The product is formed in crop pixels (192² for ``aged``) and warped once, then added with
+    saturation: the footprint of a close-up at 1280×720 is ~700² pixels, where warping the
+    float change and the weight separately and blending in float took 9 ms of the 14 ms
+    ``aged`` spent around its network. The product is warped as bytes around 128 and added by
+    one 8-bit ``addWeighted`` (−128): on a 750×720 footprint 3.2 ms against 8.0 ms for the
+    int16 fixed-point warp and a mixed-type add, within a grey level of the float result (the
+    byte rounds the change to whole levels before it is interpolated; 1/16 in int16). A change
+    beyond ±127 levels (a strong recolouring) takes the int16 path, so nothing is clipped."""
     box = footprint(m, weight.shape[0], frame.shape[:2])
     if box is None:
         return frame
     x0, y0, x1, y1 = box
     inv = cv2.invertAffineTransform(m)
     inv[:, 2] -= (x0, y0)
-    weighted = np.rint(change * (weight[..., None] * FIXED)).astype(np.int16)
-    delta = warp_up(weighted, inv, x1 - x0, y1 - y0)
+    weighted = change * weight[..., None]
     out = frame.copy()
-    out[y0:y1, x0:x1] = cv2.addWeighted(frame[y0:y1, x0:x1], 1.0, delta, 1.0 / FIXED, 0.0, dtype=cv2.CV_8U)
+    if float(np.abs(weighted).max()) < OFFSET - 0.5:
+        delta = warp_up((weighted + (OFFSET + 0.5)).astype(np.uint8), inv, x1 - x0, y1 - y0, OFFSET)
+        out[y0:y1, x0:x1] = cv2.addWeighted(frame[y0:y1, x0:x1], 1.0, delta, 1.0, -float(OFFSET))
+    else:
+        delta = warp_up(np.rint(weighted * FIXED).astype(np.int16), inv, x1 - x0, y1 - y0, 0)
+        out[y0:y1, x0:x1] = cv2.addWeighted(frame[y0:y1, x0:x1], 1.0, delta, 1.0 / FIXED, 0.0, dtype=cv2.CV_8U)
     return out
 
 
-HALF_FROM = 4.0  # frame pixels per crop pixel from which the warp runs at half size
+def shrink_factor(scale: float) -> int:
+    """How many times smaller than the footprint :func:`warp_up` warps a crop blown up ``scale``
+    times: 2 from 4x, 3 from 7x, 4 from 10x (k ≤ (scale + 2) / 3): where the direct warp and
+    the small warp grown back stay within a grey level on a rough change (measured: at k = 3 a
+    scale of 5.5–6.5 leaves 1.1 levels, 7 and up 1.0; at k = 4, 10 and up)."""
+    return max(1, int((scale + 2) // 3))
 
 
-def warp_up(image: np.ndarray, inv: np.ndarray, w: int, h: int) -> np.ndarray:
-    """``cv2.warpAffine(image, inv, (w, h))``, bilinear. Where the crop is blown up 4x or more
-    (a close-up at 1080p: 192 crop pixels over ~1000 frame pixels), it is warped to half the
-    size and doubled by a plain resize, a third of the time (12.0 -> 4.5 ms for a 1300-px box):
-    the feathered change holds nothing finer than a crop pixel, 4 frame pixels or more, so the
-    second interpolation moves it by at most 1 grey level (2 on the aged network's real output,
-    on 1 pixel in 50 000)."""
-    scale = float(np.sqrt(abs(np.linalg.det(inv[:, :2]))))  # frame pixels per crop pixel
-    if scale < HALF_FROM:
-        return cv2.warpAffine(image, inv, (w, h), flags=cv2.INTER_LINEAR)
-    hw, hh = (w + 1) // 2, (h + 1) // 2
-    # half pixel u sits at frame pixel 2u + 0.5 (cv2.resize's centres when doubling)
-    half = np.hstack([inv[:, :2] / 2, (inv[:, 2:] - 0.5) / 2])
-    small = cv2.warpAffine(image, half, (hw, hh), flags=cv2.INTER_LINEAR)
-    return cv2.resize(small, (2 * hw, 2 * hh), interpolation=cv2.INTER_LINEAR)[:h, :w]
+def warp_up(image: np.ndarray, inv: np.ndarray, w: int, h: int, border: int = 0) -> np.ndarray:
+    """``cv2.warpAffine(image, inv, (w, h))``, bilinear, ``border`` outside the image. Where the
+    crop is blown up 4x or more (a close-up at 720p: 192 crop pixels over ~1000 frame pixels,
+    5x; at 1080p ~1500, 7.6x), it is warped to 1/k of the size (:func:`shrink_factor`) and grown
+    k times by a plain resize, which costs a third of a warp per pixel: a 1470×1080 footprint
+    takes 7.3 ms at k = 3 against 11.2 ms at k = 2 and 18 ms direct. The feathered change holds
+    nothing finer than a crop pixel, so the second interpolation moves it by a grey level at
+    most (more at the 1-px creases ``aged`` draws, which it softens a little)."""
+    k = shrink_factor(float(np.sqrt(abs(np.linalg.det(inv[:, :2])))))  # from frame pixels per crop pixel
+    if k < 2:
+        return cv2.warpAffine(image, inv, (w, h), flags=cv2.INTER_LINEAR, borderValue=(border,) * 4)
+    sw, sh = -(-w // k), -(-h // k)
+    # small pixel u sits at frame pixel k·u + (k − 1)/2 (cv2.resize's centres when growing k times)
+    small_of = np.hstack([inv[:, :2] / k, (inv[:, 2:] - (k - 1) / 2) / k])
+    small = cv2.warpAffine(image, small_of, (sw, sh), flags=cv2.INTER_LINEAR, borderValue=(border,) * 4)
+    return cv2.resize(small, (k * sw, k * sh), interpolation=cv2.INTER_LINEAR)[:h, :w]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from models.data.face_crops import eye_distance
-from models.teachers.aging import (AGE_STYLES, AgeStyle, age_face, aged, aged_base, aged_smooth, apply_creases, apply_texture,
+from models.teachers.aging import (AGE_STYLES, AgeStyle, age_face, aged, aged_base, aged_smooth, apply_creases, apply_post, apply_texture,
                                    crease_paths, hair_mask, sagged_landmarks, skin_mask)
 from realtime.filters.kinds.face_filter import footprint, paste_change
 
@@ -50,15 +50,19 @@ def test_every_style_ages_the_face_and_leaves_the_background(astronaut_crop):
 
 
 def test_the_teacher_is_what_the_runtime_draws_after_each_network(astronaut_crop):
-    """teacher = creases(texture(aged_smooth)) = creases(aged_base), exactly: the runtime's post
-    steps (filter.post texture+creases / creases) on a perfect clone give the teacher."""
+    """teacher = post(aged_smooth) exactly, base = texture(aged_smooth) exactly and teacher =
+    creases(aged_base) within a grey level: the runtime's post steps (filter.post
+    texture+creases / creases) on a perfect clone give the teacher."""
     crop, lm, person = astronaut_crop
     for name, style in AGE_STYLES.items():
         sagged = sagged_landmarks(lm, style.sag)
         teacher, base, smooth = aged(crop, lm, person, style), aged_base(crop, lm, person, style), aged_smooth(crop, lm, person, style)
-        assert np.array_equal(teacher, apply_creases(base, sagged, style)), name
+        assert np.array_equal(teacher, apply_post(smooth, sagged, style, texture=True, creases=True)), name
         assert np.array_equal(base, apply_texture(smooth, sagged, style)), name
-        assert not np.array_equal(base, smooth), name
+        creased = apply_creases(base, sagged, style)  # the full network's post step on a perfect clone of aged_base
+        clipped = ((base == 0) | (base == 255)).any(axis=2)  # where base's 8 bits clipped the rougher skin's colour
+        assert np.abs(teacher.astype(int) - creased).max(axis=2)[~clipped].max() <= 1, name
+        assert not np.array_equal(teacher, base) and not np.array_equal(base, smooth), name
 
 
 def test_wrinkles_darken_the_skin_along_their_paths(astronaut_crop):
@@ -204,21 +208,26 @@ def test_realtime_filter_aged_runs_on_a_video(monkeypatch, capsys, tmp_path, fac
     cap.release()
 
 
-def test_a_blown_up_crop_is_warped_at_half_size_within_a_grey_level():
-    """A close-up at 1080p spreads each crop pixel over 4+ frame pixels: the change is warped
-    to half the size and doubled, which must land where the direct warp does."""
+def test_a_blown_up_crop_is_warped_small_and_grown_within_a_grey_level():
+    """A close-up at 720p or 1080p spreads each crop pixel over 4+ frame pixels: the change is
+    warped to 1/k of the size (k = 2 from 4x, 3 from 7x, 4 from 10x) and grown k times, which must land where the
+    direct warp does, as int16 fixed point and as bytes around 128."""
     from realtime.analysis.tracking import feather_mask
-    from realtime.filters.kinds.face_filter import FIXED, HALF_FROM, warp_up
+    from realtime.filters.kinds.face_filter import FIXED, OFFSET, shrink_factor, warp_up
 
     rng = np.random.default_rng(3)
     change = cv2.GaussianBlur((rng.standard_normal((64, 64, 3)) * 40).astype(np.float32), (0, 0), 2.0)
-    weighted = np.rint(change * (feather_mask(64)[..., None] * FIXED)).astype(np.int16)  # as paste_change gets it
-    for scale, angle in [(5.0, 0.0), (6.5, 17.0), (HALF_FROM, -8.0)]:
+    weighted = change * feather_mask(64)[..., None]
+    as_int16 = np.rint(weighted * FIXED).astype(np.int16)  # as paste_change gets it
+    as_bytes = (weighted + OFFSET + 0.5).astype(np.uint8)
+    assert [shrink_factor(s) for s in (3.9, 4.0, 6.9, 7.0, 9.9, 10.0)] == [1, 2, 2, 3, 3, 4]
+    for scale, angle in [(4.0, -8.0), (5.0, 0.0), (6.5, 17.0), (7.5, 5.0), (10.5, 33.0)]:  # k = 2, 2, 2, 3, 4
         m = cv2.getRotationMatrix2D((32, 32), angle, 1 / scale)
         inv = cv2.invertAffineTransform(m)
         inv[:, 2] += (40.5, 31.0)  # somewhere inside an odd-sized box
         w, h = int(64 * scale) + 81, int(64 * scale) + 63
-        direct = cv2.warpAffine(weighted, inv, (w, h), flags=cv2.INTER_LINEAR).astype(np.float32) / FIXED
-        ours = warp_up(weighted, inv, w, h).astype(np.float32) / FIXED
-        assert ours.shape == direct.shape
-        assert np.abs(ours - direct).max() <= 1.0, (scale, angle, np.abs(ours - direct).max())
+        for image, unit, border in ((as_int16, 1 / FIXED, 0), (as_bytes, 1.0, OFFSET)):
+            direct = cv2.warpAffine(image, inv, (w, h), flags=cv2.INTER_LINEAR, borderValue=(border,) * 4).astype(np.float32)
+            ours = warp_up(image, inv, w, h, border).astype(np.float32)
+            assert ours.shape == direct.shape
+            assert np.abs(ours - direct).max() * unit <= 1.0, (scale, angle, image.dtype, np.abs(ours - direct).max() * unit)
