@@ -1,5 +1,6 @@
 """A network on an aligned square crop around each tracked face, pasted back with a
-feathered mask; frames without a face pass through.
+feathered mask; frames without a face pass through. While a face holds still in its crop, the
+network's last change is reused instead of running it (:mod:`realtime.filters.kinds.face_hold`).
 
 What is pasted is the network's *change* to the crop, not its output: the crop is usually
 smaller than the face in the frame (a close-up in a 640×480 frame spans a 340-px square,
@@ -29,6 +30,8 @@ from realtime.analysis.analysers import FACES, FrameAnalysis
 from realtime.filters.engine import FilterModel, NonFiniteOutput
 from realtime.filters.kinds.base import Applied, Settings, register_model_kind
 from realtime.filters.kinds.creases import AGE_STYLES, AgeStyle, apply_post, sagged_landmarks
+from realtime.filters.kinds.face_hold import HeldChange, crop_thumb
+from realtime.filters.kinds.stream_state import effect_key, stream_state
 from realtime.filters.onnx_format import FilterContract
 from realtime.analysis.tracking import face_transform, feather_mask
 
@@ -47,6 +50,7 @@ class FaceFilter:
         # rougher skin is drawn before the creases
         self.creases: tuple[AgeStyle, ...] = tuple(AGE_STYLES[s] for s in contract.post_styles) if contract.post else ()
         self.texture = contract.post == "texture+creases"
+        self.key = effect_key(f"{self.name}.held")  # each slot's held network change, in the stream's memory
 
     def post(self, image: np.ndarray, face_landmarks: np.ndarray, m: np.ndarray, latent: int) -> np.ndarray:
         """The contract's post step on the network's output crop ``image`` (BGR), ``m`` the
@@ -62,19 +66,33 @@ class FaceFilter:
         """The aligned square crop, whatever the frame."""
         return contract.fixed_size or (contract.work_size, contract.work_size)
 
+    def network(self, crop: np.ndarray, slot: int, settings: Settings) -> tuple[np.ndarray, float]:
+        """The network's output on face ``slot``'s aligned ``crop`` and its milliseconds, or, in
+        a stream while that face holds still, the crop plus the network's last change on it (0 ms;
+        :mod:`realtime.filters.kinds.face_hold`). Raises NonFiniteOutput as the model does."""
+        held = stream_state(settings, (self.key, slot), HeldChange)
+        if held is None:  # a still image: no previous frame
+            result = self.model.infer(crop, settings.latent)
+            return result.image, result.ms
+        small = crop_thumb(crop)
+        reused = held.reuse(crop, small, settings.latent)
+        if reused is not None:
+            return reused, 0.0
+        result = self.model.infer(crop, settings.latent)
+        held.keep(crop, small, result.image, settings.latent)
+        return result.image, result.ms
+
     def apply(self, bgr: np.ndarray, analysis: FrameAnalysis, settings: Settings) -> Applied:
         size = self.model.contract.work_size
-        h, w = bgr.shape[:2]
         out, ms = bgr, 0.0
         for slot, face in enumerate(analysis.faces):
             m = face_transform(face, size)
             crop = cv2.warpAffine(out, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
             try:
-                result = self.model.infer(crop, settings.latent)
+                image, infer_ms = self.network(crop, slot, settings)
             except NonFiniteOutput:
                 return Applied(bgr, ms, nonfinite=True)
-            ms += result.ms
-            image = result.image
+            ms += infer_ms
             if settings.temporal is not None:  # in the aligned crop: a still face stays still while the head moves
                 image = settings.temporal.stabilise((self.name, slot), crop, image, self.steady)
             image = self.post(image, face.landmarks, m, settings.latent)
