@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from realtime.analysis.analysers import FrameAnalysis
-from realtime.analysis.tracking import Face, FaceTracker, face_transform
+from realtime.analysis.tracking import face_transform
 from realtime.errors import UserError
 from realtime.filters.engine import FilterModel
 from realtime.filters.kinds.base import Settings, filter_for
@@ -20,19 +20,6 @@ from realtime.filters.onnx_format import FilterContract
 from tests.conftest import make_onnx_filter
 
 SIZE = 192  # the aged network's crop
-
-
-@pytest.fixture(scope="module")
-def tracked(face_photo) -> tuple[np.ndarray, Face]:
-    """The astronaut (BGR) and her tracked face."""
-    bgr = np.ascontiguousarray(face_photo[..., ::-1])
-    tracker = FaceTracker(static=True, max_faces=1)
-    try:
-        face = tracker.process(bgr, 0.0)
-    finally:
-        tracker.close()
-    assert face is not None
-    return bgr, face
 
 
 @pytest.fixture(scope="module")

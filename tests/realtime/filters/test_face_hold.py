@@ -6,25 +6,11 @@ import numpy as np
 import pytest
 
 from realtime.analysis.analysers import FrameAnalysis
-from realtime.analysis.tracking import Face, FaceTracker
 from realtime.compositing.temporal import TemporalMemory
 from realtime.filters.engine import FilterModel
 from realtime.filters.kinds.base import Settings, filter_for
 from realtime.filters.kinds.face_hold import HOLD_BELOW
 from tests.conftest import make_onnx_filter
-
-
-@pytest.fixture(scope="module")
-def tracked(face_photo) -> tuple[np.ndarray, Face]:
-    """The astronaut (BGR) and her tracked face."""
-    bgr = np.ascontiguousarray(face_photo[..., ::-1])
-    tracker = FaceTracker(static=True, max_faces=1)
-    try:
-        face = tracker.process(bgr, 0.0)
-    finally:
-        tracker.close()
-    assert face is not None
-    return bgr, face
 
 
 @pytest.fixture
