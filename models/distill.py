@@ -35,6 +35,7 @@ import torch
 from torch.nn import functional as F
 
 from models.losses.bands import DetailLoss, add_detail_args, change_sums, detail_options, gain_amplitude
+from models.losses.face_finder import FaceFinderLoss
 from models.losses.quality import clone_ratio_table, ssim
 from models.teachers.classical import STYLED_TEACHERS
 from realtime.errors import UserError, run_cli
@@ -87,6 +88,9 @@ class DistillConfig:
     # camera-like Gaussian noise (grey levels) on the student's input only, the teacher's clean output the
     # target: a student that draws its own strokes learns not to redraw them for sensor noise (flicker)
     input_noise: float = 0.0
+    # × the face detector's lost scores and feature distance on the output against the target
+    # (models/losses/face_finder.py): faces the teacher keeps stay findable in the student's; 0 = off
+    face_weight: float = 0.0
     save_every: int = 250
     seed: int = 0
     device: str = "auto"
@@ -286,6 +290,7 @@ def _distill(cfg: DistillConfig, resume: bool, dist: Distributed) -> dict[str, A
     net = dist.wrap(student, find_unused=bool(latent_codes(student)), forward=run.raw)
     val = validation_images(val_images, student.size_multiple) if dist.is_main else []
     code_rng = random.Random(cfg.seed + 1)  # one code a step, the same on every process (same seed, one draw a step)
+    face_loss = FaceFinderLoss().to(device) if cfg.face_weight else None
 
     def train_step() -> torch.Tensor:
         x = dist.draw(lambda size, rng: content_batch(train_images, cfg.crops, size, rng), trainer.rng, cfg.batch_size,
@@ -296,6 +301,8 @@ def _distill(cfg: DistillConfig, resume: bool, dist: Distributed) -> dict[str, A
         raw = net(camera_noise(x, cfg.input_noise, cfg.seed, trainer.step) if cfg.input_noise else x, code)
         y = raw.clamp(0, 1)
         loss = (y - target).abs().mean() + cfg.ssim_weight * ssim_loss(y, target)
+        if face_loss is not None:
+            loss = loss + cfg.face_weight * face_loss(y, target)
         # the chroma term sees the output before the clamp: a student's paper white is often far above 1, each
         # channel by another amount, and the guided filter's windows carry that tint into the strokes beside it
         return loss + cfg.detail_loss(y, target, x, raw=raw) if cfg.detail_loss.active else loss
@@ -355,6 +362,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--input-noise", type=float, default=0.0,
                    help="grey levels of Gaussian noise on the student's input only (the teacher sees the clean crop): "
                         "a student that draws its own strokes learns not to redraw them for a camera's noise, e.g. 4")
+    p.add_argument("--face-weight", type=float, default=0.0,
+                   help="weight of the face-finder loss (models/losses/face_finder.py: MediaPipe's face detector, from the "
+                        "installed wheel, on the output against the target): faces the teacher keeps stay findable, e.g. 0.01")
     p.add_argument("--target", choices=TARGETS, default="network",
                    help="copy the full network, or the classical filter it was cloned from (what the clone ratio measures)")
     add_detail_args(p)
@@ -365,13 +375,15 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError(f"content folder {a.images} does not exist or is not a folder")
     if a.input_noise < 0:
         raise UserError(f"--input-noise is a noise level in grey levels, 0 or more; got {a.input_noise}")
+    if a.face_weight < 0:
+        raise UserError(f"--face-weight is a loss weight, 0 or more; got {a.face_weight}")
     channels = parse_ints(a.channels, "--channels")
     cfg = DistillConfig(
         teacher=a.teacher, out=a.out, images=a.images, width=a.width, res_blocks=a.res_blocks, outer_kernel=a.outer_kernel, channels=channels,
         factor=a.factor, radius=a.radius, eps=a.eps, detail=a.detail, detail_edges=a.detail_edges,
         detail_tones=a.detail_tones, upsample=a.upsample, gain_edges=parse_sigmas(a.gain_edges), fine=a.fine, init=a.init, steps=a.steps, batch_size=a.batch,
         crops=CropConfig(crop=a.crop, short_min=a.crop, short_max=2 * a.crop), lr=a.lr, ssim_weight=a.ssim_weight, target=a.target,
-        detail_loss=detail_options(a), input_noise=a.input_noise, seed=a.seed, device=a.device, name=a.name or a.out.stem,
+        detail_loss=detail_options(a), input_noise=a.input_noise, face_weight=a.face_weight, seed=a.seed, device=a.device, name=a.name or a.out.stem,
     )
     meta = distill(cfg, a.resume)
     if not distributed.main_process():

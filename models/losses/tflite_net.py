@@ -67,6 +67,7 @@ MODELS = {
     "pose_landmark_full": "pose_landmark/pose_landmark_full.tflite",
     "face_landmark": "face_landmark/face_landmark.tflite",
     "selfie_segmentation": "selfie_segmentation/selfie_segmentation.tflite",
+    "face_detection_short_range": "face_detection/face_detection_short_range.tflite",  # models.losses.face_finder
 }
 ALIASES = {"pose": "pose_landmark_full", "face": "face_landmark", "selfie": "selfie_segmentation"}
 
