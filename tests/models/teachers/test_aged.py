@@ -150,6 +150,11 @@ def test_paste_change_adds_only_the_change_inside_the_crops_footprint():
     assert np.array_equal(out[outside], frame[outside])
     centre = out[110:130, 150:170].astype(int) - frame[110:130, 150:170]
     assert np.all(centre[frame[110:130, 150:170] < 245] == 10)
+    for strong in (200.0, -200.0):  # beyond a byte around 128: the int16 path, nothing clipped but by the frame's 0–255
+        out = paste_change(frame, np.full((64, 64, 3), strong, np.float32), weight, m).astype(int)
+        want = np.clip(frame[110:130, 150:170].astype(int) + int(strong), 0, 255)
+        assert np.array_equal(out[110:130, 150:170], want), strong
+        assert np.array_equal(out[outside], frame[outside])
     assert footprint(cv2.getRotationMatrix2D((0, 0), 0, 1) + [[0, 0, 1000], [0, 0, 1000]], 64, (240, 320)) is None
 
 
