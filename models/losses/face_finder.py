@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.losses.tflite_net import TFLiteNet, _parse, _shapes, model_path, stage_taps
+from models.losses.tflite_net import TFLiteNet, file_stage_taps, model_path
 
 DETECTOR = "face_detection_short_range"
 SIDE = 128  # the short-range detector's input
@@ -39,8 +39,7 @@ class FaceFinderLoss(nn.Module):
     def __init__(self, features: float = 1.0, path: Path | None = None) -> None:
         super().__init__()
         path = path or model_path(DETECTOR)
-        _, _, g, ops = _parse(path)
-        taps = stage_taps(ops, _shapes(g), int(g.Inputs(0)))[:3]
+        taps = file_stage_taps(path)[:3]
         self.stages = len(taps)
         self.features = features
         self.net = TFLiteNet(path, [*taps, SCORES]).eval().requires_grad_(False)

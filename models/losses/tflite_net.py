@@ -452,6 +452,12 @@ def stage_taps(ops: list[_Op], shapes: list[tuple[int, ...]], input_index: int) 
     return out
 
 
+def file_stage_taps(path: Path) -> list[int]:
+    """:func:`stage_taps` of the .tflite file at ``path``: the tensors to tap for its encoder's stages."""
+    _, _, g, ops = _parse(path)
+    return stage_taps(ops, _shapes(g), int(g.Inputs(0)))
+
+
 @dataclass
 class PretrainedFeaturesConfig:
     model: str = "pose_landmark_full"
@@ -471,8 +477,7 @@ class PretrainedFeatures(nn.Module):
         super().__init__()
         self.config = cfg = config or PretrainedFeaturesConfig()
         path = model_path(cfg.model)
-        _, _, g, ops = _parse(path)
-        stages = stage_taps(ops, _shapes(g), int(g.Inputs(0)))
+        stages = file_stage_taps(path)
         bad = [s for s in cfg.stages if not 0 <= s < len(stages)]
         if bad or not cfg.stages:
             raise UserError(f"{path.stem} has stages 0-{len(stages) - 1}: cannot tap {bad or 'none'}")
