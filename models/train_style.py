@@ -29,7 +29,7 @@ from models.losses.perceptual import (RandomFeaturesConfig, StyleLoss, StyleLoss
                            random_features_options)
 from models.data.media import data_root, fit_short_side, load_collection
 from models.teachers.style_images import read_style
-from models.data.pairs import CropConfig, random_window, to_tensor
+from models.data.pairs import CropConfig, defocus, random_window, to_tensor
 from models.train_pairs import DEFAULT_HOLDOUT
 from models.training import distributed
 from models.training.distributed import Distributed
@@ -110,7 +110,8 @@ def content_batch(images: list[np.ndarray], crops: CropConfig, size: int, rng: r
         img = fit_short_side(img, max(rng.randint(crops.short_min, crops.short_max), crops.crop))
         y, x = random_window(img.shape, crops.crop, rng)
         crop = img[y : y + crops.crop, x : x + crops.crop]
-        out.append(to_tensor(crop[:, ::-1] if crops.flip and rng.random() < 0.5 else crop))
+        crop = crop[:, ::-1] if crops.flip and rng.random() < 0.5 else crop
+        out.append(to_tensor(defocus(np.ascontiguousarray(crop), crops, rng)))
     return torch.stack(out)
 
 

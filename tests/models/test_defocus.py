@@ -1,0 +1,68 @@
+"""Defocused training crops (models.data.pairs.defocus): plain walls and rooms out of focus in
+the training pairs, still true pairs, and no change to runs that do not ask for them."""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from models.data.pairs import CropConfig, TeacherPairs, defocus
+from models.train_style import content_batch
+from realtime.errors import UserError
+from tests.conftest import synthetic_photo
+
+
+def detail(img: np.ndarray, axis: int = 1) -> float:
+    """Mean absolute difference between neighbouring pixels along ``axis`` (H×W×3: the width):
+    texture a blur removes."""
+    return float(np.abs(np.diff(img.astype(np.float32), axis=axis)).mean())
+
+
+def test_no_share_returns_the_crop_and_draws_nothing():
+    crop = synthetic_photo(48, 48, 0)
+    rng, untouched = random.Random(5), random.Random(5)
+    assert defocus(crop, CropConfig(crop=48), rng) is crop
+    assert rng.random() == untouched.random(), "a run without defocus keeps its random sequence"
+
+
+def test_a_full_share_blurs_every_crop_and_keeps_its_shape():
+    crop = synthetic_photo(48, 48, 1)
+    out = defocus(crop, CropConfig(crop=48, defocus=1.0), random.Random(0))
+    assert out.shape == crop.shape and out.dtype == np.uint8
+    assert detail(out) < 0.6 * detail(crop)
+
+
+def test_the_share_is_the_share_of_crops_blurred():
+    crop = synthetic_photo(32, 32, 2)
+    rng, cfg = random.Random(1), CropConfig(crop=32, defocus=0.25)
+    blurred = sum(defocus(crop, cfg, rng) is not crop for _ in range(400))
+    assert 70 <= blurred <= 130
+
+
+def test_the_teacher_draws_on_the_blurred_crop():
+    """A defocused pair is a true pair: the target is the teacher's output for the input it comes with."""
+    seen = []
+
+    def teacher(rgb, rng):
+        seen.append(rgb.copy())
+        return 255 - rgb, None
+
+    pairs = TeacherPairs([synthetic_photo(64, 64, 3)], teacher, CropConfig(crop=48, short_min=64, short_max=64, defocus=1.0))
+    src, target, _ = pairs.sample(random.Random(0))
+    assert np.array_equal(seen[-1], src) and np.array_equal(target, 255 - src)
+    assert detail(src) < 0.6 * detail(synthetic_photo(64, 64, 3)[:48, :48])
+
+
+def test_content_batches_for_distillation_are_defocused_too():
+    images = [synthetic_photo(64, 64, 4)]
+    sharp = content_batch(images, CropConfig(crop=48, short_min=64, short_max=64, flip=False), 4, random.Random(0))
+    soft = content_batch(images, CropConfig(crop=48, short_min=64, short_max=64, flip=False, defocus=1.0), 4, random.Random(0))
+    assert soft.shape == sharp.shape
+    assert detail(soft.numpy() * 255, axis=-1) < 0.6 * detail(sharp.numpy() * 255, axis=-1)  # N×3×H×W
+
+
+@pytest.mark.parametrize("share", [-0.1, 1.5])
+def test_a_share_outside_0_to_1_is_refused(share):
+    with pytest.raises(UserError, match="defocused share"):
+        CropConfig(defocus=share)
