@@ -41,21 +41,26 @@ def unlabelled(teacher: Teacher) -> Draw:
     return lambda rgb, rng: (teacher(rgb, rng), None)
 
 
-DEFOCUS_SIGMA = (1.5, 6.0)  # px at the crop's scale: a plain wall, a room out of focus behind a webcam's subject
-
-
 @dataclass
 class CropConfig:
     crop: int = 256
     short_min: int = 256
     short_max: int = 384
     flip: bool = True
-    # share of crops blurred (σ drawn from DEFOCUS_SIGMA) before the teacher sees them: see :func:`defocus`
+    # share of crops blurred (σ drawn log-uniformly from ``defocus_sigma``, px at the crop's scale) before the
+    # teacher sees them: a plain wall, a room out of focus behind a webcam's subject (see :func:`defocus`)
     defocus: float = 0.0
+    defocus_sigma: tuple[float, float] = (1.5, 6.0)
 
     def __post_init__(self) -> None:
+        problems = []
         if not 0.0 <= self.defocus <= 1.0:
-            raise UserError(f"the defocused share of crops must be from 0 to 1, got {self.defocus:g}")
+            problems.append(f"the defocused share of crops must be from 0 to 1, got {self.defocus:g}")
+        lo, hi = self.defocus_sigma
+        if not 0.0 < lo <= hi:
+            problems.append(f"the defocus blur range must be two σ with 0 < low <= high, got {lo:g}, {hi:g}")
+        if problems:
+            raise UserError("; ".join(problems))
 
 
 def defocus(crop: np.ndarray, crops: CropConfig, rng: random.Random) -> np.ndarray:
@@ -71,7 +76,9 @@ def defocus(crop: np.ndarray, crops: CropConfig, rng: random.Random) -> np.ndarr
     teacher draws on the blurred crop."""
     if crops.defocus <= 0 or rng.random() >= crops.defocus:
         return crop
-    return cv2.GaussianBlur(crop, (0, 0), rng.uniform(*DEFOCUS_SIGMA), borderType=cv2.BORDER_REFLECT)
+    lo, hi = crops.defocus_sigma
+    sigma = lo * (hi / lo) ** rng.random()
+    return cv2.GaussianBlur(crop, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
 
 
 def to_tensor(rgb: np.ndarray) -> torch.Tensor:

@@ -66,3 +66,16 @@ def test_content_batches_for_distillation_are_defocused_too():
 def test_a_share_outside_0_to_1_is_refused(share):
     with pytest.raises(UserError, match="defocused share"):
         CropConfig(defocus=share)
+
+
+def test_a_bad_blur_range_is_refused_with_every_reason():
+    with pytest.raises(UserError, match="defocused share.*; the defocus blur range"):
+        CropConfig(defocus=2.0, defocus_sigma=(6.0, 1.5))
+
+
+def test_the_command_line_refuses_a_blur_range_it_cannot_read(tmp_path):
+    from models.distill import main
+
+    with pytest.raises(UserError, match="--defocus-sigma takes two"):
+        main(["--teacher", str(tmp_path / "t.pt"), "--out", str(tmp_path / "o.pt"), "--images", str(tmp_path),
+              "--defocus", "0.2", "--defocus-sigma", "6"])
