@@ -74,6 +74,7 @@ class DistillConfig:
     upsample: str = "guided"  # or "detail" (models.networks.guided.detail_upsample), "gains" (GainMaps)
     gain_edges: tuple[float, ...] = ()  # "gains": blur σ of the full-size lightness edges with maps of their own
     fine: bool = False  # a FineHead: the student's own detail below its low size
+    colour: bool = False  # a ColourHead: a per-code affine colour map beside the network (flat regions)
     init: Path | None = None  # a trained student of the same network shape to start from (any factor; its head, if any, too)
     steps: int = 3000
     batch_size: int = 4
@@ -108,7 +109,7 @@ def student_for(teacher: torch.nn.Module, cfg: DistillConfig) -> GuidedUpsample:
         raise UserError(f"cannot distil a {arch} teacher: give the checkpoint of a full network")
     return GuidedUpsample(GuidedConfig(arch, inner, cfg.factor, cfg.radius, cfg.eps,
                                        cfg.detail, cfg.detail_edges, cfg.detail_tones, cfg.upsample,
-                                       gain_edges=tuple(cfg.gain_edges), fine=cfg.fine))
+                                       gain_edges=tuple(cfg.gain_edges), fine=cfg.fine, colour=cfg.colour))
 
 
 def start_from(student: GuidedUpsample, path: Path) -> int:
@@ -118,7 +119,7 @@ def start_from(student: GuidedUpsample, path: Path) -> int:
     payload = read_checkpoint(path)
     state = payload.get("state_dict", {})
     own = student.state_dict()
-    new_head = {k: v for k, v in own.items() if k.startswith(("detail.", "detail_gain", "gains.", "fine.")) and k not in state}
+    new_head = {k: v for k, v in own.items() if k.startswith(("detail.", "detail_gain", "gains.", "fine.", "colour.")) and k not in state}
     problem = describe_mismatch(student, {**state, **new_head})
     if problem:
         raise UserError(f"--init {path} is not a student of this shape (same --channels, or --width, --res-blocks "
@@ -365,6 +366,9 @@ def main(argv: list[str] | None = None) -> int:
                    "edges (blur - pixel) that get gain maps too, e.g. 1.5 (about 2 ms a σ at 640x480 on one core)")
     p.add_argument("--fine", action="store_true", help="a sub-pixel head on the student's last hidden layer draws its own "
                    "detail below the low size (a painting's stroke edges, a cartoon's outlines; starts at zero)")
+    p.add_argument("--colour-head", action="store_true", help="a per-code affine colour map of the student's low-size "
+                   "input beside its network, which cannot tell one flat grey from another (models.networks.guided."
+                   "ColourHead; starts at zero)")
     p.add_argument("--init", type=Path, help="start from this trained student of the same shape (--factor and --upsample may differ: "
                    "a guided student at a third can go on at half with --upsample detail)")
     p.add_argument("--ssim-weight", type=float, default=1.0)
@@ -394,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = DistillConfig(
         teacher=a.teacher, out=a.out, images=a.images, width=a.width, res_blocks=a.res_blocks, outer_kernel=a.outer_kernel, channels=channels,
         factor=a.factor, radius=a.radius, eps=a.eps, detail=a.detail, detail_edges=a.detail_edges,
-        detail_tones=a.detail_tones, upsample=a.upsample, gain_edges=parse_sigmas(a.gain_edges), fine=a.fine, init=a.init, steps=a.steps, batch_size=a.batch,
+        detail_tones=a.detail_tones, upsample=a.upsample, gain_edges=parse_sigmas(a.gain_edges), fine=a.fine, colour=a.colour_head, init=a.init, steps=a.steps, batch_size=a.batch,
         crops=CropConfig(crop=a.crop, short_min=a.crop, short_max=2 * a.crop, defocus=a.defocus, defocus_sigma=sigma_range(a.defocus_sigma)), lr=a.lr, ssim_weight=a.ssim_weight, target=a.target,
         detail_loss=detail_options(a), input_noise=a.input_noise, face_weight=a.face_weight, seed=a.seed, device=a.device, name=a.name or a.out.stem,
     )

@@ -414,3 +414,78 @@ def test_a_student_with_a_fine_head_trains_on_noisy_input_against_the_clean_targ
     student, meta, _ = load_checkpoint(cfg.out)
     assert student.fine is not None and float(student.fine.conv.weight.abs().sum()) > 0, "the head trained"
     assert meta["train_config"]["input_noise"] == "4.0"
+
+
+def test_a_colour_head_starts_as_the_student_and_draws_each_codes_affine_colour_map():
+    """Zero at the start (a continued student is unchanged); trained, it lifts a flat grey by a
+    level-dependent amount, as the watercolour's ``out + 0.1·(250 − out)`` does, which the UNet's
+    normalised features cannot over a flat picture, and each code draws its own map."""
+    from models.networks.guided import ColourHead
+
+    torch.manual_seed(0)
+    net = UNet(UNetConfig(channels=(8, 16), blocks_per_level=1, num_downsamples=1, latent_codes=2, norm_groups=4,
+                          residual_output=True))
+    plain = GuidedUpsample(dataclasses.replace(GuidedUpsample.around(net, factor=2).config, upsample="gains"), net=net).eval()
+    headed = GuidedUpsample(dataclasses.replace(plain.config, colour=True), net=net).eval()
+    headed.detail_gain, headed.gains = plain.detail_gain, plain.gains
+    codes = net.code_vectors(torch.tensor([0, 1]))
+    x = torch.rand(2, 3, 24, 32)
+    with torch.no_grad():
+        assert torch.equal(headed(x, codes), plain(x, codes))
+        head = headed.colour
+        assert isinstance(head, ColourHead) and head.map is not None
+        # code 0: −0.1·x + 0.98 (the lift toward a paper of 250/255); code 1 zero: a linear layer of the code vector
+        # cannot give two codes any maps, so solve for the weights that give code 0 its map and code 1 none
+        target = torch.cat([(-0.1 * torch.eye(3)).flatten(), torch.full((3,), 0.098)])
+        v = torch.cat([codes, torch.ones(2, 1)], dim=1)  # [code vector, 1] → 12 numbers, by least squares
+        w = torch.linalg.lstsq(v, torch.stack([target, torch.zeros(12)])).solution
+        head.map.weight.copy_(w[:-1].T)
+        head.map.bias.copy_(w[-1])
+        for grey in (120.0, 200.0):
+            flat = torch.full((2, 3, 24, 32), grey / 255)
+            change = (headed(flat, codes) - plain(flat, codes)) * 255
+            assert torch.allclose(change[0], torch.full_like(change[0], 0.1 * (250 - grey)), atol=0.05)
+            assert float(change[1].abs().max()) < 0.05, "the other code keeps its own (zero) map"
+
+
+def test_a_colour_head_exports_with_parity_and_a_student_takes_one_on_from_its_checkpoint(tmp_path, photo_folder):
+    torch.manual_seed(0)
+    for net in (TransformerNet(TransformerNetConfig(4, 1)),
+                UNet(UNetConfig(channels=(8, 16), blocks_per_level=1, num_downsamples=1, latent_codes=2, norm_groups=4))):
+        model = GuidedUpsample(dataclasses.replace(GuidedUpsample.around(net, factor=2).config, upsample="detail", colour=True),
+                               net=net)
+        params = model.colour.map if model.colour.map is not None else None
+        with torch.no_grad():
+            for p in (params.parameters() if params is not None else [model.colour.fixed]):
+                p.normal_(std=0.05)
+        save_checkpoint(tmp_path / "c.pt", model.eval(), {"name": "c"})
+        loaded, _, _ = load_checkpoint(tmp_path / "c.pt")
+        assert loaded.colour is not None and loaded.config.colour
+        contract = contract_for(loaded, "c")
+        check_parity(loaded, export_model(loaded, contract, tmp_path / "c.onnx"), contract, "fp32")
+    teacher = UNet(UNetConfig(channels=(8, 16), blocks_per_level=1, num_downsamples=1, residual_output=True, norm_groups=4))
+    save_checkpoint(tmp_path / "t.pt", teacher, {"name": "t"})
+    cfg = DistillConfig(teacher=tmp_path / "t.pt", out=tmp_path / "plain.pt", images=photo_folder, holdout=("img0",),
+                        channels=(4, 8), factor=2, upsample="gains", steps=2, batch_size=2, save_every=2,
+                        crops=CropConfig(crop=32, short_min=48, short_max=64), lr=5e-3)
+    distill(cfg)
+    distill(dataclasses.replace(cfg, out=tmp_path / "colour.pt", colour=True, init=cfg.out, steps=1, lr=0.0))
+    plain, _, _ = load_checkpoint(cfg.out)
+    coloured, _, _ = load_checkpoint(tmp_path / "colour.pt")
+    x = torch.rand(1, 3, 32, 32)
+    assert coloured.colour is not None and torch.equal(coloured(x), plain(x)), "starts where the plain student stopped"
+
+
+def test_a_monochrome_code_stays_grey_with_a_colour_head():
+    from models.networks.calling import run_filter, set_monochrome_codes
+    torch.manual_seed(0)
+    net = UNet(UNetConfig(channels=(8, 16), blocks_per_level=1, num_downsamples=1, latent_codes=2, norm_groups=4))
+    model = GuidedUpsample(dataclasses.replace(GuidedUpsample.around(net, factor=2).config, colour=True), net=net).eval()
+    with torch.no_grad():
+        model.colour.map.bias.copy_(torch.tensor([0.2, 0, 0, 0, 0, 0, 0, 0, -0.3, 0.1, 0, -0.1]))  # a strong tint
+    set_monochrome_codes(model, (0,))
+    x = torch.rand(2, 3, 24, 32)
+    with torch.no_grad():
+        grey, colour = (run_filter(model, x, torch.tensor([k])) for k in (0, 1))
+    assert float((grey.amax(dim=1) - grey.amin(dim=1)).max()) == 0.0
+    assert float((colour.amax(dim=1) - colour.amin(dim=1)).max()) > 0.05
