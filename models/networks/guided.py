@@ -232,16 +232,16 @@ class ColourHead(nn.Module):
     network's output before the upsampler. Starts at zero: around a trained student (``--init``)
     it starts as that student.
 
-    Why: the clones' UNets normalise their features per image (GroupNorm), so where the picture is
-    flat over more than their receptive field they cannot tell a grey of 120 from one of 200 as
-    the teacher's point-wise colour step does. The watercolour's vivid style lifts every colour
-    toward the paper (``out + 0.1·(250 − out)``): on a flat grey its student gave 124.0 and 195.3
-    where the teacher gives 131.8 and 203.7 (the full network 126.5 and 197.5), and no training on
-    flat crops moved it (1500 steps with a third of the crops blurred by σ 4–32: 124.7, 193.4). On
-    the held-out talking head before its plain wall that is a bias of −3.8 grey levels over the
-    frame: alone worth 0.557 → about 0.42 of its L1 ratio. An affine map per code is exactly that
-    step (and a saturation or tint change is near one); 12 numbers per code, one 3×3 matrix product
-    at the low size."""
+    Why: the clones' UNets normalise their features per image (GroupNorm) and see ~60 px around a
+    pixel, so over a region flatter than that they draw the teacher's point-wise colour step
+    5–10 grey levels short. The watercolour's vivid style lifts every colour toward the paper
+    (``out + 0.1·(250 − out)``): on a flat grey its student gave 124.0 and 195.3 where the teacher
+    gives 131.8 and 203.7 (the full network 126.5 and 197.5); on the held-out talking head before
+    its plain wall (liveportrait__d18, 15 of the 19 held-out pictures) a bias of −3.8 grey levels
+    over the frame and an L1 ratio of 0.557. 1500 steps with a third of the crops blurred by σ
+    4–32 (``--defocus``) took it to 0.521 (125.3 / 197.1 on the greys); the same leg with this
+    head to 0.478 (126.6 / 199.9, bias −2.4). 12 numbers per code, one 3×3 matrix product at the
+    low size."""
 
     def __init__(self, code_dim: int) -> None:
         super().__init__()
