@@ -22,9 +22,9 @@ pytest.importorskip("tritonclient.grpc.model_config_pb2")
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """candy and cartoon's fast students (0.4 and 0.7 MB), uint8 frame graphs."""
+    """candy and watercolor's fast students (0.4 and 0.75 MB), uint8 frame graphs."""
     folder = tmp_path_factory.mktemp("triton") / "repo"
-    triton.write_repository(folder, ["candy", "cartoon"], triton.WriteOptions(variant="fast"))
+    triton.write_repository(folder, ["candy", "watercolor"], triton.WriteOptions(variant="fast"))
     return folder
 
 
@@ -53,10 +53,10 @@ def problem_lines(err: str) -> list[str]:
 def test_written_repository_passes_and_declares_what_the_model_takes(repo):
     report = triton.check_repository(repo)
     assert report.problems == [] and report.notes == []
-    assert report.passed == ["candy_fast", "cartoon_fast"]
+    assert report.passed == ["candy_fast", "watercolor_fast"]
     assert (repo / "candy_fast" / "1" / "model.onnx").is_file()
-    config = parsed(repo / "cartoon_fast")
-    assert (config.name, config.backend, config.max_batch_size) == ("cartoon_fast", "onnxruntime", 0)
+    config = parsed(repo / "watercolor_fast")
+    assert (config.name, config.backend, config.max_batch_size) == ("watercolor_fast", "onnxruntime", 0)
     frame, latent = config.input
     assert (frame.name, list(frame.dims), latent.name, list(latent.dims)) == ("frame", [1, 3, -1, -1], "latent", [1])
     assert [(o.name, list(o.dims)) for o in config.output] == [("frame_out", [-1, 3, -1, -1]), ("checksum", [1])]
@@ -64,10 +64,10 @@ def test_written_repository_passes_and_declares_what_the_model_takes(repo):
     params = dict(trt.parameters)
     assert trt.name == "tensorrt" and params["precision_mode"] == "FP32"
     assert params["trt_engine_cache_enable"] == "1" and params["trt_engine_cache_path"] == triton.SERVER_CACHE
-    # cartoon's student takes multiples of 12: the profile sits on that grid
+    # watercolor's student takes multiples of 12: the profile sits on that grid
     assert (params["trt_profile_min_shapes"], params["trt_profile_opt_shapes"], params["trt_profile_max_shapes"]) == (
         "frame:1x3x72x72", "frame:1x3x480x648", "frame:1x3x1080x1920")
-    assert re.fullmatch(r"cartoon_fast_FP32_[0-9a-f]{16}", params["trt_engine_cache_prefix"])
+    assert re.fullmatch(r"watercolor_fast_FP32_[0-9a-f]{16}", params["trt_engine_cache_prefix"])
 
 
 @pytest.mark.parametrize("hw", [(480, 640), (288, 352)])
@@ -76,8 +76,8 @@ def test_written_models_run_on_onnxruntime_at_the_declared_shapes(repo, hw):
 
     candy = triton.run_on_cpu(repo / "candy_fast", hw)
     assert candy == {"frame_out": (1, 3, *hw), "checksum": ()}
-    cartoon = triton.run_on_cpu(repo / "cartoon_fast", hw)  # rounded up to its multiple of 12
-    assert cartoon["frame_out"] == (1, 3, -(-hw[0] // 12) * 12, -(-hw[1] // 12) * 12)
+    watercolor = triton.run_on_cpu(repo / "watercolor_fast", hw)  # rounded up to its multiple of 12
+    assert watercolor["frame_out"] == (1, 3, -(-hw[0] // 12) * 12, -(-hw[1] // 12) * 12)
     # the frame graph is a filter: a real frame comes back changed, finite, uint8
     session = ort.InferenceSession(str(repo / "candy_fast" / "1" / "model.onnx"), providers=["CPUExecutionProvider"])
     frame = np.random.default_rng(0).integers(0, 256, (1, 3, *hw), dtype=np.uint8)
@@ -125,11 +125,11 @@ def test_broken_repository_gives_one_line_per_problem(repo, tmp_path, monkeypatc
     edit(cfg, "data_type: TYPE_UINT8", "data_type: TYPE_FP32")  # wrong data type (frame)
     edit(cfg, "dims: [ -1, 3, -1, -1 ]", "dims: [ 3, -1, -1 ]")  # wrong rank (frame_out)
     edit(cfg, 'name: "candy_fast"', 'name: "candy"')  # wrong name
-    cfg = broken / "cartoon_fast" / "config.pbtxt"
+    cfg = broken / "watercolor_fast" / "config.pbtxt"
     edit(cfg, "max_batch_size: 0", "max_batch_size: 0\nmax_batchsize: 4")  # unknown field
     edit(cfg, "data_type: TYPE_INT64", "data_type: TYPE_INT46")  # typo'd enum
     edit(cfg, "kind: KIND_GPU", "kind: KIND_GPUU")  # another typo'd enum, in a one-line block
-    (broken / "cartoon_fast" / "1" / "model.onnx").rename(broken / "cartoon_fast" / "1" / "cartoon.onnx")  # missing model file
+    (broken / "watercolor_fast" / "1" / "model.onnx").rename(broken / "watercolor_fast" / "1" / "watercolor.onnx")  # missing model file
 
     code, out, err = run_export(monkeypatch, capsys, "triton", broken, "--check")
     assert_one_line(code, err, "7 problems", str(broken), "--check")
@@ -138,10 +138,10 @@ def test_broken_repository_gives_one_line_per_problem(repo, tmp_path, monkeypatc
         ("candy_fast/config.pbtxt:", "is not the folder's name \"candy_fast\""),
         ("candy_fast/config.pbtxt:", "input 'frame' is TYPE_FP32 in the config, the model's is TYPE_UINT8"),
         ("candy_fast/config.pbtxt:", "output 'frame_out' has rank 3 in the config [ 3, -1, -1 ], the model's is rank 4"),
-        ("cartoon_fast/config.pbtxt:8:1:", 'no field named "max_batchsize"; did you mean max_batch_size?'),
-        ("cartoon_fast/config.pbtxt:", "no value named TYPE_INT46; did you mean TYPE_INT64?"),
-        ("cartoon_fast/config.pbtxt:", "no value named KIND_GPUU; did you mean KIND_GPU?"),
-        ("cartoon_fast/1:", "no model file model.onnx (the folder holds cartoon.onnx; set default_model_filename or rename)"),
+        ("watercolor_fast/config.pbtxt:8:1:", 'no field named "max_batchsize"; did you mean max_batch_size?'),
+        ("watercolor_fast/config.pbtxt:", "no value named TYPE_INT46; did you mean TYPE_INT64?"),
+        ("watercolor_fast/config.pbtxt:", "no value named KIND_GPUU; did you mean KIND_GPU?"),
+        ("watercolor_fast/1:", "no model file model.onnx (the folder holds watercolor.onnx; set default_model_filename or rename)"),
     ]
     assert len(lines) == len(expected), err
     for where, what in expected:
@@ -155,7 +155,7 @@ def test_engine_cache_profile_and_batching_mistakes(repo, tmp_path):
     edit(cfg, '"trt_engine_cache_enable" value: "1"', '"trt_engine_cache_enable" value: "yes"')
     edit(cfg, '"trt_profile_opt_shapes" value: "frame:', '"trt_profile_opt_shapes" value: "image:')
     edit(cfg, '"precision_mode" value: "FP32"', '"precision_mode" value: "FP8"')
-    cfg = broken / "cartoon_fast" / "config.pbtxt"
+    cfg = broken / "watercolor_fast" / "config.pbtxt"
     edit(cfg, "max_batch_size: 0", "max_batch_size: 4")
     edit(cfg, "dims: [ 1, 3, -1, -1 ]", "dims: [ 3, -1, -1 ]")
     # a retrained model (same graph, other weights) dropped in place: its engine must not come from the cache
@@ -197,7 +197,7 @@ def test_check_accepts_a_user_edited_repository(repo, tmp_path, monkeypatch, cap
 
     code, out, err = run_export(monkeypatch, capsys, "triton", edited, "--check")
     assert code == 0, err
-    assert "2 models in" in out and "candy_fast, cartoon_fast" in out
+    assert "2 models in" in out and "candy_fast, watercolor_fast" in out
     notes = [line for line in err.splitlines() if ": note: " in line]
     assert len(notes) == 1 and "input 'frame' dims 2, 3 fixed to 480, 640" in notes[0], err
     assert "Triton will refuse requests of other sizes" in notes[0]

@@ -97,12 +97,12 @@ def test_retiming_measures_face_filters_and_a_third_size_student(tmp_path):
 
     from export.model_card import retime
 
-    for name in ("aged.fast", "cartoon.fast"):
+    for name in ("aged.fast", "watercolor.fast"):
         for suffix in (".onnx", ".json"):
             shutil.copy(BUNDLED / f"{name}{suffix}", tmp_path / f"{name}{suffix}")
     cards = {c["name"]: c for c in retime(tmp_path)}
     assert cards["aged.fast"]["cpu_ms_face_crop"] > 0 and "cpu_ms_256x256" not in cards["aged.fast"]
-    assert cards["cartoon.fast"]["cpu_ms_256x256"] > 0 and cards["cartoon.fast"]["factor"] == 3
+    assert cards["watercolor.fast"]["cpu_ms_256x256"] > 0 and cards["watercolor.fast"]["factor"] == 3
 
 
 @pytest.mark.parametrize("variant", ["full", "fast"])
