@@ -44,7 +44,7 @@ from models.networks.checkpoint import describe_mismatch, load_checkpoint, read_
 from models.networks.calling import latent_codes, run_filter
 from models.networks.guided import GuidedConfig, GuidedUpsample, UPSAMPLERS
 from models.data.media import data_root, fit_short_side, load_collection
-from models.data.pairs import CropConfig, to_tensor
+from models.data.pairs import CropConfig, add_defocus_args, defocus_options, to_tensor
 from models.train_pairs import DEFAULT_HOLDOUT, mark_monochrome
 from models.stylize_image import to_image
 from models.train_style import camera_noise, content_batch
@@ -336,15 +336,6 @@ def parse_sigmas(text: str) -> tuple[float, ...]:
     return values
 
 
-def sigma_range(text: str) -> tuple[float, float]:
-    """``"1.5,6"`` → (1.5, 6.0): --defocus-sigma (CropConfig checks the values)."""
-    try:
-        lo, hi = (float(v) for v in text.split(","))
-    except ValueError:
-        raise UserError(f"--defocus-sigma takes two blur σ in pixels, LOW,HIGH, e.g. 1.5,6; got {text!r}") from None
-    return lo, hi
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--teacher", type=Path, required=True, help="checkpoint of the full network")
@@ -378,10 +369,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--face-weight", type=float, default=0.0,
                    help="weight of the face-finder loss (models/losses/face_finder.py: MediaPipe's face detector, from the "
                         "installed wheel, on the output against the target): faces the teacher keeps stay findable, e.g. 0.01")
-    p.add_argument("--defocus", type=float, default=0.0,
-                   help="share of training crops blurred (σ from --defocus-sigma) before the teacher draws on them: plain "
-                        "walls and rooms out of focus, as behind a webcam's subject, e.g. 0.25 (models.data.pairs.defocus)")
-    p.add_argument("--defocus-sigma", default="1.5,6", help="LOW,HIGH: the σ range (px, log-uniform) of --defocus's blur")
+    add_defocus_args(p)
     p.add_argument("--target", choices=TARGETS, default="network",
                    help="copy the full network, or the classical filter it was cloned from (what the clone ratio measures)")
     add_detail_args(p)
@@ -399,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
         teacher=a.teacher, out=a.out, images=a.images, width=a.width, res_blocks=a.res_blocks, outer_kernel=a.outer_kernel, channels=channels,
         factor=a.factor, radius=a.radius, eps=a.eps, detail=a.detail, detail_edges=a.detail_edges,
         detail_tones=a.detail_tones, upsample=a.upsample, gain_edges=parse_sigmas(a.gain_edges), fine=a.fine, colour=a.colour_head, init=a.init, steps=a.steps, batch_size=a.batch,
-        crops=CropConfig(crop=a.crop, short_min=a.crop, short_max=2 * a.crop, defocus=a.defocus, defocus_sigma=sigma_range(a.defocus_sigma)), lr=a.lr, ssim_weight=a.ssim_weight, target=a.target,
+        crops=CropConfig(crop=a.crop, short_min=a.crop, short_max=2 * a.crop, **defocus_options(a)), lr=a.lr, ssim_weight=a.ssim_weight, target=a.target,
         detail_loss=detail_options(a), input_noise=a.input_noise, face_weight=a.face_weight, seed=a.seed, device=a.device, name=a.name or a.out.stem,
     )
     meta = distill(cfg, a.resume)

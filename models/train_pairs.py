@@ -41,7 +41,7 @@ from models.data.media import HOLDOUT, data_root, fit_short_side, load_collectio
 from models.training import distributed
 from models.training.distributed import Distributed
 from models.training.trainer import TrainingRun, add_run_args, parse_ints
-from models.data.pairs import CropConfig, FolderPairs, PairSource, TeacherPairs, batch, styled, to_tensor, unlabelled
+from models.data.pairs import CropConfig, FolderPairs, add_defocus_args, defocus_options, PairSource, TeacherPairs, batch, styled, to_tensor, unlabelled
 from models.teachers.aging import AGE_STYLES, aged, aged_base, aged_smooth
 from models.data.face_crops import FaceCrops, FaceTeacherPairs, cached_face_crops
 from models.teachers.classical import STYLED_TEACHERS, TEACHERS, monochrome_codes
@@ -297,6 +297,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
     p.add_argument("--post", default="", help="a step the runtime draws after the network, left out of the targets "
                    "(aged: creases, the wrinkles drawn from the tracked mesh; texture+creases, the rougher skin too); "
                    "the export asks the runtime for it")
+    add_defocus_args(p)
     add_detail_args(p)
     add_run_args(p, steps=10000, lr=1e-4, batch=8, crop=256)
     a = p.parse_args(argv)
@@ -308,11 +309,14 @@ def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
     if a.post and (a.pairs or a.post not in POST_STEPS.get(a.teacher, {})):
         known = "; ".join(f"--teacher {t}: {', '.join(steps)}" for t, steps in POST_STEPS.items())
         raise UserError(f"--post {a.post!r} is not a step the runtime draws after {a.teacher if not a.pairs else '--pairs'} ({known})")
+    if a.defocus and (a.pairs or a.teacher in FACE_TEACHERS):
+        why = "a folder of pairs has fixed outputs" if a.pairs else f"the face teacher {a.teacher} draws on aligned face crops"
+        raise UserError(f"--defocus blurs a crop before a frame teacher draws on it; {why}: leave it out")
     cfg = TrainConfig(
         out=a.out, teacher=None if a.pairs else a.teacher, pairs=a.pairs, data=a.data,
         holdout=tuple(s for s in a.holdout.split(",") if s), channels=channels, blocks_per_level=a.blocks, num_downsamples=a.downsamples,
         latent_codes=a.latent_codes, discover_codes=a.discover_codes, residual_output=a.residual, norm_groups=a.norm_groups, edge_sigmas=edges, tone_frequencies=a.tone_frequencies, steps=a.steps, vq_warmup=a.vq_warmup, batch_size=a.batch,
-        crops=CropConfig(crop=a.crop, short_min=a.short_min, short_max=a.short_max), lr=a.lr, save_every=a.save_every, detail_loss=detail_options(a), init=a.init, seed=a.seed, device=a.device,
+        crops=CropConfig(crop=a.crop, short_min=a.short_min, short_max=a.short_max, **defocus_options(a)), lr=a.lr, save_every=a.save_every, detail_loss=detail_options(a), init=a.init, seed=a.seed, device=a.device,
         name=a.name or a.out.stem, post=a.post,
     )
     return cfg, a.resume

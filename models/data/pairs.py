@@ -6,6 +6,7 @@ for that same window at that same scale.
 """
 from __future__ import annotations
 
+import argparse
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,6 +92,23 @@ def to_tensor(rgb: np.ndarray) -> torch.Tensor:
 def random_window(shape: tuple[int, ...], crop: int, rng: random.Random) -> tuple[int, int]:
     h, w = shape[:2]
     return rng.randint(0, h - crop), rng.randint(0, w - crop)
+
+
+def add_defocus_args(p: argparse.ArgumentParser) -> None:
+    """--defocus and --defocus-sigma (:func:`defocus`), for a trainer whose teacher draws on each crop."""
+    p.add_argument("--defocus", type=float, default=0.0,
+                   help="share of training crops blurred (σ from --defocus-sigma) before the teacher draws on them: plain "
+                        "walls and rooms out of focus, as behind a webcam's subject, e.g. 0.3 (models.data.pairs.defocus)")
+    p.add_argument("--defocus-sigma", default="1.5,6", help="LOW,HIGH: the σ range (px, log-uniform) of --defocus's blur")
+
+
+def defocus_options(a: argparse.Namespace) -> dict[str, Any]:
+    """CropConfig's ``defocus`` and ``defocus_sigma`` from :func:`add_defocus_args`' options (CropConfig checks the values)."""
+    try:
+        lo, hi = (float(v) for v in a.defocus_sigma.split(","))
+    except ValueError:
+        raise UserError(f"--defocus-sigma takes two blur σ in pixels, LOW,HIGH, e.g. 1.5,6; got {a.defocus_sigma!r}") from None
+    return {"defocus": a.defocus, "defocus_sigma": (lo, hi)}
 
 
 class TeacherPairs:

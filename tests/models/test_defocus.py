@@ -79,3 +79,14 @@ def test_the_command_line_refuses_a_blur_range_it_cannot_read(tmp_path):
     with pytest.raises(UserError, match="--defocus-sigma takes two"):
         main(["--teacher", str(tmp_path / "t.pt"), "--out", str(tmp_path / "o.pt"), "--images", str(tmp_path),
               "--defocus", "0.2", "--defocus-sigma", "6"])
+
+
+def test_cloning_takes_defocus_for_a_frame_teacher_and_refuses_it_where_no_teacher_draws(tmp_path):
+    from models.train_pairs import parse_args
+
+    cfg, _ = parse_args(["--teacher", "watercolor", "--out", str(tmp_path / "w.pt"), "--defocus", "0.3", "--defocus-sigma", "4,32"])
+    assert (cfg.crops.defocus, cfg.crops.defocus_sigma) == (0.3, (4.0, 32.0))
+    with pytest.raises(UserError, match="a folder of pairs has fixed outputs"):
+        parse_args(["--pairs", str(tmp_path), "--out", str(tmp_path / "p.pt"), "--defocus", "0.3"])
+    with pytest.raises(UserError, match="face teacher aged"):
+        parse_args(["--teacher", "aged", "--out", str(tmp_path / "a.pt"), "--defocus", "0.3"])
