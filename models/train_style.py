@@ -29,7 +29,7 @@ from models.losses.perceptual import (RandomFeaturesConfig, StyleLoss, StyleLoss
                            random_features_options)
 from models.data.media import data_root, fit_short_side, load_collection
 from models.teachers.style_images import read_style
-from models.data.pairs import CropConfig, defocus, random_window, to_tensor
+from models.data.pairs import CropConfig, random_crop, to_tensor
 from models.train_pairs import DEFAULT_HOLDOUT
 from models.training import distributed
 from models.training.distributed import Distributed
@@ -104,15 +104,7 @@ def camera_noise(x: torch.Tensor, sigma: float, seed: int, step: int) -> torch.T
 
 
 def content_batch(images: list[np.ndarray], crops: CropConfig, size: int, rng: random.Random) -> torch.Tensor:
-    out = []
-    for _ in range(size):
-        img = images[rng.randrange(len(images))]
-        img = fit_short_side(img, max(rng.randint(crops.short_min, crops.short_max), crops.crop))
-        y, x = random_window(img.shape, crops.crop, rng)
-        crop = img[y : y + crops.crop, x : x + crops.crop]
-        crop = crop[:, ::-1] if crops.flip and rng.random() < 0.5 else crop
-        out.append(to_tensor(defocus(np.ascontiguousarray(crop), crops, rng)))
-    return torch.stack(out)
+    return torch.stack([to_tensor(random_crop(images, crops, rng)) for _ in range(size)])
 
 
 @torch.no_grad()

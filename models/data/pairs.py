@@ -94,6 +94,19 @@ def random_window(shape: tuple[int, ...], crop: int, rng: random.Random) -> tupl
     return rng.randint(0, h - crop), rng.randint(0, w - crop)
 
 
+def random_crop(images: list[np.ndarray], crops: CropConfig, rng: random.Random) -> np.ndarray:
+    """One training crop: an image drawn at random, scaled so its short side is a random size in
+    [short_min, short_max], a random ``crop``² window, mirrored half the time (``flip``) and
+    defocused for a ``defocus`` share (:func:`defocus`); contiguous uint8 RGB."""
+    img = images[rng.randrange(len(images))]
+    img = fit_short_side(img, max(rng.randint(crops.short_min, crops.short_max), crops.crop))
+    y, x = random_window(img.shape, crops.crop, rng)
+    crop = img[y : y + crops.crop, x : x + crops.crop]
+    if crops.flip and rng.random() < 0.5:
+        crop = crop[:, ::-1]
+    return defocus(np.ascontiguousarray(crop), crops, rng)
+
+
 def add_defocus_args(p: argparse.ArgumentParser) -> None:
     """--defocus and --defocus-sigma (:func:`defocus`), for a trainer whose teacher draws on each crop."""
     p.add_argument("--defocus", type=float, default=0.0,
@@ -120,14 +133,7 @@ class TeacherPairs:
         self.images, self.teacher, self.crops = images, teacher, crops
 
     def sample(self, rng: random.Random) -> Pair:
-        c = self.crops
-        img = self.images[rng.randrange(len(self.images))]
-        img = fit_short_side(img, max(rng.randint(c.short_min, c.short_max), c.crop))
-        y, x = random_window(img.shape, c.crop, rng)
-        src = img[y : y + c.crop, x : x + c.crop]
-        if c.flip and rng.random() < 0.5:
-            src = src[:, ::-1]
-        src = defocus(np.ascontiguousarray(src), c, rng)
+        src = random_crop(self.images, self.crops, rng)
         return (src, *self.teacher(src, rng))
 
 
