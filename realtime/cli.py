@@ -22,11 +22,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable, NoReturn
+from typing import Any, NoReturn
 
 os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ logging
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -34,6 +33,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # only light modules here: the heavy ones (onnx, cv2, ONNX Runtime, MediaPipe) load once the
 # signal handler is in place, in a region no signal interrupts (realtime.signals)
 from realtime import signals  # noqa: E402
+from realtime.cli_args import OneLineParser, number  # noqa: E402
 from realtime.config import MAX_SIDE, RunConfig  # noqa: E402
 from realtime.errors import UserError, run_cli  # noqa: E402
 
@@ -63,25 +63,7 @@ def _fourcc(text: str) -> str | None:
     return code
 
 
-def _number(kind: type) -> Callable[[str], int | float]:
-    """An argparse type for int or float that refuses nan/inf (ranges: :class:`RunConfig`)."""
-    def convert(text: str) -> int | float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {'a whole number' if kind is int else 'a number'}, got {text!r}") from None
-        if not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
-        return value
-    convert.__name__ = kind.__name__  # argparse names the type in its messages
-    return convert
 
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse that reports a bad option in one line (not the usage block), exit status 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,11 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="pixel format asked of the camera: MJPG (default: most webcams give 720p30 only in it), YUYV, H264, or auto")
     p.add_argument("--output-size", type=_size, help="what the call and --output see, WxH (default: the camera's size); "
                    "the picture is scaled to cover it and centred")
-    p.add_argument("--fps", type=_number(float), default=30.0, help="output frame rate (default 30)")
+    p.add_argument("--fps", type=number(float), default=30.0, help="output frame rate (default 30)")
     p.add_argument("--mirror", action="store_true", help="show the preview as a mirror (what the call sees is not flipped)")
     p.add_argument("--no-mirror", dest="mirror", action="store_false", default=False, help="a preview that is not mirrored")
     p.add_argument("--mirror-output", action="store_true", help="flip what the call sees (virtual camera, --output) too")
-    p.add_argument("--control-port", type=_number(int), default=0,
+    p.add_argument("--control-port", type=number(int), default=0,
                    help="port of the control API and the studio page, on 127.0.0.1 (default: a free one, printed at start)")
     p.add_argument("--no-control", dest="control", action="store_false", default=True,
                    help="no control API, no studio page, no realtime ctl")
@@ -115,14 +97,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", type=Path, help="also write the filtered video to FILE.mp4 (H.264; .mkv, .mov, .avi too)")
     p.add_argument("--no-audio", dest="audio", action="store_false", default=True,
                    help="leave a video source's sound out of --output (default: carried over, in sync)")
-    p.add_argument("--frames", type=_number(int), help="stop after N output frames")
+    p.add_argument("--frames", type=number(int), help="stop after N output frames")
     p.add_argument("--stats", type=Path, help="write run statistics to FILE.json at exit")
     p.add_argument("--provider", default="auto", choices=["auto", "tensorrt", "cuda", "cpu"])
     p.add_argument("--variant", default="auto", choices=["auto", "full", "fast"],
                    help="auto: a filter's fast CPU variant when running on CPU, the full model on GPU (default)")
-    p.add_argument("--strength", type=_number(float), default=1.0, help="blend of filter and input, 0..1 (default 1)")
-    p.add_argument("--latent", type=_number(int), default=0, help="latent code (variant) of filters that have them")
-    p.add_argument("--work-size", type=_number(int), help="short side frame filters run at (default: the model's)")
+    p.add_argument("--strength", type=number(float), default=1.0, help="blend of filter and input, 0..1 (default 1)")
+    p.add_argument("--latent", type=number(int), default=0, help="latent code (variant) of filters that have them")
+    p.add_argument("--work-size", type=number(int), help="short side frame filters run at (default: the model's)")
     p.add_argument("--fast", action="store_true", help="process a video file as fast as possible (no pacing, no drops)")
     p.add_argument("--loop", action="store_true", help="loop a video file")
     p.add_argument("--no-temporal", dest="temporal", action="store_false", default=True,
@@ -132,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-track", dest="track", action="store_const", const="off", help="same as --track off")
     p.add_argument("--repeat", choices=["result", "raw"], default="result",
                    help="when inference is behind, re-send the newest result (default) or the raw frame")
-    p.add_argument("--threads", type=_number(int), default=0, help="ONNX Runtime threads (default: all cores)")
+    p.add_argument("--threads", type=number(int), default=0, help="ONNX Runtime threads (default: all cores)")
     p.add_argument("--background", metavar="MODE",
                    help="blur[:STRENGTH 0..1], remove (flat green for chroma keying), a colour (#RRGGBB or a name), "
                         "an image or a video (loops); the b hotkey cycles modes")
@@ -142,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="person mask model: landscape (faster, default) or general")
     p.add_argument("--on-smile", metavar="NAME", help="switch to filter NAME while the person smiles")
     p.add_argument("--events", type=Path, metavar="FILE.jsonl", help="write one JSON line per trigger change")
-    p.add_argument("--max-faces", type=_number(int), default=2, help="faces tracked at once (default 2)")
+    p.add_argument("--max-faces", type=number(int), default=2, help="faces tracked at once (default 2)")
     p.add_argument("--sticker", metavar="FILE.png[@eyes|@head]",
                    help="your own RGBA image on every face: @eyes (default) between the eyes, @head above them")
     p.add_argument("--config", type=Path, help="TOML file with any of these options")
@@ -289,24 +271,24 @@ def build_web_parser() -> argparse.ArgumentParser:
                       "web extra, aiortc). Then open http://127.0.0.1:1235/.")
     p.add_argument("--host", default=d.host, help=f"address to listen on (default {d.host}: this machine only; "
                    "another one lets anyone who can reach it use the page, and is warned about)")
-    p.add_argument("--port", type=_number(int), default=d.port, help=f"port (default {d.port}; 0: any free port)")
-    p.add_argument("--max-upload-mb", type=_number(float), default=d.max_upload_mb,
+    p.add_argument("--port", type=number(int), default=d.port, help=f"port (default {d.port}; 0: any free port)")
+    p.add_argument("--max-upload-mb", type=number(float), default=d.max_upload_mb,
                    help=f"largest image file accepted, in MB (default {d.max_upload_mb:g})")
-    p.add_argument("--max-megapixels", type=_number(float), default=d.max_megapixels,
+    p.add_argument("--max-megapixels", type=number(float), default=d.max_megapixels,
                    help=f"largest image accepted, in megapixels, checked before decoding (default {d.max_megapixels:g})")
     p.add_argument("--provider", default=d.provider, choices=PROVIDERS)
     p.add_argument("--variant", default=d.variant, choices=["auto", "full", "fast"],
                    help="auto: a filter's fast CPU variant when running on CPU, the full model on GPU (default)")
-    p.add_argument("--threads", type=_number(int), default=d.threads,
+    p.add_argument("--threads", type=number(int), default=d.threads,
                    help="ONNX Runtime threads (default: all cores; with --ray, 1 per replica, the CPUs it asks Ray for)")
-    p.add_argument("--workers", type=_number(int), default=d.workers, help=f"images filtered at once (default {d.workers})")
-    p.add_argument("--max-live", type=_number(int), default=d.max_live, help=f"live camera sessions at once (default {d.max_live})")
+    p.add_argument("--workers", type=number(int), default=d.workers, help=f"images filtered at once (default {d.workers})")
+    p.add_argument("--max-live", type=number(int), default=d.max_live, help=f"live camera sessions at once (default {d.max_live})")
     p.add_argument("--ray", metavar="ADDRESS", default=d.ray,
                    help="filter the uploads on a Ray Serve deployment (the page and its caps stay here): local (a Ray "
                    "instance on this machine), auto (the running cluster), or ray://HEAD:10001 (needs the scale extra)")
     p.add_argument("--ray-replicas", metavar="N|MIN-MAX", default=d.ray_replicas,
                    help=f"with --ray: N replicas, or MIN-MAX for Serve to autoscale between (default {d.ray_replicas})")
-    p.add_argument("--gpus-per-replica", metavar="F", type=_number(float), default=d.gpus_per_replica,
+    p.add_argument("--gpus-per-replica", metavar="F", type=number(float), default=d.gpus_per_replica,
                    help="with --ray: each replica's GPU share, run with the CUDA provider (0.25: four replicas share a GPU)")
     p.add_argument("-v", "--verbose", action="count", default=0, help="-v: what it does (info), -vv: debug")
     return p

@@ -16,35 +16,14 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import sys
 from pathlib import Path
-from typing import Callable, NoReturn
 
 from realtime.batch.config import OVERLAP, SEGMENT_FRAMES, BatchConfig, FilterJob
+from realtime.cli_args import OneLineParser, number
 from realtime.errors import UserError
 
 log = logging.getLogger(__name__)
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse that reports a bad option in one line (not the usage block), exit status 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
-
-
-def _number(kind: type) -> Callable[[str], int | float]:
-    def convert(text: str) -> int | float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {'a whole number' if kind is int else 'a number'}, got {text!r}") from None
-        if not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
-        return value
-    convert.__name__ = kind.__name__
-    return convert
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,27 +34,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--background", metavar="MODE", help="blur[:STRENGTH], remove, a colour, an image or a video")
     p.add_argument("--filter-region", choices=["all", "person", "background"], default="all",
                    help="where a whole-frame filter applies (default all)")
-    p.add_argument("--strength", type=_number(float), default=1.0, help="blend of filter and input, 0..1 (default 1)")
-    p.add_argument("--latent", type=_number(int), default=0, help="latent code (variant) of filters that have them")
+    p.add_argument("--strength", type=number(float), default=1.0, help="blend of filter and input, 0..1 (default 1)")
+    p.add_argument("--latent", type=number(int), default=0, help="latent code (variant) of filters that have them")
     p.add_argument("--variant", default="auto", choices=["auto", "full", "fast"],
                    help="auto: a filter's fast CPU variant when running on CPU, the full model on GPU (default)")
     p.add_argument("--provider", default="auto", choices=["auto", "tensorrt", "cuda", "cpu"])
-    p.add_argument("--work-size", type=_number(int), help="short side frame filters run at (default: the model's)")
+    p.add_argument("--work-size", type=number(int), help="short side frame filters run at (default: the model's)")
     p.add_argument("--no-temporal", dest="temporal", action="store_false", default=True,
                    help="no temporal stabilisation")
     p.add_argument("--track", choices=["auto", "always", "off"], default="auto",
                    help="face tracking: auto = only while a face filter is in the chain (default), always, off")
-    p.add_argument("--crf", type=_number(int), default=18,
+    p.add_argument("--crf", type=number(int), default=18,
                    help="H.264 quality: 0 lossless, 18 close to the source (default), 23 smaller, 51 worst")
     p.add_argument("--no-audio", dest="audio", action="store_false", default=True, help="leave the sound out")
-    p.add_argument("--workers", type=_number(int), help="processes here, or Ray actors (default: one per core / cluster CPU)")
+    p.add_argument("--workers", type=number(int), help="processes here, or Ray actors (default: one per core / cluster CPU)")
     p.add_argument("--ray", metavar="ADDRESS", help="run on a Ray cluster through Ray Data: auto (the one `ray start` "
                    "made), ray://HOST:10001, HOST:6379, or local (a one-machine cluster started for this run)")
-    p.add_argument("--gpus-per-worker", type=_number(float), default=0.0,
+    p.add_argument("--gpus-per-worker", type=number(float), default=0.0,
                    help="GPUs per worker (e.g. 0.25: four share one GPU); the workers run the CUDA provider")
-    p.add_argument("--segment-frames", type=_number(int), default=SEGMENT_FRAMES,
+    p.add_argument("--segment-frames", type=number(int), default=SEGMENT_FRAMES,
                    help=f"frames per segment, the unit of work (default {SEGMENT_FRAMES})")
-    p.add_argument("--overlap", type=_number(int), default=OVERLAP,
+    p.add_argument("--overlap", type=number(int), default=OVERLAP,
                    help=f"warm-up frames filtered before each segment and dropped (default {OVERLAP})")
     p.add_argument("--overwrite", action="store_true", help="redo finished files and segments")
     p.add_argument("--no-progress", dest="progress", action="store_false", default=True, help="no progress bar")
