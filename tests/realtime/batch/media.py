@@ -4,12 +4,13 @@ temporal stabiliser have work), a keyframe every ``gop`` frames and, optionally,
 (AAC). Frames read back with :func:`read_frames` give (pts seconds, BGR)."""
 from __future__ import annotations
 
-from fractions import Fraction
 from pathlib import Path
 
 import av
 import cv2
 import numpy as np
+
+from tests.av_clip import write_clip
 
 RATE = 48000
 
@@ -30,33 +31,10 @@ def make_video(path: Path, frames: int = 40, size: tuple[int, int] = (160, 120),
                audio: bool = True, bframes: int = 0) -> Path:
     """``bframes`` > 0: B-frames, as most phone and web videos have (decode order differs from
     display order, the mp4's time base is the muxer's, not 1/fps)."""
-    w, h = size
-    out = av.open(str(path), "w")
-    v = out.add_stream("libx264", rate=fps, options={"preset": "ultrafast", "g": str(gop), "crf": "16", "bf": str(bframes)})
-    v.width, v.height, v.pix_fmt = w, h, "yuv420p"
-    a = out.add_stream("aac", rate=RATE, layout="mono") if audio else None
-    seconds = frames / fps
-    t = np.arange(int(seconds * RATE)) / RATE
-    wave = (0.3 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32)
-    pos, chunk = 0, 1024
-    for i in range(frames):
-        f = av.VideoFrame.from_ndarray(scene(i, w, h), format="bgr24")
-        f.pts, f.time_base = i, Fraction(1, fps)
-        for p in v.encode(f):
-            out.mux(p)
-        while a is not None and pos < len(wave) and pos / RATE <= (i + 1) / fps:
-            af = av.AudioFrame.from_ndarray(wave[pos:pos + chunk][None], format="flt", layout="mono")
-            af.sample_rate, af.pts, af.time_base = RATE, pos, Fraction(1, RATE)
-            for p in a.encode(af):
-                out.mux(p)
-            pos += chunk
-    for p in v.encode():
-        out.mux(p)
-    if a is not None:
-        for p in a.encode():
-            out.mux(p)
-    out.close()
-    return path
+    t = np.arange(int(frames / fps * RATE)) / RATE
+    wave = (0.3 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32) if audio else None
+    options = {"preset": "ultrafast", "g": str(gop), "crf": "16", "bf": str(bframes)}
+    return write_clip(path, (scene(i, *size) for i in range(frames)), size, fps, options, wave, RATE)
 
 
 def read_frames(path: Path) -> list[tuple[float, np.ndarray]]:

@@ -10,6 +10,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from tests.av_clip import write_clip
+
 W, H, FPS, RATE = 160, 120, 30, 48000
 
 
@@ -31,36 +33,10 @@ def make_clip(path: Path, seconds: float = 2.0, flash_at: float = 1.0, audio: st
               audio_at: float | None = None) -> Path:
     """``audio``: the sound's codec (aac, pcm_s16le; None: no sound)."""
     audio_at = flash_at if audio_at is None else audio_at
-    out = av.open(str(path), "w")
-    v = out.add_stream("libx264", rate=FPS, options={"preset": "ultrafast", "g": "15"})
-    v.width, v.height, v.pix_fmt = W, H, "yuv420p"
-    a = None
-    if audio:
-        a = out.add_stream(audio, rate=RATE, layout="mono")
     t = np.arange(int(seconds * RATE)) / RATE
-    wave = np.where(t >= audio_at, 0.5 * np.sin(2 * np.pi * 1000 * t), 0.0).astype(np.float32)
-    pos, chunk = 0, 1024
-    for i in range(int(seconds * FPS)):
-        f = av.VideoFrame.from_ndarray(frame_image(i, i / FPS >= flash_at), format="bgr24")
-        f.pts, f.time_base = i, Fraction(1, FPS)
-        for p in v.encode(f):
-            out.mux(p)
-        while a is not None and pos < len(wave) and pos / RATE <= (i + 1) / FPS:
-            samples = wave[pos:pos + chunk]
-            s16 = audio.startswith("pcm_s16")
-            af = av.AudioFrame.from_ndarray((samples * 32767).astype(np.int16)[None] if s16 else samples[None],
-                                            format="s16" if s16 else "flt", layout="mono")
-            af.sample_rate, af.pts, af.time_base = RATE, pos, Fraction(1, RATE)
-            for p in a.encode(af):
-                out.mux(p)
-            pos += chunk
-    for p in v.encode():
-        out.mux(p)
-    if a is not None:
-        for p in a.encode():
-            out.mux(p)
-    out.close()
-    return path
+    wave = np.where(t >= audio_at, 0.5 * np.sin(2 * np.pi * 1000 * t), 0.0).astype(np.float32) if audio else None
+    pictures = (frame_image(i, i / FPS >= flash_at) for i in range(int(seconds * FPS)))
+    return write_clip(path, pictures, (W, H), FPS, {"preset": "ultrafast", "g": "15"}, wave, RATE, audio or "aac")
 
 
 def make_bad_audio_clip(path: Path, seconds: float = 1.0) -> Path:
