@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from realtime.errors import UserError, run_cli
+from models.losses.face_finder import FaceFinderLoss
 from models.losses.perceptual import (RandomFeaturesConfig, StyleLoss, StyleLossConfig, add_loss_args, loss_network, loss_options,
                            random_features_options)
 from models.data.media import data_root, fit_short_side, load_collection
@@ -67,6 +68,11 @@ class StyleTrainConfig:
     # sensor noise is what makes a style's strokes flicker on still pixels. 0 = off
     stability_weight: float = 0.0
     stability_noise: float = 4.0
+    # faces kept (models.losses.face_finder): MediaPipe's face detector on the output against the
+    # photo, each anchor's face score the output loses (score only: its encoder features would pull
+    # the painting back to the photo); a painted face the detector no longer finds is a face a
+    # call's face effects and a viewer lose. 0 = off
+    face_weight: float = 0.0
     seed: int = 0
     device: str = "auto"
     name: str = "style"
@@ -143,6 +149,7 @@ def _train(cfg: StyleTrainConfig, resume: bool, dist: Distributed) -> dict[str, 
             model.deconv3.conv2d.bias.fill_(127.5)
     run = TrainingRun(model, cfg.out, cfg.steps, cfg.lr, cfg.seed, cfg.name, resume, save_every=min(250, cfg.sample_every), dist=dist)
     net = dist.wrap(model)
+    face_loss = FaceFinderLoss(features=0.0).to(device) if cfg.face_weight else None
     samples = cfg.out.with_suffix("")
     parts: dict[str, float] = {}
 
@@ -168,11 +175,16 @@ def _train(cfg: StyleTrainConfig, resume: bool, dist: Distributed) -> dict[str, 
         for term, weight in (("strokes", criterion.config.stroke_weight), ("halo", criterion.config.halo_weight)):
             if weight:
                 parts[term] = losses[term].item()
+        total = losses["total"]
+        if face_loss is not None:
+            face = face_loss(y.clamp(0.0, 1.0), x)
+            parts["face"] = face.item()
+            total = total + cfg.face_weight * face
         if not steady:
-            return losses["total"]
+            return total
         stability = F.mse_loss(out[len(x):], y) / (cfg.stability_noise / 255.0) ** 2
         parts["stability"] = stability.item()
-        return losses["total"] + cfg.stability_weight * stability
+        return total + cfg.stability_weight * stability
 
     def after_step(step: int) -> None:
         if step % cfg.sample_every == 0 and val_images and dist.is_main:
@@ -205,6 +217,9 @@ def main(argv: list[str] | None = None) -> int:
                         "(against strokes that flicker on still pixels)")
     p.add_argument("--stability-noise", type=float, default=StyleTrainConfig.stability_noise,
                    help="that noise's standard deviation in grey levels (default: %(default)s)")
+    p.add_argument("--face-weight", type=float, default=StyleTrainConfig.face_weight,
+                   help="keep faces findable: MediaPipe's face detector (from the installed wheel) on the output against "
+                        "the photo, the face score lost (models/losses/face_finder.py), e.g. 0.05")
     add_run_args(p, steps=4000, lr=1e-3, batch=4, crop=256)
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -214,12 +229,14 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError(f"--init {a.init}: no such checkpoint")
     if a.stability_weight and a.stability_noise <= 0:
         raise UserError(f"--stability-noise must be above 0 grey levels, got {a.stability_noise}")
+    if a.face_weight < 0:
+        raise UserError(f"--face-weight is a loss weight, 0 or more; got {a.face_weight}")
     cfg = StyleTrainConfig(
         style=a.style, out=a.out, images=a.images, width=a.width, res_blocks=a.res_blocks, loss_net=a.loss_net,
         vgg_weights=a.vgg_weights, steps=a.steps, batch_size=a.batch, crops=CropConfig(crop=a.crop, short_min=a.crop, short_max=2 * a.crop),
         lr=a.lr, loss=loss_options(a), random=random_features_options(a),
         sample_every=a.sample_every, init=a.init, identity_steps=a.identity_steps,
-        stability_weight=a.stability_weight, stability_noise=a.stability_noise, seed=a.seed, device=a.device, name=a.name or a.out.stem,
+        stability_weight=a.stability_weight, stability_noise=a.stability_noise, face_weight=a.face_weight, seed=a.seed, device=a.device, name=a.name or a.out.stem,
     )
     train(cfg, a.resume)
     if distributed.main_process():

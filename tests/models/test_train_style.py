@@ -181,3 +181,38 @@ def test_the_stability_term_makes_the_network_answer_camera_noise_less(tmp_path,
     with pytest.raises(UserError, match="--stability-noise must be above 0"):
         train_style_main(["--style", str(plain.style), "--images", str(photo_folder), "--out", str(tmp_path / "x.pt"),
                           "--stability-weight", "1", "--stability-noise", "0"])
+
+
+def test_the_face_term_keeps_a_painted_face_findable(tmp_path, face_photo):
+    """Same start, same steps, content of one face photo at three sizes: with the face term
+    (MediaPipe's face detector on the output against the photo) the trained network's output
+    loses less of the detector's face score on that face than without, and the checkpoint
+    records the term; a negative weight is refused in one line."""
+    pytest.importorskip("tflite", reason="the tflite package (train extra) is not installed")
+    from models.losses.face_finder import FaceFinderLoss
+
+    try:
+        finder = FaceFinderLoss(features=0.0)
+    except UserError as e:
+        pytest.skip(f"mediapipe's face detector is not available: {e}")
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i, side in enumerate((96, 112, 128)):
+        small = cv2.resize(face_photo, (side, side), interpolation=cv2.INTER_AREA)
+        cv2.imwrite(str(photos / f"img{i}.png"), cv2.cvtColor(small, cv2.COLOR_RGB2BGR))
+    plain = replace(tiny_style_config(tmp_path, photos, steps=30), holdout=("none",), loss=StyleLossConfig(style_weight=20.0),
+                    crops=CropConfig(crop=96, short_min=96, short_max=128), sample_every=1000)
+    x = torch.from_numpy(cv2.resize(face_photo, (128, 128), interpolation=cv2.INTER_AREA)).permute(2, 0, 1)[None].float() / 255
+
+    def score_lost(cfg: StyleTrainConfig) -> float:
+        model, _, _ = load_checkpoint(cfg.out)
+        with torch.no_grad():
+            return finder((model(x * 255) / 255).clamp(0, 1), x).item()
+
+    train(plain)
+    kept = replace(plain, out=tmp_path / "kept.pt", face_weight=30.0)
+    train(kept)
+    assert score_lost(kept) < 0.8 * score_lost(plain)
+    assert read_checkpoint(kept.out)["meta"]["face_loss"] > 0 and "face_loss" not in read_checkpoint(plain.out)["meta"]
+    with pytest.raises(UserError, match="--face-weight is a loss weight"):
+        train_style_main(["--style", str(plain.style), "--images", str(photos), "--out", str(tmp_path / "x.pt"), "--face-weight", "-1"])
