@@ -63,9 +63,6 @@ def _fourcc(text: str) -> str | None:
     return code
 
 
-
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog="realtime", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--filter", help="bundled filter name or FILE.onnx; chain with +, e.g. cartoon+blur.onnx")
