@@ -35,7 +35,7 @@ import torch
 from torch.nn import functional as F
 
 from models.losses.bands import DetailLoss, add_detail_args, change_sums, detail_options, gain_amplitude
-from models.losses.face_finder import FaceFinderLoss
+from models.losses.face_finder import FaceFinderLoss, check_weight
 from models.losses.quality import clone_ratio_table, ssim
 from models.teachers.classical import STYLED_TEACHERS
 from realtime.errors import UserError, run_cli
@@ -380,8 +380,7 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError(f"content folder {a.images} does not exist or is not a folder")
     if a.input_noise < 0:
         raise UserError(f"--input-noise is a noise level in grey levels, 0 or more; got {a.input_noise}")
-    if a.face_weight < 0:
-        raise UserError(f"--face-weight is a loss weight, 0 or more; got {a.face_weight}")
+    check_weight(a.face_weight)
     channels = parse_ints(a.channels, "--channels")
     cfg = DistillConfig(
         teacher=a.teacher, out=a.out, images=a.images, width=a.width, res_blocks=a.res_blocks, outer_kernel=a.outer_kernel, channels=channels,

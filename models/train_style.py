@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from realtime.errors import UserError, run_cli
-from models.losses.face_finder import FaceFinderLoss
+from models.losses.face_finder import FaceFinderLoss, check_weight
 from models.losses.perceptual import (RandomFeaturesConfig, StyleLoss, StyleLossConfig, add_loss_args, loss_network, loss_options,
                            random_features_options)
 from models.data.media import data_root, fit_short_side, load_collection
@@ -229,8 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError(f"--init {a.init}: no such checkpoint")
     if a.stability_weight and a.stability_noise <= 0:
         raise UserError(f"--stability-noise must be above 0 grey levels, got {a.stability_noise}")
-    if a.face_weight < 0:
-        raise UserError(f"--face-weight is a loss weight, 0 or more; got {a.face_weight}")
+    check_weight(a.face_weight)
     cfg = StyleTrainConfig(
         style=a.style, out=a.out, images=a.images, width=a.width, res_blocks=a.res_blocks, loss_net=a.loss_net,
         vgg_weights=a.vgg_weights, steps=a.steps, batch_size=a.batch, crops=CropConfig(crop=a.crop, short_min=a.crop, short_max=2 * a.crop),

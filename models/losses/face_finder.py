@@ -26,11 +26,18 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.losses.tflite_net import TFLiteNet, file_stage_taps, model_path
+from realtime.errors import UserError
 
 DETECTOR = "face_detection_short_range"
 SIDE = 128  # the short-range detector's input
 SCORES = "classificators"  # its N×896×1 face logits, one per anchor
 SCALES = (1.0, 0.4)  # each crop filling the detector's input, and shrunk into the middle of a black one
+
+
+def check_weight(weight: float) -> None:
+    """Refuse a negative ``--face-weight`` in one line (every trainer that takes it)."""
+    if weight < 0:
+        raise UserError(f"--face-weight is a loss weight, 0 or more; got {weight}")
 
 
 class FaceFinderLoss(nn.Module):
