@@ -36,6 +36,7 @@ from torch.nn import functional as F
 
 from models.losses.bands import DetailLoss, add_detail_args, change_sums, detail_options, gain_amplitude
 from models.losses.face_finder import FaceFinderLoss, check_weight
+from models.losses.perceptual import StyleLossConfig, halo_loss
 from models.losses.quality import clone_ratio_table, ssim
 from models.teachers.classical import STYLED_TEACHERS
 from realtime.errors import UserError, run_cli
@@ -92,6 +93,10 @@ class DistillConfig:
     # × the face detector's lost scores and feature distance on the output against the target
     # (models/losses/face_finder.py): faces the teacher keeps stay findable in the student's; 0 = off
     face_weight: float = 0.0
+    # × the halo term of a style's training (models/losses/perceptual.py: the output's lightness change
+    # from the photo over tone_scale² blocks, less its blur): a rim the student's half-size body draws
+    # around outlines, beyond the teacher's, costs it; 0 = off
+    halo_weight: float = 0.0
     save_every: int = 250
     seed: int = 0
     device: str = "auto"
@@ -129,6 +134,7 @@ def start_from(student: GuidedUpsample, path: Path) -> int:
 
 
 TARGETS = ("network", "classical")
+HALO = StyleLossConfig()  # the halo term's block size and surround, as a style's training has them
 
 
 def classical_target(teacher_meta: dict[str, Any], codes: int) -> Callable[[torch.Tensor, int | None], torch.Tensor]:
@@ -304,6 +310,8 @@ def _distill(cfg: DistillConfig, resume: bool, dist: Distributed) -> dict[str, A
         loss = (y - target).abs().mean() + cfg.ssim_weight * ssim_loss(y, target)
         if face_loss is not None:
             loss = loss + cfg.face_weight * face_loss(y, target)
+        if cfg.halo_weight:
+            loss = loss + cfg.halo_weight * halo_loss(y, x, HALO.tone_scale, HALO.halo_surround)
         # the chroma term sees the output before the clamp: a student's paper white is often far above 1, each
         # channel by another amount, and the guided filter's windows carry that tint into the strokes beside it
         return loss + cfg.detail_loss(y, target, x, raw=raw) if cfg.detail_loss.active else loss
@@ -369,6 +377,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--face-weight", type=float, default=0.0,
                    help="weight of the face-finder loss (models/losses/face_finder.py: MediaPipe's face detector, from the "
                         "installed wheel, on the output against the target): faces the teacher keeps stay findable, e.g. 0.01")
+    p.add_argument("--halo-weight", type=float, default=0.0,
+                   help="weight of a style's halo term (models/losses/perceptual.py: a glow or dark rim along outlines, "
+                        "against the photo) on the student's output, e.g. 1000; 0 = off")
     add_defocus_args(p)
     p.add_argument("--target", choices=TARGETS, default="network",
                    help="copy the full network, or the classical filter it was cloned from (what the clone ratio measures)")
@@ -381,13 +392,15 @@ def main(argv: list[str] | None = None) -> int:
     if a.input_noise < 0:
         raise UserError(f"--input-noise is a noise level in grey levels, 0 or more; got {a.input_noise}")
     check_weight(a.face_weight)
+    if a.halo_weight < 0:
+        raise UserError(f"--halo-weight is a loss weight, 0 or more; got {a.halo_weight}")
     channels = parse_ints(a.channels, "--channels")
     cfg = DistillConfig(
         teacher=a.teacher, out=a.out, images=a.images, width=a.width, res_blocks=a.res_blocks, outer_kernel=a.outer_kernel, channels=channels,
         factor=a.factor, radius=a.radius, eps=a.eps, detail=a.detail, detail_edges=a.detail_edges,
         detail_tones=a.detail_tones, upsample=a.upsample, gain_edges=parse_sigmas(a.gain_edges), fine=a.fine, colour=a.colour_head, init=a.init, steps=a.steps, batch_size=a.batch,
         crops=CropConfig(crop=a.crop, short_min=a.crop, short_max=2 * a.crop, **defocus_options(a)), lr=a.lr, ssim_weight=a.ssim_weight, target=a.target,
-        detail_loss=detail_options(a), input_noise=a.input_noise, face_weight=a.face_weight, seed=a.seed, device=a.device, name=a.name or a.out.stem,
+        detail_loss=detail_options(a), input_noise=a.input_noise, face_weight=a.face_weight, halo_weight=a.halo_weight, seed=a.seed, device=a.device, name=a.name or a.out.stem,
     )
     meta = distill(cfg, a.resume)
     if not distributed.main_process():
