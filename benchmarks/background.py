@@ -36,10 +36,11 @@ import numpy as np
 from tqdm import tqdm
 
 from models.data.media import data_root
-from benchmarks.reporting import machine, save_report
+from benchmarks.reporting import save_report
 from realtime.compositing.background import BlurBackdrop, blur_sigma, cover, masked_blur, mix, register_backdrop
 from realtime.errors import UserError, run_cli
 from realtime.analysis.segmentation import MaskConfig, PersonSegmenter
+from realtime.host import machine
 
 log = logging.getLogger("benchmarks.background")
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -29,7 +29,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from benchmarks.reporting import machine, save_report
+from benchmarks.reporting import save_report
+from realtime.host import machine
 
 LINE = re.compile(r"(\d+) frames in ([\d.]+) s \(([\d.]+) fps, start-up ([\d.]+) s\)")
 BUSY = re.compile(r"(\d+) units took ([\d.]+) s of worker time; joining took ([\d.]+) s")

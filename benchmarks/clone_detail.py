@@ -50,8 +50,9 @@ from tqdm import tqdm
 
 from benchmarks.bands import LEVELS, ChangeSums, mean_chroma
 from benchmarks.clone_ratio import Apply, add_holdout_args, bundled, held_out
-from benchmarks.reporting import machine, save_report
+from benchmarks.reporting import save_report
 from realtime.errors import UserError, below_minimum, run_cli
+from realtime.host import machine
 
 RESULTS = Path(__file__).resolve().parent / "results"
 FACE_FILTERS = ("aged",)

@@ -28,10 +28,11 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from benchmarks.reporting import machine, save_report
+from benchmarks.reporting import save_report
 from models.data.media import HOLDOUT
 from models.losses.quality import clone_ratio_table
 from realtime.errors import UserError, run_cli
+from realtime.host import machine
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

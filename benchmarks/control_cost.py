@@ -41,9 +41,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.reporting import machine, save_report
+from benchmarks.reporting import save_report
 from models.data.media import data_root
 from realtime.errors import UserError, run_cli
+from realtime.host import machine
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"

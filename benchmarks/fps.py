@@ -30,11 +30,11 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.reporting import machine
 from benchmarks.sampling import parse_sizes, sample_frames
 from realtime.errors import UserError, below_minimum, run_cli
 from models.data.media import data_root
 from realtime.live.stats import median_ms
+from realtime.host import machine
 
 log = logging.getLogger("benchmarks.fps")
 RESULTS = Path(__file__).resolve().parent / "results"

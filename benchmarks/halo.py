@@ -26,8 +26,9 @@ import numpy as np
 from tqdm import tqdm
 
 from benchmarks.clone_ratio import add_holdout_args, held_out
-from benchmarks.reporting import machine, save_report
+from benchmarks.reporting import save_report
 from realtime.errors import UserError, run_cli
+from realtime.host import machine
 
 RESULTS = Path(__file__).resolve().parent / "results"
 STYLES = ("mosaic", "candy", "starry_night", "the_scream", "psychedelic")

@@ -45,9 +45,10 @@ import numpy as np
 from tqdm import tqdm
 
 from models.data.media import data_root
-from benchmarks.reporting import machine, save_report
+from benchmarks.reporting import save_report
 from realtime.errors import UserError, run_cli
 from realtime.analysis.one_euro import OneEuroConfig, OneEuroFilter
+from realtime.host import machine
 
 log = logging.getLogger("benchmarks.landmarks")
 RESULTS = Path(__file__).resolve().parent / "results"

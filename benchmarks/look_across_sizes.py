@@ -25,9 +25,9 @@ import cv2
 import numpy as np
 
 from benchmarks.bands import ChangeSums
-from benchmarks.reporting import machine
 from benchmarks.sampling import parse_sizes, sample_frames
 from realtime.errors import UserError, below_minimum, run_cli
+from realtime.host import machine
 
 log = logging.getLogger("benchmarks.look_across_sizes")
 RESULTS = Path(__file__).resolve().parent / "results"

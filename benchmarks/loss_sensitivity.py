@@ -33,8 +33,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from benchmarks.reporting import machine, save_report
+from benchmarks.reporting import save_report
 from realtime.errors import run_cli
+from realtime.host import machine
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PRETRAINED = {"pose": ("pose_landmark_full", (0, 1, 2, 3)), "face": ("face_landmark", (0, 1, 2, 3)),

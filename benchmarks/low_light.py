@@ -37,10 +37,11 @@ from typing import Any
 import cv2
 import numpy as np
 
-from benchmarks.reporting import machine, save_report
+from benchmarks.reporting import save_report
 from models.data.media import data_root
 from models.losses.quality import ssim
 from realtime.errors import UserError, run_cli
+from realtime.host import machine
 
 RESULTS = Path(__file__).resolve().parent / "results"
 VIDEOS = ("liveportrait__d18", "facenet__video", "tpsmm__driving", "liveportrait__d3")

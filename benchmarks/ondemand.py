@@ -38,9 +38,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from benchmarks.reporting import machine, save_report
+from benchmarks.reporting import save_report
 from models.data.media import data_root
 from realtime.errors import UserError, run_cli
+from realtime.host import machine
 
 RESULTS = Path(__file__).resolve().parent / "results"
 log = logging.getLogger("benchmarks.ondemand")

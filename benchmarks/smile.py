@@ -43,10 +43,11 @@ import cv2
 import numpy as np
 
 from models.data.media import data_root
-from benchmarks.reporting import machine, save_report
+from benchmarks.reporting import save_report
 from realtime.errors import UserError, run_cli
 from realtime.analysis.expressions import POPULATION, Smile, SmileConfig, SmileDetector, mouth_features
 from realtime.analysis.tracking import Face, FaceTracker
+from realtime.host import machine
 
 log = logging.getLogger("benchmarks.smile")
 HERE = Path(__file__).resolve().parent

@@ -34,9 +34,10 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.reporting import machine, save_report
+from benchmarks.reporting import save_report
 from realtime.errors import UserError, below_minimum, run_cli
 from realtime.live.stats import RunStats, percentiles
+from realtime.host import machine
 
 log = logging.getLogger("benchmarks.soak")
 RESULTS = Path(__file__).resolve().parent / "results"

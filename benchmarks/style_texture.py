@@ -41,8 +41,9 @@ from tqdm import tqdm
 from benchmarks.bands import LEVELS, TextureSums, band_rms
 from benchmarks.clone_ratio import add_holdout_args, held_out
 from benchmarks.halo import FaceFinder, face_finder, halo, people
-from benchmarks.reporting import machine, save_report
+from benchmarks.reporting import save_report
 from realtime.errors import UserError, below_minimum, run_cli
+from realtime.host import machine
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_STYLES = ("candy", "mosaic", "starry_night", "the_scream", "psychedelic")

@@ -28,9 +28,10 @@ import numpy as np
 from tqdm import tqdm
 
 from benchmarks.clone_ratio import add_holdout_args, teacher_images
-from benchmarks.reporting import machine, save_report
+from benchmarks.reporting import save_report
 from models.losses.quality import clone_ratio_table
 from realtime.errors import UserError, run_cli
+from realtime.host import machine
 
 RESULTS = Path(__file__).resolve().parent / "results"
 # (frame shrunk, output shrunk, frame, the teacher's full-size picture) -> output, 0–1 tensors; only

@@ -35,10 +35,11 @@ import numpy as np
 from tqdm import tqdm
 
 from models.data.media import data_root
-from benchmarks.reporting import machine, save_report
+from benchmarks.reporting import save_report
 from realtime.compositing.background import cover
 from realtime.errors import UserError, run_cli
 from realtime.filters.registry import bundled_filters
+from realtime.host import machine
 
 log = logging.getLogger("benchmarks.web")
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from realtime.errors import UserError
+from realtime.host import machine
 from models.networks.checkpoint import load_checkpoint, read_checkpoint
 from models.losses.perceptual import RandomFeatures, RandomFeaturesConfig, StyleLoss, StyleLossConfig
 from models.data.pairs import CropConfig
@@ -111,6 +112,7 @@ def test_release_of_a_style_network(tmp_path, photo_folder, monkeypatch):
                          "--style", str(cfg.style), "--gatys-steps", "3"]) == 0
     card = json.loads((tmp_path / "realtime" / "bundled" / "tinystyle.json").read_text())
     assert card["style_image"] == "style.png" and card["width"] == 4 and card["cpu_ms_640x480_frame"] > 0
+    assert card["cpu_ms_on"] == machine(), "the card says which CPU its times are from"
     picture = cv2.imread(str(tmp_path / "docs" / "styles" / "tinystyle.jpg"))
     assert picture.shape[0] == 64 and picture.shape[1] >= 4 * 64, "photo | style | Gatys | network"
     assert (tmp_path / "models" / "checkpoints" / "tinystyle.pt").is_file()
