@@ -16,11 +16,15 @@ Laplacian pyramid (k = 0 finest; :mod:`benchmarks.bands`):
   short side, as in training;
 - halo: :func:`benchmarks.halo.halo` (the lightness change in a ring 2–12 px outside the person
   minus far from it, gray levels) on the pictures with a person in them;
+- ringing: :func:`benchmarks.edge_ringing.edge_ringing` (the lightness change locked to the
+  photo's strong edges 2–12 px from them, against each side's level further out: a glow, a rim or
+  echoes of the outline; RMS, gray levels) on the pictures with strong edges;
 - faces found: the pictures whose photo has a face (MediaPipe's face detector,
   :func:`benchmarks.halo.face_finder`) in which the output still has one.
 
-Goals, each row marked pass/fail: ν_0 ≥ 0.8, ν_1 ≥ 0.6, S_0 ≥ 0.6, halo ≤ 8 gray levels and a
-face found in every picture that had one. The photo itself is the baseline row (ν = 0, halo 0).
+Goals, each row marked pass/fail: ν_0 ≥ 0.8, ν_1 ≥ 0.6, S_0 ≥ 0.6, halo ≤ 8 gray levels, ringing
+≤ 8 gray levels (the halo's; an unsharp mask of σ 3 px, amount 1, scores 7.7) and a face found in
+every picture that had one. The photo itself is the baseline row (ν = 0, halo 0).
 Writes report.json, report.md and plot.png into ``--out``.
 """
 from __future__ import annotations
@@ -40,6 +44,7 @@ from tqdm import tqdm
 
 from benchmarks.bands import LEVELS, TextureSums, band_rms
 from benchmarks.clone_ratio import add_holdout_args, held_out
+from benchmarks.edge_ringing import Edges, edge_ringing, strong_edges
 from benchmarks.halo import FaceFinder, face_finder, halo, people
 from benchmarks.reporting import save_report
 from realtime.errors import UserError, below_minimum, run_cli
@@ -50,16 +55,19 @@ DEFAULT_STYLES = ("candy", "mosaic", "starry_night", "the_scream", "psychedelic"
 GOAL_OWN = {0: 0.8, 1: 0.6}  # band → least own texture
 GOAL_STROKES = {0: 0.6}  # band → least stroke strength
 GOAL_HALO = 8.0  # gray levels at most
+GOAL_RINGING = 8.0  # gray levels at most, as the halo
 
 
 @dataclass
 class Picture:
-    """One held-out picture: RGB, its BGR, the halo regions (None: not enough person) and whether its photo has a face."""
+    """One held-out picture: RGB, its BGR, the halo regions (None: not enough person), whether its
+    photo has a face, and its strong edges."""
 
     rgb: np.ndarray
     bgr: np.ndarray
     rings: tuple[np.ndarray, np.ndarray] | None
     face: bool
+    edges: Edges
 
 
 @dataclass
@@ -68,12 +76,15 @@ class Measures:
 
     texture: TextureSums = field(default_factory=TextureSums)
     halos: list[float] = field(default_factory=list)
+    ringing: list[float] = field(default_factory=list)  # over the pictures with strong edges
     faces: list[bool] = field(default_factory=list)  # over the pictures whose photo has a face
 
     def add(self, pic: Picture, out_bgr: np.ndarray, found: FaceFinder) -> None:
         self.texture.add(pic.rgb, cv2.cvtColor(out_bgr, cv2.COLOR_BGR2RGB))
         if pic.rings is not None:
             self.halos.append(halo(pic.bgr, out_bgr, *pic.rings))
+        if len(pic.edges):
+            self.ringing.append(edge_ringing(pic.bgr, out_bgr, pic.edges))
         if pic.face:
             self.faces.append(found(out_bgr))
 
@@ -123,7 +134,7 @@ def pictures_of(images: list[np.ndarray], found: FaceFinder) -> list[Picture]:
     for rgb in tqdm(images, desc="people and faces", unit="image", leave=False):
         person = people([rgb])
         bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-        out.append(Picture(rgb, bgr, person[0][1:] if person else None, found(bgr)))
+        out.append(Picture(rgb, bgr, person[0][1:] if person else None, found(bgr), strong_edges(bgr)))
     return out
 
 
@@ -131,12 +142,15 @@ def value(x: float) -> float | None:
     return None if x is None or not np.isfinite(x) else round(float(x), 3)
 
 
-def judge(own: np.ndarray, strokes: np.ndarray | None, halo_mean: float | None, faces: list[bool]) -> dict[str, Any]:
+def judge(own: np.ndarray, strokes: np.ndarray | None, halo_mean: float | None, ringing: float | None,
+          faces: list[bool]) -> dict[str, Any]:
     checks = {f"nu_{k}": bool(own[k] >= v) for k, v in GOAL_OWN.items()}
     if strokes is not None:
         checks.update({f"S_{k}": bool(strokes[k] >= v) for k, v in GOAL_STROKES.items()})
     if halo_mean is not None:
         checks["halo"] = bool(halo_mean <= GOAL_HALO)
+    if ringing is not None:
+        checks["ringing"] = bool(ringing <= GOAL_RINGING)
     if faces:
         checks["faces"] = bool(all(faces))
     return {"checks": checks, "pass": all(checks.values())}
@@ -146,14 +160,16 @@ def row(spec: str, variant: str, file: str, m: Measures, paint: np.ndarray | Non
     own, rms = m.texture.own_texture(), m.texture.rms()
     strokes = None if paint is None else rms / np.maximum(paint, 1e-9)
     h = float(np.mean(m.halos)) if m.halos else None
+    ring = float(np.mean(m.ringing)) if m.ringing else None
     return {"filter": spec, "variant": variant, "file": file, "pictures": m.texture.pictures,
             "own_texture": [value(x) for x in own], "rms": [value(x) for x in rms],
             "stroke_strength": None if strokes is None else [value(x) for x in strokes],
             "halo": value(h) if h is not None else None, "halo_pictures": len(m.halos),
             "halo_median": value(float(np.median(m.halos))) if m.halos else None,
+            "ringing": value(ring) if ring is not None else None, "ringing_pictures": len(m.ringing),
             "faces_found": round(float(np.mean(m.faces)), 2) if m.faces else None,
             "faces": f"{sum(m.faces)} of {len(m.faces)}",
-            **(judge(own, strokes, h, m.faces) if spec != "photo" else {"checks": {}, "pass": None})}
+            **(judge(own, strokes, h, ring, m.faces) if spec != "photo" else {"checks": {}, "pass": None})}
 
 
 def measure(spec: str, variant: str, pics: list[Picture], found: FaceFinder, source: Path | None = None) -> Measures:
@@ -175,12 +191,15 @@ def markdown(report: dict[str, Any]) -> str:
              "~2^(k+1)–2^(k+2) px). ν_k = |L_k(out) − a L_k(photo)| / |L_k(out)| (a: least-squares fit; 0 = the photo's "
              "detail, 1 = strokes of its own). S_k = RMS L_k(out) / RMS L_k(its painting at the same short side). Halo: "
              "benchmarks.halo's measure (gray levels, "
-             f"{report['halo_pictures']} pictures with a person). Faces found: of the {report['face_pictures']} pictures "
+             f"{report['halo_pictures']} pictures with a person). Ringing: benchmarks.edge_ringing's measure (the "
+             "lightness change locked to the photo's strong edges 2–12 px from them, RMS, gray levels; "
+             f"{report.get('ringing_pictures', '–')} pictures with strong edges). Faces found: of the {report['face_pictures']} pictures "
              "whose photo has a face, those where MediaPipe's face detector still finds one in the output.", "",
              f"Goals: ν_0 ≥ {GOAL_OWN[0]}, ν_1 ≥ {GOAL_OWN[1]}, S_0 ≥ {GOAL_STROKES[0]}, halo ≤ {GOAL_HALO:g}, "
+             f"ringing ≤ {GOAL_RINGING:g}, "
              "a face found in every picture that had one. **bold ✗**: goal missed.", "",
-             "| style | variant (file) | ν_0 | ν_1 | ν_2 | S_0 | S_1 | S_2 | halo | faces found | goals |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| style | variant (file) | ν_0 | ν_1 | ν_2 | S_0 | S_1 | S_2 | halo | ringing | faces found | goals |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
 
     def cell(r: dict[str, Any], key: str, check: str | None, v: Any) -> str:
         if v is None:
@@ -195,7 +214,7 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append(f"| {r['filter']} | {r['variant']} ({r['file']}) | "
                      + " | ".join(cell(r, "", f"nu_{k}", r["own_texture"][k]) for k in range(3)) + " | "
                      + " | ".join(cell(r, "", f"S_{k}", s[k]) for k in range(3))
-                     + f" | {cell(r, '', 'halo', r['halo'])} | {faces} | {verdict} |")
+                     + f" | {cell(r, '', 'halo', r['halo'])} | {cell(r, '', 'ringing', r.get('ringing'))} | {faces} | {verdict} |")
     lines += ["", "Paintings at the same short side; the last column is S_0 of the painting itself shrunk to its full network's "
               "work size and grown back, as the runtime does around the network: what the resizing alone leaves of band 0.", "",
               "| painting | file | RMS band 0 / 1 / 2 / 3 (gray levels) | S_0 through the work size |", "|---|---|---|---|"]
@@ -225,10 +244,12 @@ def plot(report: dict[str, Any], path: Path) -> None:
         ax.set_title(title, fontsize=9)
         ax.legend(fontsize=7)
     axes[1].axvline(1.0, color="gray", linestyle=":", linewidth=1)
-    axes[2].barh(y, [np.nan if r["halo"] is None else r["halo"] for r in rows], color="#dd8452")
-    axes[2].axvline(GOAL_HALO, color="k", linestyle="--", linewidth=1, label=f"goal {GOAL_HALO:g}")
+    for j, (key, label) in enumerate((("halo", "halo around the person"), ("ringing", "ringing at strong edges"))):
+        axes[2].barh(y + (j - 0.5) * 0.38, [np.nan if r.get(key) is None else r[key] for r in rows], height=0.36,
+                     color=("#dd8452", "#8172b3")[j], label=label)
+    axes[2].axvline(GOAL_HALO, color="k", linestyle="--", linewidth=1, label=f"goal {GOAL_HALO:g} (both)")
     axes[2].axvline(0, color="k", linewidth=0.6)
-    axes[2].set_title("halo around the person (gray levels)", fontsize=9)
+    axes[2].set_title("halo and ringing (gray levels)", fontsize=9)
     axes[2].legend(fontsize=7)
     axes[0].set_yticks(y, labels, fontsize=7)
     axes[0].invert_yaxis()
@@ -299,12 +320,13 @@ def main(argv: list[str] | None = None) -> int:
                     done[file] = rows[-1]
                 r = rows[-1]
                 print(f"{spec} {variant} ({file.name}): nu_0 {r['own_texture'][0]}, nu_1 {r['own_texture'][1]}, "
-                      f"S_0 {r['stroke_strength'][0]}, halo {r['halo']}, faces {r['faces']}: {'pass' if r['pass'] else 'fail'}")
+                      f"S_0 {r['stroke_strength'][0]}, halo {r['halo']}, ringing {r['ringing']}, faces {r['faces']}: {'pass' if r['pass'] else 'fail'}")
     finally:
         close()
     report = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "holdout": list(a.holdout), "pictures": len(pics),
-              "halo_pictures": sum(pic.rings is not None for pic in pics), "face_pictures": sum(pic.face for pic in pics),
-              "short": a.short, "goals": {"own_texture": GOAL_OWN, "stroke_strength": GOAL_STROKES, "halo": GOAL_HALO, "faces": "all"},
+              "halo_pictures": sum(pic.rings is not None for pic in pics), "ringing_pictures": sum(len(pic.edges) > 0 for pic in pics),
+              "face_pictures": sum(pic.face for pic in pics),
+              "short": a.short, "goals": {"own_texture": GOAL_OWN, "stroke_strength": GOAL_STROKES, "halo": GOAL_HALO, "ringing": GOAL_RINGING, "faces": "all"},
               "paintings": {spec: paint_entry(networks[spec], paintings[spec]) for spec in paintings},
               "command": "python -m benchmarks.style_texture " + " ".join(argv if argv is not None else sys.argv[1:]),
               "rows": rows}

@@ -94,7 +94,7 @@ def test_a_candidate_network_is_measured_in_place_of_the_bundled_one(tmp_path, m
     assert main(["--filter", "psychedelic", "--variants", "full", "--data", str(made_up), "--holdout", "img0,img1",
                  "--short", "128", "--out", str(tmp_path / "p")]) == 0
     (same,) = [r for r in json.loads((tmp_path / "p" / "report.json").read_text())["rows"] if r["filter"] == "psychedelic"]
-    assert row["own_texture"] == same["own_texture"] and row["halo"] == same["halo"]
+    assert row["own_texture"] == same["own_texture"] and row["halo"] == same["halo"] and row["ringing"] == same["ringing"]
 
 
 def test_halo_and_faces_are_measured_on_a_real_held_out_face(tmp_path, data_dir):
@@ -102,10 +102,11 @@ def test_halo_and_faces_are_measured_on_a_real_held_out_face(tmp_path, data_dir)
     assert main(["--filter", "psychedelic", "--variants", "auto", "--data", str(data_dir), "--holdout", "skimage__astronaut",
                  "--out", str(out)]) == 0
     report = json.loads((out / "report.json").read_text())
-    assert report["pictures"] == report["halo_pictures"] == report["face_pictures"] == 1
+    assert report["pictures"] == report["halo_pictures"] == report["face_pictures"] == report["ringing_pictures"] == 1
     photo, net = report["rows"]
-    assert photo["halo"] == 0 and photo["faces"] == "1 of 1"
-    assert np.isfinite(net["halo"]) and net["faces"] in ("0 of 1", "1 of 1") and {"halo", "faces"} <= set(net["checks"])
+    assert photo["halo"] == 0 and photo["ringing"] == 0 and photo["faces"] == "1 of 1"
+    assert np.isfinite(net["halo"]) and net["faces"] in ("0 of 1", "1 of 1") and {"halo", "ringing", "faces"} <= set(net["checks"])
+    assert net["ringing"] > 0 and net["checks"]["ringing"] == (net["ringing"] <= 8)
 
 
 def test_bad_arguments_are_one_line(capsys, tmp_path, made_up):
