@@ -20,50 +20,19 @@ blur of σ 2 px 4.9 (the edge's own lightness spread out); noise of σ 20 levels
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import cv2
 import numpy as np
 
-NEAR = (2, 12)  # px from the edge: where a glow, a rim or an echo is
-FAR = (16, 24)  # px: each side's own level, that a recolouring moves too
-CANNY = (100, 200)  # strong edges only
-BLUR = 1.5  # σ px of the blur the edges are found on (camera noise is not an edge)
-OFFSETS = np.arange(-FAR[1], FAR[1] + 1, dtype=np.float32)
-_NEAR = (np.abs(OFFSETS) >= NEAR[0]) & (np.abs(OFFSETS) <= NEAR[1])
-_FAR = (np.abs(OFFSETS) >= FAR[0]) & (np.abs(OFFSETS) <= FAR[1])
-
-
-@dataclass(frozen=True)
-class Edges:
-    """A photo's strong edge pixels: positions and unit normals toward the bright side (float32)."""
-
-    x: np.ndarray
-    y: np.ndarray
-    nx: np.ndarray
-    ny: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.x)
+from models.losses.ringing import OFFSETS, Edges, side_deviations, strong_edges
 
 
 def lightness(bgr: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY).astype(np.float32)
 
 
-def strong_edges(bgr: np.ndarray) -> Edges:
-    """The strong edges of ``bgr`` (BGR uint8) far enough from the border to sample both sides."""
-    gray = cv2.GaussianBlur(lightness(bgr), (0, 0), BLUR)
-    edges = cv2.Canny(np.clip(gray, 0, 255).astype(np.uint8), *CANNY) > 0
-    gx, gy = cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3)
-    magnitude = np.hypot(gx, gy)
-    h, w = gray.shape
-    margin = FAR[1] + 1
-    inside = np.zeros_like(edges)
-    inside[margin:h - margin, margin:w - margin] = True
-    ys, xs = np.nonzero(edges & inside & (magnitude > 1e-3))
-    m = magnitude[ys, xs]
-    return Edges(xs.astype(np.float32), ys.astype(np.float32), gx[ys, xs] / m, gy[ys, xs] / m)
+def edges_of(bgr: np.ndarray) -> Edges:
+    """The strong edges of a BGR photo (:func:`models.losses.ringing.strong_edges`, which the training term uses too)."""
+    return strong_edges(lightness(bgr))
 
 
 def unexplained_change(photo: np.ndarray, filtered: np.ndarray) -> np.ndarray:
@@ -79,9 +48,8 @@ def unexplained_change(photo: np.ndarray, filtered: np.ndarray) -> np.ndarray:
     return after - curve[before]
 
 
-def edge_profile(photo: np.ndarray, filtered: np.ndarray, edges: Edges) -> np.ndarray:
-    """Mean change (grey levels, :func:`unexplained_change`) at each of :data:`OFFSETS` px along the edges' normals."""
-    change = unexplained_change(photo, filtered)
+def edge_profile(change: np.ndarray, edges: Edges) -> np.ndarray:
+    """Mean of ``change`` (a float32 map) at each of :data:`OFFSETS` px along the edges' normals."""
     map_x = edges.x[:, None] + OFFSETS[None, :] * edges.nx[:, None]
     map_y = edges.y[:, None] + OFFSETS[None, :] * edges.ny[:, None]
     return cv2.remap(change, map_x, map_y, cv2.INTER_LINEAR).mean(axis=0)
@@ -92,8 +60,5 @@ def edge_ringing(photo: np.ndarray, filtered: np.ndarray, edges: Edges) -> float
     (grey levels; 0 = nothing locked to the edges); NaN where the photo has no strong edge."""
     if not len(edges):
         return float("nan")
-    p = edge_profile(photo, filtered, edges)
-    deviations = []
-    for side in (OFFSETS > 0, OFFSETS < 0):
-        deviations.append(p[_NEAR & side] - p[_FAR & side].mean())
-    return float(np.sqrt(np.mean(np.concatenate(deviations) ** 2)))
+    profile = edge_profile(unexplained_change(photo, filtered), edges)
+    return float(np.sqrt(np.mean(np.concatenate(side_deviations(profile)) ** 2)))

@@ -44,7 +44,7 @@ from tqdm import tqdm
 
 from benchmarks.bands import LEVELS, TextureSums, band_rms
 from benchmarks.clone_ratio import add_holdout_args, held_out
-from benchmarks.edge_ringing import Edges, edge_ringing, strong_edges
+from benchmarks.edge_ringing import Edges, edge_ringing, edges_of
 from benchmarks.halo import FaceFinder, face_finder, halo, people
 from benchmarks.reporting import save_report
 from realtime.errors import UserError, below_minimum, run_cli
@@ -134,7 +134,7 @@ def pictures_of(images: list[np.ndarray], found: FaceFinder) -> list[Picture]:
     for rgb in tqdm(images, desc="people and faces", unit="image", leave=False):
         person = people([rgb])
         bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-        out.append(Picture(rgb, bgr, person[0][1:] if person else None, found(bgr), strong_edges(bgr)))
+        out.append(Picture(rgb, bgr, person[0][1:] if person else None, found(bgr), edges_of(bgr)))
     return out
 
 

@@ -35,8 +35,9 @@ import torch
 from torch.nn import functional as F
 
 from models.losses.bands import DetailLoss, add_detail_args, change_sums, detail_options, gain_amplitude
-from models.losses.face_finder import FaceFinderLoss, check_weight
+from models.losses.face_finder import FaceFinderLoss
 from models.losses.perceptual import StyleLossConfig, halo_loss
+from models.losses.ringing import RingingLoss
 from models.losses.quality import clone_ratio_table, ssim
 from models.teachers.classical import STYLED_TEACHERS
 from realtime.errors import UserError, run_cli
@@ -51,7 +52,7 @@ from models.stylize_image import to_image
 from models.train_style import camera_noise, content_batch
 from models.training import distributed
 from models.training.distributed import Distributed
-from models.training.trainer import TrainingRun, add_run_args, parse_ints
+from models.training.trainer import TrainingRun, add_run_args, check_loss_weights, parse_ints
 
 log = logging.getLogger("distill")
 
@@ -97,6 +98,9 @@ class DistillConfig:
     # from the photo over tone_scale² blocks, less its blur): a rim the student's half-size body draws
     # around outlines, beyond the teacher's, costs it; 0 = off
     halo_weight: float = 0.0
+    # × the ringing term (models/losses/ringing.py: the change locked to the photo's strong edges
+    # 2-12 px out): echoes of the outlines, student's or teacher's, cost it; 0 = off
+    ringing_weight: float = 0.0
     save_every: int = 250
     seed: int = 0
     device: str = "auto"
@@ -298,6 +302,7 @@ def _distill(cfg: DistillConfig, resume: bool, dist: Distributed) -> dict[str, A
     val = validation_images(val_images, student.size_multiple) if dist.is_main else []
     code_rng = random.Random(cfg.seed + 1)  # one code a step, the same on every process (same seed, one draw a step)
     face_loss = FaceFinderLoss().to(device) if cfg.face_weight else None
+    ringing = RingingLoss() if cfg.ringing_weight else None
 
     def train_step() -> torch.Tensor:
         x = dist.draw(lambda size, rng: content_batch(train_images, cfg.crops, size, rng), trainer.rng, cfg.batch_size,
@@ -312,6 +317,8 @@ def _distill(cfg: DistillConfig, resume: bool, dist: Distributed) -> dict[str, A
             loss = loss + cfg.face_weight * face_loss(y, target)
         if cfg.halo_weight:
             loss = loss + cfg.halo_weight * halo_loss(y, x, HALO.tone_scale, HALO.halo_surround)
+        if ringing is not None:
+            loss = loss + cfg.ringing_weight * ringing(y, x)
         # the chroma term sees the output before the clamp: a student's paper white is often far above 1, each
         # channel by another amount, and the guided filter's windows carry that tint into the strokes beside it
         return loss + cfg.detail_loss(y, target, x, raw=raw) if cfg.detail_loss.active else loss
@@ -379,7 +386,10 @@ def main(argv: list[str] | None = None) -> int:
                         "installed wheel, on the output against the target): faces the teacher keeps stay findable, e.g. 0.01")
     p.add_argument("--halo-weight", type=float, default=0.0,
                    help="weight of a style's halo term (models/losses/perceptual.py: a glow or dark rim along outlines, "
-                        "against the photo) on the student's output, e.g. 1000; 0 = off")
+                        "against the photo) on the student's output, e.g. 10; 0 = off")
+    p.add_argument("--ringing-weight", type=float, default=0.0,
+                   help="weight of the ringing term (models/losses/ringing.py: echoes of the photo's strong edges, "
+                        "2-12 px out) on the student's output, e.g. 20; 0 = off")
     add_defocus_args(p)
     p.add_argument("--target", choices=TARGETS, default="network",
                    help="copy the full network, or the classical filter it was cloned from (what the clone ratio measures)")
@@ -391,16 +401,14 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError(f"content folder {a.images} does not exist or is not a folder")
     if a.input_noise < 0:
         raise UserError(f"--input-noise is a noise level in grey levels, 0 or more; got {a.input_noise}")
-    check_weight(a.face_weight)
-    if a.halo_weight < 0:
-        raise UserError(f"--halo-weight is a loss weight, 0 or more; got {a.halo_weight}")
+    check_loss_weights(a, "face_weight", "halo_weight", "ringing_weight")
     channels = parse_ints(a.channels, "--channels")
     cfg = DistillConfig(
         teacher=a.teacher, out=a.out, images=a.images, width=a.width, res_blocks=a.res_blocks, outer_kernel=a.outer_kernel, channels=channels,
         factor=a.factor, radius=a.radius, eps=a.eps, detail=a.detail, detail_edges=a.detail_edges,
         detail_tones=a.detail_tones, upsample=a.upsample, gain_edges=parse_sigmas(a.gain_edges), fine=a.fine, colour=a.colour_head, init=a.init, steps=a.steps, batch_size=a.batch,
         crops=CropConfig(crop=a.crop, short_min=a.crop, short_max=2 * a.crop, **defocus_options(a)), lr=a.lr, ssim_weight=a.ssim_weight, target=a.target,
-        detail_loss=detail_options(a), input_noise=a.input_noise, face_weight=a.face_weight, halo_weight=a.halo_weight, seed=a.seed, device=a.device, name=a.name or a.out.stem,
+        detail_loss=detail_options(a), input_noise=a.input_noise, face_weight=a.face_weight, halo_weight=a.halo_weight, ringing_weight=a.ringing_weight, seed=a.seed, device=a.device, name=a.name or a.out.stem,
     )
     meta = distill(cfg, a.resume)
     if not distributed.main_process():

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from realtime.errors import UserError, run_cli
-from models.losses.face_finder import FaceFinderLoss, check_weight
+from models.losses.face_finder import FaceFinderLoss
 from models.losses.perceptual import (RandomFeaturesConfig, StyleLoss, StyleLossConfig, add_loss_args, loss_network, loss_options,
                            random_features_options)
 from models.data.media import data_root, fit_short_side, load_collection
@@ -34,7 +34,7 @@ from models.data.pairs import CropConfig, random_crop, to_tensor
 from models.train_pairs import DEFAULT_HOLDOUT
 from models.training import distributed
 from models.training.distributed import Distributed
-from models.training.trainer import TrainingRun, add_run_args
+from models.training.trainer import TrainingRun, add_run_args, check_loss_weights
 from models.networks.checkpoint import load_state_checked, read_checkpoint
 from models.networks.transformer_net import TransformerNet, TransformerNetConfig
 
@@ -172,7 +172,8 @@ def _train(cfg: StyleTrainConfig, resume: bool, dist: Distributed) -> dict[str, 
         losses = criterion(y, x)
         parts.pop("identity_l1", None)
         parts.update(content=losses["content"].item(), style=losses["style"].item())
-        for term, weight in (("strokes", criterion.config.stroke_weight), ("halo", criterion.config.halo_weight)):
+        for term, weight in (("strokes", criterion.config.stroke_weight), ("halo", criterion.config.halo_weight),
+                             ("ringing", criterion.config.ringing_weight)):
             if weight:
                 parts[term] = losses[term].item()
         total = losses["total"]
@@ -229,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         raise UserError(f"--init {a.init}: no such checkpoint")
     if a.stability_weight and a.stability_noise <= 0:
         raise UserError(f"--stability-noise must be above 0 grey levels, got {a.stability_noise}")
-    check_weight(a.face_weight)
+    check_loss_weights(a, "face_weight", "halo_weight", "ringing_weight", "stroke_weight", "tone_weight")
     cfg = StyleTrainConfig(
         style=a.style, out=a.out, images=a.images, width=a.width, res_blocks=a.res_blocks, loss_net=a.loss_net,
         vgg_weights=a.vgg_weights, steps=a.steps, batch_size=a.batch, crops=CropConfig(crop=a.crop, short_min=a.crop, short_max=2 * a.crop),

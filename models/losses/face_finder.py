@@ -34,12 +34,6 @@ SCORES = "classificators"  # its N×896×1 face logits, one per anchor
 SCALES = (1.0, 0.4)  # each crop filling the detector's input, and shrunk into the middle of a black one
 
 
-def check_weight(weight: float) -> None:
-    """Refuse a negative ``--face-weight`` in one line (every trainer that takes it)."""
-    if weight < 0:
-        raise UserError(f"--face-weight is a loss weight, 0 or more; got {weight}")
-
-
 class FaceFinderLoss(nn.Module):
     """``loss(out, target)`` for 0–1 RGB batches (N×3×H×W, any size): lost face score + feature distance."""
 

@@ -21,6 +21,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from models.losses.bands import laplacian_pyramid, luminance_bands
+from models.losses.ringing import RingingLoss
 from models.networks.features import gaussian_kernel, luminance, separable_blur
 from realtime.errors import UserError
 
@@ -220,6 +221,10 @@ class StyleLossConfig:
     # halo_surround blocks, 32 px at the defaults), so it can be weighed high; 0 = off
     halo_weight: float = 0.0
     halo_surround: float = 4.0
+    # echoes of the content's strong edges (models/losses/ringing.py: the change locked to the
+    # outlines 2-12 px out, against each side's own level further out), which the halo term's
+    # 8-px blocks average away; 0 = off
+    ringing_weight: float = 0.0
 
 
 class StyleLoss(nn.Module):
@@ -238,6 +243,7 @@ class StyleLoss(nn.Module):
             self.style_scale = [g.pow(2).mean().clamp_min(1e-12) if self.config.normalize else 1.0 for g in self.style_grams]
             self.strokes = BandTexture(self.config.stroke_bands).to(style_image.device) if self.config.stroke_weight else None
             self.stroke_grams = self.strokes(style_image) if self.strokes is not None else []
+            self.ringing = RingingLoss() if self.config.ringing_weight else None
 
     def forward(self, output: torch.Tensor, content: torch.Tensor) -> dict[str, torch.Tensor]:
         c = self.config
@@ -258,10 +264,11 @@ class StyleLoss(nn.Module):
         tone = tone_loss(inside, content, c.tone_scale) if c.tone_weight else output.new_zeros(())
         strokes = stroke_loss(self.strokes(inside), self.stroke_grams) if self.strokes is not None else output.new_zeros(())
         halo = halo_loss(inside, content, c.tone_scale, c.halo_surround) if c.halo_weight else output.new_zeros(())
+        ringing = self.ringing(inside, content) if self.ringing is not None else output.new_zeros(())
         total = (c.content_weight * content_loss + c.style_weight * style_loss + c.tv_weight * tv + c.range_weight * range_loss
-                 + c.tone_weight * tone + c.stroke_weight * strokes + c.halo_weight * halo)
+                 + c.tone_weight * tone + c.stroke_weight * strokes + c.halo_weight * halo + c.ringing_weight * ringing)
         return {"total": total, "content": content_loss, "style": style_loss, "tv": tv, "range": range_loss, "tone": tone,
-                "strokes": strokes, "halo": halo}
+                "strokes": strokes, "halo": halo, "ringing": ringing}
 
 
 # --loss-net NAME -> the MediaPipe model (models/losses/tflite_net.py): its stage outputs at strides 2, 4, 8, 16
@@ -330,6 +337,9 @@ def add_loss_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--halo-weight", type=float, default=d.halo_weight,
                    help="lightness change that differs from its surroundings (8-px blocks against a 32-px blur) held "
                         "to zero: a glow or dark rim along outlines, not the style's even recolouring")
+    p.add_argument("--ringing-weight", type=float, default=d.ringing_weight,
+                   help="echoes of the content's strong edges (the change locked to them 2-12 px out) held to zero: "
+                        "ringing the halo term's 8-px blocks cannot see, e.g. 20")
     p.add_argument("--stroke-weight", type=float, default=d.stroke_weight,
                    help="ask for the painting's texture in the output's fine bands (--stroke-bands; Gram matrices of "
                         "random filters on each band): strokes the loss network's Gram matrices barely see")
@@ -345,6 +355,7 @@ def loss_options(a: argparse.Namespace) -> StyleLossConfig:
     content, style = STACKED_LAYERS if a.loss_net in STACKED_LOSS_NETS else (d.content_layers, d.style_layers)
     return StyleLossConfig(content_weight=a.content_weight, style_weight=a.style_weight, tv_weight=a.tv_weight,
                            tone_weight=a.tone_weight, stroke_weight=a.stroke_weight, halo_weight=a.halo_weight,
+                           ringing_weight=a.ringing_weight,
                            stroke_bands=layer_list(a.stroke_bands, "--stroke-bands") or d.stroke_bands,
                            content_layers=layer_list(a.content_layers, "--content-layers") or content,
                            style_layers=layer_list(a.style_layers, "--style-layers") or style)

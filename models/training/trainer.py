@@ -41,6 +41,13 @@ def add_run_args(p: argparse.ArgumentParser, steps: int, lr: float, batch: int, 
     p.add_argument("--resume", action="store_true", help="continue from --out where it stopped")
 
 
+def check_loss_weights(a: argparse.Namespace, *names: str) -> None:
+    """Refuse negative loss weights (``a.face_weight``, ...) in one line that names each one."""
+    wrong = [f"--{n.replace('_', '-')} is a loss weight, 0 or more; got {getattr(a, n)}" for n in names if getattr(a, n) < 0]
+    if wrong:
+        raise UserError("; ".join(wrong))
+
+
 def parse_ints(text: str, option: str) -> tuple[int, ...]:
     try:
         return tuple(int(c) for c in text.split(","))

@@ -77,21 +77,23 @@ def test_distill_with_the_band_and_chroma_loss_reports_band_scores(tmp_path, pho
     assert saved["total_steps"] == 6 and "'band': 1.0" in saved["train_config"]["detail_loss"]
 
 
-def test_distill_with_the_halo_term_charges_the_students_rim(tmp_path, photo_folder):
-    """--halo-weight adds the style trainer's halo term (the output's block lightness change from the
-    photo, less its blur) to the student's loss: the same seed and batch cost more with it, and the
-    command line refuses a negative weight before any work."""
+@pytest.mark.parametrize("term", ["halo", "ringing"])
+def test_distill_with_the_halo_or_ringing_term_charges_the_student(tmp_path, photo_folder, term):
+    """--halo-weight and --ringing-weight add the style trainer's halo term (the output's block
+    lightness change from the photo, less its blur) and the ringing term (the change locked to the
+    photo's strong edges) to the student's loss: the same seed and batch cost more with each, and
+    the command line refuses a negative weight before any work."""
     torch.manual_seed(0)
     teacher = UNet(UNetConfig(channels=(8, 16), blocks_per_level=1, num_downsamples=1, residual_output=True, norm_groups=4))
     save_checkpoint(tmp_path / "t.pt", teacher, {"name": "t"})
     plain = DistillConfig(teacher=tmp_path / "t.pt", out=tmp_path / "plain.pt", images=photo_folder, holdout=("img0",),
                           channels=(4, 8), factor=2, steps=2, batch_size=2, save_every=2,
-                          crops=CropConfig(crop=32, short_min=48, short_max=64), lr=5e-3)
+                          crops=CropConfig(crop=64, short_min=64, short_max=96), lr=5e-3)
     distill(plain)
-    distill(dataclasses.replace(plain, out=tmp_path / "halo.pt", halo_weight=1e4))
-    h0, h1 = (read_checkpoint(tmp_path / f"{n}.pt")["train_state"]["history"] for n in ("plain", "halo"))
+    distill(dataclasses.replace(plain, out=tmp_path / "term.pt", **{f"{term}_weight": 1e4}))
+    h0, h1 = (read_checkpoint(tmp_path / f"{n}.pt")["train_state"]["history"] for n in ("plain", "term"))
     assert h1[0] > h0[0]
-    assert "'halo_weight': '10000.0'" in str(read_checkpoint(tmp_path / "halo.pt")["meta"]["train_config"])
-    with pytest.raises(UserError, match="--halo-weight is a loss weight"):
+    assert f"'{term}_weight': '10000.0'" in str(read_checkpoint(tmp_path / "term.pt")["meta"]["train_config"])
+    with pytest.raises(UserError, match=f"--{term}-weight is a loss weight"):
         distill_main(["--teacher", str(tmp_path / "t.pt"), "--out", str(tmp_path / "x.pt"), "--images", str(photo_folder),
-                      "--halo-weight", "-1"])
+                      f"--{term}-weight", "-1"])
