@@ -26,7 +26,7 @@ def cpu_ms_per_frame(onnx_path: Path, h: int, w: int, runs: int = 20) -> float:
     return median_ms(lambda: session.run(None, feeds), runs)
 
 
-def cpu_times(onnx_path: Path, work_size: int, multiple: int, kind: str = "frame") -> dict[str, float | int]:
+def cpu_times(onnx_path: Path, work_size: int, multiple: int, kind: str = "frame") -> dict[str, float | int | str]:
     """The model card's CPU timings (ONNX Runtime, all cores of this machine); a face filter
     runs on one work_size² crop per face whatever the frame."""
     if kind == "face":

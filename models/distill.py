@@ -381,15 +381,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--input-noise", type=float, default=0.0,
                    help="grey levels of Gaussian noise on the student's input only (the teacher sees the clean crop): "
                         "a student that draws its own strokes learns not to redraw them for a camera's noise, e.g. 4")
-    p.add_argument("--face-weight", type=float, default=0.0,
-                   help="weight of the face-finder loss (models/losses/face_finder.py: MediaPipe's face detector, from the "
-                        "installed wheel, on the output against the target): faces the teacher keeps stay findable, e.g. 0.01")
-    p.add_argument("--halo-weight", type=float, default=0.0,
-                   help="weight of a style's halo term (models/losses/perceptual.py: a glow or dark rim along outlines, "
-                        "against the photo) on the student's output, e.g. 10; 0 = off")
-    p.add_argument("--ringing-weight", type=float, default=0.0,
-                   help="weight of the ringing term (models/losses/ringing.py: echoes of the photo's strong edges, "
-                        "2-12 px out) on the student's output, e.g. 20; 0 = off")
+    for term, what in (("face", "the face-finder loss (models/losses/face_finder.py: MediaPipe's face detector, from the installed "
+                                "wheel, on the output against the target): faces the teacher keeps stay findable, e.g. 0.01"),
+                       ("halo", "a style's halo term (models/losses/perceptual.py: a glow or dark rim along outlines, against the "
+                                "photo) on the student's output, e.g. 10"),
+                       ("ringing", "the ringing term (models/losses/ringing.py: echoes of the photo's strong edges, 2-12 px out) "
+                                   "on the student's output, e.g. 20")):
+        p.add_argument(f"--{term}-weight", type=float, default=0.0, help=f"weight of {what}; 0 = off")
     add_defocus_args(p)
     p.add_argument("--target", choices=TARGETS, default="network",
                    help="copy the full network, or the classical filter it was cloned from (what the clone ratio measures)")

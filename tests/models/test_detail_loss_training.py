@@ -16,6 +16,7 @@ from models.networks.checkpoint import read_checkpoint, save_checkpoint
 from models.networks.unet import UNet, UNetConfig
 from models.train_pairs import TrainConfig, parse_args, train
 from realtime.errors import UserError
+from tests.models.tiny_student import tiny_distill
 
 
 def tiny(tmp_path: Path, data: Path, steps: int, **kw) -> TrainConfig:
@@ -84,11 +85,7 @@ def test_distill_with_the_halo_or_ringing_term_charges_the_student(tmp_path, pho
     photo's strong edges) to the student's loss: the same seed and batch cost more with each, and
     the command line refuses a negative weight before any work."""
     torch.manual_seed(0)
-    teacher = UNet(UNetConfig(channels=(8, 16), blocks_per_level=1, num_downsamples=1, residual_output=True, norm_groups=4))
-    save_checkpoint(tmp_path / "t.pt", teacher, {"name": "t"})
-    plain = DistillConfig(teacher=tmp_path / "t.pt", out=tmp_path / "plain.pt", images=photo_folder, holdout=("img0",),
-                          channels=(4, 8), factor=2, steps=2, batch_size=2, save_every=2,
-                          crops=CropConfig(crop=64, short_min=64, short_max=96), lr=5e-3)
+    plain = tiny_distill(tmp_path, photo_folder, crop=64, short=(64, 96), steps=2)
     distill(plain)
     distill(dataclasses.replace(plain, out=tmp_path / "term.pt", **{f"{term}_weight": 1e4}))
     h0, h1 = (read_checkpoint(tmp_path / f"{n}.pt")["train_state"]["history"] for n in ("plain", "term"))

@@ -11,6 +11,7 @@ import torch
 
 from models.losses.quality import ssim
 from realtime.errors import UserError
+from realtime.host import machine
 from export.onnx_export import contract_for, export_model
 from export.parity import check_parity
 from models.networks.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
@@ -21,6 +22,7 @@ from models.data.pairs import CropConfig
 from models.networks.transformer_net import TransformerNet, TransformerNetConfig
 from models.networks.unet import UNet, UNetConfig
 from tests.conftest import synthetic_photo
+from tests.models.tiny_student import tiny_distill
 
 
 def test_guided_upsampling_reproduces_a_local_linear_function_of_the_input_at_full_size():
@@ -164,17 +166,15 @@ def test_a_student_at_a_third_of_the_size_validates_and_refuses_a_crop_it_cannot
     """Before: at factor 3 the 256-px validation squares did not divide and the run crashed at
     its first save (a shape mismatch deep in the UNet)."""
 
-    teacher = UNet(UNetConfig(channels=(8, 16), blocks_per_level=1, num_downsamples=1, residual_output=True, norm_groups=4))
-    save_checkpoint(tmp_path / "t.pt", teacher, {"name": "t"})
-    cfg = DistillConfig(teacher=tmp_path / "t.pt", out=tmp_path / "t_fast.pt", images=photo_folder, holdout=("img0",),
-                        channels=(4, 8), factor=3, steps=4, batch_size=2, save_every=4,
-                        crops=CropConfig(crop=36, short_min=48, short_max=64), lr=5e-3)
+    cfg = tiny_distill(tmp_path, photo_folder, out="t_fast.pt", crop=36, factor=3)
     assert 0 < distill(cfg)["val_ssim"] <= 1
     from export.model_card import cpu_times
 
     student, _, _ = load_checkpoint(cfg.out)
     path = export_model(student, contract_for(student, "t", work_size=64), tmp_path / "t.fast.onnx")
-    assert all(v > 0 for v in cpu_times(path, 720, student.size_multiple).values())  # 256² and 640×480 padded to 6
+    times = cpu_times(path, 720, student.size_multiple)
+    assert times.pop("cpu_ms_on") == machine(), "the card says which CPU its times are from"
+    assert all(v > 0 for v in times.values())  # 256² and 640×480 padded to 6
     with pytest.raises(UserError, match="--crop 32 must be a multiple of 6"):
         distill(dataclasses.replace(cfg, crops=CropConfig(crop=32, short_min=48, short_max=64), out=tmp_path / "u.pt"))
 
@@ -219,11 +219,7 @@ def test_a_detail_head_separates_colours_of_one_lightness_that_guided_upsampling
 
 
 def test_distilling_from_a_trained_student_adds_a_head_and_refuses_another_shape(tmp_path, photo_folder):
-    teacher = UNet(UNetConfig(channels=(8, 16), blocks_per_level=1, num_downsamples=1, residual_output=True, norm_groups=4))
-    save_checkpoint(tmp_path / "t.pt", teacher, {"name": "t"})
-    cfg = DistillConfig(teacher=tmp_path / "t.pt", out=tmp_path / "plain.pt", images=photo_folder, holdout=("img0",),
-                        channels=(4, 8), factor=2, steps=4, batch_size=2, save_every=4,
-                        crops=CropConfig(crop=32, short_min=48, short_max=64), lr=5e-3)
+    cfg = tiny_distill(tmp_path, photo_folder)
     distill(cfg)
     plain, _, _ = load_checkpoint(cfg.out)
     headed_cfg = dataclasses.replace(cfg, out=tmp_path / "headed.pt", detail=4, init=cfg.out, steps=1, lr=0.0)
@@ -463,11 +459,7 @@ def test_a_colour_head_exports_with_parity_and_a_student_takes_one_on_from_its_c
         assert loaded.colour is not None and loaded.config.colour
         contract = contract_for(loaded, "c")
         check_parity(loaded, export_model(loaded, contract, tmp_path / "c.onnx"), contract, "fp32")
-    teacher = UNet(UNetConfig(channels=(8, 16), blocks_per_level=1, num_downsamples=1, residual_output=True, norm_groups=4))
-    save_checkpoint(tmp_path / "t.pt", teacher, {"name": "t"})
-    cfg = DistillConfig(teacher=tmp_path / "t.pt", out=tmp_path / "plain.pt", images=photo_folder, holdout=("img0",),
-                        channels=(4, 8), factor=2, upsample="gains", steps=2, batch_size=2, save_every=2,
-                        crops=CropConfig(crop=32, short_min=48, short_max=64), lr=5e-3)
+    cfg = tiny_distill(tmp_path, photo_folder, steps=2, upsample="gains")
     distill(cfg)
     distill(dataclasses.replace(cfg, out=tmp_path / "colour.pt", colour=True, init=cfg.out, steps=1, lr=0.0))
     plain, _, _ = load_checkpoint(cfg.out)
