@@ -23,11 +23,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from benchmarks.halo import lightness
 from models.losses.ringing import OFFSETS, Edges, side_deviations, strong_edges
-
-
-def lightness(bgr: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY).astype(np.float32)
 
 
 def edges_of(bgr: np.ndarray) -> Edges:

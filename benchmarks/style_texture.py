@@ -193,7 +193,7 @@ def markdown(report: dict[str, Any]) -> str:
              "benchmarks.halo's measure (gray levels, "
              f"{report['halo_pictures']} pictures with a person). Ringing: benchmarks.edge_ringing's measure (the "
              "lightness change locked to the photo's strong edges 2–12 px from them, RMS, gray levels; "
-             f"{report.get('ringing_pictures', '–')} pictures with strong edges). Faces found: of the {report['face_pictures']} pictures "
+             f"{report['ringing_pictures']} pictures with strong edges). Faces found: of the {report['face_pictures']} pictures "
              "whose photo has a face, those where MediaPipe's face detector still finds one in the output.", "",
              f"Goals: ν_0 ≥ {GOAL_OWN[0]}, ν_1 ≥ {GOAL_OWN[1]}, S_0 ≥ {GOAL_STROKES[0]}, halo ≤ {GOAL_HALO:g}, "
              f"ringing ≤ {GOAL_RINGING:g}, "
@@ -214,7 +214,7 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append(f"| {r['filter']} | {r['variant']} ({r['file']}) | "
                      + " | ".join(cell(r, "", f"nu_{k}", r["own_texture"][k]) for k in range(3)) + " | "
                      + " | ".join(cell(r, "", f"S_{k}", s[k]) for k in range(3))
-                     + f" | {cell(r, '', 'halo', r['halo'])} | {cell(r, '', 'ringing', r.get('ringing'))} | {faces} | {verdict} |")
+                     + f" | {cell(r, '', 'halo', r['halo'])} | {cell(r, '', 'ringing', r['ringing'])} | {faces} | {verdict} |")
     lines += ["", "Paintings at the same short side; the last column is S_0 of the painting itself shrunk to its full network's "
               "work size and grown back, as the runtime does around the network: what the resizing alone leaves of band 0.", "",
               "| painting | file | RMS band 0 / 1 / 2 / 3 (gray levels) | S_0 through the work size |", "|---|---|---|---|"]
@@ -245,7 +245,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
         ax.legend(fontsize=7)
     axes[1].axvline(1.0, color="gray", linestyle=":", linewidth=1)
     for j, (key, label) in enumerate((("halo", "halo around the person"), ("ringing", "ringing at strong edges"))):
-        axes[2].barh(y + (j - 0.5) * 0.38, [np.nan if r.get(key) is None else r[key] for r in rows], height=0.36,
+        axes[2].barh(y + (j - 0.5) * 0.38, [np.nan if r[key] is None else r[key] for r in rows], height=0.36,
                      color=("#dd8452", "#8172b3")[j], label=label)
     axes[2].axvline(GOAL_HALO, color="k", linestyle="--", linewidth=1, label=f"goal {GOAL_HALO:g} (both)")
     axes[2].axvline(0, color="k", linewidth=0.6)

@@ -26,7 +26,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.losses.tflite_net import TFLiteNet, file_stage_taps, model_path
-from realtime.errors import UserError
 
 DETECTOR = "face_detection_short_range"
 SIDE = 128  # the short-range detector's input
