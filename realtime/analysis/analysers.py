@@ -13,9 +13,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Callable, Mapping, Protocol
 
+import cv2
 import numpy as np
 
 from realtime.errors import UserError
@@ -42,6 +43,20 @@ class FrameAnalysis:
     @property
     def face(self) -> Face | None:
         return self.faces[0] if self.faces else None
+
+    def resized(self, hw: tuple[int, int], new_hw: tuple[int, int]) -> "FrameAnalysis":
+        """This analysis of an ``hw`` (h, w) frame for the same frame resized to ``new_hw``: the
+        landmarks scaled about pixel centres as ``cv2.resize`` maps them, the person mask
+        resized (area averaging)."""
+        (h, w), (nh, nw) = hw, new_hw
+        scale = np.array([nw / w, nh / h], dtype=np.float32)
+
+        def move(points: np.ndarray) -> np.ndarray:
+            return ((points + 0.5) * scale - 0.5).astype(points.dtype, copy=False)
+
+        faces = tuple(replace(f, landmarks=move(f.landmarks), raw=move(f.raw)) for f in self.faces)
+        person = cv2.resize(self.person, (nw, nh), interpolation=cv2.INTER_AREA) if self.person is not None else None
+        return replace(self, faces=faces, person=person)
 
 
 @dataclass(frozen=True)

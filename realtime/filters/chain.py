@@ -20,8 +20,10 @@ from realtime.analysis.analysers import Analysis, AnalysisOptions, FrameAnalysis
 from realtime.compositing.background import Backdrop, parse_background
 from realtime.errors import UserError
 from realtime.filters.kinds.base import EFFECTS, Filter, Settings, filter_for
+from realtime.filters.kinds.frame_filter import grow
 from realtime.filters.loading import ModelLoader
 from realtime.filters.registry import resolve_filter
+from realtime.imaging import shrink
 
 log = logging.getLogger(__name__)
 NONE = "none"  # --filter none: no network filter (a background only, say)
@@ -63,6 +65,24 @@ class Chain:
             count += 1
         return count
 
+    def shrink_ahead(self, hw: tuple[int, int], settings: Settings) -> tuple[int, tuple[int, int]] | None:
+        """(i, small_hw) when the chain's first filters are scale-free and filter ``i`` then
+        shrinks the frame to ``small_hw`` before its network anyway (``aged+cartoon``,
+        ``big_eyes+glasses+cartoon`` at 720p and up): those first filters run on the frame
+        already shrunk, and the chain grows filter ``i``'s output back as it would have. The
+        picture is the same within the filters' rounding (the scale-free filters' output,
+        shrunk, is what filter ``i`` saw), for a fraction of the pixels: ``aged`` pastes its
+        change on a 1280x720 frame's 853x480 copy. Only at full strength over the whole frame,
+        where filter ``i``'s output is all that is left of the frame."""
+        if settings.strength < 1.0 or settings.region != "all":
+            return None
+        for i, f in enumerate(self.filters):
+            if not getattr(f, "scale_free", False):
+                work_hw = getattr(f, "work_hw", None)
+                small = work_hw(hw, settings) if i > 0 and work_hw is not None else hw
+                return (i, small) if small != hw else None
+        return None
+
     def process(self, bgr: np.ndarray, analysis: FrameAnalysis | Callable[[], FrameAnalysis],
                 settings: Settings | None = None) -> ChainResult:
         """``analysis``: the frame's, or a call that waits for it (analysed elsewhere meanwhile):
@@ -72,18 +92,32 @@ class Chain:
         pending = analysis if callable(analysis) else None
         if pending is not None:
             analysis = FrameAnalysis()
+        full_hw = bgr.shape[:2]
+        ahead = self.shrink_ahead(full_hw, settings) if settings.strength > 0 else None
+        if ahead is not None:
+            bgr = shrink(bgr, ahead[1][1], ahead[1][0])
+        shrunk: tuple[FrameAnalysis, FrameAnalysis] | None = None  # (analysis, it at the shrunk size), made when needed
         if settings.strength > 0:
-            for f in self.filters:
+            for i, f in enumerate(self.filters):
                 if pending is not None and (f.needs or settings.region != "all"):
                     analysis, pending = pending(), None
+                seen = analysis
+                if ahead is not None and i <= ahead[0]:
+                    if shrunk is None or shrunk[0] is not analysis:
+                        shrunk = analysis, analysis.resized(full_hw, ahead[1])
+                    seen = shrunk[1]
                 start = time.perf_counter()
-                applied = f.apply(bgr, analysis, settings)
+                applied = f.apply(bgr, seen, settings)
                 ms[f"filter:{f.name}"] = (time.perf_counter() - start) * 1000
                 ms[f"infer:{f.name}"] = applied.infer_ms
                 if applied.nonfinite and f.name not in self._warned:
                     self._warned.add(f.name)  # a log dedupe, not state any result depends on
                     log.warning("%s returned NaN or infinite values; passing those frames through unfiltered", f.name)
                 bgr = applied.image
+                if ahead is not None and i == ahead[0]:
+                    # scale-free filters do not move the picture: the full-size analysis holds (a frame
+                    # the network failed on comes back as the shrunk input, grown)
+                    bgr = grow(bgr, full_hw)
                 if applied.analysis is not None:  # the picture moved (auto_frame): so did the faces and the mask
                     analysis = applied.analysis
         if pending is not None and settings.background is not None:

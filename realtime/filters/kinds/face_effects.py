@@ -150,6 +150,7 @@ class BigEyes:
 
     name = "big_eyes"
     needs: frozenset[str] = frozenset({FACES})
+    scale_free = True  # magnifiers sized by the face (kinds.base.Filter)
 
     def __init__(self, config: BigEyesConfig = BigEyesConfig()) -> None:
         self.config = config
@@ -217,6 +218,7 @@ class PropEffect:
     """Draws ``prop`` on every tracked face, opacity = strength (see the module doc)."""
 
     needs: frozenset[str] = frozenset({FACES})
+    scale_free = True  # placed by the face's landmarks (kinds.base.Filter)
     MIN_LEVEL_SIDE = 8  # px: the smallest mip level kept
 
     def __init__(self, prop: Prop, name: str | None = None) -> None:

@@ -39,6 +39,7 @@ from realtime.analysis.tracking import face_transform, feather_mask
 @register_model_kind("face")
 class FaceFilter:
     needs: frozenset[str] = frozenset({FACES})
+    scale_free = True  # on a smaller copy of the frame, its output is its output shrunk (kinds.base.Filter)
 
     def __init__(self, model: FilterModel) -> None:
         self.model = model

@@ -1,4 +1,5 @@
-"""A network on the whole frame: shrunk to its work size (short side), run, resized back."""
+"""A network on the whole frame: shrunk to its work size (short side), run, resized back
+(:func:`grow`; a chain that shrank the frame before the filters ahead of it grows it itself)."""
 from __future__ import annotations
 
 import cv2
@@ -28,10 +29,13 @@ class FrameFilter:
             return contract.fixed_size
         return work_shape(*frame_hw, work_size or contract.work_size)
 
+    def work_hw(self, hw: tuple[int, int], settings: Settings) -> tuple[int, int]:
+        """(h, w) the frame is shrunk to before the network (the frame's own when not larger)."""
+        return work_shape(*hw, settings.work_size or self.model.contract.work_size)
+
     def apply(self, bgr: np.ndarray, analysis: FrameAnalysis, settings: Settings) -> Applied:
         h, w = bgr.shape[:2]
-        c = self.model.contract
-        sh, sw = work_shape(h, w, settings.work_size or c.work_size)
+        sh, sw = self.work_hw((h, w), settings)
         small = shrink(bgr, sw, sh) if (sh, sw) != (h, w) else bgr
         try:
             result = self.model.infer(small, settings.latent)
@@ -40,11 +44,16 @@ class FrameFilter:
         out = result.image
         if settings.temporal is not None:  # at the work size, before the upscale: where the flicker is made
             out = settings.temporal.stabilise(self.name, small, out, self.steady)
-        if (sh, sw) != (h, w):
-            # bicubic: at 1280x720 the 853x480 result shrunk back for a 480-line viewer kept 0.93 of
-            # its band-1 change with bilinear, 0.99 with bicubic, for 0.1 ms more (benchmarks.look_across_sizes)
-            out = cv2.resize(out, (w, h), interpolation=cv2.INTER_CUBIC)
+        out = grow(out, (h, w))
         return Applied(in_region(blend(out, bgr, settings.strength), bgr, analysis.person, settings.region), result.ms)
+
+
+def grow(out: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
+    """A network's output at its work size back at the frame's ``hw`` (unchanged when it is).
+    Bicubic: at 1280x720 the 853x480 result shrunk back for a 480-line viewer kept 0.93 of its
+    band-1 change with bilinear, 0.99 with bicubic, for 0.1 ms more (benchmarks.look_across_sizes)."""
+    h, w = hw
+    return out if out.shape[:2] == (h, w) else cv2.resize(out, (w, h), interpolation=cv2.INTER_CUBIC)
 
 
 def in_region(filtered: np.ndarray, original: np.ndarray, person: np.ndarray | None, region: str) -> np.ndarray:
