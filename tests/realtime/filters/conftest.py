@@ -7,14 +7,19 @@ import pytest
 from realtime.analysis.tracking import Face, FaceTracker
 
 
-@pytest.fixture(scope="module")
-def tracked(face_photo) -> tuple[np.ndarray, Face]:
-    """The astronaut (BGR) and her tracked face."""
-    bgr = np.ascontiguousarray(face_photo[..., ::-1])
+def track_one(bgr: np.ndarray) -> Face:
+    """The face a still-image tracker finds in ``bgr`` (one must be there)."""
     tracker = FaceTracker(static=True, max_faces=1)
     try:
         face = tracker.process(bgr, 0.0)
     finally:
         tracker.close()
     assert face is not None
-    return bgr, face
+    return face
+
+
+@pytest.fixture(scope="module")
+def tracked(face_photo) -> tuple[np.ndarray, Face]:
+    """The astronaut (BGR) and her tracked face."""
+    bgr = np.ascontiguousarray(face_photo[..., ::-1])
+    return bgr, track_one(bgr)

@@ -9,11 +9,12 @@ import pytest
 
 from models.losses.quality import ssim
 from realtime.analysis.analysers import FrameAnalysis
-from realtime.analysis.tracking import Face, FaceTracker
+from realtime.analysis.tracking import Face
 from realtime.filters.chain import Chain, load_chain
 from realtime.filters.engine import FilterModel
 from realtime.filters.kinds.base import Applied, Settings, filter_for
 from tests.conftest import make_onnx_filter
+from tests.realtime.filters.conftest import track_one
 
 
 class Recorder:
@@ -90,13 +91,7 @@ def test_the_call_chains_give_the_picture_of_each_filter_at_full_size(face_photo
     turn (measured on four faces at 720p and 1080p: SSIM 0.998-0.9997, mean 0.07-0.48 levels;
     what differs is a cartoon outline that moves by a pixel where its input moved by a level)."""
     frame = cv2.resize(np.ascontiguousarray(face_photo[..., ::-1]), (1280, 720), interpolation=cv2.INTER_AREA)
-    tracker = FaceTracker(static=True, max_faces=1)
-    try:
-        face = tracker.process(frame, 0.0)
-    finally:
-        tracker.close()
-    assert face is not None
-    analysis = FrameAnalysis(faces=(face,))
+    analysis = FrameAnalysis(faces=(track_one(frame),))
     chain = load_chain(spec)
     assert chain.shrink_ahead(frame.shape[:2], chain.settings) is not None
     out = chain.process(frame, analysis).image
