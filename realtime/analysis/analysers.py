@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from realtime.errors import UserError
+from realtime.imaging import shrink
 from realtime.analysis.tracking import Face, FaceTracker
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ class FrameAnalysis:
     def resized(self, hw: tuple[int, int], new_hw: tuple[int, int]) -> "FrameAnalysis":
         """This analysis of an ``hw`` (h, w) frame for the same frame resized to ``new_hw``: the
         landmarks scaled about pixel centres as ``cv2.resize`` maps them, the person mask
-        resized (area averaging)."""
+        resized as the frame is (:func:`realtime.imaging.shrink` when smaller)."""
         (h, w), (nh, nw) = hw, new_hw
         scale = np.array([nw / w, nh / h], dtype=np.float32)
 
@@ -55,7 +56,9 @@ class FrameAnalysis:
             return ((points + 0.5) * scale - 0.5).astype(points.dtype, copy=False)
 
         faces = tuple(replace(f, landmarks=move(f.landmarks), raw=move(f.raw)) for f in self.faces)
-        person = cv2.resize(self.person, (nw, nh), interpolation=cv2.INTER_AREA) if self.person is not None else None
+        person = None
+        if self.person is not None:
+            person = shrink(self.person, nw, nh) if nh <= h and nw <= w else cv2.resize(self.person, (nw, nh))
         return replace(self, faces=faces, person=person)
 
 

@@ -41,6 +41,10 @@ BLUR_FRACTION = 0.05  # σ at strength 1, as a share of the frame's short side (
 
 
 class Backdrop(Protocol):
+    """``scale_free = True`` (optional) when composing on a smaller copy of the frame and its
+    mask gives the composite shrunk, within the mask's edge: a blur or a colour, not a picture
+    (whose own detail a smaller copy would lose)."""
+
     name: str
 
     def compose(self, bgr: np.ndarray, person: np.ndarray) -> np.ndarray:
@@ -115,6 +119,7 @@ def blur_sigma(strength: float, shape: tuple[int, ...]) -> float:
 class BlurBackdrop:
     strength: float = 0.5  # 0..1: σ = strength × 5 % of the short side
     name: str = "blur"
+    scale_free = True  # σ is a share of the frame: on a smaller copy, the same picture smaller (Chain.shrink_ahead)
 
     def compose(self, bgr: np.ndarray, person: np.ndarray) -> np.ndarray:
         sigma = blur_sigma(self.strength, bgr.shape)
@@ -128,6 +133,7 @@ class BlurBackdrop:
 class ColourBackdrop:
     colour: tuple[int, int, int]  # BGR
     name: str = "colour"
+    scale_free = True  # a flat plate: on a smaller copy, the same picture smaller (Chain.shrink_ahead)
     _plate: np.ndarray | None = field(default=None, repr=False)
 
     def compose(self, bgr: np.ndarray, person: np.ndarray) -> np.ndarray:

@@ -66,22 +66,30 @@ class Chain:
         return count
 
     def shrink_ahead(self, hw: tuple[int, int], settings: Settings) -> tuple[int, tuple[int, int]] | None:
-        """(i, small_hw) when the chain's first filters are scale-free and filter ``i`` then
-        shrinks the frame to ``small_hw`` before its network anyway (``aged+cartoon``,
-        ``big_eyes+glasses+cartoon`` at 720p and up): those first filters run on the frame
-        already shrunk, and the chain grows filter ``i``'s output back as it would have. The
-        picture is the same within the filters' rounding (the scale-free filters' output,
-        shrunk, is what filter ``i`` saw), for a fraction of the pixels: ``aged`` pastes its
-        change on a 1280x720 frame's 853x480 copy. Only at full strength over the whole frame,
-        where filter ``i``'s output is all that is left of the frame."""
+        """(i, small_hw) when filter ``i`` shrinks the frame to ``small_hw`` before its network
+        anyway and only scale-free work is around it: the filters before it (``aged+cartoon``,
+        ``big_eyes+glasses+cartoon`` at 720p and up) or, when it is the last, a scale-free
+        background (``cartoon --background blur``). The chain then shrinks the frame first, runs
+        that work on the small copy with the analysis resized, and grows the result back as
+        filter ``i`` would have grown its output. The picture is the same within the rounding
+        and the person mask's edge (what filter ``i`` saw is the scale-free filters' output
+        shrunk; the blur or colour behind the person is smooth), for a fraction of the pixels:
+        ``cartoon``'s 683x384 is 28 % of a 720p frame. Only at full strength over the whole
+        frame, where filter ``i``'s output is all that is left of the frame."""
         if settings.strength < 1.0 or settings.region != "all":
             return None
         for i, f in enumerate(self.filters):
             if not getattr(f, "scale_free", False):
                 work_hw = getattr(f, "work_hw", None)
-                small = work_hw(hw, settings) if i > 0 and work_hw is not None else hw
+                if work_hw is None or (i == 0 and not self._composes_small(i, settings)):
+                    return None
+                small = work_hw(hw, settings)
                 return (i, small) if small != hw else None
         return None
+
+    def _composes_small(self, i: int, settings: Settings) -> bool:
+        """Whether filter ``i`` is the last and a scale-free background follows it."""
+        return i == len(self.filters) - 1 and getattr(settings.background, "scale_free", False)
 
     def process(self, bgr: np.ndarray, analysis: FrameAnalysis | Callable[[], FrameAnalysis],
                 settings: Settings | None = None) -> ChainResult:
@@ -94,6 +102,7 @@ class Chain:
             analysis = FrameAnalysis()
         full_hw = bgr.shape[:2]
         ahead = self.shrink_ahead(full_hw, settings) if settings.strength > 0 else None
+        compose_small = ahead is not None and self._composes_small(ahead[0], settings)
         if ahead is not None:
             bgr = shrink(bgr, ahead[1][1], ahead[1][0])
         shrunk: tuple[FrameAnalysis, FrameAnalysis] | None = None  # (analysis, it at the shrunk size), made when needed
@@ -114,7 +123,7 @@ class Chain:
                     self._warned.add(f.name)  # a log dedupe, not state any result depends on
                     log.warning("%s returned NaN or infinite values; passing those frames through unfiltered", f.name)
                 bgr = applied.image
-                if ahead is not None and i == ahead[0]:
+                if ahead is not None and i == ahead[0] and not compose_small:
                     # scale-free filters do not move the picture: the full-size analysis holds (a frame
                     # the network failed on comes back as the shrunk input, grown)
                     bgr = grow(bgr, full_hw)
@@ -124,8 +133,14 @@ class Chain:
             analysis, pending = pending(), None
         if settings.background is not None and analysis.person is not None:
             start = time.perf_counter()
-            bgr = settings.background.compose(bgr, analysis.person)
+            if compose_small:
+                person = shrink(analysis.person, bgr.shape[1], bgr.shape[0])
+                bgr = grow(settings.background.compose(bgr, person), full_hw)
+            else:
+                bgr = settings.background.compose(bgr, analysis.person)
             ms["background"] = (time.perf_counter() - start) * 1000
+        elif compose_small:
+            bgr = grow(bgr, full_hw)
         return ChainResult(bgr, ms)
 
     def apply(self, bgr: np.ndarray, settings: Settings | None = None, **overrides: object) -> np.ndarray:

@@ -1,6 +1,6 @@
-"""A chain runs its scale-free filters (face networks, face effects) on the frame already shrunk
-to the size of the frame filter after them, and the picture stays the one each filter at full
-size gives (Chain.shrink_ahead)."""
+"""A chain runs its scale-free filters (face networks, face effects) and a blurred background
+on the frame already shrunk to the size of the frame filter between them, and the picture stays
+the one each step at full size gives (Chain.shrink_ahead)."""
 from __future__ import annotations
 
 import cv2
@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from models.losses.quality import ssim
-from realtime.analysis.analysers import FrameAnalysis
+from realtime.analysis.analysers import Analysis, AnalysisOptions, FrameAnalysis
 from realtime.analysis.tracking import Face
+from realtime.compositing.background import BlurBackdrop, ImageBackdrop
 from realtime.filters.chain import Chain, load_chain
 from realtime.filters.engine import FilterModel
 from realtime.filters.kinds.base import Applied, Settings, filter_for
@@ -76,6 +77,10 @@ def test_no_shrink_where_the_picture_would_change(frame_filter):
     assert free_then_frame.shrink_ahead((720, 1280), Settings(region="person")) is None  # the rest of the frame stays full size
     assert free_then_frame.shrink_ahead((480, 640), Settings()) is None  # nothing to shrink
     assert Chain([frame_filter]).shrink_ahead((720, 1280), Settings()) is None  # it shrinks by itself
+    blur, picture = BlurBackdrop(), ImageBackdrop(np.zeros((10, 10, 3), np.uint8))
+    assert Chain([frame_filter]).shrink_ahead((720, 1280), Settings(background=blur)) == (0, (480, 853))  # and the blur after it
+    assert Chain([frame_filter]).shrink_ahead((720, 1280), Settings(background=picture)) is None  # a picture keeps its detail
+    assert Chain([frame_filter, recorder]).shrink_ahead((720, 1280), Settings(background=blur)) is None
     assert Chain([recorder]).shrink_ahead((720, 1280), Settings()) is None  # no frame filter: nothing is shrunk
     assert Chain([Mover(), recorder, frame_filter]).shrink_ahead((720, 1280), Settings()) is None
     assert Chain([recorder, Mover(), frame_filter]).shrink_ahead((720, 1280), Settings()) is None
@@ -98,5 +103,27 @@ def test_the_call_chains_give_the_picture_of_each_filter_at_full_size(face_photo
     reference = frame
     for f in chain.filters:
         reference = f.apply(reference, analysis, chain.settings).image
+    assert ssim(out, reference) >= 0.995
+    assert float(np.abs(out.astype(np.float32) - reference).mean()) <= 1.0
+
+
+def test_a_blurred_background_behind_a_frame_filter_gives_the_picture_at_full_size(face_photo):
+    """``cartoon --background blur`` at 1280x720: the network's output and the blur composed on
+    its 683x384 output, then grown, against composing on the grown output (measured on eight
+    frames of two talking-head videos: SSIM 0.998-0.999, mean 0.26-0.44 levels, the rest
+    along the person's edge)."""
+    frame = cv2.resize(np.ascontiguousarray(face_photo[..., ::-1]), (1280, 720), interpolation=cv2.INTER_AREA)
+    chain = load_chain("cartoon", background="blur")
+    analysis = Analysis(needs=chain.needs_for(chain.settings), options=AnalysisOptions(still_images=True))
+    try:
+        found = analysis(frame)
+    finally:
+        analysis.close()
+    assert found.person is not None
+    assert chain.shrink_ahead(frame.shape[:2], chain.settings) == (0, (384, 683))
+    out = chain.process(frame, found).image
+    cartoon = chain.filters[0].apply(frame, found, chain.settings).image
+    reference = chain.settings.background.compose(cartoon, found.person)
+    assert out.shape == frame.shape
     assert ssim(out, reference) >= 0.995
     assert float(np.abs(out.astype(np.float32) - reference).mean()) <= 1.0
