@@ -129,5 +129,5 @@ def running_realtime(video: Path, frames: Path, *args: str, timeout: float = 90.
             proc.kill()
             out, err = proc.communicate()
             raise AssertionError(f"realtime did not stop on Ctrl-C: {err[-2000:]}")
-    assert proc.returncode == 0, err[-3000:]
+    assert proc.returncode == 0, f"exit {proc.returncode}; stderr: {err[-3000:]!r}; stdout: {out[-1000:]!r}"
     assert "Traceback" not in err, err[-3000:]
