@@ -21,6 +21,7 @@ import numpy as np
 
 from realtime.errors import UserError
 from realtime.imaging import shrink
+from realtime.signals import leave_behind
 from realtime.analysis.tracking import Face, FaceTracker
 
 if TYPE_CHECKING:
@@ -214,10 +215,22 @@ class Analysis:
             ms[name] = (time.perf_counter() - start) * 1000
         return FrameAnalysis(**values, ms=ms)  # type: ignore[arg-type]
 
-    def close(self) -> None:
-        """Close every analyser; one still starting is closed by its thread when it is made."""
+    def close(self, timeout: float = 5.0) -> None:
+        """Close every analyser; one still starting is closed by its thread when it is made,
+        which is waited for up to ``timeout`` s: a thread still inside MediaPipe's start when
+        the interpreter tears down can crash the process on its way out. One that does not
+        finish in time is left behind, and the process ends without that teardown
+        (:func:`realtime.signals.leave_behind`)."""
         with self._lock:
             self._closed = True
             analysers, self.analysers = list(self.analysers.values()), {}
+            starting = list(self._starting.values())
         for analyser in analysers:
             analyser.close()
+        deadline = time.monotonic() + timeout
+        for thread in starting:
+            thread.join(max(deadline - time.monotonic(), 0.0))
+        stuck = [t for t in starting if t.is_alive()]
+        if stuck:
+            log.warning("%s still starting after %.1f s; leaving it behind", " and ".join(t.name for t in stuck), timeout)
+            leave_behind(stuck)
