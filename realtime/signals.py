@@ -215,3 +215,15 @@ def leave_behind(threads: list[threading.Thread]) -> None:
     if not _stragglers:
         atexit.register(_exit_before_teardown)
     _stragglers.extend(threads)
+
+
+def join_or_leave_behind(threads: list[threading.Thread], timeout: float) -> list[threading.Thread]:
+    """Wait up to ``timeout`` s in all for ``threads`` to end; those still running are left
+    behind (:func:`leave_behind`) and returned."""
+    deadline = time.monotonic() + timeout
+    for t in threads:
+        t.join(max(deadline - time.monotonic(), 0.0))
+    stuck = [t for t in threads if t.is_alive()]
+    if stuck:
+        leave_behind(stuck)
+    return stuck

@@ -16,12 +16,11 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Callable, Mapping, Protocol
 
-import cv2
 import numpy as np
 
 from realtime.errors import UserError
 from realtime.imaging import shrink
-from realtime.signals import leave_behind
+from realtime.signals import join_or_leave_behind
 from realtime.analysis.tracking import Face, FaceTracker
 
 if TYPE_CHECKING:
@@ -49,7 +48,7 @@ class FrameAnalysis:
     def resized(self, hw: tuple[int, int], new_hw: tuple[int, int]) -> "FrameAnalysis":
         """This analysis of an ``hw`` (h, w) frame for the same frame resized to ``new_hw``: the
         landmarks scaled about pixel centres as ``cv2.resize`` maps them, the person mask
-        resized as the frame is (:func:`realtime.imaging.shrink` when smaller)."""
+        resized as the frame is (:func:`realtime.imaging.shrink`)."""
         (h, w), (nh, nw) = hw, new_hw
         scale = np.array([nw / w, nh / h], dtype=np.float32)
 
@@ -57,9 +56,7 @@ class FrameAnalysis:
             return ((points + 0.5) * scale - 0.5).astype(points.dtype, copy=False)
 
         faces = tuple(replace(f, landmarks=move(f.landmarks), raw=move(f.raw)) for f in self.faces)
-        person = None
-        if self.person is not None:
-            person = shrink(self.person, nw, nh) if nh <= h and nw <= w else cv2.resize(self.person, (nw, nh))
+        person = shrink(self.person, nw, nh) if self.person is not None else None
         return replace(self, faces=faces, person=person)
 
 
@@ -220,17 +217,13 @@ class Analysis:
         which is waited for up to ``timeout`` s: a thread still inside MediaPipe's start when
         the interpreter tears down can crash the process on its way out. One that does not
         finish in time is left behind, and the process ends without that teardown
-        (:func:`realtime.signals.leave_behind`)."""
+        (:func:`realtime.signals.join_or_leave_behind`)."""
         with self._lock:
             self._closed = True
             analysers, self.analysers = list(self.analysers.values()), {}
             starting = list(self._starting.values())
         for analyser in analysers:
             analyser.close()
-        deadline = time.monotonic() + timeout
-        for thread in starting:
-            thread.join(max(deadline - time.monotonic(), 0.0))
-        stuck = [t for t in starting if t.is_alive()]
+        stuck = join_or_leave_behind(starting, timeout)
         if stuck:
-            log.warning("%s still starting after %.1f s; leaving it behind", " and ".join(t.name for t in stuck), timeout)
-            leave_behind(stuck)
+            log.warning("%s still starting after %.1f s; left behind", " and ".join(t.name for t in stuck), timeout)

@@ -103,18 +103,22 @@ class Chain:
         full_hw = bgr.shape[:2]
         ahead = self.shrink_ahead(full_hw, settings) if settings.strength > 0 else None
         compose_small = ahead is not None and self._composes_small(ahead[0], settings)
+        small_hw = full_hw if ahead is None else ahead[1]
         if ahead is not None:
-            bgr = shrink(bgr, ahead[1][1], ahead[1][0])
-        shrunk: tuple[FrameAnalysis, FrameAnalysis] | None = None  # (analysis, it at the shrunk size), made when needed
+            bgr = shrink(bgr, small_hw[1], small_hw[0])
+        made: list[tuple[FrameAnalysis, FrameAnalysis]] = []  # the last analysis resized, and it at the small size
+
+        def small(of: FrameAnalysis) -> FrameAnalysis:
+            """``of`` at the shrunk size, made once per analysis (the mask is resized once a frame)."""
+            if not made or made[0][0] is not of:
+                made[:] = [(of, of.resized(full_hw, small_hw))]
+            return made[0][1]
+
         if settings.strength > 0:
             for i, f in enumerate(self.filters):
                 if pending is not None and (f.needs or settings.region != "all"):
                     analysis, pending = pending(), None
-                seen = analysis
-                if ahead is not None and i <= ahead[0]:
-                    if shrunk is None or shrunk[0] is not analysis:
-                        shrunk = analysis, analysis.resized(full_hw, ahead[1])
-                    seen = shrunk[1]
+                seen = small(analysis) if ahead is not None and i <= ahead[0] else analysis
                 start = time.perf_counter()
                 applied = f.apply(bgr, seen, settings)
                 ms[f"filter:{f.name}"] = (time.perf_counter() - start) * 1000
@@ -134,8 +138,7 @@ class Chain:
         if settings.background is not None and analysis.person is not None:
             start = time.perf_counter()
             if compose_small:
-                person = shrink(analysis.person, bgr.shape[1], bgr.shape[0])
-                bgr = grow(settings.background.compose(bgr, person), full_hw)
+                bgr = grow(settings.background.compose(bgr, small(analysis).person), full_hw)
             else:
                 bgr = settings.background.compose(bgr, analysis.person)
             ms["background"] = (time.perf_counter() - start) * 1000

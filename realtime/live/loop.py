@@ -36,7 +36,7 @@ from realtime.live.events import EventLog
 from realtime.live.frames import Frame, Slot
 from realtime.live.process import FrameProcessor, Processed, Triggers
 from realtime import signals
-from realtime.signals import leave_behind, signal_name
+from realtime.signals import join_or_leave_behind, signal_name
 from realtime.sinks.preview import PreviewSink
 from realtime.sinks.notice import CAMERA_LOST, CAMERA_RELEASED, idle_card, with_notice
 from realtime.sinks.base import Sink
@@ -397,14 +397,10 @@ class LiveLoop:
         getattr(self.source, "interrupt", lambda: None)()  # a camera waiting to reconnect stops waiting
         self.captured.close()
         self.results.close()
-        deadline = time.perf_counter() + self.join_timeout
-        for t in threads:
-            t.join(timeout=max(deadline - time.perf_counter(), 0.0))
-        stuck = [t for t in threads if t.is_alive()]
+        stuck = join_or_leave_behind(threads, self.join_timeout)
         if stuck:
             log.warning("%s thread still busy after %.1f s; closing the outputs without it",
                         " and ".join(t.name for t in stuck), self.join_timeout)
-            leave_behind(stuck)
         closers: list[Callable[[], None]] = [s.close for s in self.sinks]
         if self.preview is not None:
             closers.append(self.preview.close)

@@ -54,9 +54,10 @@ class Applied:
 class Filter(Protocol):
     """Optional attributes a chain reads: ``scale_free = True`` when the filter's output on a
     smaller copy of the frame (its analysis resized with it) is its output shrunk, to within
-    a grey level, and it does not move the picture (a face network, the face effects); ``work_hw(hw, settings)`` when it shrinks the frame before its network
-    (a frame filter). A chain whose scale-free filters come before such a filter runs them at
-    that filter's size (:meth:`realtime.filters.chain.Chain.process`)."""
+    a grey level, and it does not move the picture (a face network, the face effects);
+    ``work_hw(hw, settings)`` when it shrinks the frame before its network (a frame filter).
+    A chain whose scale-free filters come before such a filter runs them at that filter's size
+    (:meth:`realtime.filters.chain.Chain.shrink_ahead`)."""
 
     name: str
     needs: frozenset[str]

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import realtime.analysis.analysers as analysers
+import realtime.signals as signals
 from realtime.analysis.analysers import FACES, SMILE, Analysis, AnalysisOptions, AnalyserKind
 
 HANG = 30.0
@@ -80,7 +81,7 @@ def test_a_late_start_that_fails_is_raised_on_the_next_frame(held):
 def left_behind(monkeypatch) -> list[threading.Thread]:
     """The threads Analysis.close leaves behind (recorded, not handed to the exit hook)."""
     threads: list[threading.Thread] = []
-    monkeypatch.setattr(analysers, "leave_behind", threads.extend)
+    monkeypatch.setattr(signals, "leave_behind", threads.extend)
     return threads
 
 
