@@ -183,10 +183,16 @@ def create_session(
     if threads:
         opts.intra_op_num_threads = threads
     opts.log_severity_level = 3
-    # ONNX Runtime's threads spin-wait after each run by default; between camera frames that
-    # steals the few cores the capture and output threads need (p95 latency 95 → 61 ms for a
-    # style student at 640×480 on 2 cores), so they sleep instead
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    # ONNX Runtime's threads spin between the operators of a run and, by default, for a while
+    # after it; between camera frames that steals the few cores the capture and output threads
+    # need (p95 latency 95 → 61 ms for a style student at 640×480 on 2 cores, when they were
+    # made to sleep instead). force_spinning_stop keeps the spin inside a run (a worker picks up
+    # the next operator without a wake-up) and stops it the moment the run returns: the
+    # students' networks 7–12 % faster at their 720p work sizes on the 2-core CPU, and in three
+    # interleaved pipeline runs of six filters and chains at 640×480 and 1280×720 the loop kept
+    # 4 % more camera frames at 4 % lower p95 latency (docs/benchmarks.md, "What makes it fast")
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "1")
+    opts.add_session_config_entry("session.force_spinning_stop", "1")
     wants_trt = choice in ("auto", "tensorrt") and ORT_NAMES["tensorrt"] in ort.get_available_providers()
     prefix = engine_prefix(path.stem, data if data is not None else path.read_bytes()) if wants_trt else None  # hash only for TensorRT
     chain = provider_chain(choice, profile, prefix=prefix)

@@ -124,3 +124,11 @@ def test_the_provider_picks_the_variant_cpu_student_cuda_fp16_tensorrt_full(tmp_
     assert variant_file(full, "tensorrt", "auto") == full  # TensorRT makes its own fp16 engine
     assert variant_file(full, "cpu", "full") == full and variant_file(full, "cuda", "full") == full
     assert variant_file(full, "cuda", "fast") == fast
+
+
+def test_onnx_runtime_threads_spin_inside_a_run_and_stop_when_it_returns(swap_onnx):
+    """Spinning between a run's operators saves the wake-ups; spinning after the run would take
+    the cores the capture and output threads need between frames (realtime.filters.providers)."""
+    options = FilterModel(swap_onnx, provider="cpu").session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "1"
+    assert options.get_session_config_entry("session.force_spinning_stop") == "1"

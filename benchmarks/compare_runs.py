@@ -1,0 +1,158 @@
+"""Compare interleaved ``benchmarks.fps`` runs of two versions of the code (before, after).
+
+On a shared 2-core machine the same run moves by 10–30 % from one minute to the next (a
+student's live share of frames at 1280×720 gave 91, 62 and 70 % in three runs of one commit),
+so one run of each version says nothing. Run them in turns (before, after, before, after …,
+each ``python -m benchmarks.fps … --out DIR``), then this takes every row (filter × size) of
+every run and gives, per row, the median of each version's runs and their ratio, and over all
+rows the geometric mean of the ratios and in how many rows the after-version was better: a
+change that helps shows in most rows, where noise splits them.
+
+    python -m benchmarks.compare_runs --before DIR DIR DIR --after DIR DIR DIR --out benchmarks/results/NAME
+
+Measures (from each run's fps.json): end-to-end fps (unpaced), the share of a camera's frames
+the paced run kept, its p50 and p95 latency, the network's p50 (every ``infer:`` stage) and the
+work around it (non-inference p50). Writes report.json, report.md and a plot of the ratios.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from benchmarks.reporting import save_report
+from realtime.errors import UserError, run_cli
+
+
+@dataclass(frozen=True)
+class Measure:
+    name: str
+    get: Callable[[dict[str, Any]], float]
+    higher_is_better: bool
+    unit: str
+
+
+MEASURES = (
+    Measure("e2e fps", lambda r: r["e2e"]["fps_output"], True, "fps"),
+    Measure("frames kept", lambda r: 100 * r["live"]["processed_share"], True, "%"),
+    Measure("live p50", lambda r: r["live"]["latency_ms"]["p50"], False, "ms"),
+    Measure("live p95", lambda r: r["live"]["latency_ms"]["p95"], False, "ms"),
+    Measure("network", lambda r: sum(s["p50"] for n, s in r["e2e"]["stages_ms"].items() if n.startswith("infer:")), False, "ms"),
+    Measure("non-network", lambda r: r["non_inference_ms"], False, "ms"),
+)
+
+
+def read_runs(folders: list[Path], side: str) -> list[dict[str, Any]]:
+    """The fps.json of each folder; one line naming every folder that has none."""
+    missing = [str(f) for f in folders if not (f / "fps.json").is_file()]
+    if missing:
+        raise UserError(f"no fps.json in {', '.join(missing)} ({side}): pass the --out folders of `python -m benchmarks.fps` runs")
+    return [json.loads((f / "fps.json").read_text()) for f in folders]
+
+
+def rows_by_key(runs: list[dict[str, Any]]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """Each run's rows of filters (not the baseline network), by (filter, size)."""
+    rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for run in runs:
+        for row in run["rows"]:
+            if row["filter"].startswith("baseline") or "e2e" not in row or "live" not in row:
+                continue
+            rows.setdefault((row["filter"], row["size"]), []).append(row)
+    return rows
+
+
+def compare(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per row and measure the medians and after/before; per measure the geometric mean of the
+    ratios and the rows where after was better. Rows in only one side are left out (named)."""
+    b, a = rows_by_key(before), rows_by_key(after)
+    keys = [k for k in b if k in a]
+    if not keys:
+        raise UserError("the before and after runs share no filter and size: run the same --filter and --sizes on both")
+    rows = []
+    for key in keys:
+        cells = {}
+        for m in MEASURES:
+            mb = statistics.median(m.get(r) for r in b[key])
+            ma = statistics.median(m.get(r) for r in a[key])
+            cells[m.name] = {"before": round(mb, 2), "after": round(ma, 2), "ratio": round(ma / mb, 3) if mb > 0 else None}
+        rows.append({"filter": key[0], "size": key[1], "runs": [len(b[key]), len(a[key])], "measures": cells})
+    summary = {}
+    for m in MEASURES:
+        ratios = [r["measures"][m.name]["ratio"] for r in rows if r["measures"][m.name]["ratio"]]
+        better = sum((x > 1) if m.higher_is_better else (x < 1) for x in ratios)
+        summary[m.name] = {"geomean_ratio": round(float(np.exp(np.mean(np.log(ratios)))), 3) if ratios else None,
+                           "after_better_rows": better, "rows": len(ratios), "higher_is_better": m.higher_is_better}
+    only = sorted(set(b) ^ set(a))
+    return {"rows": rows, "summary": summary, "left_out": [f"{f} {s}" for f, s in only]}
+
+
+def markdown(result: dict[str, Any], meta: dict[str, Any]) -> str:
+    lines = [f"# Before and after, interleaved `benchmarks.fps` runs ({meta['machine']})", "",
+             f"{meta['date']}; {meta['runs'][0]} runs before, {meta['runs'][1]} after, in turns. Per row the median of each "
+             "side's runs and after / before. " + meta.get("what", ""), "",
+             "| measure | after / before (geometric mean over rows) | rows where after is better |", "|---|---|---|"]
+    for name, s in result["summary"].items():
+        lines.append(f"| {name} ({'higher' if s['higher_is_better'] else 'lower'} is better) | {s['geomean_ratio']} | {s['after_better_rows']} of {s['rows']} |")
+    lines += ["", "| filter | size | " + " | ".join(f"{m.name} ({m.unit})" for m in MEASURES) + " |",
+              "|---|---|" + "---|" * len(MEASURES)]
+    for r in result["rows"]:
+        cells = [f"{c['before']:g} → {c['after']:g}" for c in (r["measures"][m.name] for m in MEASURES)]
+        lines.append(f"| {r['filter']} | {r['size']} | " + " | ".join(cells) + " |")
+    if result["left_out"]:
+        lines += ["", "In one side only (left out): " + ", ".join(result["left_out"]) + "."]
+    if meta.get("command"):
+        lines += ["", f"Reproduce: {meta['command']}"]
+    return "\n".join(lines) + "\n"
+
+
+def plot(result: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = result["rows"]
+    fig, ax = plt.subplots(figsize=(max(7, 0.7 * len(rows)), 4))
+    x = np.arange(len(rows))
+    width = 0.8 / len(MEASURES)
+    for i, m in enumerate(MEASURES):
+        # drawn so that up is better for every measure: after/before, or before/after where lower is better
+        gains = [(c["ratio"] if m.higher_is_better else 1 / c["ratio"]) if c["ratio"] else 1.0
+                 for c in (r["measures"][m.name] for r in rows)]
+        ax.bar(x + (i - (len(MEASURES) - 1) / 2) * width, gains, width, label=m.name)
+    ax.axhline(1.0, color="gray", linewidth=1)
+    ax.set_xticks(x, [f"{r['filter']} {r['size']}" for r in rows], fontsize=7, rotation=40, ha="right")
+    ax.set_ylabel("after against before (> 1: better)")
+    lows = [b.get_height() for b in ax.patches]
+    ax.set_ylim(min(0.8, min(lows) - 0.05), max(1.2, max(lows) + 0.05))
+    ax.legend(fontsize=7, ncol=3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--before", nargs="+", type=Path, required=True, help="--out folders of the runs of the old code")
+    p.add_argument("--after", nargs="+", type=Path, required=True, help="--out folders of the runs of the new code")
+    p.add_argument("--what", default="", help="a sentence on what changed, for the report")
+    p.add_argument("--command", default="", help="the command that made the runs, for the report")
+    p.add_argument("--out", type=Path, required=True)
+    args = p.parse_args(argv)
+    before, after = read_runs(args.before, "before"), read_runs(args.after, "after")
+    result = compare(before, after)
+    first = before[0]["meta"]
+    meta = {"machine": first.get("machine", "?"), "date": first.get("date", "?"), "runs": [len(before), len(after)],
+            "what": args.what, "command": args.command,
+            "before": [str(f) for f in args.before], "after": [str(f) for f in args.after]}
+    save_report(args.out, {"meta": meta, **result}, markdown(result, meta), lambda path: plot(result, path))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_cli(main))

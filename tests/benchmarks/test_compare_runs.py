@@ -1,0 +1,61 @@
+"""benchmarks.compare_runs: medians per row, ratios, and the rows a change wins."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks.compare_runs import compare, main
+from tests.conftest import assert_one_line
+
+
+def row(name: str, size: str, fps: float, kept: float, p95: float, infer: float, around: float) -> dict:
+    return {"filter": name, "size": size,
+            "e2e": {"fps_output": fps, "stages_ms": {f"infer:{name}": {"p50": infer}, "temporal": {"p50": 1.0}}},
+            "live": {"processed_share": kept, "latency_ms": {"p50": p95 - 10, "p95": p95}},
+            "non_inference_ms": around}
+
+
+def run(folder: Path, rows: list[dict]) -> Path:
+    folder.mkdir(parents=True)
+    baseline = {"filter": "baseline-johnson", "size": "640x480", "e2e": {}, "live": {}}
+    (folder / "fps.json").write_text(json.dumps({"meta": {"machine": "test cpu", "date": "today"}, "rows": [baseline, *rows]}))
+    return folder
+
+
+def test_medians_ratios_and_the_rows_where_after_wins():
+    before = [{"rows": [row("sketch", "640x480", f, 0.9, 60, 30, 3), row("cartoon", "640x480", 20, 0.8, 80, 40, 4)]}
+              for f in (30, 20, 40)]  # sketch's median: 30 (the outlier of one run does not count)
+    after = [{"rows": [row("sketch", "640x480", f, 0.99, 48, 27, 3.3), row("cartoon", "640x480", 19, 0.8, 88, 42, 4),
+                       row("candy", "640x480", 50, 1, 30, 20, 2)]} for f in (33, 36, 10)]
+    result = compare(before, after)
+    sketch, cartoon = result["rows"]
+    assert (sketch["filter"], sketch["runs"]) == ("sketch", [3, 3])
+    assert sketch["measures"]["e2e fps"] == {"before": 30, "after": 33, "ratio": 1.1}
+    assert sketch["measures"]["live p95"]["ratio"] == 0.8
+    assert cartoon["measures"]["e2e fps"]["ratio"] == 0.95
+    s = result["summary"]
+    assert s["e2e fps"]["after_better_rows"] == 1 and s["e2e fps"]["rows"] == 2
+    assert s["network"]["after_better_rows"] == 1  # lower is better: 27 < 30 wins, 42 > 40 loses
+    assert s["non-network"]["after_better_rows"] == 0
+    assert s["e2e fps"]["geomean_ratio"] == pytest.approx((1.1 * 0.95) ** 0.5, abs=1e-3)
+    assert result["left_out"] == ["candy 640x480"]
+
+
+def test_the_report_its_plot_and_one_line_for_a_folder_without_runs(tmp_path, capsys):
+    b = run(tmp_path / "b1", [row("aged", "1280x720", 30, 0.9, 70, 18, 10)])
+    a = run(tmp_path / "a1", [row("aged", "1280x720", 33, 0.95, 60, 16, 10)])
+    assert main(["--before", str(b), "--after", str(a), "--what", "one setting", "--out", str(tmp_path / "r")]) == 0
+    text = (tmp_path / "r" / "report.md").read_text()
+    assert "| aged | 1280x720 | 30 → 33 | 90 → 95 |" in text and "one setting" in text
+    assert (tmp_path / "r" / "plot.png").stat().st_size > 0
+    assert json.loads((tmp_path / "r" / "report.json").read_text())["summary"]["frames kept"]["after_better_rows"] == 1
+    capsys.readouterr()
+    cmd = [sys.executable, "-m", "benchmarks.compare_runs", "--before", str(b), str(tmp_path / "nothing"), "--after", str(a),
+           "--out", str(tmp_path / "r2")]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).parents[2])
+    assert_one_line(done.returncode, done.stderr, "no fps.json in", "nothing", "before")
+    assert not (tmp_path / "r2").exists()
