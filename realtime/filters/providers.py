@@ -187,10 +187,9 @@ def create_session(
     # after it; between camera frames that steals the few cores the capture and output threads
     # need (p95 latency 95 → 61 ms for a style student at 640×480 on 2 cores, when they were
     # made to sleep instead). force_spinning_stop keeps the spin inside a run (a worker picks up
-    # the next operator without a wake-up) and stops it the moment the run returns: the
-    # students' networks 7–12 % faster at their 720p work sizes on the 2-core CPU, and in three
-    # interleaved pipeline runs of six filters and chains at 640×480 and 1280×720 the loop kept
-    # 4 % more camera frames at 4 % lower p95 latency (docs/benchmarks.md, "What makes it fast")
+    # the next operator without a wake-up) and stops it the moment the run returns: on the
+    # 2-core CPU the networks ran 7 % faster and the loop 3 % more frames end to end, in all 12
+    # rows of five interleaved pairs of runs (benchmarks/results/ort-spin-s27-cpu)
     opts.add_session_config_entry("session.intra_op.allow_spinning", "1")
     opts.add_session_config_entry("session.force_spinning_stop", "1")
     wants_trt = choice in ("auto", "tensorrt") and ORT_NAMES["tensorrt"] in ort.get_available_providers()
