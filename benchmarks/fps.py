@@ -321,12 +321,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sizes", nargs="*", default=["640x480", "1280x720"])
     p.add_argument("--providers", nargs="*", default=["cpu"])
     p.add_argument("--source", default="synthetic")
-    p.add_argument("--frames", type=int, default=60)
+    p.add_argument("--frames", type=int, default=60,
+                   help="end-to-end frames per run (at least 2: a rate is frames over the time from the first output to the last)")
     p.add_argument("--precisions", nargs="*", default=["fp32"], choices=["fp32", "fp16", "int8"],
                    help="fp16/int8 variants are made with export.precision into OUT/variants (int8 calibrated on --calib)")
     p.add_argument("--calib", type=Path, default=data_root() / "faces", help="photos to calibrate int8 on")
     p.add_argument("--live-fps", type=float, default=30.0, help="camera rate of the paced (latency) runs")
-    p.add_argument("--baseline-frames", type=int, help="end-to-end frames for the (slow) baseline (default: --frames)")
+    p.add_argument("--baseline-frames", type=int,
+                   help="end-to-end frames for the (slow) baseline (default: --frames; at least 2, or it has no rate and "
+                        "every row's ratio to it would read 0)")
     p.add_argument("--runs", type=int, default=20, help="model-only timing runs")
     p.add_argument("--track", choices=["auto", "always", "off"], default="auto",
                    help="face tracking as in realtime: auto = only for face filters (default), always, off")
@@ -342,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=RESULTS / f"{platform.node() or 'machine'}")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    bad = below_minimum(a, (("frames", 1), ("runs", 1), ("baseline_frames", 1), ("ssim_frames", 0), ("live_fps", 1), ("look_frames", 0)))
+    bad = below_minimum(a, (("frames", 2), ("runs", 1), ("baseline_frames", 2), ("ssim_frames", 0), ("live_fps", 1), ("look_frames", 0)))
     if bad:
         raise UserError("; ".join(bad))
     sizes = parse_sizes(a.sizes)

@@ -79,13 +79,16 @@ def test_realtime_bench_points_to_the_benchmark_command(monkeypatch, capsys):
     assert "python -m benchmarks.fps" in capsys.readouterr().err
 
 
-def test_fps_benchmark_refuses_counts_below_one_with_every_reason_before_work(tmp_path):
-    """Before: ``--ssim-frames 0`` ran the whole baseline and then died dividing by zero."""
+def test_fps_benchmark_refuses_counts_too_low_with_every_reason_before_work(tmp_path):
+    """Before: ``--ssim-frames 0`` ran the whole baseline and then died dividing by zero, and
+    ``--baseline-frames 1`` measured a baseline with no rate (one output, no interval), so every
+    row's ratio to it read 0.0 in the reports of sessions 21-27."""
     from realtime.errors import UserError
 
     with pytest.raises(UserError) as err:
-        main(["--frames", "0", "--ssim-frames", "-1", "--out", str(tmp_path)])
-    assert "--frames must be at least 1" in str(err.value) and "--ssim-frames must be at least 0" in str(err.value)
+        main(["--frames", "0", "--ssim-frames", "-1", "--baseline-frames", "1", "--out", str(tmp_path)])
+    assert "--frames must be at least 2" in str(err.value) and "--ssim-frames must be at least 0" in str(err.value)
+    assert "--baseline-frames must be at least 2, got 1" in str(err.value)
     assert not any(tmp_path.iterdir()), "nothing was measured or written"
 
 
