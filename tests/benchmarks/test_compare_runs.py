@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.compare_runs import compare, main
+from benchmarks.compare_runs import compare, main, sign_test
 from tests.conftest import assert_one_line
 
 
@@ -43,6 +43,13 @@ def test_medians_ratios_and_the_rows_where_after_wins():
     assert s["non-network"]["after_better_rows"] == 0
     assert s["e2e fps"]["geomean_ratio"] == pytest.approx((1.1 * 0.95) ** 0.5, abs=1e-3)
     assert result["left_out"] == ["candy 640x480"]
+    assert s["e2e fps"]["sign_test_p"] == 1.0  # one win, one loss
+
+
+def test_the_sign_test_of_wins_and_losses():
+    assert sign_test(12, 0) == pytest.approx(2 / 4096) and sign_test(0, 12) == sign_test(12, 0)
+    assert sign_test(9, 3) == pytest.approx(2 * (220 + 66 + 12 + 1) / 4096)
+    assert sign_test(3, 3) == 1.0 and sign_test(0, 0) == 1.0
 
 
 def test_the_report_its_plot_and_one_line_for_a_folder_without_runs(tmp_path, capsys):
