@@ -37,6 +37,10 @@ class Measure:
     higher_is_better: bool
     unit: str
 
+    def gain(self, ratio: float) -> float:
+        """after / before turned so that above 1 is better: the ratio, or its inverse where lower is better."""
+        return ratio if self.higher_is_better else 1.0 / ratio
+
 
 MEASURES = (
     Measure("e2e fps", lambda r: r["e2e"]["fps_output"], True, "fps"),
@@ -95,8 +99,8 @@ def compare(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> dict[s
     summary = {}
     for m in MEASURES:
         ratios = [r["measures"][m.name]["ratio"] for r in rows if r["measures"][m.name]["ratio"]]
-        better = sum((x > 1) if m.higher_is_better else (x < 1) for x in ratios)
-        worse = sum((x < 1) if m.higher_is_better else (x > 1) for x in ratios)
+        better = sum(m.gain(x) > 1 for x in ratios)
+        worse = sum(m.gain(x) < 1 for x in ratios)
         summary[m.name] = {"geomean_ratio": round(float(np.exp(np.mean(np.log(ratios)))), 3) if ratios else None,
                            "after_better_rows": better, "rows": len(ratios), "higher_is_better": m.higher_is_better,
                            "sign_test_p": round(sign_test(better, worse), 4)}
@@ -136,15 +140,13 @@ def plot(result: dict[str, Any], path: Path) -> None:
     x = np.arange(len(rows))
     width = 0.8 / len(MEASURES)
     for i, m in enumerate(MEASURES):
-        # drawn so that up is better for every measure: after/before, or before/after where lower is better
-        gains = [(c["ratio"] if m.higher_is_better else 1 / c["ratio"]) if c["ratio"] else 1.0
-                 for c in (r["measures"][m.name] for r in rows)]
+        gains = [m.gain(c["ratio"]) if c["ratio"] else 1.0 for c in (r["measures"][m.name] for r in rows)]
         ax.bar(x + (i - (len(MEASURES) - 1) / 2) * width, gains, width, label=m.name)
     ax.axhline(1.0, color="gray", linewidth=1)
     ax.set_xticks(x, [f"{r['filter']} {r['size']}" for r in rows], fontsize=7, rotation=40, ha="right")
     ax.set_ylabel("after against before (> 1: better)")
-    lows = [b.get_height() for b in ax.patches]
-    ax.set_ylim(min(0.8, min(lows) - 0.05), max(1.2, max(lows) + 0.05))
+    heights = [b.get_height() for b in ax.patches]
+    ax.set_ylim(min(0.8, min(heights) - 0.05), max(1.2, max(heights) + 0.05))
     ax.legend(fontsize=7, ncol=3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
