@@ -101,7 +101,7 @@ class Chain:
         if pending is not None:
             analysis = FrameAnalysis()
         full_hw = bgr.shape[:2]
-        ahead = self.shrink_ahead(full_hw, settings) if settings.strength > 0 else None
+        ahead = self.shrink_ahead(full_hw, settings)  # None below full strength
         compose_small = ahead is not None and self._composes_small(ahead[0], settings)
         small_hw = full_hw if ahead is None else ahead[1]
         if ahead is not None:
