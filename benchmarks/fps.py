@@ -139,16 +139,17 @@ def all_cases() -> list[str]:
 
 
 def end_to_end(spec: str, provider: str, size: tuple[int, int], source: str, frames: int, track: str,
-               variant: str = "full", fps: float | None = None) -> dict[str, Any]:
+               variant: str = "full", fps: float | None = None, in_flight: int = 1) -> dict[str, Any]:
     """One run of the real pipeline into a null sink: unpaced (``fps`` None: the source is read
     as fast as the loop takes frames, so the output rate is the machine's throughput) or paced
     like a camera delivering ``fps`` frames a second (latency as a user would see it).
-    ``spec`` may carry a background: ``cartoon@blur``."""
+    ``spec`` may carry a background: ``cartoon@blur``; ``in_flight``: realtime's --in-flight."""
     from realtime import RunConfig, run
 
     name, background = split_case(spec)
     config = RunConfig(filter=name, source=source, size=size, preview=False, fast=fps is None, fps=fps or 30.0,
-                       frames=frames, provider=provider, variant=variant, loop=True, track=track, background=background)
+                       frames=frames, provider=provider, variant=variant, loop=True, track=track, background=background,
+                       in_flight=in_flight)
     return run(config).summary()
 
 
@@ -208,8 +209,9 @@ def pipeline_row(spec: str, provider: str, size: tuple[int, int], a: argparse.Na
     runs it (variant auto)."""
     from realtime.filters.chain import chain_files
 
-    e2e = end_to_end(spec, provider, size, a.source, a.frames, a.track, "auto")
-    live = live_summary(end_to_end(spec, provider, size, a.source, a.frames, a.track, "auto", fps=a.live_fps))
+    e2e = end_to_end(spec, provider, size, a.source, a.frames, a.track, "auto", in_flight=a.in_flight)
+    live = live_summary(end_to_end(spec, provider, size, a.source, a.frames, a.track, "auto", fps=a.live_fps,
+                                   in_flight=a.in_flight))
     ratio = round(e2e["fps_output"] / base_e2e["fps_output"], 2) if base_e2e["fps_output"] else 0.0
     return {"filter": spec, "variant": "auto", "precision": "—", "provider": provider, "size": f"{size[0]}x{size[1]}",
             "model": None, "e2e": e2e, "live": live, "ratio_e2e": ratio, "network": bool(chain_files(split_case(spec)[0])),
@@ -250,7 +252,8 @@ def goal_rows(rows: list[dict[str, Any]], live_fps: float) -> list[dict[str, Any
 
 def markdown(rows: list[dict[str, Any]], meta: dict[str, Any], starts: dict[str, dict[str, Any]],
              goals: list[dict[str, Any]] | None = None, look: list[dict[str, Any]] | None = None) -> str:
-    lines = [f"# FPS benchmark — {meta['machine']}", "", f"{meta['date']}; source `{meta['source']}`, {meta['frames']} frames end to end.", "",
+    lines = [f"# FPS benchmark — {meta['machine']}", "", f"{meta['date']}; source `{meta['source']}`, {meta['frames']} frames end to end"
+             + (f"; {meta['in_flight']} frames in flight (realtime --in-flight; the baseline one)" if meta.get("in_flight", 1) > 1 else "") + ".", "",
              "| filter | variant | precision | provider | size | model ms | model fps | e2e fps | live latency p50 / p95 / p99 ms | live frames kept | × baseline e2e | SSIM to full | non-inference ms |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -342,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
                    "480 lines is compared with its 480-line output (benchmarks.look_across_sizes; 0: no comparison)")
     p.add_argument("--no-startup", dest="startup", action="store_false", default=True,
                    help="skip the fresh-process peak RSS / time-to-first-frame measurement")
+    p.add_argument("--in-flight", type=int, default=1, choices=[1, 2, 3, 4],
+                   help="realtime's --in-flight for the filters' runs (the baseline runs one frame at a time)")
     p.add_argument("--out", type=Path, default=RESULTS / f"{platform.node() or 'machine'}")
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -388,8 +393,9 @@ def main(argv: list[str] | None = None) -> int:
                         run_spec, run_variant = (spec, variant) if precision == "fp32" else (str(path), "full")
                         hw = work_hw(path, provider, size, None)
                         mo = model_only(path, provider, hw, a.runs)
-                        e2e = end_to_end(run_spec, provider, size, a.source, a.frames, a.track, run_variant)
-                        live = live_summary(end_to_end(run_spec, provider, size, a.source, a.frames, a.track, run_variant, fps=a.live_fps))
+                        e2e = end_to_end(run_spec, provider, size, a.source, a.frames, a.track, run_variant, in_flight=a.in_flight)
+                        live = live_summary(end_to_end(run_spec, provider, size, a.source, a.frames, a.track, run_variant,
+                                                       fps=a.live_fps, in_flight=a.in_flight))
                         ratio = round(e2e["fps_output"] / base_e2e["fps_output"], 2) if base_e2e["fps_output"] else 0.0
                         io_ms = frame_io_ms(hw)
                         shown = variant if variant != "auto" else ("full" if fp32 == full else "fast")
@@ -407,7 +413,8 @@ def main(argv: list[str] | None = None) -> int:
     large = [size for size in sizes if min(size) > 480]
     look = look_across_sizes(networks, large, a.source, a.look_frames) if a.look_frames and large and networks else []
     meta = {"machine": machine(),
-            "date": time.strftime("%Y-%m-%d %H:%M"), "source": a.source, "frames": a.frames, "live_fps": a.live_fps}
+            "date": time.strftime("%Y-%m-%d %H:%M"), "source": a.source, "frames": a.frames, "live_fps": a.live_fps,
+            "in_flight": a.in_flight}
     goals = goal_rows(rows, a.live_fps)
     (a.out / "fps.json").write_text(json.dumps({"meta": meta, "rows": rows, "startup": starts, "goals": goals, "look": look},
                                                indent=2) + "\n")

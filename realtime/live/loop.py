@@ -1,7 +1,7 @@
 """The live loop's threads: capture → process → output, newest frame wins.
 
-    capture thread ──Slot──► process thread ──Slot──► output (main thread, at least --fps)
-    source.read              FrameProcessor             sinks, preview + hotkeys, mirror
+    capture thread ──Slot──► process threads ──Slot──► output (main thread, at least --fps)
+    source.read              FrameProcessor              sinks, preview + hotkeys, mirror
 
 Every frame carries its id and capture time; the output records latency = output time −
 capture time of the frame the result came from. Each result is sent as soon as it is ready;
@@ -9,6 +9,9 @@ when inference is slower than --fps, the output re-sends the newest finished res
 newest raw frame with ``repeat="raw"``) so a virtual camera keeps its frame rate. Unpaced
 sources (files processed as fast as possible) use back-pressure instead of dropping frames.
 What happens to one frame is :mod:`realtime.live.process`; the hotkeys are :mod:`realtime.live.controls`.
+With ``in_flight`` 2 (``--in-flight``) two process threads take turns: one frame's network runs
+while the next frame is analysed and its own network starts; everything else, the results
+included, stays one frame at a time in frame order (:mod:`realtime.live.turns`).
 
 The mirror is applied at the output, not at capture: the preview is a mirror image when
 ``mirror`` is on, what the call sees (virtual camera, file) only with ``mirror_output``. The
@@ -35,6 +38,7 @@ from realtime.live.controls import Choices, Controls, ControlState, status_line
 from realtime.live.events import EventLog
 from realtime.live.frames import Frame, Slot
 from realtime.live.process import FrameProcessor, Processed, Triggers
+from realtime.live.turns import Turn, Turns, TurnsClosed
 from realtime import signals
 from realtime.signals import join_or_leave_behind, signal_name
 from realtime.sinks.preview import PreviewSink
@@ -47,6 +51,9 @@ from realtime.live.stats import RunStats
 log = logging.getLogger(__name__)
 
 
+MAX_IN_FLIGHT = 4
+
+
 @dataclass(frozen=True)
 class LoopConfig:
     fps: float = 30.0
@@ -56,6 +63,11 @@ class LoopConfig:
     background: str | None = None  # the text that asked for the first background (its label)
     favourites: tuple[str, ...] = ()  # chains for the keys 1-9
     idle_fps: float = 1.0  # the idle picture's rate while the camera is released (--ondemand)
+    in_flight: int = 1  # frames processed at once (realtime.live.turns): 1, or 2 to run one's network beside the next
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.in_flight <= MAX_IN_FLIGHT:
+            raise ValueError(f"in_flight must be 1..{MAX_IN_FLIGHT}, got {self.in_flight}")
 
 
 @dataclass(frozen=True)
@@ -135,6 +147,9 @@ class LiveLoop:
         self.captured: Slot[Frame] = Slot()
         self.results: Slot[Result] = Slot()
         self.stop = threading.Event()
+        self.turns = Turns()
+        self._taking = threading.Lock()  # a frame and its turn are taken together, so turns follow frame order
+        self._processing = cfg.in_flight  # process threads still running (the last one closes the results)
         self.latest_raw: Frame | None = None
         self.chain_name = processor.chains[0].name
         self.paced = source.live or source.paced
@@ -181,32 +196,46 @@ class LiveLoop:
     def _process(self) -> None:
         try:
             while not self.stop.is_set():
-                frame = self.captured.take(timeout=0.1)
-                if frame is None:
-                    if self.captured.closed:
-                        break
-                    continue
-                state = self.controls.state()
-                self._follow_trigger(state)
-                processed = self.processor(frame.image, frame.t, state)
-                if processed.events and self.events is not None:
-                    self.events.write(frame.id, frame.t, processed.events)
-                self.chain_name, self.background_name = processed.chain, processed.background
-                self.stats.filters = processed.chain
-                self.stats.frames_processed += 1
-                self.stats.face_frames += processed.faces > 0
-                for name, ms in {**frame.stages, **processed.ms}.items():
-                    self.stats.stage(name, ms)
-                result = Result(frame, processed)
-                if self.paced:
-                    self.results.put(result)
-                else:
-                    self.results.put_when_empty(result, self.stop)
+                with self._taking:
+                    frame = self.captured.take(timeout=0.1)
+                    if frame is None:
+                        if self.captured.closed:
+                            break
+                        continue
+                    turn = self.turns.next()
+                with turn:
+                    self._process_one(frame, turn)
+        except TurnsClosed:  # stopping while this thread waited for the other one
+            pass
         except BaseException as exc:
             self.errors.append(exc)
             self.stop.set()
+            self.turns.close()  # the other process thread stops waiting for this one
         finally:
-            self.results.close()
+            with self._taking:
+                self._processing -= 1
+                last = self._processing == 0
+            if last:  # the output sends what is left and ends
+                self.results.close()
+
+    def _process_one(self, frame: Frame, turn: Turn) -> None:
+        """One frame, holding its turn (its networks run aside, beside the next frame)."""
+        state = self.controls.state()
+        self._follow_trigger(state)
+        processed = self.processor(frame.image, frame.t, state, turn if self.cfg.in_flight > 1 else None)
+        if processed.events and self.events is not None:
+            self.events.write(frame.id, frame.t, processed.events)
+        self.chain_name, self.background_name = processed.chain, processed.background
+        self.stats.filters = processed.chain
+        self.stats.frames_processed += 1
+        self.stats.face_frames += processed.faces > 0
+        for name, ms in {**frame.stages, **processed.ms}.items():
+            self.stats.stage(name, ms)
+        result = Result(frame, processed)
+        if self.paced:
+            self.results.put(result)
+        else:
+            self.results.put_when_empty(result, self.stop)
 
     def _follow_trigger(self, state: ControlState) -> None:
         """The smile trigger's chain as the controls say (process thread, between frames:
@@ -353,8 +382,8 @@ class LiveLoop:
 
     def _run(self) -> RunStats:
         self.stats.filters = self.chain_name
-        threads = [threading.Thread(target=self._capture, name="capture", daemon=True),
-                   threading.Thread(target=self._process, name="process", daemon=True)]
+        threads = [threading.Thread(target=self._capture, name="capture", daemon=True)]
+        threads += [threading.Thread(target=self._process, name=f"process{i or ''}", daemon=True) for i in range(self.cfg.in_flight)]
         for t in threads:
             t.start()
         try:
@@ -396,6 +425,7 @@ class LiveLoop:
         self.choices.close()
         getattr(self.source, "interrupt", lambda: None)()  # a camera waiting to reconnect stops waiting
         self.captured.close()
+        self.turns.close()
         self.results.close()
         stuck = join_or_leave_behind(threads, self.join_timeout)
         if stuck:
@@ -406,7 +436,7 @@ class LiveLoop:
             closers.append(self.preview.close)
         if threads[0] not in stuck:
             closers.append(self.source.close)
-        if threads[1] not in stuck:
+        if not any(t in stuck for t in threads[1:]):
             closers.append(self.processor.close)
             if self.events is not None:
                 closers.append(self.events.close)

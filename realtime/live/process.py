@@ -24,6 +24,7 @@ from realtime.live.controls import ControlState
 from realtime.filters.kinds.base import Filter, Settings
 from realtime.filters.loading import ModelLoader
 from realtime.compositing.temporal import TemporalMemory
+from realtime.live.turns import Turn
 
 log = logging.getLogger(__name__)
 
@@ -99,15 +100,19 @@ class FrameProcessor:
             needs.discard(FACES)
         return frozenset(needs)
 
-    def __call__(self, image: np.ndarray, t: float, state: ControlState) -> Processed:
+    def __call__(self, image: np.ndarray, t: float, state: ControlState, turn: Turn | None = None) -> Processed:
+        """``turn``: the frame's place among the frames in flight (:mod:`realtime.live.turns`):
+        its networks run aside while the next frame goes on; None: one frame at a time."""
         start = time.perf_counter()
+        waited = turn.waited_ms if turn is not None else 0.0
         option = state.option % len(self.chains)
         chain = self.chains[option]
         if option != self.option:  # a hotkey switched filters
             self.option = option
             log.info("filter: %s", chain.name)
         backdrop = self.backgrounds[state.background % len(self.backgrounds)]
-        settings = replace(chain.settings, strength=state.strength, latent=state.latent, background=backdrop)
+        settings = replace(chain.settings, strength=state.strength, latent=state.latent, background=backdrop,
+                           turn=turn)
         needs = self._needs(chain, settings)
         events: list[Event] = []
         beside: AnalysisBeside | None = None
@@ -141,9 +146,12 @@ class FrameProcessor:
         analysed_here = sum(analysis.ms.values()) if beside is None else beside.waited
         if beside is not None:
             ms["analysis_wait"] = beside.waited
+        if turn is not None:  # waiting for the frame before this one to finish, after a network
+            ms["turn_wait"] = turn.waited_ms - waited
         ms["process"] = (time.perf_counter() - start) * 1000
-        # everything done to a frame besides ONNX Runtime and the analysers (MediaPipe)
-        ms["non_inference"] = ms["process"] - analysed_here - sum(v for k, v in ms.items() if k.startswith("infer:"))
+        # everything done to a frame besides ONNX Runtime, the analysers (MediaPipe) and waiting for its turn
+        ms["non_inference"] = (ms["process"] - analysed_here - ms.get("turn_wait", 0.0)
+                               - sum(v for k, v in ms.items() if k.startswith("infer:")))
         return Processed(out, chain.name, ms, len(analysis.faces), tuple(events), backdrop.name if backdrop else "")
 
     def _beside(self, image: np.ndarray, t: float, needs: frozenset[str]) -> "AnalysisBeside":

@@ -115,7 +115,8 @@ def _run(config: RunConfig, extra_sinks: list[Sink], given_stats: RunStats | Non
     try:
         signals.checkpoint()
         w, h = source.size
-        loader = ModelLoader(config.provider, config.variant, config.threads, frame_hw=(h, w), work_size=config.work_size)
+        loader = ModelLoader(config.provider, config.variant, config.network_threads, frame_hw=(h, w),
+                             work_size=config.work_size)
         settings = Settings(work_size=config.work_size, region=config.filter_region)
         chains = ChainOptions(hotkey_chains(config.filter), loader, settings, sticker)
         triggers = Triggers(on_smile=build_chain(config.on_smile, loader, settings, sticker) if config.on_smile else None)
@@ -144,11 +145,13 @@ def _run(config: RunConfig, extra_sinks: list[Sink], given_stats: RunStats | Non
             sinks.append(NullSink())
         stats = given_stats if given_stats is not None else RunStats()
         stats.provider = loader.providers
+        stats.in_flight = config.in_flight
         stats.camera = getattr(source, "format", None)  # what was asked of a camera and what it gave
         start = ControlState(strength=config.strength, latent=config.latent, mirror=config.mirror,
                              mirror_output=config.mirror_output)
         loop = LiveLoop(source, processor, sinks, preview, LoopConfig(config.fps, config.frames, config.repeat, start,
-                        config.background, config.favourites), stats, events, open_virtual_cam)
+                        config.background, config.favourites, in_flight=config.in_flight), stats, events,
+                        open_virtual_cam)
         detach = attach(loop) if attach is not None else None
         if config.ondemand:
             cam = next(s for s in sinks if isinstance(s, VirtualCamSink))

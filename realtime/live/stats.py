@@ -164,6 +164,7 @@ class RunStats:
     frames_repeated: int = 0  # outputs that re-sent an older result because inference was behind
     face_frames: int = 0
     provider: str = "?"
+    in_flight: int = 1  # frames processed at once (realtime.live.turns)
     filters: str = ""
     started: float = field(default_factory=time.perf_counter)
     first_output: float | None = None
@@ -224,6 +225,7 @@ class RunStats:
                 "latency_ms": self.latency_ms.percentiles(),
                 "stages_ms": {k: v.percentiles((50, 95)) for k, v in sorted(self.stages_ms.items())},
                 "provider": self.provider,
+                "in_flight": self.in_flight,
                 "filters": self.filters,
                 "face_frames": self.face_frames,
                 "time_to_first_output_s": round((self.first_output or end) - self.started, 3),  # after loading

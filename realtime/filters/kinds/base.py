@@ -1,6 +1,7 @@
 """The registries of filter kinds and the types every kind shares (why: :mod:`realtime.filters.kinds`)."""
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Protocol
 
@@ -28,6 +29,7 @@ class Settings:
     background: "Backdrop | None" = None  # what replaces the background (realtime.compositing.background); None: kept
     region: str = "all"  # where whole-frame filters apply: all, person or background
     temporal: "TemporalMemory | None" = None  # the stream's stabilisers (realtime.compositing.temporal); None: stills
+    turn: "InFlight | None" = None  # the frame's place among the live loop's frames in flight; None: alone
 
     def __post_init__(self) -> None:
         if self.region not in REGIONS:
@@ -39,6 +41,31 @@ class Settings:
         from realtime.analysis.analysers import PERSON
 
         return frozenset({PERSON}) if self.background is not None or self.region != "all" else frozenset()
+
+
+class InFlight(Protocol):
+    """A frame's place among the frames in flight (:class:`realtime.live.turns.Turn`): its
+    filters run one frame at a time, in frame order, except inside :meth:`aside`."""
+
+    def aside(self) -> AbstractContextManager[None]:
+        """Let the next frame go on while this block (a network) runs."""
+        ...
+
+    def in_order(self) -> None:
+        """Wait until the frame ahead has finished: for state read before a network and
+        written after it (a face filter's held change)."""
+        ...
+
+
+def aside(settings: Settings) -> AbstractContextManager[None]:
+    """What a filter runs its network in: ``with aside(settings): model.infer(...)``."""
+    return settings.turn.aside() if settings.turn is not None else nullcontext()
+
+
+def in_order(settings: Settings) -> None:
+    """Before reading stream state that this filter writes after its network (:meth:`InFlight.in_order`)."""
+    if settings.turn is not None:
+        settings.turn.in_order()
 
 
 @dataclass(frozen=True)

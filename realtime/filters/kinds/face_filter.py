@@ -28,7 +28,7 @@ import numpy as np
 
 from realtime.analysis.analysers import FACES, FrameAnalysis
 from realtime.filters.engine import FilterModel, NonFiniteOutput
-from realtime.filters.kinds.base import Applied, Settings, register_model_kind
+from realtime.filters.kinds.base import Applied, Settings, aside, in_order, register_model_kind
 from realtime.filters.kinds.creases import AGE_STYLES, AgeStyle, apply_post, sagged_landmarks
 from realtime.filters.kinds.face_hold import HeldChange, crop_thumb
 from realtime.filters.kinds.stream_state import effect_key, stream_state
@@ -71,15 +71,18 @@ class FaceFilter:
         """The network's output on face ``slot``'s aligned ``crop`` and its milliseconds, or, in
         a stream while that face holds still, the crop plus the network's last change on it (0 ms;
         :mod:`realtime.filters.kinds.face_hold`). Raises NonFiniteOutput as the model does."""
+        in_order(settings)  # the frame ahead keeps its change after its network: wait for it
         held = stream_state(settings, (self.key, slot), HeldChange)
         if held is None:  # a still image: no previous frame
-            result = self.model.infer(crop, settings.latent)
+            with aside(settings):
+                result = self.model.infer(crop, settings.latent)
             return result.image, result.ms
         small = crop_thumb(crop)
         reused = held.reuse(crop, small, settings.latent)
         if reused is not None:
             return reused, 0.0
-        result = self.model.infer(crop, settings.latent)
+        with aside(settings):
+            result = self.model.infer(crop, settings.latent)
         held.keep(crop, small, result.image, settings.latent)
         return result.image, result.ms
 

@@ -9,7 +9,7 @@ from realtime.analysis.analysers import FrameAnalysis
 from realtime.filters.engine import FilterModel, NonFiniteOutput
 from realtime.compositing.background import mix
 from realtime.imaging import blend, shrink, work_shape
-from realtime.filters.kinds.base import Applied, Settings, register_model_kind
+from realtime.filters.kinds.base import Applied, Settings, aside, register_model_kind
 from realtime.filters.onnx_format import FilterContract
 
 
@@ -38,7 +38,8 @@ class FrameFilter:
         sh, sw = self.work_hw((h, w), settings)
         small = shrink(bgr, sw, sh) if (sh, sw) != (h, w) else bgr
         try:
-            result = self.model.infer(small, settings.latent)
+            with aside(settings):
+                result = self.model.infer(small, settings.latent)
         except NonFiniteOutput:
             return Applied(bgr, nonfinite=True)
         out = result.image
