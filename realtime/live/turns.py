@@ -17,9 +17,9 @@ after its first network it waits until frame *k* is finished. So every step that
 network sees the frames in order; the only step that moves is the start of frame *k*+1 (its
 analysis and what comes before its first network), which now comes before the end of frame
 *k*. They share no state: each filter's state is touched by that filter only, and a filter
-before the first network ran for frame *k* before frame *k*+1 began. The one filter that reads
-its state before its network and writes it after (a face filter's held change, which skips the
-network while the face holds still) waits for the frame ahead first (:meth:`Turn.in_order`).
+before the first network ran for frame *k* before frame *k*+1 began. The one filter whose state
+is read before its network and written after it (a face filter's held change, which skips the
+network while the face holds still) runs its network first and reads the state after it.
 
 The price is latency when a frame has the machine to itself: its network has half the cores.
 ``--in-flight 1`` keeps one frame at a time with every core on its network.
@@ -92,7 +92,6 @@ class Turn:
     def __init__(self, turns: Turns, k: int) -> None:
         self.turns, self.k = turns, k
         self.waited_ms = 0.0
-        self._caught_up = False  # every frame ahead has finished (it waited for that once)
 
     def __enter__(self) -> "Turn":
         try:
@@ -112,16 +111,4 @@ class Turn:
         try:
             yield
         finally:
-            self._catch_up()
-
-    def in_order(self) -> None:
-        """Wait until the frame ahead has finished (at once when it has): for state a filter
-        reads before its network and writes after it, which the frame ahead may not have
-        written yet."""
-        if not self._caught_up:
-            self.turns._leave(self.k, finished=False)
-            self._catch_up()
-
-    def _catch_up(self) -> None:
-        self.waited_ms += self.turns._enter(self.k, first=False) * 1000
-        self._caught_up = True
+            self.waited_ms += self.turns._enter(self.k, first=False) * 1000

@@ -45,15 +45,12 @@ class Settings:
 
 class InFlight(Protocol):
     """A frame's place among the frames in flight (:class:`realtime.live.turns.Turn`): its
-    filters run one frame at a time, in frame order, except inside :meth:`aside`."""
+    filters run one frame at a time, in frame order, except inside :meth:`aside`. State that a
+    filter reads before its network and writes after it would be read before the frame ahead
+    wrote it: read it after the network instead (the face filter's held change)."""
 
     def aside(self) -> AbstractContextManager[None]:
         """Let the next frame go on while this block (a network) runs."""
-        ...
-
-    def in_order(self) -> None:
-        """Wait until the frame ahead has finished: for state read before a network and
-        written after it (a face filter's held change)."""
         ...
 
 
@@ -61,11 +58,6 @@ def aside(settings: Settings) -> AbstractContextManager[None]:
     """What a filter runs its network in: ``with aside(settings): model.infer(...)``."""
     return settings.turn.aside() if settings.turn is not None else nullcontext()
 
-
-def in_order(settings: Settings) -> None:
-    """Before reading stream state that this filter writes after its network (:meth:`InFlight.in_order`)."""
-    if settings.turn is not None:
-        settings.turn.in_order()
 
 
 @dataclass(frozen=True)
