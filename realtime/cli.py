@@ -111,8 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-track", dest="track", action="store_const", const="off", help="same as --track off")
     p.add_argument("--repeat", choices=["result", "raw"], default="result",
                    help="when inference is behind, re-send the newest result (default) or the raw frame")
-    p.add_argument("--threads", type=number(int), default=0,
-                   help="ONNX Runtime threads per network (default: the cores, shared among the frames in flight)")
+    p.add_argument("--threads", type=number(int), default=0, help="ONNX Runtime threads (default: all cores)")
     p.add_argument("--in-flight", type=number(int), default=1, metavar="N",
                    help="frames processed at once (default 1: every core on one frame's network); 2 runs one "
                         "frame's network beside the next frame's: more frames a second on a small CPU, more latency")

@@ -11,7 +11,6 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from realtime.errors import UserError
-from realtime.host import usable_cores
 
 MAX_SIDE = 7680  # 8K: larger frames are a typo, not a camera
 LIMITS: dict[str, tuple[float, float]] = {  # field: (lowest, highest) accepted; numbers must also be finite
@@ -62,7 +61,7 @@ class RunConfig:
     temporal: bool = True  # temporal stabilisation
     track: str = "auto"  # face analysis: auto (when a filter needs it), always, off
     repeat: str = "result"  # when inference is behind: re-send the newest result or the raw frame
-    threads: int = 0  # ONNX Runtime threads per network (0: the cores shared among the frames in flight)
+    threads: int = 0  # ONNX Runtime threads (0: all cores)
     in_flight: int = 1  # frames processed at once: 2 runs one frame's network beside the next (realtime.live.turns)
     background: str | None = None  # blur[:STRENGTH], remove, a colour, an image or a video (realtime.compositing.background)
     filter_region: str = "all"  # where whole-frame filters apply: all, person, background
@@ -119,14 +118,6 @@ class RunConfig:
                                             and all(33 <= ord(ch) < 127 for ch in self.fourcc)):
             out.append(f"--fourcc must be four letters such as MJPG or YUYV (or auto), got {self.fourcc!r}")
         return out
-
-    @property
-    def network_threads(self) -> int:
-        """ONNX Runtime threads per session: ``threads``, or the cores shared among the frames
-        in flight (0 with one frame: ONNX Runtime's own choice, every core)."""
-        if self.threads or self.in_flight == 1:
-            return self.threads
-        return max(1, usable_cores() // self.in_flight)
 
     @classmethod
     def from_options(cls, options: dict[str, object]) -> "RunConfig":

@@ -21,14 +21,6 @@ def cpu_model() -> str | None:
     return None
 
 
-def usable_cores() -> int:
-    """The CPUs this process may run on (its affinity: ``taskset`` and container limits count)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # not Linux
-        return os.cpu_count() or 1
-
-
 def machine() -> str:
     """e.g. ``x86_64 (AMD EPYC), 2 cores``: the line each report opens with."""
     model = cpu_model()

@@ -38,15 +38,21 @@ class NonFiniteOutput(RuntimeError):
 
 class FilterModel:
     def __init__(self, path: Path, provider: str = "auto", threads: int = 0, profile: ShapeProfile | None = None,
-                 io_binding: bool | None = None, **overrides: object) -> None:
+                 io_binding: bool | None = None, beside: bool = False, **overrides: object) -> None:
         """``io_binding``: feed and fetch through an ONNX Runtime IO binding (default: on GPU
-        providers, where outputs are written straight into a binding instead of new arrays)."""
+        providers, where outputs are written straight into a binding instead of new arrays).
+        ``beside``: on CPU, a second session with one thread, for runs beside another frame's
+        network (:meth:`infer`'s ``crowded``; ``realtime --in-flight 2``)."""
         self.path = Path(path)
         info = inspect(self.path, weights=True, **overrides)  # every check, one line each
         self.input_name, self.contract = info.input_name, info.contract
         graph = info.framed
-        self.session, used = create_session(self.path, provider, profile or ShapeProfile(), threads, data=graph.SerializeToString())
+        data = graph.SerializeToString()
+        self.session, used = create_session(self.path, provider, profile or ShapeProfile(), threads, data=data)
         self.provider = short_name(used)
+        # one thread: two one-thread runs side by side finish more frames than two-thread runs in turn
+        # (realtime.live.turns); a GPU session serves both
+        self.beside_session = create_session(self.path, "cpu", threads=1, data=data)[0] if beside and self.provider == "cpu" else None
         self.latent_name = next((i.name for i in self.session.get_inputs() if i.name == "latent"), None)
         self.io_binding = self.provider != "cpu" if io_binding is None else io_binding
 
@@ -54,10 +60,12 @@ class FilterModel:
     def name(self) -> str:
         return self.contract.name
 
-    def infer(self, bgr: np.ndarray, latent: int = 0) -> Inference:
+    def infer(self, bgr: np.ndarray, latent: int = 0, crowded: bool = False) -> Inference:
         """Filter one H×W×3 BGR uint8 image with latent code ``latent`` (taken modulo the
         model's codes); the result has the same shape and type. Safe to call from several
-        threads at once: nothing about the call is kept on the model."""
+        threads at once: nothing about the call is kept on the model. ``crowded``: another
+        network is running beside this one (the one-thread session runs it, where there is one;
+        the picture is the same, bit for bit)."""
         h, w = bgr.shape[:2]
         c = self.contract
         if c.fixed_size:
@@ -69,16 +77,17 @@ class FilterModel:
         feeds = {FRAME_IN: to_planes(x)}
         if self.latent_name:
             feeds[self.latent_name] = np.array([latent % max(c.latent_codes, 1)], dtype=np.int64)
+        session = self.beside_session if crowded and self.beside_session is not None else self.session
         start = time.perf_counter()
         if not self.io_binding:
-            y, checksum = self.session.run([FRAME_OUT, CHECKSUM], feeds)
+            y, checksum = session.run([FRAME_OUT, CHECKSUM], feeds)
         else:  # a binding per call: bindings hold their inputs, so one shared binding is not thread-safe
-            binding = self.session.io_binding()
+            binding = session.io_binding()
             for name, value in feeds.items():
                 binding.bind_cpu_input(name, value)
             for name in (FRAME_OUT, CHECKSUM):
                 binding.bind_output(name, "cpu")
-            self.session.run_with_iobinding(binding)
+            session.run_with_iobinding(binding)
             y, checksum = binding.copy_outputs_to_cpu()
         ms = (time.perf_counter() - start) * 1000
         if not np.isfinite(checksum):
@@ -105,6 +114,8 @@ class FilterModel:
         frame[: h // 2] = 96  # an edge, so filters that only react to structure still run their graph
         try:
             self.infer(frame)
+            if self.beside_session is not None:
+                self.infer(frame, crowded=True)
         except NonFiniteOutput:
             raise UserError(f"{self.path.name} returns NaN or infinite values on a plain test frame: the file is "
                             "broken (re-export it, or check its input range with `realtime-export info`)") from None

@@ -20,14 +20,15 @@ log = logging.getLogger(__name__)
 
 class ModelLoader:
     """Models by file for one run: ``provider`` auto|tensorrt|cuda|cpu, ``variant``
-    auto|full|fast, ``frame_hw`` the frame size warm-up runs at (frame filters)."""
+    auto|full|fast, ``frame_hw`` the frame size warm-up runs at (frame filters), ``beside``:
+    each with a one-thread session for frames in flight (:class:`FilterModel`)."""
 
     def __init__(self, provider: str = "auto", variant: str = "auto", threads: int = 0,
-                 frame_hw: tuple[int, int] | None = None, work_size: int | None = None) -> None:
+                 frame_hw: tuple[int, int] | None = None, work_size: int | None = None, beside: bool = False) -> None:
         self.provider = probe(provider)  # fails here, before any model, when a GPU was asked for and is not there
         signals.checkpoint()  # probing imports ONNX Runtime: a signal during it acts here
         self.asked, self.variant, self.threads = provider, variant, threads
-        self.frame_hw, self.work_size = frame_hw, work_size
+        self.frame_hw, self.work_size, self.beside = frame_hw, work_size, beside
         self.models: dict[Path, FilterModel] = {}
         self.lock = threading.Lock()
 
@@ -46,7 +47,7 @@ class ModelLoader:
         if chosen != path:
             log.info("%s on %s: running %s (--variant full to force the full fp32 model)", path.stem, self.provider, chosen.name)
         # the probed provider, so a session never tries (and fails) a GPU again
-        model = FilterModel(chosen, self.provider if self.asked == "auto" else self.asked, self.threads)
+        model = FilterModel(chosen, self.provider if self.asked == "auto" else self.asked, self.threads, beside=self.beside)
         model.warmup(self.warm_size(model))
         return model
 

@@ -115,8 +115,8 @@ def _run(config: RunConfig, extra_sinks: list[Sink], given_stats: RunStats | Non
     try:
         signals.checkpoint()
         w, h = source.size
-        loader = ModelLoader(config.provider, config.variant, config.network_threads, frame_hw=(h, w),
-                             work_size=config.work_size)
+        loader = ModelLoader(config.provider, config.variant, config.threads, frame_hw=(h, w), work_size=config.work_size,
+                             beside=config.in_flight > 1)
         settings = Settings(work_size=config.work_size, region=config.filter_region)
         chains = ChainOptions(hotkey_chains(config.filter), loader, settings, sticker)
         triggers = Triggers(on_smile=build_chain(config.on_smile, loader, settings, sticker) if config.on_smile else None)

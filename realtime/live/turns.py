@@ -7,7 +7,9 @@ side finish a frame every 23 ms (43 fps) where one two-thread run at a time mana
 the run's threads wait on each other after every one of its ~260 small operators, and on a
 shared cloud core that wait is long and uneven. Everything around the network (the shrink,
 MediaPipe, the stabiliser, the blend) also runs beside the other frame's network instead of
-between two networks.
+between two networks. A network that starts while another frame's is running runs on one
+thread (its model's second session, :class:`realtime.filters.engine.FilterModel`), one that
+starts alone on every core: a loop that keeps up keeps the latency of one frame at a time.
 
 What does not change is the picture: everything but the networks still runs one frame at a
 time and in frame order (the analysers, the stabilisers and the effects keep the stream's
@@ -21,8 +23,7 @@ before the first network ran for frame *k* before frame *k*+1 began. The one fil
 is read before its network and written after it (a face filter's held change, which skips the
 network while the face holds still) runs its network first and reads the state after it.
 
-The price is latency when a frame has the machine to itself: its network has half the cores.
-``--in-flight 1`` keeps one frame at a time with every core on its network.
+``--in-flight 1`` keeps one frame at a time.
 """
 from __future__ import annotations
 
@@ -45,6 +46,7 @@ class Turns:
         self._started = 0  # frames that began (in order)
         self._finished = 0  # frames that ended (in order)
         self._holder: int | None = None
+        self._aside = 0  # frames running a network now
         self._closed = False
 
     def next(self) -> "Turn":
@@ -83,6 +85,19 @@ class Turns:
                 self._started = max(self._started, k + 1)
             self._cond.notify_all()
 
+    def _step_aside(self, k: int) -> bool:
+        """Let go as frame ``k`` for a network; whether another frame's network is running."""
+        with self._cond:
+            crowded = self._aside > 0
+            self._aside += 1
+        self._leave(k, finished=False)
+        return crowded
+
+    def _step_back(self, k: int) -> float:
+        with self._cond:
+            self._aside -= 1
+        return self._enter(k, first=False)
+
 
 class Turn:
     """One frame's place: ``with turn:`` around the frame's work (it waits for the frame's
@@ -105,10 +120,12 @@ class Turn:
         self.turns._leave(self.k, finished=True)
 
     @contextmanager
-    def aside(self) -> Iterator[None]:
-        """Let the next frame go on while this block (a network) runs; wait for the turn after."""
-        self.turns._leave(self.k, finished=False)
+    def aside(self) -> Iterator[bool]:
+        """Let the next frame go on while this block (a network) runs; wait for the turn after.
+        Gives whether another frame's network is running as this one starts (``crowded``: run
+        it on one thread)."""
+        crowded = self.turns._step_aside(self.k)
         try:
-            yield
+            yield crowded
         finally:
-            self.waited_ms += self.turns._enter(self.k, first=False) * 1000
+            self.waited_ms += self.turns._step_back(self.k) * 1000

@@ -49,14 +49,16 @@ class InFlight(Protocol):
     filter reads before its network and writes after it would be read before the frame ahead
     wrote it: read it after the network instead (the face filter's held change)."""
 
-    def aside(self) -> AbstractContextManager[None]:
-        """Let the next frame go on while this block (a network) runs."""
+    def aside(self) -> AbstractContextManager[bool]:
+        """Let the next frame go on while this block (a network) runs; gives whether another
+        frame's network is running (then run this one on one thread: ``infer(crowded=…)``)."""
         ...
 
 
-def aside(settings: Settings) -> AbstractContextManager[None]:
-    """What a filter runs its network in: ``with aside(settings): model.infer(...)``."""
-    return settings.turn.aside() if settings.turn is not None else nullcontext()
+def aside(settings: Settings) -> AbstractContextManager[bool]:
+    """What a filter runs its network in: ``with aside(settings) as crowded: model.infer(x,
+    latent, crowded)``."""
+    return settings.turn.aside() if settings.turn is not None else nullcontext(False)
 
 
 

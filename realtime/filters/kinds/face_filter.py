@@ -72,8 +72,8 @@ class FaceFilter:
         a stream while that face holds still, the crop plus the network's last change on it (0 ms;
         :mod:`realtime.filters.kinds.face_hold`). Raises NonFiniteOutput as the model does."""
         if settings.temporal is None:  # a still image: no previous frame
-            with aside(settings):
-                result = self.model.infer(crop, settings.latent)
+            with aside(settings) as crowded:
+                result = self.model.infer(crop, settings.latent, crowded)
             return result.image, result.ms
         if settings.turn is not None:
             return self._network_in_flight(crop, slot, settings)
@@ -94,8 +94,8 @@ class FaceFilter:
         network run on the frames where the held change is used (22–35 % of a talking head's)."""
         failed: NonFiniteOutput | None = None
         try:
-            with aside(settings):
-                result = self.model.infer(crop, settings.latent)
+            with aside(settings) as crowded:
+                result = self.model.infer(crop, settings.latent, crowded)
         except NonFiniteOutput as exc:  # raised only where the network would have run
             failed = exc
         held = stream_state(settings, (self.key, slot), HeldChange)

@@ -38,8 +38,8 @@ class FrameFilter:
         sh, sw = self.work_hw((h, w), settings)
         small = shrink(bgr, sw, sh) if (sh, sw) != (h, w) else bgr
         try:
-            with aside(settings):
-                result = self.model.infer(small, settings.latent)
+            with aside(settings) as crowded:
+                result = self.model.infer(small, settings.latent, crowded)
         except NonFiniteOutput:
             return Applied(bgr, nonfinite=True)
         out = result.image

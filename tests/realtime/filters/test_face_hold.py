@@ -20,9 +20,9 @@ def counted(tmp_path):
     calls: list[int] = []
     infer = model.infer
 
-    def counting(crop: np.ndarray, latent: int = 0):
+    def counting(crop: np.ndarray, latent: int = 0, crowded: bool = False):
         calls.append(latent)
-        return infer(crop, latent)
+        return infer(crop, latent, crowded)
 
     model.infer = counting  # type: ignore[method-assign]
     return filter_for(model), calls

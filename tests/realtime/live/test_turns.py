@@ -12,11 +12,11 @@ import pytest
 
 from realtime.analysis.analysers import FrameAnalysis
 from realtime.capture.sources import SyntheticSource, VideoSource
-from realtime.config import RunConfig
 from realtime.filters.chain import Chain, build_chain
 from realtime.filters.kinds.base import Applied, Settings, aside
+from realtime.filters.engine import FilterModel
 from realtime.filters.loading import ModelLoader
-from realtime.host import usable_cores
+from realtime.filters.registry import BUNDLED
 from realtime.live.loop import LiveLoop, LoopConfig
 from realtime.live.process import FrameProcessor
 from realtime.live.turns import Turns, TurnsClosed
@@ -132,12 +132,39 @@ def test_a_frame_waiting_for_its_turn_gives_up_when_the_loop_stops():
     assert outcome == ["gave up"]
 
 
-def test_two_frames_in_flight_share_the_cores():
-    assert RunConfig(in_flight=1).network_threads == 0  # ONNX Runtime's own: every core
-    assert RunConfig(in_flight=2).network_threads == max(1, usable_cores() // 2)
-    assert RunConfig(in_flight=2, threads=3).network_threads == 3
-    with pytest.raises(Exception, match="--in-flight 5 is outside 1..4"):
-        RunConfig(in_flight=5)
+def test_a_network_that_starts_beside_another_is_told_so():
+    turns = Turns()
+    first, second = turns.next(), turns.next()
+    told: dict[str, bool] = {}
+    b_told = threading.Event()
+
+    def frame_a() -> None:
+        with first:
+            with first.aside() as crowded:
+                told["a"] = crowded  # alone
+                b_told.wait(WAIT_S)  # b's network starts while this one runs
+
+    def frame_b() -> None:
+        with second:
+            with second.aside() as crowded:
+                told["b"] = crowded
+                b_told.set()
+
+    threads = [threading.Thread(target=frame_a), threading.Thread(target=frame_b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(WAIT_S)
+    assert told == {"a": False, "b": True}
+
+
+def test_a_crowded_network_runs_on_its_one_thread_session_with_the_same_picture(face_photo):
+    model = FilterModel(BUNDLED / "sketch.fast.onnx", "cpu", threads=2, beside=True)
+    assert model.beside_session.get_session_options().intra_op_num_threads == 1
+    assert model.session.get_session_options().intra_op_num_threads == 2
+    frame = np.ascontiguousarray(face_photo[::2, ::2, ::-1])
+    assert np.array_equal(model.infer(frame).image, model.infer(frame, crowded=True).image)
+    assert FilterModel(BUNDLED / "sketch.fast.onnx", "cpu").beside_session is None
 
 
 class Recorder:
@@ -154,7 +181,7 @@ class Recorder:
 def filtered(video: Path, spec: str, in_flight: int, background: str | None = None) -> tuple[list[np.ndarray], dict]:
     from realtime.compositing.background import background_modes, parse_background
 
-    loader = ModelLoader("cpu", "fast", threads=1)
+    loader = ModelLoader("cpu", "fast", threads=2, beside=in_flight > 1)
     processor = FrameProcessor([build_chain(spec, loader)], backgrounds=background_modes(parse_background(background)))
     sink = Recorder()
     loop = LiveLoop(VideoSource(video, paced=False, size=(320, 180)), processor, [sink], None,
