@@ -43,6 +43,7 @@ class Chain:
         self.settings = settings  # defaults for calls that pass none
         self.name = "+".join(f.name for f in self.filters) or NONE
         self.needs: frozenset[str] = frozenset().union(*(f.needs for f in self.filters))
+        self.networks = sum(hasattr(f, "model") for f in self.filters)  # filters that run an ONNX model
         self._warned: set[str] = set()
         self._local = threading.local()
         self._lock = threading.Lock()

@@ -193,9 +193,16 @@ class LiveLoop:
         finally:
             self.captured.close()
 
-    def _process(self) -> None:
+    def _process(self, second: bool = False) -> None:
+        """``second``: a process thread beside the first, which takes frames only while the
+        chain in use lets frames overlap (:meth:`FrameProcessor.overlaps`)."""
         try:
             while not self.stop.is_set():
+                if second and not self.processor.overlaps():
+                    if self.captured.closed:  # the source ended: the first thread takes what is left
+                        break
+                    self.stop.wait(0.05)  # a hotkey or the trigger may switch to a chain that does
+                    continue
                 with self._taking:
                     frame = self.captured.take(timeout=0.1)
                     if frame is None:
@@ -383,7 +390,8 @@ class LiveLoop:
     def _run(self) -> RunStats:
         self.stats.filters = self.chain_name
         threads = [threading.Thread(target=self._capture, name="capture", daemon=True)]
-        threads += [threading.Thread(target=self._process, name=f"process{i or ''}", daemon=True) for i in range(self.cfg.in_flight)]
+        threads += [threading.Thread(target=self._process, args=(i > 0,), name=f"process{i or ''}", daemon=True)
+                    for i in range(self.cfg.in_flight)]
         for t in threads:
             t.start()
         try:

@@ -230,3 +230,20 @@ def test_an_error_in_one_frame_stops_both_process_threads_and_is_raised():
         loop.run()
     assert loop.stats.frames_processed == 4
     assert not any(t.name.startswith("process") and t.is_alive() for t in threading.enumerate())
+
+
+def test_a_chain_of_two_networks_keeps_one_frame_in_flight(face_video):
+    """Only a frame's first network runs beside the frame ahead: with two, a second frame
+    would wait in the middle holding an ageing frame, so the second thread takes none."""
+    threads: list[str] = []
+
+    class Watched(FrameProcessor):
+        def __call__(self, *args, **kwargs):
+            threads.append(threading.current_thread().name)
+            return super().__call__(*args, **kwargs)
+
+    loader = ModelLoader("cpu", "fast", threads=2, beside=True)
+    loop = LiveLoop(VideoSource(face_video, paced=False, size=(320, 180)), Watched([build_chain("aged+cartoon", loader)]),
+                    [Recorder()], None, LoopConfig(frames=12, in_flight=2))
+    assert loop.run().frames_output == 12
+    assert set(threads) == {"process"}
