@@ -158,7 +158,7 @@ class FrameProcessor:
         """Whether a frame may start while the one ahead runs its network: only while the chain
         in use has at most one network. Only a frame's first network runs beside the frame
         ahead's (:mod:`realtime.live.turns`), so with two (``aged+cartoon``) the second frame
-        waits in the middle, holding a frame that grows old: on 2 cores 16 → 12 fps and a
+        waits in the middle, holding a frame that grows old: on 2 cores 14.7 → 12.0 fps and a
         live p50 of 87 → 207 ms at 640×480. Read from another thread: one attribute."""
         return self.shown.networks <= 1
 
