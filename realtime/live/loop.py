@@ -32,6 +32,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from realtime.config import LIMITS
 from realtime.errors import first_line
 from realtime.imaging import cover
 from realtime.live.controls import Choices, Controls, ControlState, status_line
@@ -51,9 +52,6 @@ from realtime.live.stats import RunStats
 log = logging.getLogger(__name__)
 
 
-MAX_IN_FLIGHT = 4
-
-
 @dataclass(frozen=True)
 class LoopConfig:
     fps: float = 30.0
@@ -66,8 +64,9 @@ class LoopConfig:
     in_flight: int = 1  # frames processed at once (realtime.live.turns): 1, or 2 to run one's network beside the next
 
     def __post_init__(self) -> None:
-        if not 1 <= self.in_flight <= MAX_IN_FLIGHT:
-            raise ValueError(f"in_flight must be 1..{MAX_IN_FLIGHT}, got {self.in_flight}")
+        lo, hi = LIMITS["in_flight"]
+        if not lo <= self.in_flight <= hi:
+            raise ValueError(f"in_flight must be {lo:g}..{hi:g}, got {self.in_flight}")
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,11 @@ shared cloud core that wait is long and uneven. Everything around the network (t
 MediaPipe, the stabiliser, the blend) also runs beside the other frame's network instead of
 between two networks. A network that starts while another frame's is running runs on one
 thread (its model's second session, :class:`realtime.filters.engine.FilterModel`), one that
-starts alone on every core: a loop that keeps up keeps the latency of one frame at a time.
+starts alone on every core, so a frame that has the machine to itself is not slowed (the
+model alone, paced at 30 fps: p50 27.6 ms one frame at a time, 46.8 with one thread always,
+26.7 this way). In the live loop on the slow 2-core host the loop was behind almost all the
+time, so almost every network ran beside another: frames kept ×1.06, end-to-end fps ×1.05,
+latency p50 ×1.44 (``benchmarks/results/in-flight-s28-cpu``). A trade, not a default.
 
 What does not change is the picture: everything but the networks still runs one frame at a
 time and in frame order (the analysers, the stabilisers and the effects keep the stream's
@@ -21,7 +25,9 @@ analysis and what comes before its first network), which now comes before the en
 *k*. They share no state: each filter's state is touched by that filter only, and a filter
 before the first network ran for frame *k* before frame *k*+1 began. The one filter whose state
 is read before its network and written after it (a face filter's held change, which skips the
-network while the face holds still) runs its network first and reads the state after it.
+network while the face holds still) runs its network first and reads the state after it. Only
+a frame's first network runs beside the frame ahead, so a chain of two keeps one frame in flight
+(:meth:`realtime.live.process.FrameProcessor.overlaps`).
 
 ``--in-flight 1`` keeps one frame at a time.
 """

@@ -61,7 +61,6 @@ def aside(settings: Settings) -> AbstractContextManager[bool]:
     return settings.turn.aside() if settings.turn is not None else nullcontext(False)
 
 
-
 @dataclass(frozen=True)
 class Applied:
     image: np.ndarray  # BGR uint8, the input's size
