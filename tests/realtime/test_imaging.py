@@ -52,7 +52,7 @@ class _GridModel:
 
         self.contract = FilterContract(name="grid", work_size=work_size, size_multiple=multiple)
 
-    def infer(self, bgr: np.ndarray, latent: int = 0):
+    def infer(self, bgr: np.ndarray, latent: int = 0, crowded: bool = False):
         from realtime.filters.engine import Inference, padding
 
         h, w = bgr.shape[:2]

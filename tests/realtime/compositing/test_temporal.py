@@ -123,7 +123,7 @@ class _NoisyModel:
         self.rng = np.random.default_rng(0)
         self.sizes: list[tuple[int, int]] = []
 
-    def infer(self, bgr: np.ndarray, latent: int = 0):
+    def infer(self, bgr: np.ndarray, latent: int = 0, crowded: bool = False):
         from realtime.filters.engine import Inference
 
         self.sizes.append(bgr.shape[:2])
