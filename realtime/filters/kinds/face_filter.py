@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from realtime.analysis.analysers import FACES, FrameAnalysis
-from realtime.filters.engine import FilterModel, NonFiniteOutput
+from realtime.filters.engine import FilterModel, Inference, NonFiniteOutput
 from realtime.filters.kinds.base import Applied, Settings, aside, register_model_kind
 from realtime.filters.kinds.creases import AGE_STYLES, AgeStyle, apply_post, sagged_landmarks
 from realtime.filters.kinds.face_hold import HeldChange, crop_thumb
@@ -75,39 +75,31 @@ class FaceFilter:
             with aside(settings) as crowded:
                 result = self.model.infer(crop, settings.latent, crowded)
             return result.image, result.ms
-        if settings.turn is not None:
-            return self._network_in_flight(crop, slot, settings)
-        held = stream_state(settings, (self.key, slot), HeldChange)
-        small = crop_thumb(crop)
-        reused = held.reuse(crop, small, settings.latent)
-        if reused is not None:
-            return reused, 0.0
-        result = self.model.infer(crop, settings.latent)
-        held.keep(crop, small, result.image, settings.latent)
-        return result.image, result.ms
-
-    def _network_in_flight(self, crop: np.ndarray, slot: int, settings: Settings) -> tuple[np.ndarray, float]:
-        """:meth:`network` with frames in flight (``--in-flight 2``): whether the face held still
-        is known only once the frame ahead kept its change, after its own network. Waiting for
-        that would keep the two networks apart, so the network runs first, beside the frame
-        ahead, and the hold decides afterwards, as it would have before: the same picture, for a
-        network run on the frames where the held change is used (22–35 % of a talking head's)."""
-        failed: NonFiniteOutput | None = None
-        try:
-            with aside(settings) as crowded:
-                result = self.model.infer(crop, settings.latent, crowded)
-        except NonFiniteOutput as exc:  # raised only where the network would have run
-            failed = exc
+        early = self._run_beside(crop, settings) if settings.turn is not None else None
         held = stream_state(settings, (self.key, slot), HeldChange)
         assert held is not None
         small = crop_thumb(crop)
         reused = held.reuse(crop, small, settings.latent)
         if reused is not None:
-            return reused, 0.0 if failed is not None else result.ms
-        if failed is not None:
-            raise failed
+            return reused, early.ms if isinstance(early, Inference) else 0.0
+        if isinstance(early, NonFiniteOutput):
+            raise early
+        result = early if early is not None else self.model.infer(crop, settings.latent)
         held.keep(crop, small, result.image, settings.latent)
         return result.image, result.ms
+
+    def _run_beside(self, crop: np.ndarray, settings: Settings) -> Inference | NonFiniteOutput:
+        """The network first, with frames in flight (``--in-flight 2``): whether the face held
+        still is known only once the frame ahead kept its change, after its own network. Waiting
+        for that would keep the two networks apart, so the network runs beside the frame ahead
+        and the hold decides afterwards, as it would have before: the same picture, for a network
+        run on the frames where the held change is used (22–35 % of a talking head's). A NaN
+        output is given back, to be raised only where the network would have run."""
+        try:
+            with aside(settings) as crowded:
+                return self.model.infer(crop, settings.latent, crowded)
+        except NonFiniteOutput as exc:
+            return exc
 
     def apply(self, bgr: np.ndarray, analysis: FrameAnalysis, settings: Settings) -> Applied:
         size = self.model.contract.work_size
