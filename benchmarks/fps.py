@@ -31,10 +31,13 @@ from typing import Any
 import numpy as np
 
 from benchmarks.sampling import parse_sizes, sample_frames
+from realtime.config import LIMITS
 from realtime.errors import UserError, below_minimum, run_cli
 from models.data.media import data_root
 from realtime.live.stats import median_ms
 from realtime.host import machine
+
+IN_FLIGHT = tuple(int(v) for v in LIMITS["in_flight"])  # realtime's --in-flight range
 
 log = logging.getLogger("benchmarks.fps")
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -345,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
                    "480 lines is compared with its 480-line output (benchmarks.look_across_sizes; 0: no comparison)")
     p.add_argument("--no-startup", dest="startup", action="store_false", default=True,
                    help="skip the fresh-process peak RSS / time-to-first-frame measurement")
-    p.add_argument("--in-flight", type=int, default=1, choices=[1, 2, 3, 4],
+    p.add_argument("--in-flight", type=int, default=1, choices=range(IN_FLIGHT[0], IN_FLIGHT[1] + 1),
                    help="realtime's --in-flight for the filters' runs (the baseline runs one frame at a time)")
     p.add_argument("--out", type=Path, default=RESULTS / f"{platform.node() or 'machine'}")
     a = p.parse_args(argv)
