@@ -188,16 +188,23 @@ def skin_mask(shape: tuple[int, int], lm: np.ndarray) -> np.ndarray:
     return cv2.GaussianBlur(oval * (1 - holes), (0, 0), max(1.0, 0.03 * ed))
 
 
+# OpenCV's float Lab (L 0–100, a and b around 0) ↔ its 8-bit scale, as one per-pixel affine map:
+# ``cv2.transform`` gives the same floats as numpy's ``lab * (2.55, 1, 1) + (0, 128, 128)`` in a
+# tenth of the time (numpy loops over the three channels one pixel at a time: 0.41 → 0.03 ms on
+# a 129×147 face box, on the 2-core machine)
+_TO_8BIT_SCALE = np.float32([[2.55, 0, 0, 0], [0, 1, 0, 128], [0, 0, 1, 128]])
+_FROM_8BIT_SCALE = np.float32([[1 / 2.55, 0, 0, 0], [0, 1, 0, -128], [0, 0, 1, -128]])
+
+
 def to_lab(image: np.ndarray, bgr: bool = False) -> np.ndarray:
     """Float Lab on OpenCV's 8-bit scale (L 0–255, a and b centred on 128), without the 8-bit
     round trip's error (up to 4 levels): what the teacher leaves alone stays exactly as it was."""
     lab = cv2.cvtColor(image.astype(np.float32) * (1 / 255), cv2.COLOR_BGR2LAB if bgr else cv2.COLOR_RGB2LAB)
-    return lab * np.float32([2.55, 1, 1]) + np.float32([0, 128, 128])
+    return cv2.transform(lab, _TO_8BIT_SCALE)
 
 
 def from_lab(lab: np.ndarray, bgr: bool = False) -> np.ndarray:
-    image = cv2.cvtColor((lab - np.float32([0, 128, 128])) * np.float32([1 / 2.55, 1, 1]),
-                         cv2.COLOR_LAB2BGR if bgr else cv2.COLOR_LAB2RGB)
+    image = cv2.cvtColor(cv2.transform(lab, _FROM_8BIT_SCALE), cv2.COLOR_LAB2BGR if bgr else cv2.COLOR_LAB2RGB)
     return np.clip(image * 255 + 0.5, 0, 255).astype(np.uint8)
 
 
@@ -287,16 +294,6 @@ def face_skin(image: np.ndarray, landmarks: np.ndarray, style: AgeStyle, strengt
     return x0, y0, local, strength * skin_mask((y1 - y0, x1 - x0), local)
 
 
-def with_lightness(image: np.ndarray, x0: int, y0: int, ys: np.ndarray, xs: np.ndarray, lab: np.ndarray,
-                   bgr: bool) -> np.ndarray:
-    """A copy of ``image`` whose box pixels (ys, xs), offset by (x0, y0), are the N×1 Lab ``lab``.
-    Only the pixels a step moves go back through Lab: the float round trip is off by a level
-    now and then, and what a step leaves alone stays exactly as it was."""
-    out = image.copy()
-    out[y0 + ys, x0 + xs] = from_lab(lab, bgr)[:, 0]
-    return out
-
-
 def apply_post(image: np.ndarray, landmarks: np.ndarray, style: AgeStyle, amount: float = 1.0, texture: bool = True,
                creases: bool = True, bgr: bool = False) -> np.ndarray:
     """``image`` (an aligned H×W×3 uint8 face crop, RGB, or BGR when ``bgr``) with the rougher
@@ -309,7 +306,13 @@ def apply_post(image: np.ndarray, landmarks: np.ndarray, style: AgeStyle, amount
     machine). The creases read the textured lightness before it is rounded to 8 bits, so the
     result is within a grey level of the two passes, except on the few pixels where the 8-bit
     image between them clipped a colour (the teacher draws its last steps with this function
-    too). Lightness only: a and b untouched; worked on the face's box only (:func:`face_box`)."""
+    too). Lightness only: a and b untouched; worked on the face's box only (:func:`face_box`).
+
+    The whole box goes through Lab and back, but only the pixels a step moves are copied into
+    the result: the float round trip is off by a level now and then, and what a step leaves
+    alone stays exactly as it was. Box-wide arrays and one masked copy, not the moved pixels
+    gathered and scattered one by one: 5.0 → 2.7 ms for ``aged.fast``'s 192-px crop (a 129×147
+    box, 10,307 pixels moved; medians of 8 interleaved rounds on the 2-core machine)."""
     kt = style.texture * amount if texture else 0.0
     kc = style.wrinkles * amount if creases else 0.0
     step = "apply_post" if texture and creases else "apply_texture" if texture else "apply_creases"
@@ -318,29 +321,25 @@ def apply_post(image: np.ndarray, landmarks: np.ndarray, style: AgeStyle, amount
         return image
     x0, y0, local, skin = found
     h, w = skin.shape
-    box = image[y0:y0 + h, x0:x0 + w]
+    lab = to_lab(image[y0:y0 + h, x0:x0 + w], bgr)
+    light = lab[..., 0]
     moved = np.zeros((h, w), bool)
-    lab = None
-    if kt > 0:  # L ← L + t·k·(L − G₂(L)): the whole box goes through Lab, the blur reads around each pixel
-        lab = to_lab(box, bgr)
-        light = lab[..., 0]
+    if kt > 0:  # L ← L + t·k·(L − G₂(L)), clipped as the 8-bit image between the two steps holds it
         change = kt * skin * (light - cv2.GaussianBlur(light, (0, 0), 2.0))
         moved |= np.abs(change) > 0.05  # only the pixels whose lightness moves by 1/20 of a level
+        light = np.clip(light + change, 0, 255)
     if kc > 0:  # L ← L·(1 − w·k·groove) + 0.3·w·k·lit·(255 − L)
         groove, lit = crease_map((h, w), local, style)
         dark, light_up = kc * skin * groove, 0.3 * kc * skin * lit
         moved |= (dark + light_up) * 255 > 0.05  # a tenth of the box
-    ys, xs = np.nonzero(moved)
-    if not len(ys):
+        light = light * (1 - dark) + light_up * (255 - light)
+    if not moved.any():
         return image
-    px = to_lab(box[ys, xs][:, None], bgr) if lab is None else lab[ys, xs][:, None]
-    light = px[:, 0, 0]
-    if kt > 0:
-        light = np.clip(light + change[ys, xs], 0, 255)  # as the 8-bit image between the two steps holds it
-    if kc > 0:
-        light = light * (1 - dark[ys, xs]) + light_up[ys, xs] * (255 - light)
-    px[:, 0, 0] = light
-    return with_lightness(image, x0, y0, ys, xs, px, bgr)
+    lab[..., 0] = light
+    out = image.copy()
+    region = out[y0:y0 + h, x0:x0 + w]
+    region[...] = cv2.copyTo(from_lab(lab, bgr), moved.view(np.uint8), region)  # (OpenCV writes into the view itself)
+    return out
 
 
 def apply_creases(image: np.ndarray, landmarks: np.ndarray, style: AgeStyle, amount: float = 1.0,
