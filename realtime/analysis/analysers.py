@@ -37,7 +37,9 @@ class FrameAnalysis:
     """Everything known about one frame besides its pixels."""
 
     faces: tuple[Face, ...] = ()  # tracked faces, landmarks smoothed over time
-    person: np.ndarray | None = None  # H×W float32 in 0..1: how much each pixel is the person
+    # H×W: how much each pixel is the person, uint8 in 255ths as the person analyser makes it
+    # (a float32 0..1 mask is taken too: realtime.compositing.background.in_255ths)
+    person: np.ndarray | None = None
     smile: "Smile | None" = None  # the smile score and trigger state of the first face
     ms: dict[str, float] = field(default_factory=dict)  # analyser name → milliseconds spent
 

@@ -94,8 +94,13 @@ def guided_coefficients(guide: np.ndarray, mask: np.ndarray, radius: int, eps: f
     return box(a), box(b)
 
 
-def refine(mask_small: np.ndarray, gray_small: np.ndarray, gray_full: np.ndarray, radius: int, eps: float, edge: float) -> np.ndarray:
-    """The fast guided filter: coefficients fitted at the small size, applied at full size."""
+def refine(mask_small: np.ndarray, gray_small: np.ndarray, gray_full: np.ndarray, radius: int, eps: float, edge: float,
+           as_255ths: bool = False) -> np.ndarray:
+    """The fast guided filter: coefficients fitted at the small size, applied at full size.
+    Float32 in 0..1, or with ``as_255ths`` uint8 255ths (what the compositing works in): the
+    same values as the float mask rounded, made in two OpenCV passes (negatives to zero, then
+    scaled with saturation) where numpy's clip and the conversion took 1.5 ms at 1920x1080
+    against 0.5, on the 2-core machine."""
     a, b = guided_coefficients(gray_small, mask_small, radius, eps)
     if edge != 1.0:  # the soft edge (q − 0.5)·edge + 0.5, folded into a and b at the small size
         a *= edge
@@ -106,6 +111,9 @@ def refine(mask_small: np.ndarray, gray_small: np.ndarray, gray_full: np.ndarray
         b = cv2.resize(b, (w, h), interpolation=cv2.INTER_LINEAR)
     out = cv2.multiply(a, gray_full)
     cv2.add(out, b, dst=out)
+    if as_255ths:
+        cv2.threshold(out, 0.0, 0.0, cv2.THRESH_TOZERO, dst=out)
+        return cv2.convertScaleAbs(out, alpha=255.0)  # above 1: saturates at 255
     return np.clip(out, 0.0, 1.0, out=out)
 
 
@@ -124,8 +132,8 @@ class PersonSegmenter:
         self.thumb: np.ndarray | None = None
         self.reused = 0
 
-    def __call__(self, bgr: np.ndarray) -> np.ndarray:
-        """H×W float32 in 0..1, 1 = person."""
+    def __call__(self, bgr: np.ndarray, as_255ths: bool = False) -> np.ndarray:
+        """H×W float32 in 0..1, 1 = person; uint8 255ths with ``as_255ths`` (:func:`refine`)."""
         c = self.config
         h, w = bgr.shape[:2]
         sw = min(w, c.work_width)
@@ -145,7 +153,7 @@ class PersonSegmenter:
         self.smoothed = mask
         guide_small = gray_small.astype(np.float32) * (1 / 255)
         guide_full = guide_small if sw == w else cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY).astype(np.float32) * (1 / 255)
-        return refine(mask, guide_small, guide_full, c.radius, c.eps, c.edge)
+        return refine(mask, guide_small, guide_full, c.radius, c.eps, c.edge, as_255ths)
 
     def _still(self, gray_small: np.ndarray) -> bool:
         if self.static or self.config.still_threshold <= 0:
@@ -168,7 +176,7 @@ class PersonAnalyser:
         self.segmenter = PersonSegmenter(MaskConfig(model=options.segmentation), static=options.still_images)
 
     def __call__(self, bgr: np.ndarray, t: float, found: Mapping[str, object]) -> np.ndarray:
-        return self.segmenter(bgr)
+        return self.segmenter(bgr, as_255ths=True)  # what mixing and the backgrounds work in
 
     def close(self) -> None:
         self.segmenter.close()

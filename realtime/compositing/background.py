@@ -48,7 +48,7 @@ class Backdrop(Protocol):
     name: str
 
     def compose(self, bgr: np.ndarray, person: np.ndarray) -> np.ndarray:
-        """``bgr`` with everything where ``person`` (H×W float32 0..1) is low replaced."""
+        """``bgr`` with everything where ``person`` (H×W uint8 255ths, or float32 0..1) is low replaced."""
 
 
 def in_255ths(person: np.ndarray) -> np.ndarray:
