@@ -11,7 +11,7 @@ import realtime
 from realtime.analysis.analysers import PERSON, AnalysisOptions
 from realtime.compositing.background import (
     REMOVE_COLOUR, BlurBackdrop, ColourBackdrop, ImageBackdrop, VideoBackdrop, background_modes, masked_blur,
-    parse_background,
+    in_255ths, parse_background,
 )
 from realtime.filters.chain import Chain
 from realtime.live.controls import Controls, ControlState
@@ -135,6 +135,12 @@ def test_guided_refinement_snaps_a_blurry_mask_to_the_image_edge():
     assert refined.shape == truth.shape and refined.dtype == np.float32
     assert np.abs(refined - truth).mean() < 0.6 * np.abs(coarse - truth).mean()
 
+    # in 255ths (the live analyser's): the float mask rounded, clipped where the fit overshoots
+    in_bytes = refine(cv2.resize(coarse, (160, 90)), small_gray, gray, radius=3, eps=2e-3, edge=2.0, as_255ths=True)
+    assert in_bytes.dtype == np.uint8 and np.array_equal(in_bytes, in_255ths(refined))
+    unclipped = refine(cv2.resize(coarse, (160, 90)), small_gray, gray, radius=3, eps=2e-3, edge=6.0)
+    steep = refine(cv2.resize(coarse, (160, 90)), small_gray, gray, radius=3, eps=2e-3, edge=6.0, as_255ths=True)
+    assert (steep == 0).any() and (steep == 255).any() and np.array_equal(steep, in_255ths(unclipped))
 
 def test_temporal_smoothing_calms_flicker_and_follows_motion():
     previous = np.full((4, 4), 0.5, np.float32)
