@@ -338,7 +338,8 @@ def apply_post(image: np.ndarray, landmarks: np.ndarray, style: AgeStyle, amount
     lab[..., 0] = light
     out = image.copy()
     region = out[y0:y0 + h, x0:x0 + w]
-    region[...] = cv2.copyTo(from_lab(lab, bgr), moved.view(np.uint8), region)  # (OpenCV writes into the view itself)
+    # OpenCV writes into the view itself; assigning what it returns keeps that so if it ever copies
+    region[...] = cv2.copyTo(from_lab(lab, bgr), moved.view(np.uint8), region)
     return out
 
 

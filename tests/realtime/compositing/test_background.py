@@ -11,7 +11,7 @@ import realtime
 from realtime.analysis.analysers import PERSON, AnalysisOptions
 from realtime.compositing.background import (
     REMOVE_COLOUR, BlurBackdrop, ColourBackdrop, ImageBackdrop, VideoBackdrop, background_modes, masked_blur,
-    in_255ths, parse_background,
+    in_255ths, mix, parse_background,
 )
 from realtime.filters.chain import Chain
 from realtime.live.controls import Controls, ControlState
@@ -119,6 +119,25 @@ def test_at_720p_the_small_blur_keeps_the_person_out_of_the_room(strength: float
     ours = masked_blur(image, mask, sigma)
     assert abs(ours[ring].mean() - room_level) < 6, (ours[ring].mean(), room_level)
 
+
+
+@pytest.mark.parametrize("hw", [(384, 683), (361, 641)])
+def test_an_odd_sized_frame_blurs_like_its_even_part(hw: tuple[int, int]) -> None:
+    """Sides of odd length (the 683x384 copy a chain composes cartoon's output on) shrink by
+    whole factors with their last row or column left out: the blur is the one of the frame
+    without them, stretched over one more pixel, and the room keeps its level by the person."""
+    image, mask = person_scene(*hw)
+    h, w = hw
+    sigma = 12.0
+    odd = mix(image, masked_blur(image, mask, sigma), mask)  # what is seen: the person over the blurred room
+    even = mix(image[: h - 1, : w - 1], masked_blur(image[: h - 1, : w - 1], mask[: h - 1, : w - 1], sigma), mask[: h - 1, : w - 1])
+    assert odd.shape == image.shape
+    diff = np.abs(odd[: h - 1, : w - 1].astype(int) - even)
+    assert diff.mean() < 0.5 and diff.max() <= 4, (diff.mean(), diff.max())
+    for edge, inner in ((odd[:, -1], odd[:, -2]), (odd[-1], odd[-2])):  # the odd row and column themselves
+        assert np.abs(edge.astype(int) - inner).mean() < 2
+    ring = (cv2.dilate(mask, np.ones((15, 15), np.uint8)) > 0.5) & (mask < 0.5)
+    assert abs(odd[ring].mean() - image[(mask < 0.5) & ~ring].mean()) < 12
 
 def test_a_frame_without_background_falls_back_to_a_plain_blur():
     image, _ = person_scene()
