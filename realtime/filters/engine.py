@@ -69,12 +69,14 @@ class FilterModel:
         h, w = bgr.shape[:2]
         c = self.contract
         if c.fixed_size:
-            x = cv2.resize(bgr, (c.fixed_size[1], c.fixed_size[0]), interpolation=cv2.INTER_AREA)
+            planes = to_planes(cv2.resize(bgr, (c.fixed_size[1], c.fixed_size[0]), interpolation=cv2.INTER_AREA))
         else:
             ph, pw = padding(h, w, c.size_multiple)
-            border = cv2.BORDER_REFLECT_101 if ph < h and pw < w else cv2.BORDER_REPLICATE
-            x = cv2.copyMakeBorder(bgr, 0, ph, 0, pw, border) if ph or pw else bgr
-        feeds = {FRAME_IN: to_planes(x)}
+            if ph < h and pw < w:  # mirrored as the planes are made
+                planes = to_planes(bgr, (ph, pw))
+            else:  # a frame smaller than its padding (under MIN_SIDE): its edge repeated
+                planes = to_planes(cv2.copyMakeBorder(bgr, 0, ph, 0, pw, cv2.BORDER_REPLICATE))
+        feeds = {FRAME_IN: planes}
         if self.latent_name:
             feeds[self.latent_name] = np.array([latent % max(c.latent_codes, 1)], dtype=np.int64)
         session = self.beside_session if crowded and self.beside_session is not None else self.session
@@ -92,16 +94,15 @@ class FilterModel:
         ms = (time.perf_counter() - start) * 1000
         if not np.isfinite(checksum):
             raise NonFiniteOutput(f"{self.name} returned NaN or infinite values")
-        if y.shape != (1, 3, *x.shape[:2]):
+        if y.shape != planes.shape:
             got = "x".join(map(str, y.shape))
             raise UserError(
-                f"{self.name} returned a {got} (NxCxHxW) image for a {x.shape[1]}x{x.shape[0]} frame: a filter must return a 3-channel image of its input's size "
+                f"{self.name} returned a {got} (NxCxHxW) image for a {planes.shape[3]}x{planes.shape[2]} frame: a filter must return a 3-channel image of its input's size "
                 "(an upscaler or a mask model is not a filter)")
-        y = from_planes(y)
         if c.fixed_size:
-            y = cv2.resize(y, (w, h), interpolation=cv2.INTER_LINEAR)
-        elif y.shape[:2] != (h, w):
-            y = np.ascontiguousarray(y[:h, :w])
+            y = cv2.resize(from_planes(y), (w, h), interpolation=cv2.INTER_LINEAR)
+        else:
+            y = from_planes(y, (h, w))  # the padding left out
         return Inference(y, ms)
 
     def warmup(self, size: tuple[int, int] | None = None) -> None:
