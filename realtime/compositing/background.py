@@ -94,21 +94,29 @@ def masked_blur(bgr: np.ndarray, person: np.ndarray, sigma: float, scale: float 
     strengths 0.5 and 1); at 1920x1080 5.1 ms instead of 14.6; at 640x480 1.2 instead of 1.6.
 
     Every shrink is by a whole factor (the frame to half, the half to the small size):
-    OpenCV's area resize takes its fast path only then. A side of odd length leaves its last
-    row or column out of the room's average (under a blur of σ ≥ 2 small pixels); the 683x384
-    copy a chain composes ``cartoon``'s output on took 1.1 ms to halve (683 → 341) and 0.31 to
-    shrink on (341 → 171), 12x the whole-factor time (682 → 341: 0.09 ms)."""
+    OpenCV's area resize takes its fast path only then, and the 683x384 copy a chain composes
+    ``cartoon``'s output on took 1.1 ms to halve (683 → 341) and 0.31 to shrink on (341 → 171),
+    12x the whole-factor time (682 → 341: 0.09 ms). A frame whose sides are not a multiple of
+    the small pixel (2k frame pixels) has its last row and column repeated up to one (and the
+    mask with it), and the blur is grown over that size and cut back: every pixel of the frame
+    counts, where it falls."""
     scale = blur_scale(sigma) if scale is None else scale
     h, w = bgr.shape[:2]
     k = max(1, round(1 / (2 * scale)))  # the half's shrink to the small size
-    hw, hh = max(1, w // 2), max(1, h // 2)
-    sw, sh = max(1, hw // k), max(1, hh // k)
-    half = cv2.resize(bgr[:2 * hh, :2 * hw], (hw, hh), interpolation=cv2.INTER_AREA)
-    room = cv2.bitwise_not(cv2.resize(in_255ths(person)[:2 * hh, :2 * hw], (hw, hh), interpolation=cv2.INTER_AREA))  # 255 − p, at half size
+    step = 2 * k  # frame pixels per small pixel
+    ph, pw = -h % step, -w % step
+    mask = in_255ths(person)
+    if ph or pw:
+        bgr = cv2.copyMakeBorder(bgr, 0, ph, 0, pw, cv2.BORDER_REPLICATE)
+        mask = cv2.copyMakeBorder(mask, 0, ph, 0, pw, cv2.BORDER_REPLICATE)
+    hh, hw = (h + ph) // 2, (w + pw) // 2
+    sh, sw = hh // k, hw // k
+    half = cv2.resize(bgr, (hw, hh), interpolation=cv2.INTER_AREA)
+    room = cv2.bitwise_not(cv2.resize(mask, (hw, hh), interpolation=cv2.INTER_AREA))  # 255 − p, at half size
     weighted = cv2.multiply(half, cv2.merge([room, room, room]), scale=1.0 / 255)
-    small = cv2.resize(weighted[:k * sh, :k * sw], (sw, sh), interpolation=cv2.INTER_AREA).astype(np.float32)
-    weight = cv2.resize(room[:k * sh, :k * sw], (sw, sh), interpolation=cv2.INTER_AREA).astype(np.float32) * (1.0 / 255)
-    s = max(0.5, sigma / (2 * k))  # σ in small pixels (2k frame pixels each)
+    small = cv2.resize(weighted, (sw, sh), interpolation=cv2.INTER_AREA).astype(np.float32)
+    weight = cv2.resize(room, (sw, sh), interpolation=cv2.INTER_AREA).astype(np.float32) * (1.0 / 255)
+    s = max(0.5, sigma / step)  # σ in small pixels
     norm = cv2.GaussianBlur(weight, (0, 0), s)
     # OpenCV's per-channel divide and masked copy: numpy's broadcast over the three channels and
     # boolean indexing took 0.8 ms of the 1080p blur's 5.8 (the same floats)
@@ -116,10 +124,10 @@ def masked_blur(bgr: np.ndarray, person: np.ndarray, sigma: float, scale: float 
     out = cv2.divide(cv2.GaussianBlur(small, (0, 0), s), cv2.merge((floor, floor, floor)))
     hidden = norm < 1e-2
     if hidden.any():
-        plain = cv2.resize(half[:k * sh, :k * sw], (sw, sh), interpolation=cv2.INTER_AREA).astype(np.float32)
+        plain = cv2.resize(half, (sw, sh), interpolation=cv2.INTER_AREA).astype(np.float32)
         out = cv2.copyTo(cv2.GaussianBlur(plain, (0, 0), s), hidden.view(np.uint8), out)
-    return cv2.resize(out.astype(np.uint8), (w, h), interpolation=cv2.INTER_LINEAR)
-
+    grown = cv2.resize(out.astype(np.uint8), (w + pw, h + ph), interpolation=cv2.INTER_LINEAR)
+    return grown if not (ph or pw) else np.ascontiguousarray(grown[:h, :w])
 
 def blur_sigma(strength: float, shape: tuple[int, ...]) -> float:
     """The Gaussian σ of blur ``strength`` (0..1) on frames of ``shape`` (H, W, …)."""
