@@ -82,9 +82,8 @@ def blur_scale(sigma: float) -> float:
 def masked_blur(bgr: np.ndarray, person: np.ndarray, sigma: float, scale: float | None = None) -> np.ndarray:
     """The background blurred with the person left out (normalised convolution), at ``scale``
     of the frame's size (default :func:`blur_scale`; else the nearest 1/2k, k whole), returned
-    at full size; ``person`` float32
-    0..1 or uint8 255ths (:func:`in_255ths`). Where no background is near (the person fills the
-    window) the plain blur stands in.
+    at full size; ``person`` float32 0..1 or uint8 255ths (:func:`in_255ths`). Where no
+    background is near (the person fills the window) the plain blur stands in.
 
     The room's colour is weighted by the room mask (1 − person) before it is shrunk, at half
     size (a quarter of the pixels; uint8): shrinking first would average the person into the
@@ -128,6 +127,7 @@ def masked_blur(bgr: np.ndarray, person: np.ndarray, sigma: float, scale: float 
         out = cv2.copyTo(cv2.GaussianBlur(plain, (0, 0), s), hidden.view(np.uint8), out)
     grown = cv2.resize(out.astype(np.uint8), (w + pw, h + ph), interpolation=cv2.INTER_LINEAR)
     return grown if not (ph or pw) else np.ascontiguousarray(grown[:h, :w])
+
 
 def blur_sigma(strength: float, shape: tuple[int, ...]) -> float:
     """The Gaussian σ of blur ``strength`` (0..1) on frames of ``shape`` (H, W, …)."""

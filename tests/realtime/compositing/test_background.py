@@ -120,7 +120,6 @@ def test_at_720p_the_small_blur_keeps_the_person_out_of_the_room(strength: float
     assert abs(ours[ring].mean() - room_level) < 6, (ours[ring].mean(), room_level)
 
 
-
 @pytest.mark.parametrize("hw", [(384, 683), (361, 641)])
 def test_an_odd_sized_frame_blurs_as_if_its_edge_were_repeated_to_whole_small_pixels(hw: tuple[int, int]) -> None:
     """Sides that are not a multiple of the small pixel (the 683x384 copy a chain composes
