@@ -34,6 +34,29 @@ class Face:
         return float(x0), float(y0), float(x1), float(y1)
 
 
+THUMB = (64, 48)  # w, h of the thumbnail a still frame is told by
+
+
+def thumb_box(box: tuple[int, int, int, int], size: tuple[int, int], hw: tuple[int, int]) -> tuple[int, int, int, int]:
+    """``box`` (x0, y0, x1, y1) in a frame of ``hw`` made a whole number of ``size`` (w, h)
+    blocks each way, the nearest number that fits the frame, about the same centre (moved in
+    where it would stick out): OpenCV's area resize averages whole blocks on its fast path and
+    splits pixels between blocks otherwise, 4x slower (a close-up's 700×670 box at 1280×720:
+    1.9 against 0.5 ms, twice on every frame the mesh runs). Rounded to the nearest, not cut,
+    so the box is as large as before on average and a frame as often still (three videos at
+    three sizes, 150 frames each: 442 still frames against 441; cutting the box down to whole
+    blocks left 9 % fewer at 640×480). A side under a block is kept as is."""
+    out = []
+    for lo, hi, block, limit in ((box[0], box[2], size[0], hw[1]), (box[1], box[3], size[1], hw[0])):
+        n = hi - lo
+        if n >= block:
+            n = min(max(1, round(n / block)), limit // block) * block
+        start = min(max(0, (lo + hi - n) // 2), limit - n)
+        out.append((start, start + n))
+    (x0, x1), (y0, y1) = out
+    return x0, y0, x1, y1
+
+
 class FaceTracker:
     def __init__(
         self, max_side: int = 480, smoothing: OneEuroConfig | None = None, min_confidence: float = 0.5,
@@ -106,11 +129,12 @@ class FaceTracker:
         return box if box[2] - box[0] >= 8 and box[3] - box[1] >= 8 else None
 
     def _thumb(self, bgr: np.ndarray) -> np.ndarray:
-        """64×48 grey thumbnail of the last faces' box (the whole frame when there were none)."""
-        x0, y0, x1, y1 = self.box or (0, 0, bgr.shape[1], bgr.shape[0])
+        """64×48 grey thumbnail of the last faces' box (the whole frame when there were none):
+        each value the mean of a whole block of pixels, see :func:`thumb_box`."""
+        x0, y0, x1, y1 = thumb_box(self.box or (0, 0, bgr.shape[1], bgr.shape[0]), THUMB, bgr.shape[:2])
         crop = bgr[y0:y1, x0:x1]
         gray = cv2.cvtColor(crop if crop.size else bgr, cv2.COLOR_BGR2GRAY)
-        return cv2.resize(gray, (64, 48), interpolation=cv2.INTER_AREA).astype(np.float32)
+        return cv2.resize(gray, THUMB, interpolation=cv2.INTER_AREA).astype(np.float32)
 
     def _match(self, raws: list[np.ndarray]) -> list[OneEuroFilter]:
         """A smoother for each new face: the one of the previous face nearest to it (within

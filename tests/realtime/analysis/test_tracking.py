@@ -117,3 +117,31 @@ def test_two_faces_keep_their_own_smoothing(data_dir):
     for a, b in zip(first, shifted):  # each face matched to itself, not swapped with the other
         assert abs((b.raw[:, 0].mean() - a.raw[:, 0].mean()) - 6) < 4
     tracker.close()
+
+
+@pytest.mark.parametrize("box, hw", [((300, 50, 1000, 720), (720, 1280)), ((0, 0, 1280, 720), (720, 1280)),
+                                     ((0, 0, 1920, 1080), (1080, 1920)), ((500, 200, 540, 230), (720, 1280)),
+                                     ((7, 3, 135, 99), (480, 640)), ((600, 400, 640, 480), (480, 640))])
+def test_the_still_thumbnail_averages_whole_blocks_of_the_box(box, hw):
+    """The box is made the nearest whole number of 64×48 blocks that fits the frame, about its
+    centre (moved in at the frame's edge), so OpenCV's fast area path gives each thumbnail value
+    as its block's mean; a side under a block stays as it is."""
+    import cv2
+
+    from realtime.analysis.tracking import THUMB, thumb_box
+
+    x0, y0, x1, y1 = thumb_box(box, THUMB, hw)
+    assert 0 <= x0 < x1 <= hw[1] and 0 <= y0 < y1 <= hw[0]
+    for lo, hi, new_lo, new_hi, block, limit in ((box[0], box[2], x0, x1, THUMB[0], hw[1]), (box[1], box[3], y0, y1, THUMB[1], hw[0])):
+        n, new = hi - lo, new_hi - new_lo
+        if n < block:
+            assert (new_lo, new_hi) == (lo, hi)
+            continue
+        assert new % block == 0 and (abs(new - n) <= block / 2 or new == limit // block * block)
+        if 0 <= (lo + hi - new) // 2 <= limit - new:  # not moved in at an edge: the same centre
+            assert abs((new_lo + new_hi) - (lo + hi)) <= 1
+    w, h = x1 - x0, y1 - y0
+    if w >= THUMB[0] and h >= THUMB[1]:
+        gray = np.random.default_rng(0).integers(0, 256, (h, w), np.uint8)
+        means = gray.reshape(THUMB[1], h // THUMB[1], THUMB[0], w // THUMB[0]).mean(axis=(1, 3))
+        assert np.abs(cv2.resize(gray, THUMB, interpolation=cv2.INTER_AREA) - means).max() <= 0.5
