@@ -11,8 +11,9 @@ sign test: a change that helps shows in most rows, where noise splits them.
     python -m benchmarks.compare_runs --before DIR DIR DIR --after DIR DIR DIR --out benchmarks/results/NAME
 
 Measures (from each run's fps.json): end-to-end fps (unpaced), the share of a camera's frames
-the paced run kept, its p50 and p95 latency, the network's p50 (every ``infer:`` stage) and the
-work around it (non-inference p50). Writes report.json, report.md and a plot of the ratios.
+the paced run kept, its p50 and p95 latency, the network's p50 (every ``infer:`` stage), the
+work around it (non-inference p50) and, for face filters, the tracking stage's p50. Writes
+report.json, report.md and a plot of the ratios.
 """
 from __future__ import annotations
 
@@ -49,6 +50,8 @@ MEASURES = (
     Measure("live p95", lambda r: r["live"]["latency_ms"]["p95"], False, "ms"),
     Measure("network", lambda r: sum(s["p50"] for n, s in r["e2e"]["stages_ms"].items() if n.startswith("infer:")), False, "ms"),
     Measure("non-network", lambda r: r["non_inference_ms"], False, "ms"),
+    # face filters only (0 elsewhere, left out of the summary): MediaPipe's mesh and the tracker around it
+    Measure("tracking", lambda r: r["e2e"]["stages_ms"].get("track", {}).get("p50", 0.0), False, "ms"),
 )
 
 
