@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -84,3 +85,15 @@ def test_strokes_land_on_the_same_grid_at_720p_as_at_480_lines():
 
     back = cv2.resize(at_720, (853, 480), interpolation=cv2.INTER_AREA)
     assert ssim(back, at_480) >= 0.95
+
+
+def test_an_opencv_result_lands_in_the_region_it_was_given():
+    """OpenCV writes into a strided view given as ``dst`` and returns it; a new array is copied in."""
+    from realtime.imaging import written_into
+
+    frame = np.zeros((40, 60, 3), np.uint8)
+    region = frame[5:25, 10:50]
+    written_into(region, cv2.add(region, np.full(region.shape, 7, np.uint8), dst=region))
+    assert frame[5:25, 10:50].min() == 7 and frame.sum() == 7 * region.size
+    written_into(region, np.full(region.shape, 9, np.uint8))  # not the view: copied in
+    assert frame[5:25, 10:50].min() == 9 and frame.sum() == 9 * region.size

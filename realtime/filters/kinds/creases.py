@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 
 from realtime.analysis.tracking import LEFT_EYE as OUTER_LEFT, RIGHT_EYE as OUTER_RIGHT
+from realtime.imaging import written_into
 
 # MediaPipe face mesh indices (468 points + 10 iris points), on the upright crop: "left" is the
 # image's left (the person's right side)
@@ -338,8 +339,7 @@ def apply_post(image: np.ndarray, landmarks: np.ndarray, style: AgeStyle, amount
     lab[..., 0] = light
     out = image.copy()
     region = out[y0:y0 + h, x0:x0 + w]
-    # OpenCV writes into the view itself; assigning what it returns keeps that so if it ever copies
-    region[...] = cv2.copyTo(from_lab(lab, bgr), moved.view(np.uint8), region)
+    written_into(region, cv2.copyTo(from_lab(lab, bgr), moved.view(np.uint8), region))
     return out
 
 

@@ -33,6 +33,7 @@ from realtime.filters.kinds.creases import AGE_STYLES, AgeStyle, apply_post, sag
 from realtime.filters.kinds.face_hold import HeldChange, crop_thumb
 from realtime.filters.kinds.stream_state import effect_key, stream_state
 from realtime.filters.onnx_format import FilterContract
+from realtime.imaging import written_into
 from realtime.analysis.tracking import face_transform, feather_mask
 
 
@@ -156,12 +157,13 @@ def paste_change(frame: np.ndarray, change: np.ndarray, weight: np.ndarray, m: n
     weight = weight.astype(np.float32, copy=False)  # numpy's change * weight[..., None] took 8x as long
     weighted = cv2.multiply(change.astype(np.float32, copy=False), cv2.merge((weight, weight, weight)))
     out = frame.copy()
+    region = out[y0:y1, x0:x1]
     if float(np.abs(weighted).max()) < OFFSET - 0.5:
         delta = warp_up((weighted + (OFFSET + 0.5)).astype(np.uint8), inv, x1 - x0, y1 - y0, OFFSET)
-        out[y0:y1, x0:x1] = cv2.addWeighted(frame[y0:y1, x0:x1], 1.0, delta, 1.0, -float(OFFSET))
+        written_into(region, cv2.addWeighted(frame[y0:y1, x0:x1], 1.0, delta, 1.0, -float(OFFSET), dst=region))
     else:
         delta = warp_up(np.rint(weighted * FIXED).astype(np.int16), inv, x1 - x0, y1 - y0, 0)
-        out[y0:y1, x0:x1] = cv2.addWeighted(frame[y0:y1, x0:x1], 1.0, delta, 1.0 / FIXED, 0.0, dtype=cv2.CV_8U)
+        written_into(region, cv2.addWeighted(frame[y0:y1, x0:x1], 1.0, delta, 1.0 / FIXED, 0.0, dst=region, dtype=cv2.CV_8U))
     return out
 
 
