@@ -46,6 +46,7 @@ import numpy as np
 from realtime.analysis.analysers import FACES, FrameAnalysis
 from realtime.filters.kinds.base import Applied, Filter, Settings, register_effect
 from realtime.filters.props import Anchor, Prop, crown, glasses, sticker_prop
+from realtime.imaging import written_into
 from realtime.analysis.tracking import Face
 
 
@@ -280,10 +281,12 @@ class PropEffect:
                 out = bgr.copy()
             if opacity < 1.0:
                 warped = cv2.convertScaleAbs(warped, alpha=opacity)
-            clear = cv2.subtract(255, warped[..., 3])  # 255 × (1 − alpha)
-            region = out[y0:y1, x0:x1]
-            kept = cv2.multiply(region, cv2.merge([clear, clear, clear]), scale=1.0 / 255)
-            out[y0:y1, x0:x1] = cv2.add(kept, np.ascontiguousarray(warped[..., :3]))
+            # OpenCV's channel copies, not numpy's strided views of the 4-channel prop, which took
+            # 1.1 ms (2.4 at 1080p) to make the colour contiguous against 0.02 (0.04)
+            clear = cv2.subtract(255, cv2.extractChannel(warped, 3))  # 255 × (1 − alpha)
+            region = out[y0:y1, x0:x1]  # the prop's box, composited in place
+            written_into(region, cv2.multiply(region, cv2.merge([clear, clear, clear]), dst=region, scale=1.0 / 255))
+            written_into(region, cv2.add(region, cv2.cvtColor(warped, cv2.COLOR_BGRA2BGR), dst=region))
         return Applied(bgr if out is None else out)
 
 
