@@ -26,6 +26,7 @@ import numpy as np
 
 from realtime.batch.config import FilterJob
 from realtime.batch.plan import OUT_TIME_BASE, Unit, reason_of
+from realtime.memory import keep_freed_memory
 
 log = logging.getLogger(__name__)
 X264_OPTIONS = {"preset": "veryfast", "bf": "0", "threads": "1"}
@@ -68,6 +69,7 @@ class ChainWorker:
 
         if own_process:
             single_threaded()
+        keep_freed_memory()  # frames' arrays reused, not faulted in anew (realtime.memory)
         provider = "cuda" if job.gpu and job.provider == "auto" else job.provider
         self.job = job
         self.loader = ModelLoader(provider, job.variant, job.threads, work_size=job.work_size)

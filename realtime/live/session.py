@@ -38,6 +38,7 @@ from realtime.capture.sources import CameraSource, SourceSpec, open_source
 from realtime.live.ondemand import OnDemand
 from realtime.sinks.readers import open_readers
 from realtime.live.stats import RunStats, write_json
+from realtime.memory import keep_freed_memory
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,7 @@ def run(config: RunConfig, extra_sinks: list[Sink] | None = None, stats: RunStat
 def _run(config: RunConfig, extra_sinks: list[Sink], given_stats: RunStats | None = None,
          attach: Attach | None = None) -> RunStats:
     check_before_work(config)
+    keep_freed_memory()  # frames' arrays reused, not faulted in anew (realtime.memory)
     sticker = [sticker_filter(config.sticker)] if config.sticker else []  # a bad file fails here, before any work
     backdrop = parse_background(config.background)  # a bad image or video fails here, before the source and models
     signals.checkpoint()

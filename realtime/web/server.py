@@ -31,6 +31,7 @@ from realtime.web.rendering import Rendered, render
 from realtime.web.state import STATE, Filterer, WebState, Workers
 from realtime.capture.image_header import ImageHeader
 from realtime.web.uploads import check_image, read_form, too_large
+from realtime.memory import keep_freed_memory
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -163,6 +164,7 @@ def serve(config: WebConfig) -> int:
     """Run the server until Ctrl-C (exit 0) or SIGTERM; with ``--ray``, the deployment is up
     (or refused in one line) before the server listens."""
     check_host(config)
+    keep_freed_memory()  # frames' arrays reused, not faulted in anew (realtime.memory)
     filterer = load_ray_serve().connect(config) if config.ray is not None else None
     return run_site(make_app(config, filterer=filterer), config)
 
