@@ -12,7 +12,7 @@ sign test: a change that helps shows in most rows, where noise splits them.
 
 Measures (from each run's fps.json): end-to-end fps (unpaced), the share of a camera's frames
 the paced run kept, its p50 and p95 latency, the network's p50 (every ``infer:`` stage), the
-work around it (non-inference p50) and, for face filters, the tracking stage's p50. Writes
+work around it (non-inference p50) and the analysers' (face tracking, person mask, smile). Writes
 report.json, report.md and a plot of the ratios.
 """
 from __future__ import annotations
@@ -43,6 +43,8 @@ class Measure:
         return ratio if self.higher_is_better else 1.0 / ratio
 
 
+ANALYSER_STAGES = ("track", "person", "smile")  # realtime.live.process names them so
+
 MEASURES = (
     Measure("e2e fps", lambda r: r["e2e"]["fps_output"], True, "fps"),
     Measure("frames kept", lambda r: 100 * r["live"]["processed_share"], True, "%"),
@@ -50,8 +52,9 @@ MEASURES = (
     Measure("live p95", lambda r: r["live"]["latency_ms"]["p95"], False, "ms"),
     Measure("network", lambda r: sum(s["p50"] for n, s in r["e2e"]["stages_ms"].items() if n.startswith("infer:")), False, "ms"),
     Measure("non-network", lambda r: r["non_inference_ms"], False, "ms"),
-    # face filters only (0 elsewhere, left out of the summary): MediaPipe's mesh and the tracker around it
-    Measure("tracking", lambda r: r["e2e"]["stages_ms"].get("track", {}).get("p50", 0.0), False, "ms"),
+    # the analysers a chain needs (0 where none runs, left out of the summary): the face tracker
+    # and its mesh ("track"), the person mask ("person"), the smile score
+    Measure("analysis", lambda r: sum(r["e2e"]["stages_ms"].get(n, {}).get("p50", 0.0) for n in ANALYSER_STAGES), False, "ms"),
 )
 
 

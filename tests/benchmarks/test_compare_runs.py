@@ -47,19 +47,20 @@ def test_medians_ratios_and_the_rows_where_after_wins():
 
 
 
-def test_the_tracking_stage_counts_for_face_filters_only():
-    def face(track: float) -> dict:
-        r = row("aged", "1280x720", 30, 0.9, 70, 18, 10)
-        r["e2e"]["stages_ms"]["track"] = {"p50": track}
+def test_the_analysers_count_where_they_run():
+    def analysed(track: float, person: float) -> dict:
+        r = row("aged@blur", "1280x720", 30, 0.9, 70, 18, 10)
+        r["e2e"]["stages_ms"].update({"track": {"p50": track}, "person": {"p50": person}})
         return r
 
-    before = [{"rows": [face(t), row("sketch", "1280x720", 30, 0.9, 60, 30, 3)]} for t in (3.0, 3.2, 9.0)]
-    after = [{"rows": [face(t), row("sketch", "1280x720", 30, 0.9, 60, 30, 3)]} for t in (1.0, 1.1, 1.3)]
+    before = [{"rows": [analysed(t, 5.0), row("sketch", "1280x720", 30, 0.9, 60, 30, 3)]} for t in (3.0, 3.2, 9.0)]
+    after = [{"rows": [analysed(t, 4.0), row("sketch", "1280x720", 30, 0.9, 60, 30, 3)]} for t in (1.0, 1.1, 1.3)]
     result = compare(before, after)
     aged, sketch = result["rows"]
-    assert aged["measures"]["tracking"] == {"before": 3.2, "after": 1.1, "ratio": 0.344}
-    assert sketch["measures"]["tracking"] == {"before": 0.0, "after": 0.0, "ratio": None}
-    assert result["summary"]["tracking"]["rows"] == 1 and result["summary"]["tracking"]["after_better_rows"] == 1
+    assert aged["measures"]["analysis"] == {"before": 8.2, "after": 5.1, "ratio": 0.622}
+    assert sketch["measures"]["analysis"] == {"before": 0.0, "after": 0.0, "ratio": None}
+    assert result["summary"]["analysis"]["rows"] == 1 and result["summary"]["analysis"]["after_better_rows"] == 1
+
 
 def test_the_sign_test_of_wins_and_losses():
     assert sign_test(12, 0) == pytest.approx(2 / 4096) and sign_test(0, 12) == sign_test(12, 0)
