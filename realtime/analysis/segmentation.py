@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 
 from realtime.analysis.analysers import PERSON, AnalysisOptions, register_analyser
+from realtime.imaging import shrink
 from realtime.errors import UserError
 from realtime.native import quiet_native_stderr
 
@@ -138,7 +139,7 @@ class PersonSegmenter:
         h, w = bgr.shape[:2]
         sw = min(w, c.work_width)
         sh = max(1, round(h * sw / w))
-        small = cv2.resize(bgr, (sw, sh), interpolation=cv2.INTER_AREA) if sw != w else bgr
+        small = shrink(bgr, sw, sh) if sw != w else bgr
         gray_small = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
         if self._still(gray_small):
             self.reused += 1

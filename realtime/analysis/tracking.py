@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from realtime.imaging import shrink
+from realtime.imaging import area_down, shrink
 from realtime.native import quiet_native_stderr
 from realtime.analysis.one_euro import OneEuroConfig, OneEuroFilter
 
@@ -134,7 +134,10 @@ class FaceTracker:
         x0, y0, x1, y1 = thumb_box(self.box or (0, 0, bgr.shape[1], bgr.shape[0]), THUMB, bgr.shape[:2])
         crop = bgr[y0:y1, x0:x1]
         gray = cv2.cvtColor(crop if crop.size else bgr, cv2.COLOR_BGR2GRAY)
-        return cv2.resize(gray, THUMB, interpolation=cv2.INTER_AREA).astype(np.float32)
+        kx, ky = gray.shape[1] // THUMB[0], gray.shape[0] // THUMB[1]
+        if kx and ky and gray.shape[:2] == (ky * THUMB[1], kx * THUMB[0]):
+            return area_down(gray, kx, ky).astype(np.float32)
+        return cv2.resize(gray, THUMB, interpolation=cv2.INTER_AREA).astype(np.float32)  # a box under a block
 
     def _match(self, raws: list[np.ndarray]) -> list[OneEuroFilter]:
         """A smoother for each new face: the one of the previous face nearest to it (within

@@ -113,8 +113,8 @@ def masked_blur(bgr: np.ndarray, person: np.ndarray, sigma: float, scale: float 
     half = cv2.resize(bgr, (hw, hh), interpolation=cv2.INTER_AREA)
     room = cv2.bitwise_not(cv2.resize(mask, (hw, hh), interpolation=cv2.INTER_AREA))  # 255 − p, at half size
     weighted = cv2.multiply(half, cv2.merge([room, room, room]), scale=1.0 / 255)
-    small = cv2.resize(weighted, (sw, sh), interpolation=cv2.INTER_AREA).astype(np.float32)
-    weight = cv2.resize(room, (sw, sh), interpolation=cv2.INTER_AREA).astype(np.float32) * (1.0 / 255)
+    small = imaging.area_down(weighted, k).astype(np.float32)
+    weight = imaging.area_down(room, k).astype(np.float32) * (1.0 / 255)
     s = max(0.5, sigma / step)  # σ in small pixels
     norm = cv2.GaussianBlur(weight, (0, 0), s)
     # OpenCV's per-channel divide and masked copy: numpy's broadcast over the three channels and
@@ -123,7 +123,7 @@ def masked_blur(bgr: np.ndarray, person: np.ndarray, sigma: float, scale: float 
     out = cv2.divide(cv2.GaussianBlur(small, (0, 0), s), cv2.merge((floor, floor, floor)))
     hidden = norm < 1e-2
     if hidden.any():
-        plain = cv2.resize(half, (sw, sh), interpolation=cv2.INTER_AREA).astype(np.float32)
+        plain = imaging.area_down(half, k).astype(np.float32)
         out = cv2.copyTo(cv2.GaussianBlur(plain, (0, 0), s), hidden.view(np.uint8), out)
     grown = cv2.resize(out.astype(np.uint8), (w + pw, h + ph), interpolation=cv2.INTER_LINEAR)
     return grown if not (ph or pw) else np.ascontiguousarray(grown[:h, :w])

@@ -28,7 +28,7 @@ from typing import Callable, TypeVar
 import cv2
 import numpy as np
 
-from realtime.imaging import mix
+from realtime.imaging import area_down, mix
 
 T = TypeVar("T")
 
@@ -85,7 +85,7 @@ def thumb(img: np.ndarray, scale: int) -> np.ndarray:
     """Blurred gray copy (uint8) at 1/scale size: what "the input changed" is measured on."""
     g = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) if img.ndim == 3 else img
     h, w = g.shape
-    small = cv2.resize(g, (max(1, w // scale), max(1, h // scale)), interpolation=cv2.INTER_AREA) if scale > 1 else g
+    small = area_down(g, scale) if scale > 1 else g
     return cv2.GaussianBlur(small, (5, 5), 0)
 
 

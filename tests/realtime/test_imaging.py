@@ -97,3 +97,26 @@ def test_an_opencv_result_lands_in_the_region_it_was_given():
     assert frame[5:25, 10:50].min() == 7 and frame.sum() == 7 * region.size
     written_into(region, np.full(region.shape, 9, np.uint8))  # not the view: copied in
     assert frame[5:25, 10:50].min() == 9 and frame.sum() == 9 * region.size
+
+
+@pytest.mark.parametrize("shape, kx, ky", [((720, 1280, 3), 4, 4), ((1080, 1920, 3), 6, 6), ((360, 640), 8, 8),
+                                           ((672, 640), 10, 14), ((90, 96), 3, 3), ((721, 1281, 3), 4, 4)])
+def test_area_down_gives_each_blocks_mean(shape, kx, ky):
+    """Halvings while both factors are even, then the odd rest: each block's mean within half a
+    grey level a step (each rounds); sides that do not divide evenly get OpenCV's one area
+    resize, as before."""
+    from realtime.imaging import area_down
+
+    image = np.random.default_rng(1).integers(0, 256, shape, np.uint8)
+    out = area_down(image, kx, ky)
+    h, w = shape[0] // ky, shape[1] // kx
+    assert out.shape == (h, w, *shape[2:]) and out.dtype == np.uint8
+    if shape[0] % ky or shape[1] % kx:
+        assert np.array_equal(out, cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA))
+        return
+    steps, fx, fy = 0, kx, ky
+    while fx % 2 == 0 and fy % 2 == 0:
+        steps, fx, fy = steps + 1, fx // 2, fy // 2
+    steps += fx > 1 or fy > 1
+    means = image.reshape(h, ky, w, kx, *shape[2:]).mean(axis=(1, 3))
+    assert np.abs(out - means).max() <= 0.5 * steps and np.abs(out - means).mean() <= 0.3 * steps
