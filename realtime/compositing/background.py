@@ -108,10 +108,8 @@ def masked_blur(bgr: np.ndarray, person: np.ndarray, sigma: float, scale: float 
     if ph or pw:
         bgr = cv2.copyMakeBorder(bgr, 0, ph, 0, pw, cv2.BORDER_REPLICATE)
         mask = cv2.copyMakeBorder(mask, 0, ph, 0, pw, cv2.BORDER_REPLICATE)
-    hh, hw = (h + ph) // 2, (w + pw) // 2
-    sh, sw = hh // k, hw // k
-    half = cv2.resize(bgr, (hw, hh), interpolation=cv2.INTER_AREA)
-    room = cv2.bitwise_not(cv2.resize(mask, (hw, hh), interpolation=cv2.INTER_AREA))  # 255 − p, at half size
+    half = imaging.area_down(bgr, 2)
+    room = cv2.bitwise_not(imaging.area_down(mask, 2))  # 255 − p, at half size
     weighted = cv2.multiply(half, cv2.merge([room, room, room]), scale=1.0 / 255)
     small = imaging.area_down(weighted, k).astype(np.float32)
     weight = imaging.area_down(room, k).astype(np.float32) * (1.0 / 255)

@@ -145,6 +145,7 @@ def test_an_odd_sized_frame_blurs_as_if_its_edge_were_repeated_to_whole_small_pi
     ring = (cv2.dilate(mask, np.ones((15, 15), np.uint8)) > 0.5) & (mask < 0.5)
     assert abs(odd[ring].mean() - image[(mask < 0.5) & ~ring].mean()) < 12
 
+
 def test_a_frame_without_background_falls_back_to_a_plain_blur():
     image, _ = person_scene()
     out = masked_blur(image, np.ones(image.shape[:2], np.float32), sigma=8)
@@ -166,6 +167,7 @@ def test_guided_refinement_snaps_a_blurry_mask_to_the_image_edge():
     unclipped = refine(cv2.resize(coarse, (160, 90)), small_gray, gray, radius=3, eps=2e-3, edge=6.0)
     steep = refine(cv2.resize(coarse, (160, 90)), small_gray, gray, radius=3, eps=2e-3, edge=6.0, as_255ths=True)
     assert (steep == 0).any() and (steep == 255).any() and np.array_equal(steep, in_255ths(unclipped))
+
 
 def test_temporal_smoothing_calms_flicker_and_follows_motion():
     previous = np.full((4, 4), 0.5, np.float32)

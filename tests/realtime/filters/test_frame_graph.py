@@ -60,7 +60,6 @@ def test_frames_go_in_as_rgb_planes_and_come_back_as_bgr():
     np.testing.assert_array_equal(back, frame[2:, 1:])
 
 
-
 @pytest.mark.parametrize("hw, pad", [((37, 53), (0, 11)), ((37, 53), (5, 0)), ((2, 4), (1, 3)), ((29, 31), (28, 30))])
 def test_planes_are_padded_as_opencv_mirrors_and_the_padding_left_out_on_the_way_back(hw, pad):
     frame = np.random.default_rng(2).integers(0, 256, (*hw, 3), dtype=np.uint8)
@@ -72,6 +71,7 @@ def test_planes_are_padded_as_opencv_mirrors_and_the_padding_left_out_on_the_way
     np.testing.assert_array_equal(back, frame)
     with pytest.raises(ValueError, match="cannot mirror"):
         to_planes(frame, (hw[0], 0))
+
 
 def test_the_rewritten_graph_has_frame_io_and_keeps_the_latent_input():
     proto = load_model_proto(resolve_filter("cartoon"), weights=True)
