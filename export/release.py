@@ -6,6 +6,7 @@
     python -m export.release runs/aged.pt --work-size 192           # a face filter (kind from its teacher)
     python -m export.release runs/aged_fast.pt --work-size 160      # its light clone, NAME.fast → aged.fast.onnx
     python -m export.release --retime        # measure every bundled card's CPU times again
+    python -m export.release --reexport      # every bundled filter's graph from today's code (export.reexport)
     python -m export.release runs/candy_fast.pt --work-size 720 --temporal-keep 0.98 --temporal-floor 2
         # the stabiliser's settings measured for it (benchmarks.flicker), in its contract and card
 
@@ -34,6 +35,7 @@ from export.model_card import cpu_times, retime
 from export.onnx_export import contract_for, export_model
 from models.networks.calling import latent_codes
 from export.parity import check_parity
+from export.reexport import reexport
 from models.networks.checkpoint import load_checkpoint, save_checkpoint, steps_trained
 from models.gallery import face_gallery, gallery, style_gallery
 from models.networks.guided import GuidedUpsample
@@ -50,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint", type=Path, nargs="?")
     p.add_argument("--retime", action="store_true", help="only measure the CPU times of every bundled model card again")
+    p.add_argument("--reexport", nargs="*", metavar="NAME",
+                   help="only export bundled filters again from their checkpoints, keeping each contract (default: all of them)")
     p.add_argument("--name", help="filter name (default: from the checkpoint)")
     p.add_argument("--work-size", type=int, default=384)
     p.add_argument("--license", default="MIT")
@@ -62,6 +66,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("onnx_ir").setLevel(logging.WARNING)
     if a.retime:
         retime(ROOT / "realtime" / "bundled")
+        return 0
+    if a.reexport is not None:
+        for r in reexport(ROOT / "realtime" / "bundled", ROOT / "models" / "checkpoints", a.reexport):
+            print(f"{r.name}: " + (f"exported again, {100 * r.values_moved:.4f} % of output values moved by up to {r.largest_move} levels"
+                                    if r.changed else "the same operators, kept"))
         return 0
     if a.checkpoint is None:
         raise UserError("give a checkpoint to release (or --retime)")

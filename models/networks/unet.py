@@ -211,13 +211,16 @@ class UNet(nn.Module):
     def features(self, x: torch.Tensor, code: torch.Tensor | None = None) -> torch.Tensor:
         """The last hidden layer (``channels[0]`` at the input's size), normalised and activated:
         what :meth:`draw` and a sub-pixel head (models.networks.guided.FineHead) read."""
-        h = torch.cat([x, *(f(x) for f in (self.edges, self.tones) if f is not None)], dim=1)
+        inputs = [x]  # concatenated once: each concat is a full copy of everything before it
+        if self.edges is not None:
+            inputs.append(self.edges(x))
+        if self.tones is not None:
+            inputs.extend(self.tones.planes(x))
         if self.config.latent_codes:
             if code is None:
                 raise ValueError("this UNet has a latent code: pass one (see code_vectors)")
-            planes = code[:, :, None, None].expand(-1, -1, x.shape[2], x.shape[3])
-            h = torch.cat([h, planes.to(x.dtype)], dim=1)
-        h = self.input_conv(h)
+            inputs.append(code[:, :, None, None].expand(-1, -1, x.shape[2], x.shape[3]).to(x.dtype))
+        h = self.input_conv(torch.cat(inputs, dim=1))
         skips = []
         for i, blocks in enumerate(self.down_blocks):
             h = blocks(h)

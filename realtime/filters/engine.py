@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from realtime.errors import UserError, first_line
-from realtime.filters.frame_graph import CHECKSUM, FRAME_IN, FRAME_OUT, from_planes, to_planes
+from realtime.filters.frame_graph import CHECKSUM, FRAME_IN, FRAME_OUT, from_planes, is_quantized, to_planes
 from realtime.filters.onnx_format import inspect
 from realtime.filters.providers import ShapeProfile, create_session, short_name
 
@@ -47,12 +47,12 @@ class FilterModel:
         info = inspect(self.path, weights=True, **overrides)  # every check, one line each
         self.input_name, self.contract = info.input_name, info.contract
         graph = info.framed
-        data = graph.SerializeToString()
-        self.session, used = create_session(self.path, provider, profile or ShapeProfile(), threads, data=data)
+        data, quantized = graph.SerializeToString(), is_quantized(graph)
+        self.session, used = create_session(self.path, provider, profile or ShapeProfile(), threads, data=data, quantized=quantized)
         self.provider = short_name(used)
         # one thread: two one-thread runs side by side finish more frames than two-thread runs in turn
         # (realtime.live.turns); a GPU session serves both
-        self.beside_session = create_session(self.path, "cpu", threads=1, data=data)[0] if beside and self.provider == "cpu" else None
+        self.beside_session = create_session(self.path, "cpu", threads=1, data=data, quantized=quantized)[0] if beside and self.provider == "cpu" else None
         self.latent_name = next((i.name for i in self.session.get_inputs() if i.name == "latent"), None)
         self.io_binding = self.provider != "cpu" if io_binding is None else io_binding
 

@@ -67,6 +67,15 @@ def from_planes(planes: np.ndarray, hw: tuple[int, int] | None = None) -> np.nda
     return cv2.merge([planes[0, 2, :h, :w], planes[0, 1, :h, :w], planes[0, 0, :h, :w]])
 
 
+QUANTIZED_OPS = frozenset({"QuantizeLinear", "DequantizeLinear", "QLinearConv", "QLinearMatMul", "ConvInteger", "MatMulInteger"})
+
+
+def is_quantized(model: onnx.ModelProto) -> bool:
+    """Whether ``model`` has quantized operators of its own (an int8 variant), besides the frame
+    conversion :func:`with_frame_io` adds."""
+    return any(n.op_type in QUANTIZED_OPS and not n.name.startswith(PREFIX) for n in model.graph.node)
+
+
 def with_frame_io(model: onnx.ModelProto, input_name: str, scale: float) -> onnx.ModelProto:
     """A copy of ``model`` whose image input ``input_name`` (float N×3×H×W, pixels × ``scale``)
     is fed by ``frame`` (uint8 N×3×H×W RGB: :func:`to_planes`) and whose first output comes back

@@ -169,10 +169,14 @@ def short_name(ort_name: str) -> str:
 
 def create_session(
     path: Path, choice: str = "auto", profile: ShapeProfile | None = None, threads: int = 0,
-    data: bytes | None = None,
+    data: bytes | None = None, quantized: bool = True,
 ) -> tuple[Any, str]:
     """(session, provider really used) for ONNX file ``path`` (or its in-memory rewrite
-    ``data``, e.g. with frame I/O added); bad files give one clear line."""
+    ``data``, e.g. with frame I/O added); bad files give one clear line. ``quantized=False``
+    (a float graph whose only Quantize/DequantizeLinear are the frame's conversion) turns ONNX
+    Runtime's int8 rewrites off: they copy the frame's DequantizeLinear once per reader (four
+    full-size passes for the cartoon student, where one is needed: 44.8 → 44.3 ms at 512×384 on
+    one thread, p10 of 150 interleaved runs; the same output)."""
     import onnxruntime as ort
 
     path = Path(path)
@@ -192,6 +196,8 @@ def create_session(
     # rows of five interleaved pairs of runs (benchmarks/results/ort-spin-s27-cpu)
     opts.add_session_config_entry("session.intra_op.allow_spinning", "1")
     opts.add_session_config_entry("session.force_spinning_stop", "1")
+    if not quantized:
+        opts.add_session_config_entry("session.disable_quant_qdq", "1")
     wants_trt = choice in ("auto", "tensorrt") and ORT_NAMES["tensorrt"] in ort.get_available_providers()
     prefix = engine_prefix(path.stem, data if data is not None else path.read_bytes()) if wants_trt else None  # hash only for TensorRT
     chain = provider_chain(choice, profile, prefix=prefix)

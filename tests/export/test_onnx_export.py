@@ -135,6 +135,19 @@ def test_int8_variant_is_calibrated_and_parity_checked(exported, key, photo_fold
     check_parity(model, q, contract, "int8")
 
 
+def test_only_int8_variants_count_as_quantized(exported, photo_folder, tmp_path):
+    """The frame's own uint8 conversion (a Quantize/DequantizeLinear pair) does not make a float
+    graph quantized: ONNX Runtime's int8 rewrites are turned off for it (they copy that
+    conversion once per reader), and left on for an int8 variant, which needs them."""
+    from realtime.filters.frame_graph import is_quantized
+    from realtime.filters.onnx_format import inspect
+
+    model, contract, path = exported["unet"]
+    q = to_int8(path, tmp_path / "unet.int8.onnx", photo_folder, contract)
+    assert not is_quantized(inspect(path, weights=True).framed)
+    assert is_quantized(inspect(q, weights=True).framed)
+
+
 def test_int8_weights_are_7_bit(exported, photo_folder, tmp_path):
     """7-bit weights cannot saturate the int16 pair sums of CPUs without VNNI (see precision.py)."""
     from onnx import numpy_helper
