@@ -38,7 +38,8 @@ class FrameAnalysis:
 
     faces: tuple[Face, ...] = ()  # tracked faces, landmarks smoothed over time
     # H×W: how much each pixel is the person, uint8 in 255ths as the person analyser makes it
-    # (a float32 0..1 mask is taken too: realtime.compositing.background.in_255ths)
+    # (a float32 0..1 mask is taken too: realtime.compositing.background.in_255ths); the frame's
+    # size, or the size the chain asked for (Analysis' ``sizes``: realtime.filters.chain.Chain.sizes_for)
     person: np.ndarray | None = None
     smile: "Smile | None" = None  # the smile score and trigger state of the first face
     ms: dict[str, float] = field(default_factory=dict)  # analyser name → milliseconds spent
@@ -75,7 +76,9 @@ class AnalysisOptions:
 
 
 class Analyser(Protocol):
-    def __call__(self, bgr: np.ndarray, t: float, found: Mapping[str, object]) -> object: ...
+    def __call__(self, bgr: np.ndarray, t: float, found: Mapping[str, object], hw: tuple[int, int] | None = None) -> object:
+        """The frame's value; ``found``: what the analysers before it returned; ``hw``: the (h, w)
+        an image result is wanted at (None: the frame's; a result that is no image ignores it)."""
 
     def close(self) -> None: ...
 
@@ -108,7 +111,7 @@ class FaceAnalyser:
     def __init__(self, options: AnalysisOptions) -> None:
         self.tracker = FaceTracker(static=options.still_images, max_faces=options.max_faces)
 
-    def __call__(self, bgr: np.ndarray, t: float, found: Mapping[str, object]) -> tuple[Face, ...]:
+    def __call__(self, bgr: np.ndarray, t: float, found: Mapping[str, object], hw: tuple[int, int] | None = None) -> tuple[Face, ...]:
         return self.tracker.faces(bgr, t)
 
     def close(self) -> None:
@@ -201,16 +204,19 @@ class Analysis:
             self._starting[name] = thread
         thread.start()
 
-    def __call__(self, bgr: np.ndarray, t: float | None = None, needs: frozenset[str] | None = None) -> FrameAnalysis:
+    def __call__(self, bgr: np.ndarray, t: float | None = None, needs: frozenset[str] | None = None,
+                 sizes: Mapping[str, tuple[int, int]] | None = None) -> FrameAnalysis:
         """The frame's analysis for ``needs`` (default: those given at the start); analysers
-        not needed on this frame do not run."""
+        not needed on this frame do not run. ``sizes``: (h, w) an image result is wanted at, by
+        name, where it is not the frame's (``{PERSON: (384, 683)}``: Chain.sizes_for)."""
+        sizes = sizes or {}
         t = time.perf_counter() if t is None else t
         values: dict[str, object] = {}
         ms: dict[str, float] = {}
         wait = not self.options.start_late_in_background
         for name in self._start(self.needs if needs is None else needs, wait):
             start = time.perf_counter()
-            values[name] = self.analysers[name](bgr, t, values)
+            values[name] = self.analysers[name](bgr, t, values, sizes.get(name))
             ms[name] = (time.perf_counter() - start) * 1000
         return FrameAnalysis(**values, ms=ms)  # type: ignore[arg-type]
 

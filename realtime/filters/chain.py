@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from realtime.analysis.analysers import Analysis, AnalysisOptions, FrameAnalysis
+from realtime.analysis.analysers import PERSON, Analysis, AnalysisOptions, FrameAnalysis
 from realtime.compositing.background import Backdrop, parse_background
 from realtime.errors import UserError
 from realtime.filters.kinds.base import EFFECTS, Filter, Settings, filter_for
@@ -52,6 +52,15 @@ class Chain:
     def needs_for(self, settings: Settings) -> frozenset[str]:
         """The analysis one call with ``settings`` needs: the filters' and the background's."""
         return self.needs | settings.needs
+
+    def sizes_for(self, hw: tuple[int, int], settings: Settings) -> dict[str, tuple[int, int]]:
+        """The analysis results this chain reads at a size other than the frame's ``hw`` with
+        ``settings`` (the ``sizes`` of :class:`realtime.analysis.analysers.Analysis`): the person
+        mask, at the shrunk copy's size, when the chain composes a scale-free background there
+        (:meth:`shrink_ahead`). It reads no full-size mask then, and the mask is refined at
+        that size: 683×384 is 28 % of a 720p frame's pixels, 13 % of a 1080p frame's."""
+        ahead = self.shrink_ahead(hw, settings)
+        return {PERSON: ahead[1]} if ahead is not None and self._composes_small(ahead[0], settings) else {}
 
     def leading_free(self, settings: Settings) -> int:
         """How many filters at the start of the chain need no analysis with ``settings``: they
@@ -157,7 +166,7 @@ class Chain:
             overrides["background"] = self._backdrop(overrides["background"])  # type: ignore[arg-type]
         settings = make_settings(settings or self.settings, **overrides)
         needs = self.needs_for(settings)
-        analysis = self._still_analysis()(bgr, needs=needs) if needs else FrameAnalysis()
+        analysis = self._still_analysis()(bgr, needs=needs, sizes=self.sizes_for(bgr.shape[:2], settings)) if needs else FrameAnalysis()
         return self.process(bgr, analysis, settings).image
 
     def _backdrop(self, text: str) -> "Backdrop | None":

@@ -114,13 +114,15 @@ class FrameProcessor:
         settings = replace(chain.settings, strength=state.strength, latent=state.latent, background=backdrop,
                            turn=turn)
         needs = self._needs(chain, settings)
+        # results at the size the chain reads them; with a trigger, the chain that reads them is not known yet
+        sizes = chain.sizes_for(image.shape[:2], settings) if state.enabled and self.triggers.on_smile is None else {}
         events: list[Event] = []
         beside: AnalysisBeside | None = None
         if state.enabled and needs and self.triggers.on_smile is None and chain.leading_free(settings):
             # the chain's first filters need no analysis: they run while the frame is analysed
-            beside = self._beside(image, t, needs)
+            beside = self._beside(image, t, needs, sizes)
         else:
-            analysis = self.analysis(image, t, needs)
+            analysis = self.analysis(image, t, needs, sizes)
             if analysis.smile is not None and analysis.smile.on != self.smiling:
                 self.smiling = analysis.smile.on
                 events.append(Event("smile", self.smiling))
@@ -162,10 +164,10 @@ class FrameProcessor:
         live p50 of 87 → 207 ms at 640×480. Read from another thread: one attribute."""
         return self.shown.networks <= 1
 
-    def _beside(self, image: np.ndarray, t: float, needs: frozenset[str]) -> "AnalysisBeside":
+    def _beside(self, image: np.ndarray, t: float, needs: frozenset[str], sizes: dict[str, tuple[int, int]]) -> "AnalysisBeside":
         if self._pool is None:
             self._pool = ThreadPoolExecutor(1, thread_name_prefix="analysis")
-        return AnalysisBeside(self._pool.submit(self.analysis, image, t, needs))
+        return AnalysisBeside(self._pool.submit(self.analysis, image, t, needs, sizes))
 
     def close(self) -> None:
         if self._pool is not None:

@@ -77,7 +77,7 @@ class LiveJob:
         settings = make_settings(self.chain.settings, strength=self.options.strength, latent=self.options.latent or 0,
                                  background=self.backdrop, temporal=self.memory)
         needs = self.chain.needs_for(settings)
-        found = analysis(bgr, t, needs) if needs else FrameAnalysis()
+        found = analysis(bgr, t, needs, self.chain.sizes_for(bgr.shape[:2], settings)) if needs else FrameAnalysis()
         out = self.chain.process(bgr, found, settings).image
         return out, (time.perf_counter() - start) * 1000
 

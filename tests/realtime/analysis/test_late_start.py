@@ -21,7 +21,7 @@ class Fake:
     def __init__(self, value: object) -> None:
         self.value, self.closed = value, False
 
-    def __call__(self, bgr, t, found):
+    def __call__(self, bgr, t, found, hw=None):
         return self.value
 
     def close(self) -> None:

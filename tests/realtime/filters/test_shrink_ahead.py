@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 
 from models.losses.quality import ssim
-from realtime.analysis.analysers import Analysis, AnalysisOptions, FrameAnalysis
+from realtime.analysis.analysers import PERSON, Analysis, AnalysisOptions, FrameAnalysis
 from realtime.analysis.tracking import Face
 from realtime.compositing.background import BlurBackdrop, ImageBackdrop
 from realtime.filters.chain import Chain, load_chain
 from realtime.filters.engine import FilterModel
 from realtime.filters.kinds.base import Applied, Settings, filter_for
+from realtime.imaging import shrink
 from tests.conftest import make_onnx_filter
 from tests.realtime.filters.conftest import track_one
 
@@ -133,3 +134,27 @@ def test_a_blurred_background_behind_a_frame_filter_gives_the_picture_at_full_si
     assert out.shape == frame.shape
     assert ssim(out, reference) >= 0.995
     assert float(np.abs(out.astype(np.float32) - reference).mean()) <= 1.0
+
+
+def test_a_chain_composing_on_its_shrunk_copy_asks_for_the_mask_at_that_size(frame720):
+    """``cartoon --background blur`` reads the person mask only on the 683x384 copy it composes
+    on: it asks the analysis for the mask at that size (refined there, not at full size and
+    shrunk), and the picture is the one the full-size mask gives (measured on eight faces at
+    720p and 1080p: SSIM >= 0.9996, mean 0.035-0.054 levels)."""
+    frame = frame720
+    chain = load_chain("cartoon", background="blur")
+    sizes = chain.sizes_for(frame.shape[:2], chain.settings)
+    assert sizes == {PERSON: (384, 683)}
+    assert chain.sizes_for(frame.shape[:2], Settings(strength=0.5, background=chain.settings.background)) == {}
+    assert load_chain("cartoon").sizes_for(frame.shape[:2], load_chain("cartoon").settings) == {}
+    assert load_chain("none", background="blur").sizes_for(frame.shape[:2], load_chain("none", background="blur").settings) == {}
+    analysis = Analysis(needs=chain.needs_for(chain.settings), options=AnalysisOptions(still_images=True))
+    try:
+        full, small = analysis(frame), analysis(frame, sizes=sizes)
+    finally:
+        analysis.close()
+    assert full.person.shape == frame.shape[:2] and small.person.shape == (384, 683)
+    moved = np.abs(small.person.astype(np.int16) - shrink(full.person, 683, 384))
+    assert moved.mean() < 0.5 and (moved > 2).mean() < 0.02
+    a, b = chain.process(frame, full).image, chain.process(frame, small).image
+    assert ssim(a, b) >= 0.999 and float(np.abs(a.astype(np.float32) - b).mean()) <= 0.2

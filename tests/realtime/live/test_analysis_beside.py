@@ -94,7 +94,7 @@ class Gate:
     def __init__(self, options: AnalysisOptions) -> None:
         pass
 
-    def __call__(self, bgr: np.ndarray, t: float, found: Mapping[str, object]) -> np.ndarray:
+    def __call__(self, bgr: np.ndarray, t: float, found: Mapping[str, object], hw: tuple[int, int] | None = None) -> np.ndarray:
         Gate.threads.append(threading.current_thread().name)
         Gate.started.set()
         Gate.log.append("mask done" if Gate.filtered.wait(WAIT_S) else "filter never ran beside the mask")
@@ -141,7 +141,7 @@ def test_a_chain_that_needs_the_analysis_first_is_analysed_first(monkeypatch):
         def __init__(self, options: AnalysisOptions) -> None:
             pass
 
-        def __call__(self, bgr: np.ndarray, t: float, found: Mapping[str, object]) -> np.ndarray:
+        def __call__(self, bgr: np.ndarray, t: float, found: Mapping[str, object], hw: tuple[int, int] | None = None) -> np.ndarray:
             threads.append(threading.current_thread().name)
             return left_half(bgr.shape[:2])
 
@@ -156,3 +156,45 @@ def test_a_chain_that_needs_the_analysis_first_is_analysed_first(monkeypatch):
     processor.close()
     assert log == ["person-only (person known: True)", "brighten (person known: True)"]
     assert threads == [threading.current_thread().name] and "analysis_wait" not in result.ms
+
+
+class HalfNet:
+    """A frame filter that runs at half the frame's size (like a network's work size)."""
+
+    name = "half-net"
+    needs: frozenset[str] = frozenset()
+
+    def work_hw(self, hw: tuple[int, int], settings: Settings) -> tuple[int, int]:
+        return hw[0] // 2, hw[1] // 2
+
+    def apply(self, bgr: np.ndarray, analysis: FrameAnalysis, settings: Settings) -> Applied:
+        return Applied(bgr)
+
+
+def test_the_processor_asks_for_the_mask_at_the_size_the_chain_composes_at(monkeypatch):
+    """A chain that composes a scale-free background on its shrunk copy gets the mask at that
+    size; below full strength (it composes at full size then) the frame's."""
+    asked: list[tuple[int, int] | None] = []
+
+    class Mask:
+        def __init__(self, options: AnalysisOptions) -> None:
+            pass
+
+        def __call__(self, bgr: np.ndarray, t: float, found: Mapping[str, object], hw: tuple[int, int] | None = None) -> np.ndarray:
+            asked.append(hw)
+            return left_half(hw or bgr.shape[:2])
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setitem(analysers.ANALYSERS, PERSON, AnalyserKind(Mask))
+    green = ColourBackdrop((0, 255, 0))
+    processor = FrameProcessor([Chain([HalfNet()])], temporal=False, backgrounds=[green])
+    frame = np.full((24, 32, 3), 100, np.uint8)
+    full = processor(frame, 0.0, ControlState())
+    weaker = processor(frame, 1 / 30, ControlState(strength=0.5))
+    processor.close()
+    assert asked == [(12, 16), None]
+    expected = Chain([HalfNet()]).process(frame, FrameAnalysis(person=left_half((24, 32))), Settings(background=green)).image
+    assert full.image.shape == frame.shape and np.array_equal(full.image, expected)
+    assert weaker.image.shape == frame.shape

@@ -23,7 +23,7 @@ class ScriptedSmile:
     def __init__(self, options: AnalysisOptions) -> None:
         pass
 
-    def __call__(self, bgr: np.ndarray, t: float, found: Mapping[str, object]) -> Smile:
+    def __call__(self, bgr: np.ndarray, t: float, found: Mapping[str, object], hw: tuple[int, int] | None = None) -> Smile:
         on = 0.3 - 1e-6 <= t < 0.6 - 1e-6
         return Smile(2.0 if on else 0.0, on, True)
 
