@@ -142,10 +142,21 @@ def test_only_int8_variants_count_as_quantized(exported, photo_folder, tmp_path)
     from realtime.filters.frame_graph import is_quantized
     from realtime.filters.onnx_format import inspect
 
+    from realtime.filters.engine import FilterModel
+
     model, contract, path = exported["unet"]
     q = to_int8(path, tmp_path / "unet.int8.onnx", photo_folder, contract)
     assert not is_quantized(inspect(path, weights=True).framed)
     assert is_quantized(inspect(q, weights=True).framed)
+
+    def rewrites_off(file) -> bool:
+        options = FilterModel(file, "cpu").session.get_session_options()
+        try:
+            return options.get_session_config_entry("session.disable_quant_qdq") == "1"
+        except RuntimeError:  # not set
+            return False
+
+    assert rewrites_off(path) and not rewrites_off(q)
 
 
 def test_int8_weights_are_7_bit(exported, photo_folder, tmp_path):
