@@ -6,7 +6,10 @@ so one run of each version says nothing. Run them in turns (before, after, befor
 each ``python -m benchmarks.fps … --out DIR``), then this takes every row (filter × size) of
 every run and gives, per row, the median of each version's runs and their ratio, and over all
 rows the geometric mean of the ratios and in how many rows the after-version was better, with a
-sign test: a change that helps shows in most rows, where noise splits them.
+sign test: a change that helps shows in most rows, where noise splits them. Per row it also says
+whether the runs lie apart (every after-run better than every before-run): with three runs a
+side a change that does nothing does that by chance once in 20 rows for each direction, so a
+row apart is evidence on its own where the rows are too few for the sign test.
 
     python -m benchmarks.compare_runs --before DIR DIR DIR --after DIR DIR DIR --out benchmarks/results/NAME
 
@@ -43,6 +46,7 @@ class Measure:
         return ratio if self.higher_is_better else 1.0 / ratio
 
 
+APART_RUNS = 3  # runs a side before a row's runs lying apart is said (chance 1/20 each way)
 ANALYSER_STAGES = ("track", "person", "smile")  # realtime.live.process names them so
 
 MEASURES = (
@@ -87,6 +91,15 @@ def sign_test(wins: int, losses: int) -> float:
     return min(1.0, 2 * tail)
 
 
+def runs_apart(before: list[float], after: list[float], higher_is_better: bool) -> bool:
+    """Whether every after-run is better than every before-run (a change that does nothing
+    does so with chance 1 / C(nb + na, na): 1/20 for three runs a side); not said below three
+    runs a side, where chance does it too often (one each: 1/2)."""
+    if min(len(before), len(after)) < APART_RUNS:
+        return False
+    return min(after) > max(before) if higher_is_better else max(after) < min(before)
+
+
 def compare(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> dict[str, Any]:
     """Per row and measure the medians and after/before; per measure the geometric mean of the
     ratios and the rows where after was better. Rows in only one side are left out (named)."""
@@ -96,12 +109,13 @@ def compare(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> dict[s
         raise UserError("the before and after runs share no filter and size: run the same --filter and --sizes on both")
     rows = []
     for key in keys:
-        cells = {}
+        cells, apart = {}, {}
         for m in MEASURES:
-            mb = statistics.median(m.get(r) for r in b[key])
-            ma = statistics.median(m.get(r) for r in a[key])
+            vb, va = [m.get(r) for r in b[key]], [m.get(r) for r in a[key]]
+            mb, ma = statistics.median(vb), statistics.median(va)
             cells[m.name] = {"before": round(mb, 2), "after": round(ma, 2), "ratio": round(ma / mb, 3) if mb > 0 else None}
-        rows.append({"filter": key[0], "size": key[1], "runs": [len(b[key]), len(a[key])], "measures": cells})
+            apart[m.name] = runs_apart(vb, va, m.higher_is_better)
+        rows.append({"filter": key[0], "size": key[1], "runs": [len(b[key]), len(a[key])], "measures": cells, "apart": apart})
     summary = {}
     for m in MEASURES:
         ratios = [r["measures"][m.name]["ratio"] for r in rows if r["measures"][m.name]["ratio"]]
@@ -109,7 +123,8 @@ def compare(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> dict[s
         worse = sum(m.gain(x) < 1 for x in ratios)
         summary[m.name] = {"geomean_ratio": round(float(np.exp(np.mean(np.log(ratios)))), 3) if ratios else None,
                            "after_better_rows": better, "rows": len(ratios), "higher_is_better": m.higher_is_better,
-                           "sign_test_p": round(sign_test(better, worse), 4)}
+                           "sign_test_p": round(sign_test(better, worse), 4),
+                           "runs_apart_rows": sum(r["apart"][m.name] for r in rows if r["measures"][m.name]["ratio"])}
     only = sorted(set(b) ^ set(a))
     return {"rows": rows, "summary": summary, "left_out": [f"{f} {s}" for f, s in only]}
 
@@ -118,16 +133,21 @@ def markdown(result: dict[str, Any], meta: dict[str, Any]) -> str:
     lines = [f"# Before and after, interleaved `benchmarks.fps` runs ({meta['machine']})", "",
              f"{meta['date']}; {meta['runs'][0]} runs before, {meta['runs'][1]} after, in turns. Per row the median of each "
              "side's runs and after / before. " + meta.get("what", ""), "",
-             "| measure | after / before (geometric mean over rows) | rows where after is better | sign test p |", "|---|---|---|---|"]
+             "| measure | after / before (geometric mean over rows) | rows where after is better | sign test p | rows with every after-run better |",
+             "|---|---|---|---|---|"]
     for name, s in result["summary"].items():
         lines.append(f"| {name} ({'higher' if s['higher_is_better'] else 'lower'} is better) | {s['geomean_ratio']} | "
-                     f"{s['after_better_rows']} of {s['rows']} | {s['sign_test_p']:g} |")
-    lines += ["", "Sign test: the chance that a change doing nothing splits the rows at least this unevenly (two-sided)."]
+                     f"{s['after_better_rows']} of {s['rows']} | {s['sign_test_p']:g} | {s.get('runs_apart_rows', 0)} of {s['rows']} |")
+    lines += ["", "Sign test: the chance that a change doing nothing splits the rows at least this unevenly (two-sided). "
+              "Every after-run better than every before-run in a row: by chance 1 in C(runs before + runs after, runs after) "
+              "for each direction (1 in 20 for three runs a side)."]
     lines += ["", "| filter | size | " + " | ".join(f"{m.name} ({m.unit})" for m in MEASURES) + " |",
               "|---|---|" + "---|" * len(MEASURES)]
     for r in result["rows"]:
-        cells = [f"{c['before']:g} → {c['after']:g}" for c in (r["measures"][m.name] for m in MEASURES)]
+        cells = [f"{r['measures'][m.name]['before']:g} → {r['measures'][m.name]['after']:g}"
+                 + (" ✓" if r.get("apart", {}).get(m.name) and r["measures"][m.name]["ratio"] else "") for m in MEASURES]
         lines.append(f"| {r['filter']} | {r['size']} | " + " | ".join(cells) + " |")
+    lines += ["", f"✓: every after-run better than every before-run in that row ({APART_RUNS} runs a side or more)."]
     if result["left_out"]:
         lines += ["", "In one side only (left out): " + ", ".join(result["left_out"]) + "."]
     if meta.get("command"):

@@ -82,3 +82,15 @@ def test_the_report_its_plot_and_one_line_for_a_folder_without_runs(tmp_path, ca
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).parents[2])
     assert_one_line(done.returncode, done.stderr, "no fps.json in", "nothing", "before")
     assert not (tmp_path / "r2").exists()
+
+
+def test_a_row_whose_runs_lie_apart():
+    """Every after-run better than every before-run: the row says so, per measure and direction."""
+    before = [{"rows": [row("cartoon@blur", "1920x1080", f, 0.5, 120, i, 12)]} for f, i in ((13.4, 58), (12.8, 57), (14.4, 60))]
+    after = [{"rows": [row("cartoon@blur", "1920x1080", f, 0.5, 110, i, 9)]} for f, i in ((16.6, 46), (17.4, 45), (14.0, 44))]
+    result = compare(before, after)
+    apart = result["rows"][0]["apart"]
+    assert apart["network"] and apart["non-network"]  # lower is better: 44-46 all under 57-60
+    assert not apart["e2e fps"]  # 14.0 after is under 14.4 before
+    assert not apart["frames kept"]  # the same in every run: not apart
+    assert result["summary"]["network"]["runs_apart_rows"] == 1 and result["summary"]["e2e fps"]["runs_apart_rows"] == 0
