@@ -30,7 +30,7 @@ import onnx
 
 from export.onnx_export import export_model
 from export.parity import check_parity
-from models.data.media import data_root
+from models.data.media import IMAGE_EXTS, data_root, list_media
 from models.networks.checkpoint import load_checkpoint
 from realtime.errors import UserError
 from realtime.filters.engine import FilterModel
@@ -56,7 +56,7 @@ def ops(model: onnx.ModelProto) -> list[str]:
 def photos(count: int = PHOTOS) -> list[np.ndarray]:
     """The first ``count`` photos of the data folder's faces/ (BGR); none when it is absent."""
     folder = data_root() / "faces"
-    files = sorted(p for p in folder.glob("*") if p.suffix.lower() in (".png", ".jpg", ".jpeg"))[:count] if folder.is_dir() else []
+    files = list_media(folder, IMAGE_EXTS)[:count] if folder.is_dir() else []
     return [img for img in (cv2.imread(str(p)) for p in files) if img is not None]
 
 
