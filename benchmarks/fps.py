@@ -157,10 +157,26 @@ def end_to_end(spec: str, provider: str, size: tuple[int, int], source: str, fra
 
 
 def live_summary(stats: dict[str, Any]) -> dict[str, Any]:
-    """What a camera-paced run says: latency, and whether the loop kept up (frames it skipped)."""
+    """What a camera-paced run says: latency, whether the loop kept up (frames it skipped), and
+    the p50 of each stage, the work around the networks (``non_inference``) among them."""
     captured = max(stats["frames_captured"], 1)
     return {"fps_output": stats["fps_output"], "latency_ms": stats["latency_ms"],
-            "processed_share": round(stats["frames_processed"] / captured, 3), "frames_repeated": stats["frames_repeated"]}
+            "processed_share": round(stats["frames_processed"] / captured, 3), "frames_repeated": stats["frames_repeated"],
+            "stages_ms": {k: v["p50"] for k, v in stats.get("stages_ms", {}).items()}}
+
+
+def around_networks(e2e: dict[str, Any], live: dict[str, Any], io_ms: float) -> dict[str, float]:
+    """The p50 of the work around the networks (every stage of a frame but ONNX Runtime's runs,
+    MediaPipe and the source), plus the in-graph frame conversion ``io_ms``, in both runs.
+
+    The 720p issue's goal 4 is judged on the paced run (``non_inference_ms_live``), as a camera
+    feeds the loop; the unpaced run (``non_inference_ms``) reads the source as fast as the loop
+    takes frames, so the next frame is decoded and scaled on the other core while this one is
+    shrunk: at 1280x720 the shrink of a style student's frame to 853x480 took 1.06-1.33 ms a
+    frame there, 0.38 paced and 0.38 alone, and its whole work 3.0-3.2 against 2.5 ms paced
+    (``candy``, session 32). Both are reported."""
+    return {"non_inference_ms": round(e2e["stages_ms"]["non_inference"]["p50"] + io_ms, 2),
+            "non_inference_ms_live": round(live["stages_ms"].get("non_inference", 0.0) + io_ms, 2)}
 
 
 def ssim_to_full(full: Path, fast: Path, frames: list[np.ndarray], provider: str) -> float:
@@ -218,7 +234,7 @@ def pipeline_row(spec: str, provider: str, size: tuple[int, int], a: argparse.Na
     ratio = round(e2e["fps_output"] / base_e2e["fps_output"], 2) if base_e2e["fps_output"] else 0.0
     return {"filter": spec, "variant": "auto", "precision": "—", "provider": provider, "size": f"{size[0]}x{size[1]}",
             "model": None, "e2e": e2e, "live": live, "ratio_e2e": ratio, "network": bool(chain_files(split_case(spec)[0])),
-            "non_inference_ms": round(e2e["stages_ms"]["non_inference"]["p50"], 2)}
+            **around_networks(e2e, live, 0.0)}
 
 
 # short side -> (p95 ms, processed fps of a network chain or None: 95 % of the camera's frames, non-network ms p50)
@@ -229,7 +245,8 @@ EFFECT_GOAL = (50.0, None)  # effects and the background alone, at every size
 def goal_rows(rows: list[dict[str, Any]], live_fps: float) -> list[dict[str, Any]]:
     """The 720p issue's goals for each row run as realtime runs it on this provider (variant
     auto: the fast student where a filter has one) at 1280x720 and 1920x1080: camera frames
-    processed, p95 latency, and the pipeline's cost outside the networks (p50)."""
+    processed, p95 latency, and the pipeline's cost outside the networks (p50 of the paced run:
+    :func:`around_networks`; the unpaced run's where a report has only that)."""
     fast = {(r["filter"], r["provider"], r["size"]) for r in rows if r.get("variant") == "fast"}
     out = []
     for r in rows:
@@ -244,7 +261,7 @@ def goal_rows(rows: list[dict[str, Any]], live_fps: float) -> list[dict[str, Any
         live = r["live"]
         processed_fps = round(live["processed_share"] * live_fps, 1)
         keeps_up = live["processed_share"] >= 0.95 if fps_goal is None else processed_fps >= fps_goal
-        cost = r.get("non_inference_ms")
+        cost = r.get("non_inference_ms_live", r.get("non_inference_ms"))
         out.append({"filter": r["filter"], "variant": r.get("variant", "auto"), "size": r["size"],
                     "processed": live["processed_share"], "processed_fps": processed_fps, "p95_ms": live["latency_ms"]["p95"],
                     "non_network_ms": cost, "goal": f"{'>= 95 %' if fps_goal is None else f'>= {fps_goal:g} fps'}, p95 <= {p95_goal:g} ms, "
@@ -257,27 +274,30 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any], starts: dict[str,
              goals: list[dict[str, Any]] | None = None, look: list[dict[str, Any]] | None = None) -> str:
     lines = [f"# FPS benchmark — {meta['machine']}", "", f"{meta['date']}; source `{meta['source']}`, {meta['frames']} frames end to end"
              + (f"; {meta['in_flight']} frames in flight (realtime --in-flight; the baseline one)" if meta.get("in_flight", 1) > 1 else "") + ".", "",
-             "| filter | variant | precision | provider | size | model ms | model fps | e2e fps | live latency p50 / p95 / p99 ms | live frames kept | × baseline e2e | SSIM to full | non-inference ms |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| filter | variant | precision | provider | size | model ms | model fps | e2e fps | live latency p50 / p95 / p99 ms | live frames kept | × baseline e2e | SSIM to full | non-inference ms | live |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lat = r["live"]["latency_ms"]
         model = r["model"] or {"ms_p50": "—", "fps": "—"}  # effects without a network
         lines.append(f"| {r['filter']} | {r.get('variant', '')} | {r.get('precision', 'fp32')} | {r['provider']} | {r['size']} | {model['ms_p50']} | {model['fps']} | "
                      f"{r['e2e']['fps_output']} | {lat['p50']:.1f} / {lat['p95']:.1f} / {lat['p99']:.1f} | {r['live']['processed_share']:.0%} | {r.get('ratio_e2e', '')} | "
-                     f"{r.get('ssim_to_full', '')} | {r.get('non_inference_ms', '')} |")
+                     f"{r.get('ssim_to_full', '')} | {r.get('non_inference_ms', '')} | {r.get('non_inference_ms_live', '')} |")
     lines += ["", "model ms: ONNX Runtime on one frame already at the filter's input size (uint8 frame I/O included). "
               "e2e: source → tracking (only where a face filter needs it) → filter → temporal stabilisation → null sink, unpaced. "
               f"e2e fps: throughput, the source read as fast as the loop takes frames. live: the same pipeline paced like a camera at {meta['live_fps']} fps: "
               "latency = output time − capture time, and the share of camera frames the loop processed (the rest were skipped, newest frame wins). "
               "non-inference ms: p50 per frame of everything but the network itself: the loop's own work (resizes, blending, "
               "temporal stabilisation) plus the frame conversion inside the graph (measured alone: frame I/O ms below); "
-              "source decoding and MediaPipe excluded. Effects without a network (big_eyes, glasses, crown) and chains of "
-              "several filters have no model-only time.", "", "Per-stage p50 ms (end to end):", ""]
+              "source decoding and MediaPipe excluded; in the unpaced run (the next frame is decoded beside this one) and in the paced one (live), "
+              "which the goals below judge. Effects without a network (big_eyes, glasses, crown) and chains of "
+              "several filters have no model-only time.", "", "Per-stage p50 ms (end to end; then paced, where the report has it):", ""]
     for r in rows:
         stages = ", ".join(f"{k} {v['p50']}" for k, v in r["e2e"]["stages_ms"].items())
-        lines.append(f"- {r['filter']} {r.get('variant', '')} {r.get('precision', 'fp32')} {r['provider']} {r['size']}: {stages}, frame I/O {r.get('frame_io_ms', '')}")
+        paced = ", ".join(f"{k} {round(v, 3)}" for k, v in r["live"].get("stages_ms", {}).items())
+        lines.append(f"- {r['filter']} {r.get('variant', '')} {r.get('precision', 'fp32')} {r['provider']} {r['size']}: {stages}, frame I/O {r.get('frame_io_ms', '')}"
+                     + (f"; paced: {paced}" if paced else ""))
     if goals:
-        lines += ["", "Goals at 1280x720 and 1920x1080 (variant auto, paced like a camera; non-network: the p50 above):", "",
+        lines += ["", "Goals at 1280x720 and 1920x1080 (variant auto, paced like a camera; non-network: the live p50 above):", "",
                   "| filter | variant | size | frames processed | processed fps | p95 ms | non-network ms | goal | |", "|---|---|---|---|---|---|---|---|---|"]
         lines += [f"| {g['filter']} | {g['variant']} | {g['size']} | {g['processed']:.0%} | {g['processed_fps']} | {g['p95_ms']:.1f} | "
                   f"{g['non_network_ms'] if g['non_network_ms'] is not None else '—'} | {g['goal']} | {'pass' if g['pass'] else 'FAIL'} |" for g in goals]
@@ -404,13 +424,13 @@ def main(argv: list[str] | None = None) -> int:
                         shown = variant if variant != "auto" else ("full" if fp32 == full else "fast")
                         row = {"filter": spec, "variant": shown, "precision": precision, "provider": provider,
                                "size": f"{size[0]}x{size[1]}", "model": mo, "e2e": e2e, "live": live, "ratio_e2e": ratio,
-                               "frame_io_ms": io_ms, "non_inference_ms": round(e2e["stages_ms"]["non_inference"]["p50"] + io_ms, 2)}
+                               "frame_io_ms": io_ms, **around_networks(e2e, live, io_ms)}
                         if (shown, precision) != ("full", "fp32") and frames:
                             row["ssim_to_full"] = ssim_to_full(full, path, frames, provider)
                         rows.append(row)
                         print(f"{spec} {shown} {precision} {provider} {size[0]}x{size[1]}: model {mo['fps']} fps, "
                               f"e2e {e2e['fps_output']} fps ({ratio}× baseline), live p95 {live['latency_ms']['p95']:.1f} ms, "
-                              f"non-inference {row['non_inference_ms']} ms" + (f", SSIM to full {row['ssim_to_full']}" if "ssim_to_full" in row else ""))
+                              f"non-inference {row['non_inference_ms']} ms (paced {row['non_inference_ms_live']})" + (f", SSIM to full {row['ssim_to_full']}" if "ssim_to_full" in row else ""))
     starts = {spec: startup(spec, "auto", a.source) for spec in specs if "@" not in spec} if a.startup else {}
     networks = [spec for spec in specs if "@" not in spec and chain_files(spec) and len(parse_spec(spec)) == 1]
     large = [size for size in sizes if min(size) > 480]
