@@ -32,7 +32,9 @@ NONE = "none"  # --filter none: no network filter (a background only, say)
 @dataclass(frozen=True)
 class ChainResult:
     image: np.ndarray
-    ms: dict[str, float]  # "filter:NAME" (whole call) and "infer:NAME" (inside ONNX Runtime) → milliseconds
+    # milliseconds: "filter:NAME" (whole call), "infer:NAME" (inside ONNX Runtime), "background", and
+    # each step around the networks (kinds.base.STEPS: "resize", "paste", …) over the whole chain
+    ms: dict[str, float]
 
 
 class Chain:
@@ -115,7 +117,9 @@ class Chain:
         compose_small = ahead is not None and self._composes_small(ahead[0], settings)
         small_hw = full_hw if ahead is None else ahead[1]
         if ahead is not None:
+            start = time.perf_counter()
             bgr = shrink(bgr, small_hw[1], small_hw[0])
+            ms["resize"] = (time.perf_counter() - start) * 1000
         made: list[tuple[FrameAnalysis, FrameAnalysis]] = []  # the last analysis resized, and it at the small size
 
         def small(of: FrameAnalysis) -> FrameAnalysis:
@@ -133,6 +137,8 @@ class Chain:
                 applied = f.apply(bgr, seen, settings)
                 ms[f"filter:{f.name}"] = (time.perf_counter() - start) * 1000
                 ms[f"infer:{f.name}"] = applied.infer_ms
+                for step, took in applied.steps.items():
+                    ms[step] = ms.get(step, 0.0) + took
                 if applied.nonfinite and f.name not in self._warned:
                     self._warned.add(f.name)  # a log dedupe, not state any result depends on
                     log.warning("%s returned NaN or infinite values; passing those frames through unfiltered", f.name)
@@ -140,20 +146,21 @@ class Chain:
                 if ahead is not None and i == ahead[0] and not compose_small:
                     # scale-free filters do not move the picture: the full-size analysis holds (a frame
                     # the network failed on comes back as the shrunk input, grown)
+                    start = time.perf_counter()
                     bgr = grow(bgr, full_hw)
+                    ms["resize"] = ms.get("resize", 0.0) + (time.perf_counter() - start) * 1000
                 if applied.analysis is not None:  # the picture moved (auto_frame): so did the faces and the mask
                     analysis = applied.analysis
         if pending is not None and settings.background is not None:
             analysis, pending = pending(), None
         if settings.background is not None and analysis.person is not None:
             start = time.perf_counter()
-            if compose_small:
-                bgr = grow(settings.background.compose(bgr, small(analysis).person), full_hw)
-            else:
-                bgr = settings.background.compose(bgr, analysis.person)
+            bgr = settings.background.compose(bgr, small(analysis).person if compose_small else analysis.person)
             ms["background"] = (time.perf_counter() - start) * 1000
-        elif compose_small:
+        if compose_small:
+            start = time.perf_counter()
             bgr = grow(bgr, full_hw)
+            ms["resize"] = ms.get("resize", 0.0) + (time.perf_counter() - start) * 1000
         return ChainResult(bgr, ms)
 
     def apply(self, bgr: np.ndarray, settings: Settings | None = None, **overrides: object) -> np.ndarray:

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 class Inference:
     image: np.ndarray  # BGR uint8, the input's size
     ms: float  # time inside ONNX Runtime (the graph's uint8↔float conversion included)
+    planes_ms: float = 0.0  # on the host: the frame split into the graph's planes and the result merged back
 
 
 class NonFiniteOutput(RuntimeError):
@@ -68,6 +69,7 @@ class FilterModel:
         the picture is the same, bit for bit)."""
         h, w = bgr.shape[:2]
         c = self.contract
+        split = time.perf_counter()
         if c.fixed_size:
             planes = to_planes(cv2.resize(bgr, (c.fixed_size[1], c.fixed_size[0]), interpolation=cv2.INTER_AREA))
         else:
@@ -91,7 +93,8 @@ class FilterModel:
                 binding.bind_output(name, "cpu")
             session.run_with_iobinding(binding)
             y, checksum = binding.copy_outputs_to_cpu()
-        ms = (time.perf_counter() - start) * 1000
+        ran = time.perf_counter()
+        ms = (ran - start) * 1000
         if not np.isfinite(checksum):
             raise NonFiniteOutput(f"{self.name} returned NaN or infinite values")
         if y.shape != planes.shape:
@@ -103,7 +106,7 @@ class FilterModel:
             y = cv2.resize(from_planes(y), (w, h), interpolation=cv2.INTER_LINEAR)
         else:
             y = from_planes(y, (h, w))  # the padding left out
-        return Inference(y, ms)
+        return Inference(y, ms, (start - split + time.perf_counter() - ran) * 1000)
 
     def warmup(self, size: tuple[int, int] | None = None) -> None:
         """Run once before the first frame, so the first real frame is not slow and a model

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Protocol
 
 import numpy as np
@@ -17,6 +17,10 @@ if TYPE_CHECKING:
 
 
 REGIONS = ("all", "person", "background")
+# the steps a filter times around its network (Applied.steps), each a stage of the live stats:
+# resize (to the work size and back), planes (the frame to the graph's layout and back), crop (a
+# face's aligned crop), creases (a face model's post step), paste (a face's change put back)
+STEPS = ("resize", "planes", "crop", "creases", "paste")
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,9 @@ class Applied:
     # the frame's analysis in the returned image's coordinates, when the filter moved the picture
     # (auto_frame's crop): the filters after it and the background use it; None: unchanged
     analysis: "FrameAnalysis | None" = None
+    # milliseconds of the filter's own steps around its network, by step (STEPS); the chain adds
+    # them up over its filters and reports each as a stage of the frame
+    steps: dict[str, float] = field(default_factory=dict)
 
 
 class Filter(Protocol):

@@ -23,6 +23,8 @@ ask (any foreign face model) is never touched.
 """
 from __future__ import annotations
 
+import time
+
 import cv2
 import numpy as np
 
@@ -68,26 +70,26 @@ class FaceFilter:
         """The aligned square crop, whatever the frame."""
         return contract.fixed_size or (contract.work_size, contract.work_size)
 
-    def network(self, crop: np.ndarray, slot: int, settings: Settings) -> tuple[np.ndarray, float]:
-        """The network's output on face ``slot``'s aligned ``crop`` and its milliseconds, or, in
-        a stream while that face holds still, the crop plus the network's last change on it (0 ms;
-        :mod:`realtime.filters.kinds.face_hold`). Raises NonFiniteOutput as the model does."""
+    def network(self, crop: np.ndarray, slot: int, settings: Settings) -> Inference:
+        """The network's output on face ``slot``'s aligned ``crop`` and its times, or, in a
+        stream while that face holds still, the crop plus the network's last change on it (no
+        time in ONNX Runtime; :mod:`realtime.filters.kinds.face_hold`). Raises NonFiniteOutput as
+        the model does."""
         if settings.temporal is None:  # a still image: no previous frame
             with aside(settings) as crowded:
-                result = self.model.infer(crop, settings.latent, crowded)
-            return result.image, result.ms
+                return self.model.infer(crop, settings.latent, crowded)
         early = self._run_beside(crop, settings) if settings.turn is not None else None
         held = stream_state(settings, (self.key, slot), HeldChange)
         assert held is not None
         small = crop_thumb(crop)
         reused = held.reuse(crop, small, settings.latent)
-        if reused is not None:
-            return reused, early.ms if isinstance(early, Inference) else 0.0
+        if reused is not None:  # a network run beside the frame ahead still took its time
+            return Inference(reused, early.ms, early.planes_ms) if isinstance(early, Inference) else Inference(reused, 0.0)
         if isinstance(early, NonFiniteOutput):
             raise early
         result = early if early is not None else self.model.infer(crop, settings.latent)
         held.keep(crop, small, result.image, settings.latent)
-        return result.image, result.ms
+        return result
 
     def _run_beside(self, crop: np.ndarray, settings: Settings) -> Inference | NonFiniteOutput:
         """The network first, with frames in flight (``--in-flight 2``): whether the face held
@@ -105,19 +107,29 @@ class FaceFilter:
     def apply(self, bgr: np.ndarray, analysis: FrameAnalysis, settings: Settings) -> Applied:
         size = self.model.contract.work_size
         out, ms = bgr, 0.0
+        steps = dict.fromkeys(("crop", "planes", "creases", "paste") if self.creases else ("crop", "planes", "paste"), 0.0)
         for slot, face in enumerate(analysis.faces):
+            start = time.perf_counter()
             m = face_transform(face, size)
             crop = cv2.warpAffine(out, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+            steps["crop"] += (time.perf_counter() - start) * 1000
             try:
-                image, infer_ms = self.network(crop, slot, settings)
+                result = self.network(crop, slot, settings)
             except NonFiniteOutput:
                 return Applied(bgr, ms, nonfinite=True)
-            ms += infer_ms
+            ms += result.ms
+            steps["planes"] += result.planes_ms
+            image = result.image
             if settings.temporal is not None:  # in the aligned crop: a still face stays still while the head moves
                 image = settings.temporal.stabilise((self.name, slot), crop, image, self.steady)
+            start = time.perf_counter()
             image = self.post(image, face.landmarks, m, settings.latent)
+            posted = time.perf_counter()
             out = paste_change(out, image.astype(np.float32) - crop, self.mask * settings.strength, m)
-        return Applied(out, ms)
+            if self.creases:
+                steps["creases"] += (posted - start) * 1000
+            steps["paste"] += (time.perf_counter() - posted) * 1000
+        return Applied(out, ms, steps=steps if analysis.faces else {})
 
 
 def footprint(m: np.ndarray, size: int, hw: tuple[int, int]) -> tuple[int, int, int, int] | None:

@@ -2,6 +2,8 @@
 (:func:`grow`; a chain that shrank the frame before the filters ahead of it grows it itself)."""
 from __future__ import annotations
 
+import time
+
 import cv2
 import numpy as np
 
@@ -36,7 +38,9 @@ class FrameFilter:
     def apply(self, bgr: np.ndarray, analysis: FrameAnalysis, settings: Settings) -> Applied:
         h, w = bgr.shape[:2]
         sh, sw = self.work_hw((h, w), settings)
+        start = time.perf_counter()
         small = shrink(bgr, sw, sh) if (sh, sw) != (h, w) else bgr
+        shrunk = time.perf_counter()
         try:
             with aside(settings) as crowded:
                 result = self.model.infer(small, settings.latent, crowded)
@@ -45,8 +49,10 @@ class FrameFilter:
         out = result.image
         if settings.temporal is not None:  # at the work size, before the upscale: where the flicker is made
             out = settings.temporal.stabilise(self.name, small, out, self.steady)
+        growing = time.perf_counter()
         out = grow(out, (h, w))
-        return Applied(in_region(blend(out, bgr, settings.strength), bgr, analysis.person, settings.region), result.ms)
+        steps = {"resize": (shrunk - start + time.perf_counter() - growing) * 1000, "planes": result.planes_ms}
+        return Applied(in_region(blend(out, bgr, settings.strength), bgr, analysis.person, settings.region), result.ms, steps=steps)
 
 
 def grow(out: np.ndarray, hw: tuple[int, int]) -> np.ndarray:

@@ -13,7 +13,7 @@ from realtime.analysis.tracking import Face
 from realtime.compositing.background import BlurBackdrop, ImageBackdrop
 from realtime.filters.chain import Chain, load_chain
 from realtime.filters.engine import FilterModel
-from realtime.filters.kinds.base import Applied, Settings, filter_for
+from realtime.filters.kinds.base import STEPS, Applied, Settings, filter_for
 from realtime.imaging import shrink
 from tests.conftest import make_onnx_filter
 from tests.realtime.filters.conftest import track_one
@@ -158,3 +158,26 @@ def test_a_chain_composing_on_its_shrunk_copy_asks_for_the_mask_at_that_size(fra
     assert moved.mean() < 0.5 and (moved > 2).mean() < 0.02
     a, b = chain.process(frame, full).image, chain.process(frame, small).image
     assert ssim(a, b) >= 0.999 and float(np.abs(a.astype(np.float32) - b).mean()) <= 0.2
+
+
+def test_the_chain_times_each_step_around_its_networks(frame720):
+    """Each step around the networks is a stage of its own (``kinds.base.STEPS``): the shrink
+    ahead and the grow back, the frames' planes, the face's crop, creases and paste; each is a
+    part of its filter's call (or of the chain's, for the shrink ahead and the grow)."""
+    analysis = FrameAnalysis(faces=(track_one(frame720),))
+    chain = load_chain("aged+cartoon")
+    ms = chain.process(frame720, analysis).ms
+    assert set(STEPS) <= set(ms) and all(ms[step] > 0 for step in STEPS), ms
+    aged = ms["filter:aged"] - ms["infer:aged"]
+    assert ms["crop"] + ms["creases"] + ms["paste"] <= aged
+    assert ms["planes"] <= aged + ms["filter:cartoon"] - ms["infer:cartoon"]
+    # no face in the frame: the face filter has no step to time
+    alone = load_chain("aged")
+    ms = alone.process(frame720, FrameAnalysis()).ms
+    assert "filter:aged" in ms and not set(STEPS) & set(ms)
+    # a blurred background composed on the shrunk copy: the grow back is a resize, not the background's
+    blurred = load_chain("cartoon", background="blur")
+    person = np.full(frame720.shape[:2], 255, np.uint8)
+    person[:, :400] = 0
+    ms = blurred.process(frame720, FrameAnalysis(person=person)).ms
+    assert {"resize", "planes", "background"} <= set(ms) and "crop" not in ms
