@@ -29,6 +29,12 @@ log = logging.getLogger(__name__)
 NONE = "none"  # --filter none: no network filter (a background only, say)
 
 
+def add_ms(ms: dict[str, float], step: str, start: float) -> None:
+    """The milliseconds since ``start`` (``time.perf_counter``) added to ``ms[step]``: the
+    chain's shrink ahead and its grow back are both ``resize``, with the filters' own."""
+    ms[step] = ms.get(step, 0.0) + (time.perf_counter() - start) * 1000
+
+
 @dataclass(frozen=True)
 class ChainResult:
     image: np.ndarray
@@ -119,7 +125,7 @@ class Chain:
         if ahead is not None:
             start = time.perf_counter()
             bgr = shrink(bgr, small_hw[1], small_hw[0])
-            ms["resize"] = (time.perf_counter() - start) * 1000
+            add_ms(ms, "resize", start)
         made: list[tuple[FrameAnalysis, FrameAnalysis]] = []  # the last analysis resized, and it at the small size
 
         def small(of: FrameAnalysis) -> FrameAnalysis:
@@ -138,7 +144,7 @@ class Chain:
                 ms[f"filter:{f.name}"] = (time.perf_counter() - start) * 1000
                 ms[f"infer:{f.name}"] = applied.infer_ms
                 for step, took in applied.steps.items():
-                    ms[step] = ms.get(step, 0.0) + took
+                    ms[step] = ms.get(step, 0.0) + took  # a step may come in more than one filter
                 if applied.nonfinite and f.name not in self._warned:
                     self._warned.add(f.name)  # a log dedupe, not state any result depends on
                     log.warning("%s returned NaN or infinite values; passing those frames through unfiltered", f.name)
@@ -148,7 +154,7 @@ class Chain:
                     # the network failed on comes back as the shrunk input, grown)
                     start = time.perf_counter()
                     bgr = grow(bgr, full_hw)
-                    ms["resize"] = ms.get("resize", 0.0) + (time.perf_counter() - start) * 1000
+                    add_ms(ms, "resize", start)
                 if applied.analysis is not None:  # the picture moved (auto_frame): so did the faces and the mask
                     analysis = applied.analysis
         if pending is not None and settings.background is not None:
@@ -160,7 +166,7 @@ class Chain:
         if compose_small:
             start = time.perf_counter()
             bgr = grow(bgr, full_hw)
-            ms["resize"] = ms.get("resize", 0.0) + (time.perf_counter() - start) * 1000
+            add_ms(ms, "resize", start)
         return ChainResult(bgr, ms)
 
     def apply(self, bgr: np.ndarray, settings: Settings | None = None, **overrides: object) -> np.ndarray:
