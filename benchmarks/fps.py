@@ -88,10 +88,10 @@ def frame_io_ms(hw: tuple[int, int], runs: int = 20) -> float:
     from onnx import TensorProto, helper
 
     from realtime.filters.frame_graph import FRAME_IN, with_frame_io
+    from realtime.filters.onnx_format import built_model
 
     io = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, 3, "h", "w"]) for n in ("input", "output")]
-    identity = helper.make_model(helper.make_graph([helper.make_node("Identity", ["input"], ["output"])], "identity", io[:1], io[1:]),
-                                 opset_imports=[helper.make_opsetid("", 17)])
+    identity = built_model(helper.make_graph([helper.make_node("Identity", ["input"], ["output"])], "identity", io[:1], io[1:]), 17)
     session = ort.InferenceSession(with_frame_io(identity, "input", 1.0).SerializeToString(), providers=["CPUExecutionProvider"])
     feed = {FRAME_IN: np.random.randint(0, 256, (1, 3, *hw), np.uint8)}
     return round(median_ms(lambda: session.run(None, feed), runs), 2)

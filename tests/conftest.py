@@ -71,6 +71,7 @@ def zoo_onnx(tmp_path: Path) -> Path:
     'output1'; it swaps the red and blue channels."""
     import onnx
     from onnx import TensorProto, helper
+    from realtime.filters.onnx_format import built_model
 
     swap = np.eye(3, dtype=np.float32)[::-1].reshape(3, 3, 1, 1)
     w = helper.make_tensor("w", TensorProto.FLOAT, [3, 3, 1, 1], swap.flatten().tolist())
@@ -80,7 +81,7 @@ def zoo_onnx(tmp_path: Path) -> Path:
         [helper.make_tensor_value_info("output1", TensorProto.FLOAT, [1, 3, 224, 224])], [w],
     )
     path = tmp_path / "zoo.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    onnx.save(built_model(graph, 13), str(path))
     return path
 
 
@@ -92,6 +93,7 @@ def make_onnx_filter(path: Path, props: dict[str, str] | None = None, nan: bool 
     """
     import onnx
     from onnx import TensorProto, helper
+    from realtime.filters.onnx_format import built_model
 
     from realtime.filters.onnx_format import FilterContract
 
@@ -108,7 +110,7 @@ def make_onnx_filter(path: Path, props: dict[str, str] | None = None, nan: bool 
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, "h", "w"])],
         [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 3, "h", "w"])], inits,
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model = built_model(graph, opset)
     contract = FilterContract(name=path.stem, kind=kind, input_range="0-1", size_multiple=4, work_size=128)
     for k, v in {**contract.to_props(), **(props or {})}.items():
         model.metadata_props.add(key=k, value=v)

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import onnx
-from onnx import TensorProto
+from onnx import TensorProto, helper
 
 from realtime.errors import UserError, first_line
 from realtime.filters.frame_graph import shape_of
@@ -170,6 +170,20 @@ class FilterContract:
 
 # the stabiliser settings a contract may carry (FilterContract.temporal)
 TEMPORAL_FIELDS = tuple(f.name for f in fields(FilterContract) if f.name.startswith("temporal_"))
+
+
+# The IR version of the small graphs built here from scratch (the provider probe, the benchmarks'
+# frame I/O, the tests' tiny filters). onnx.helper.make_model stamps its own newest, IR 14 from
+# onnx 1.23, which ONNX Runtime 1.31 refuses ("max supported IR version: 13"): with the newest
+# onnx and onnxruntime-gpu, the provider probe stopped every start with a traceback. IR 8 is what
+# opsets 13-17 need and what every ONNX Runtime this project supports (>= 1.18) reads. A
+# filter's own graph keeps the IR version it was exported with.
+BUILT_IR_VERSION = 8
+
+
+def built_model(graph: onnx.GraphProto, opset: int) -> onnx.ModelProto:
+    """A model of ``graph`` at ``opset`` of the default domain, at :data:`BUILT_IR_VERSION`."""
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=BUILT_IR_VERSION)
 
 
 def has_contract(props: Mapping[str, str]) -> bool:

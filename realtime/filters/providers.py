@@ -148,10 +148,12 @@ def probe(choice: str = "auto") -> str:
         return "cpu"
     from onnx import TensorProto, helper
 
+    from realtime.filters.onnx_format import built_model
+
     graph = helper.make_graph([helper.make_node("Identity", ["frame"], ["out"])], "probe",
                               [helper.make_tensor_value_info("frame", TensorProto.FLOAT, [1, "h", "w", 3])],
                               [helper.make_tensor_value_info("out", TensorProto.FLOAT, [1, "h", "w", 3])])
-    data = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]).SerializeToString()
+    data = built_model(graph, 13).SerializeToString()
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
     ort.set_default_logger_severity(4)

@@ -122,13 +122,14 @@ def test_info_with_an_invalid_stored_contract_says_how_to_rewrite_it(monkeypatch
 
 def test_info_on_a_model_that_is_not_an_image_filter(monkeypatch, capsys, tmp_path):
     from onnx import TensorProto, helper
+    from realtime.filters.onnx_format import built_model
 
     graph = helper.make_graph(
         [helper.make_node("Identity", ["x"], ["y"])], "vec",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 10])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 10])],
     )
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(tmp_path / "vec.onnx"))
+    onnx.save(built_model(graph, 17), str(tmp_path / "vec.onnx"))
     assert_one_line(*run_export(monkeypatch, capsys, "info", tmp_path / "vec.onnx"), "not an image filter")
 
 
@@ -414,6 +415,7 @@ def test_import_onnx_fixed_size_that_the_model_does_not_take(monkeypatch, capsys
 def test_import_onnx_that_fails_at_run_time_leaves_no_file(monkeypatch, capsys, tmp_path):
     """A graph whose shapes only fit one size (a Reshape to 1×3×8×8) but declares dynamic input."""
     from onnx import TensorProto, helper
+    from realtime.filters.onnx_format import built_model
 
     shape = helper.make_tensor("shape", TensorProto.INT64, [4], [1, 3, 8, 8])
     graph = helper.make_graph(
@@ -421,7 +423,7 @@ def test_import_onnx_that_fails_at_run_time_leaves_no_file(monkeypatch, capsys, 
         [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, "h", "w"])],
         [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 3, 8, 8])], [shape],
     )
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(tmp_path / "fixed.onnx"))
+    onnx.save(built_model(graph, 17), str(tmp_path / "fixed.onnx"))
     assert_one_line(*run_export(monkeypatch, capsys, "import-onnx", tmp_path / "fixed.onnx", "-o", tmp_path / "o.onnx"),
                     "failed on a 256x256 image", "--fixed-size")
     assert not list(tmp_path.glob("o.onnx*"))

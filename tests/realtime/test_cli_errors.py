@@ -27,11 +27,12 @@ def test_corrupt_model_file(monkeypatch, capsys, tmp_path):
 def test_incompatible_model(monkeypatch, capsys, tmp_path):
     import onnx
     from onnx import TensorProto, helper
+    from realtime.filters.onnx_format import built_model
 
     graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g",
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, [10])],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [10])])
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(tmp_path / "vec.onnx"))
+    onnx.save(built_model(graph, 13), str(tmp_path / "vec.onnx"))
     assert_one_line(*run_realtime(monkeypatch, capsys, "--filter", str(tmp_path / "vec.onnx"), "--source", "synthetic", "--no-preview"), "not an image filter")
 
 

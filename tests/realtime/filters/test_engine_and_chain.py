@@ -86,11 +86,12 @@ def test_corrupt_and_non_image_models_are_refused(tmp_path):
         FilterModel(bad, "cpu")
     import onnx
     from onnx import TensorProto, helper
+    from realtime.filters.onnx_format import built_model
 
     graph = helper.make_graph([helper.make_node("ReduceMean", ["input"], ["output"], keepdims=0)], "g",
                               [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 8, 8])],
                               [helper.make_tensor_value_info("output", TensorProto.FLOAT, [])])
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(tmp_path / "scalar.onnx"))
+    onnx.save(built_model(graph, 13), str(tmp_path / "scalar.onnx"))
     with pytest.raises(UserError, match="not an image filter"):
         FilterModel(tmp_path / "scalar.onnx", "cpu")
 

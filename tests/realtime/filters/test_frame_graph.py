@@ -88,11 +88,12 @@ def test_the_rewritten_graph_has_frame_io_and_keeps_the_latent_input():
 def test_uint8_models_are_refused_in_one_line(tmp_path):
     import onnx
     from onnx import TensorProto, helper
+    from realtime.filters.onnx_format import built_model
 
     graph = helper.make_graph([helper.make_node("Identity", ["input"], ["output"])], "u8",
                               [helper.make_tensor_value_info("input", TensorProto.UINT8, [1, 3, "h", "w"])],
                               [helper.make_tensor_value_info("output", TensorProto.UINT8, [1, 3, "h", "w"])])
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(tmp_path / "u8.onnx"))
+    onnx.save(built_model(graph, 17), str(tmp_path / "u8.onnx"))
     with pytest.raises(UserError, match="filters take and return float32 images") as exc:
         FilterModel(tmp_path / "u8.onnx", "cpu")
     assert "\n" not in str(exc.value)

@@ -111,6 +111,7 @@ def onnx_model(path: Path, out_channels: int = 3, upscale: int = 1) -> Path:
     """A float filter whose output has ``out_channels`` channels and is ``upscale`` times its input."""
     import onnx
     from onnx import TensorProto, helper
+    from realtime.filters.onnx_format import built_model
 
     w = helper.make_tensor("w", TensorProto.FLOAT, [out_channels, 3, 1, 1], np.ones((out_channels, 3, 1, 1), np.float32).ravel().tolist())
     nodes = [helper.make_node("Conv", ["input", "w"], ["conv"])]
@@ -122,7 +123,7 @@ def onnx_model(path: Path, out_channels: int = 3, upscale: int = 1) -> Path:
         nodes.append(helper.make_node("Identity", ["conv"], ["output"]))
     graph = helper.make_graph(nodes, "m", [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, "h", "w"])],
                               [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, out_channels if upscale == 1 else None, None, None])], inits)
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    onnx.save(built_model(graph, 17), str(path))
     return path
 
 
@@ -227,3 +228,23 @@ def test_asking_for_a_gpu_that_is_not_there_stays_an_error(tmp_path, swap_onnx):
     assert r.returncode != 0
     lines = [line for line in r.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: --provider cuda asked for"), r.stderr
+
+
+def test_the_provider_probe_runs_with_an_onnx_newer_than_onnx_runtime(monkeypatch):
+    """onnx 1.23 stamps IR 14 on the models its helper makes, and ONNX Runtime 1.31 reads up to
+    IR 13: the probe's one-node model (made whenever a GPU build is installed) is pinned to an
+    IR version every supported ONNX Runtime reads, so `realtime` still starts."""
+    import onnx
+    import onnxruntime as ort
+
+    from realtime.filters import providers
+    from realtime.filters.onnx_format import BUILT_IR_VERSION
+
+    monkeypatch.setattr(onnx, "IR_VERSION", 14)  # what onnx.helper.make_model stamps with onnx 1.23
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    providers.probe.cache_clear()
+    try:
+        assert providers.probe("auto") in ("cpu", "cuda")  # cuda only where a GPU is here
+    finally:
+        providers.probe.cache_clear()
+    assert BUILT_IR_VERSION <= 10  # the bundled filters' own IR version, read by every ONNX Runtime since 1.16
