@@ -131,6 +131,28 @@ def _say_gpu_did_not_load() -> None:
 
 
 @functools.cache
+def load_gpu_libraries() -> None:
+    """Once per process, before the first GPU session: onnxruntime-gpu's own loader of the CUDA
+    and cuDNN libraries installed as NVIDIA's pip packages (``pip install
+    'onnxruntime-gpu[cuda,cudnn]'``), which ONNX Runtime does not find by itself unless CUDA is
+    installed system-wide or torch was imported first (this runtime never imports it). Where they
+    are not there it loads nothing; what it prints about that goes to the debug log."""
+    import onnxruntime as ort
+
+    preload = getattr(ort, "preload_dlls", None)  # onnxruntime-gpu 1.21 and later
+    if preload is None:
+        return
+    said = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(said):
+            preload()
+    except Exception as exc:  # a broken install: the session's provider check says what runs
+        log.debug("onnxruntime.preload_dlls failed: %s", first_line(exc))
+    if said.getvalue().strip():
+        log.debug("onnxruntime.preload_dlls: %s", " ".join(said.getvalue().split()))
+
+
+@functools.cache
 def probe(choice: str = "auto") -> str:
     """The provider (tensorrt|cuda|cpu) a session made with ``choice`` really gets, found
     once per process before any model is loaded, so the variant to run (a CPU student, an
@@ -149,6 +171,8 @@ def probe(choice: str = "auto") -> str:
     from onnx import TensorProto, helper
 
     from realtime.filters.onnx_format import built_model
+
+    load_gpu_libraries()
 
     graph = helper.make_graph([helper.make_node("Identity", ["frame"], ["out"])], "probe",
                               [helper.make_tensor_value_info("frame", TensorProto.FLOAT, [1, "h", "w", 3])],
@@ -203,6 +227,8 @@ def create_session(
     wants_trt = choice in ("auto", "tensorrt") and ORT_NAMES["tensorrt"] in ort.get_available_providers()
     prefix = engine_prefix(path.stem, data if data is not None else path.read_bytes()) if wants_trt else None  # hash only for TensorRT
     chain = provider_chain(choice, profile, prefix=prefix)
+    if chain != [ORT_NAMES["cpu"]]:  # a GPU provider this build has (provider_chain keeps only those)
+        load_gpu_libraries()
     # A GPU provider that cannot load makes ONNX Runtime print a banner on stdout and native
     # errors on stderr before it falls back to CPU; verify_providers says it in one line instead.
     ort.set_default_logger_severity(4)

@@ -248,3 +248,33 @@ def test_the_provider_probe_runs_with_an_onnx_newer_than_onnx_runtime(monkeypatc
     finally:
         providers.probe.cache_clear()
     assert BUILT_IR_VERSION <= 10  # the bundled filters' own IR version, read by every ONNX Runtime since 1.16
+
+
+def test_the_gpu_libraries_are_loaded_once_before_a_gpu_session_and_their_loader_stays_quiet(monkeypatch, capsys, swap_onnx):
+    """onnxruntime-gpu finds NVIDIA's pip-installed CUDA libraries only through its own
+    preload_dlls(): called once per process before the first session that may use a GPU, never
+    for a CPU one, and what it prints (no GPU here) stays out of the user's terminal."""
+    import onnxruntime as ort
+
+    from realtime.filters import providers
+
+    calls: list[int] = []
+
+    def preload() -> None:
+        calls.append(1)
+        print("Failed to load libcudart.so.13: cannot open shared object file")
+
+    monkeypatch.setattr(ort, "preload_dlls", preload, raising=False)
+    providers.load_gpu_libraries.cache_clear()
+    providers.probe.cache_clear()
+    try:
+        providers.create_session(swap_onnx, "cpu")
+        assert calls == []  # a CPU session: nothing loaded
+        if "CUDAExecutionProvider" in ort.get_available_providers():  # the GPU build (./run installs it on Linux)
+            providers.create_session(swap_onnx, "auto")
+            providers.create_session(swap_onnx, "auto")
+            assert providers.probe("auto") in ("cpu", "cuda") and calls == [1]
+        assert capsys.readouterr().out == ""
+    finally:
+        providers.load_gpu_libraries.cache_clear()
+        providers.probe.cache_clear()
