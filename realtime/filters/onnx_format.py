@@ -174,10 +174,12 @@ TEMPORAL_FIELDS = tuple(f.name for f in fields(FilterContract) if f.name.startsw
 
 # The IR version of the small graphs built here from scratch (the provider probe, the benchmarks'
 # frame I/O, the tests' tiny filters). onnx.helper.make_model stamps its own newest, IR 14 from
-# onnx 1.23, which ONNX Runtime 1.31 refuses ("max supported IR version: 13"): with the newest
-# onnx and onnxruntime-gpu, the provider probe stopped every start with a traceback. IR 8 is what
-# opsets 13-17 need and what every ONNX Runtime this project supports (>= 1.18) reads. A
-# filter's own graph keeps the IR version it was exported with.
+# onnx 1.23, which ONNX Runtime 1.31 refuses ("max supported IR version: 13"): where onnx 1.23 is
+# installed beside onnxruntime-gpu, the provider probe stopped every start with a traceback. The
+# lock keeps onnx 1.22 (1.23 needs protobuf >= 6.31, mediapipe 0.10.21 < 5), but the GPU
+# machine's image has 1.23.1, as will any install without mediapipe's pin. IR 8 is what opsets
+# 13-17 need and what every ONNX Runtime this project supports (>= 1.18) reads. A filter's own
+# graph keeps the IR version it was exported with.
 BUILT_IR_VERSION = 8
 
 

@@ -231,9 +231,9 @@ def test_asking_for_a_gpu_that_is_not_there_stays_an_error(tmp_path, swap_onnx):
 
 
 def test_the_provider_probe_runs_with_an_onnx_newer_than_onnx_runtime(monkeypatch):
-    """onnx 1.23 stamps IR 14 on the models its helper makes, and ONNX Runtime 1.31 reads up to
-    IR 13: the probe's one-node model (made whenever a GPU build is installed) is pinned to an
-    IR version every supported ONNX Runtime reads, so `realtime` still starts."""
+    """onnx 1.23 (the GPU machine's image has it) stamps IR 14 on the models its helper makes, and
+    ONNX Runtime 1.31 reads up to IR 13: the probe's one-node model (made whenever a GPU build is
+    installed) is pinned to an IR version every supported ONNX Runtime reads, so `realtime` still starts."""
     import onnx
     import onnxruntime as ort
 
