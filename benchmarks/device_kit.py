@@ -176,22 +176,23 @@ class Call:
     note: str
 
 
-def device_command(filters: tuple[str, ...], frames: int, out: str = "/tmp/fps-gpu") -> str:
+def device_command(filters: tuple[str, ...], frames: int, out: str = "/tmp/fps-gpu", provider: str = "cuda") -> str:
     """The last call's command: onnxruntime-gpu unpacked over the image's CPU onnxruntime (next to
-    NVIDIA's pip libraries, where its own loader finds them), the wheels, the check that CUDA
-    runs, then the benchmark; what comes back is the report (8 files at most come back)."""
+    NVIDIA's pip libraries, where its own loader finds them), the wheels, the check that the
+    runtime's probe gets ``provider``, then the benchmark; what comes back is the report (8
+    files at most come back). ``provider`` cpu: the rehearsal here (:func:`rehearse`)."""
     extract = ("python3 -c \"import sys,tarfile;tarfile.open(fileobj=sys.stdin.buffer,mode='r|xz').extractall(sys.argv[1])\" $SP")
     check = ("python3 -c \"import onnxruntime as o;o.preload_dlls();print(o.__version__,o.get_available_providers());"
-             "import realtime.filters.providers as p;print('probe:',p.probe('cuda'))\"")
+             f"import realtime.filters.providers as p;print('probe:',p.probe('{provider}'))\"")
     return "; ".join([
         "set -eo pipefail", f"cd {KIT} && sha256sum -c SHA256SUMS && cd ..",
         "SP=$(python3 -c 'import site;print(site.getsitepackages()[0])')",
         "python3 -m pip uninstall -q -y onnxruntime", f"cat {KIT}/ort.tar.xz.* | {extract}",
         f"python3 -m pip install -q --no-index --no-deps --target /tmp/site {KIT}/wheels/*.whl",
-        "export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1", "nvidia-smi -L", check,
+        "export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1", *(["nvidia-smi -L"] if provider != "cpu" else []), check,
         f"mkdir -p {out} && cp {KIT}/baseline_johnson_fp32.onnx {out}/",
-        f"python3 -m benchmarks.fps --providers cuda --sizes 1920x1080 --filter {' '.join(filters)} --variants full "
-        f"--precisions fp32 fp16 --source synthetic --frames {frames} --baseline-frames 60 --live-fps 120 --ssim-frames 0 "
+        f"python3 -m benchmarks.fps --providers {provider} --sizes 1920x1080 --filter {' '.join(filters)} --variants full "
+        f"--precisions fp32 fp16 --source synthetic --frames {frames} --baseline-frames {min(60, frames)} --live-fps 120 --ssim-frames 0 "
         f"--look-frames 0 --no-startup --out {out} 2>&1 | tee $OUT/fps.log",
         f"cp {out}/fps.json {out}/fps.md {out}/fps.png $OUT/",
     ])
@@ -263,6 +264,32 @@ def pack(root: Path, piece_mib: float, filters: tuple[str, ...], frames: int) ->
     return write_plan(kit, plan(pieces, extras, tree, filters, frames), version)
 
 
+def rehearse(root: Path, python: Path, frames: int) -> Path:
+    """The last call's command run here, in a throwaway virtual environment built like the
+    device's image (its ``python``: Python 3.12, numpy 2, onnx 1.23, onnxruntime 1.30, which the
+    command replaces), on a copy of what the calls carry, with the CPU provider where the device
+    has CUDA. Gives the folder its report came back to."""
+    kit = root / KIT
+    if not (kit / "SHA256SUMS").is_file():
+        raise UserError(f"no kit in {kit}: run `python -m benchmarks.device_kit pack` first")
+    if not (python.parent / "activate").is_file():
+        raise UserError(f"{python} is not a virtual environment's python: rehearse replaces its onnxruntime, so give a throwaway one")
+    work = Path(tempfile.mkdtemp(prefix="device-rehearsal-"))
+    for src in travelling(root, HIDDEN if not marker_path(root).is_file() else ()):
+        dst = work / src.relative_to(root)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, dst)
+    shutil.copytree(kit, work / KIT, ignore=shutil.ignore_patterns("PLAN.md"))
+    (work / "out").mkdir()
+    site = work / "site"
+    command = device_command(FRAME_FILTERS[:2], frames, out=str(work / "fps"), provider="cpu").replace("/tmp/site", str(site))
+    env = {"PATH": f"{python.parent}:/usr/bin:/bin", "HOME": str(Path.home()), "OUT": str(work / "out")}
+    log.info("rehearsing the last call in %s", work)
+    if subprocess.run(["bash", "-c", command], cwd=work, env=env).returncode:
+        raise UserError(f"the last call's command failed in the rehearsal (its files: {work})")
+    return work / "out"
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="verb", required=True)
@@ -272,12 +299,17 @@ def main(argv: list[str] | None = None) -> int:
     packing.add_argument("--frames", type=int, default=300)
     sub.add_parser("hide", help="only what the GPU benchmark reads travels with the device calls")
     sub.add_parser("show", help="undo hide")
+    rehearsal = sub.add_parser("rehearse", help="the last call's command here, with the CPU provider, in a throwaway venv like the image's")
+    rehearsal.add_argument("--python", type=Path, required=True, help="that venv's python3 (its onnxruntime is replaced)")
+    rehearsal.add_argument("--frames", type=int, default=20)
     a = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if a.verb == "pack":
         if not 1 <= a.piece_mib <= 60:
             raise UserError(f"--piece-mib must be from 1 to 60 (a call carries 64 MiB with the checkout), got {a.piece_mib:g}")
         print(f"the calls: {pack(ROOT, a.piece_mib, tuple(a.filter), a.frames)}")
+    elif a.verb == "rehearse":
+        print(f"the report: {rehearse(ROOT, a.python, a.frames)}")
     elif a.verb == "hide":
         paths = hide(ROOT)
         print(f"{len(paths)} files no longer travel; {travelling_bytes(ROOT) / 2**20:.1f} MiB do. Undo: python -m benchmarks.device_kit show")

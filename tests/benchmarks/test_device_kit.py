@@ -76,3 +76,15 @@ def test_the_locked_versions_are_read_for_the_devices_python(tmp_path):
     assert device_kit.locked_version(lock, "platformdirs") == "4.14.9"
     with pytest.raises(UserError, match="pins no tqdm"):
         device_kit.locked_version(lock, "tqdm")
+
+
+def test_the_rehearsal_needs_a_kit_and_a_throwaway_environment(tmp_path):
+    root = repo(tmp_path)
+    with pytest.raises(UserError, match="no kit in .*run `python -m benchmarks.device_kit pack` first"):
+        device_kit.rehearse(root, tmp_path / "venv" / "bin" / "python3", 5)
+    (root / ".gpu").mkdir()
+    (root / ".gpu" / "SHA256SUMS").write_text("")
+    with pytest.raises(UserError, match="not a virtual environment's python"):
+        device_kit.rehearse(root, Path("/usr/bin/python3"), 5)
+    command = device_kit.device_command(("candy",), 5, provider="cpu")
+    assert "--providers cpu" in command and "nvidia-smi" not in command and "probe('cpu')" in command
