@@ -52,10 +52,31 @@ PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x
 WHEELS = ("onnxruntime-gpu", "onnxconverter-common", "platformdirs")  # what the image lacks
 # what the GPU benchmark does not read: left out of what travels by `hide`
 HIDDEN = ("docs", "tests", "benchmarks/results", "models/checkpoints", "realtime/bundled/*.fast.onnx",
-          "realtime/bundled/aged.onnx", "run", ".ci", "requirements")
+          "run", ".ci", "requirements")  # and the face networks: hidden_paths()
 BEGIN, END = "# device_kit hide: begin", "# device_kit hide: end"
 MARKER = "device-kit-hidden.json"  # in .git: what hide took out of the index
-FRAME_FILTERS = ("candy", "mosaic", "starry_night", "the_scream", "psychedelic", "cartoon", "sketch", "watercolor", "oil")
+
+
+def bundled_by_kind() -> dict[str, list[Path]]:
+    """The bundled filters' fp32 files by the kind in their contracts (frame, face)."""
+    from realtime.filters.onnx_format import read_contract
+    from realtime.filters.registry import bundled_filters
+
+    kinds: dict[str, list[Path]] = {}
+    for path in bundled_filters().values():
+        kinds.setdefault(read_contract(path).kind, []).append(path)
+    return kinds
+
+
+def frame_filters() -> tuple[str, ...]:
+    """What the GPU benchmark measures: every bundled frame filter (the image has no MediaPipe
+    for the face ones)."""
+    return tuple(p.stem for p in bundled_by_kind().get("frame", []))
+
+
+def hidden_paths() -> tuple[str, ...]:
+    """:data:`HIDDEN` and the bundled face networks, as pathspecs of the checkout."""
+    return HIDDEN + tuple(p.relative_to(ROOT).as_posix() for p in bundled_by_kind().get("face", []))
 
 
 def git(root: Path, *args: str) -> str:
@@ -67,11 +88,16 @@ def travelling(root: Path, without: tuple[str, ...] = ()) -> list[Path]:
     ignore; ``without``: as they will be once those patterns are hidden (:func:`hide`)."""
     spec = ["--", ".", *(f":(exclude){p}" for p in without)] if without else []
     names = git(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard", *spec).split("\0")
-    return [root / n for n in dict.fromkeys(names) if n and (root / n).is_file()]
+    return [root / n for n in names if n and (root / n).is_file()]
 
 
 def travelling_bytes(root: Path, without: tuple[str, ...] = ()) -> int:
     return sum(p.stat().st_size for p in travelling(root, without))
+
+
+def as_hidden(root: Path) -> list[Path]:
+    """What travels from ``root`` once :func:`hide` has run (whether it has or not yet)."""
+    return travelling(root, hidden_paths() if not marker_path(root).is_file() else ())
 
 
 def exclude_path(root: Path) -> Path:
@@ -85,7 +111,7 @@ def marker_path(root: Path) -> Path:
     return path if path.is_absolute() else root / path
 
 
-def hide(root: Path, patterns: tuple[str, ...] = HIDDEN) -> list[str]:
+def hide(root: Path, patterns: tuple[str, ...]) -> list[str]:
     """Take the tracked files under ``patterns`` out of what travels (out of the index, into the
     exclude file); the files stay where they are. Gives the paths taken out."""
     marker = marker_path(root)
@@ -230,7 +256,7 @@ def write_plan(kit: Path, calls: list[Call], version: str) -> Path:
 
 def pack(root: Path, piece_mib: float, filters: tuple[str, ...], frames: int) -> Path:
     kit = root / KIT
-    tree = travelling_bytes(root, HIDDEN if not marker_path(root).is_file() else ())  # as it travels once hidden
+    tree = sum(p.stat().st_size for p in as_hidden(root))
     if tree + piece_mib * 2**20 > LIMIT - MARGIN:
         raise UserError(f"the checkout travels as {tree / 2**20:.1f} MiB even hidden: a {piece_mib:g} MiB piece beside it is over the "
                         f"{(LIMIT - MARGIN) / 2**20:.0f} MiB a call may; pack with --piece-mib {max(1, int((LIMIT - MARGIN - tree) / 2**20))}")
@@ -275,14 +301,14 @@ def rehearse(root: Path, python: Path, frames: int) -> Path:
     if not (python.parent / "activate").is_file():
         raise UserError(f"{python} is not a virtual environment's python: rehearse replaces its onnxruntime, so give a throwaway one")
     work = Path(tempfile.mkdtemp(prefix="device-rehearsal-"))
-    for src in travelling(root, HIDDEN if not marker_path(root).is_file() else ()):
+    for src in as_hidden(root):
         dst = work / src.relative_to(root)
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src, dst)
     shutil.copytree(kit, work / KIT, ignore=shutil.ignore_patterns("PLAN.md"))
     (work / "out").mkdir()
     site = work / "site"
-    command = device_command(FRAME_FILTERS[:2], frames, out=str(work / "fps"), provider="cpu").replace("/tmp/site", str(site))
+    command = device_command(frame_filters()[:2], frames, out=str(work / "fps"), provider="cpu").replace("/tmp/site", str(site))
     env = {"PATH": f"{python.parent}:/usr/bin:/bin", "HOME": str(Path.home()), "OUT": str(work / "out")}
     log.info("rehearsing the last call in %s", work)
     if subprocess.run(["bash", "-c", command], cwd=work, env=env).returncode:
@@ -295,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="verb", required=True)
     packing = sub.add_parser("pack", help="download, repack and cut onnxruntime-gpu; write .gpu/PLAN.md")
     packing.add_argument("--piece-mib", type=float, default=40.0, help="size of a piece (the checkout travels beside it)")
-    packing.add_argument("--filter", nargs="+", default=list(FRAME_FILTERS), help="the frame filters to measure")
+    packing.add_argument("--filter", nargs="+", help="the frame filters to measure (default: every bundled one)")
     packing.add_argument("--frames", type=int, default=300)
     sub.add_parser("hide", help="only what the GPU benchmark reads travels with the device calls")
     sub.add_parser("show", help="undo hide")
@@ -307,11 +333,11 @@ def main(argv: list[str] | None = None) -> int:
     if a.verb == "pack":
         if not 1 <= a.piece_mib <= 60:
             raise UserError(f"--piece-mib must be from 1 to 60 (a call carries 64 MiB with the checkout), got {a.piece_mib:g}")
-        print(f"the calls: {pack(ROOT, a.piece_mib, tuple(a.filter), a.frames)}")
+        print(f"the calls: {pack(ROOT, a.piece_mib, tuple(a.filter or frame_filters()), a.frames)}")
     elif a.verb == "rehearse":
         print(f"the report: {rehearse(ROOT, a.python, a.frames)}")
     elif a.verb == "hide":
-        paths = hide(ROOT)
+        paths = hide(ROOT, hidden_paths())
         print(f"{len(paths)} files no longer travel; {travelling_bytes(ROOT) / 2**20:.1f} MiB do. Undo: python -m benchmarks.device_kit show")
     else:
         print(f"{len(show(ROOT))} files travel again; {travelling_bytes(ROOT) / 2**20:.1f} MiB")

@@ -88,3 +88,9 @@ def test_the_rehearsal_needs_a_kit_and_a_throwaway_environment(tmp_path):
         device_kit.rehearse(root, Path("/usr/bin/python3"), 5)
     command = device_kit.device_command(("candy",), 5, provider="cpu")
     assert "--providers cpu" in command and "nvidia-smi" not in command and "probe('cpu')" in command
+
+
+def test_the_benchmark_measures_every_bundled_frame_filter_and_leaves_the_face_networks_behind():
+    frames = device_kit.frame_filters()
+    assert "candy" in frames and "cartoon" in frames and "aged" not in frames  # read from each file's contract
+    assert "realtime/bundled/aged.onnx" in device_kit.hidden_paths()
