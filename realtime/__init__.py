@@ -18,6 +18,10 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from realtime.opencv_pool import quiet_opencv_pool
+
+quiet_opencv_pool()  # before anything loads OpenCV: its idle workers must not spin beside ONNX Runtime's
+
 _WHERE = {
     "RunConfig": "realtime.config",
     "run": "realtime.live.session",
