@@ -9,8 +9,10 @@ still spinning on the same cores. In seven interleaved pairs of runs at 1280×72
 machine (``benchmarks/results/opencv-pool-s35-cpu``), with both waits at 0 the work around the
 networks took ×0.95 the time (lower in 6 of 6 rows), the loop ran ×1.04 the frames end to end
 and ``aged+cartoon`` kept 95.7 % of a 30 fps camera's frames instead of 90.4 (p95 65 ms, was
-72); alone, a third of OpenCV's CPU time had been that polling. The pool stays: a 720p
-resize still uses both cores.
+72); alone, a third of OpenCV's CPU time had been that polling. At 640×480 it made no
+difference over the rows, but for 0.1–0.2 ms more on the 1.1–1.4 ms frame of an effect without a
+network (a sleeping worker wakes for the next call). The pool stays: a 720p resize still uses
+both cores.
 
 OpenCV reads these settings once, when its library loads, so they must be in the environment
 before anything imports ``cv2``: :mod:`realtime` (and :mod:`benchmarks`) call
@@ -19,8 +21,11 @@ loaded (a program that imported it before :mod:`realtime`) nothing can change an
 """
 from __future__ import annotations
 
+import logging
 import os
 import sys
+
+log = logging.getLogger(__name__)
 
 # OpenCV's configuration names (modules/core/src/parallel_impl.cpp) → the value the loop wants:
 # no polling rounds after a job, in the workers or the calling thread
@@ -31,6 +36,7 @@ def quiet_opencv_pool() -> bool:
     """Put :data:`QUIET` in the environment where the user set nothing; True when OpenCV will
     read it (not loaded yet), False when it is loaded already and keeps what it read."""
     if "cv2" in sys.modules:
+        log.debug("OpenCV was loaded before realtime: its idle workers poll as it read at load")
         return False
     for name, value in QUIET.items():
         os.environ.setdefault(name, value)
