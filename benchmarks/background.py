@@ -36,7 +36,7 @@ import numpy as np
 from tqdm import tqdm
 
 from models.data.media import data_root
-from benchmarks.reporting import save_report
+from benchmarks.reporting import pyplot, save_figure, save_report
 from realtime.compositing.background import BlurBackdrop, blur_sigma, cover, masked_blur, mix, register_backdrop
 from realtime.errors import UserError, run_cli
 from realtime.analysis.segmentation import MaskConfig, PersonSegmenter
@@ -294,10 +294,7 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def plot(report: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     panels = [p for p in ("speed", "synthetic", "videos") if report.get(p)]
     fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4), squeeze=False)
@@ -327,9 +324,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
             ax.set_ylim(0, 1.05)
             ax.legend(fontsize=7)
             ax.set_title("real videos")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
 def main(argv: list[str] | None = None) -> int:

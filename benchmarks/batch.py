@@ -29,7 +29,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from benchmarks.reporting import save_report
+from benchmarks.reporting import pyplot, save_figure, save_report
 from realtime.host import machine
 
 LINE = re.compile(r"(\d+) frames in ([\d.]+) s \(([\d.]+) fps, start-up ([\d.]+) s\)")
@@ -188,10 +188,7 @@ def projection(results: list[Result], cores_per_node: int, nodes: list[int]) -> 
 
 
 def plot(results: list[Result], proj: dict[str, list[float]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
     names = [r.way for r in results]
@@ -206,8 +203,7 @@ def plot(results: list[Result], proj: dict[str, list[float]], path: Path) -> Non
     b.set_xlabel("nodes (projected)")
     b.set_ylabel("frames per second")
     b.set_title("projected from the pool's worker time per frame")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
 
 
 def main() -> int:

@@ -50,7 +50,7 @@ from tqdm import tqdm
 
 from benchmarks.bands import LEVELS, ChangeSums, mean_chroma
 from benchmarks.clone_ratio import Apply, add_holdout_args, bundled, held_out
-from benchmarks.reporting import save_report
+from benchmarks.reporting import pyplot, save_figure, save_report
 from realtime.errors import UserError, below_minimum, run_cli
 from realtime.host import machine
 
@@ -381,10 +381,7 @@ def mean_judged(rows: list[dict[str, Any]], key: str) -> float | None:
 
 
 def plot(report: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     filters = list(dict.fromkeys(r["filter"] for r in report["rows"]))
     fig, axes = plt.subplots(1, len(filters), figsize=(3.2 * len(filters) + 0.6, 3.6), sharey=True, squeeze=False)
@@ -405,9 +402,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
         ax.set_xlabel("band (0 = finest)", fontsize=8)
         ax.legend(fontsize=5.5, loc="lower right")
     axes[0][0].set_ylabel(f"gain G_k (1 = teacher, 0.5 = blend, goal {GOAL_GAIN} in bands 1-3)", fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from benchmarks.reporting import save_report
+from benchmarks.reporting import pyplot, save_figure, save_report
 from models.data.media import HOLDOUT
 from models.losses.quality import clone_ratio_table
 from realtime.errors import UserError, run_cli
@@ -152,10 +152,7 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def plot(report: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     labels, values = [], []
     for r in report["rows"]:
@@ -170,9 +167,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
     ax.invert_yaxis()
     ax.set_xlabel("L1(network, teacher) / L1(photo, teacher)")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
 def main(argv: list[str] | None = None) -> int:

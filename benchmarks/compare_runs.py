@@ -30,7 +30,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from benchmarks.reporting import save_report
+from benchmarks.reporting import pyplot, save_figure, save_report
 from realtime.errors import UserError, run_cli
 
 
@@ -156,10 +156,7 @@ def markdown(result: dict[str, Any], meta: dict[str, Any]) -> str:
 
 
 def plot(result: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     rows = result["rows"]
     fig, ax = plt.subplots(figsize=(max(7, 0.7 * len(rows)), 4))
@@ -174,9 +171,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
     heights = [b.get_height() for b in ax.patches]
     ax.set_ylim(min(0.8, min(heights) - 0.05), max(1.2, max(heights) + 0.05))
     ax.legend(fontsize=7, ncol=3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 def main(argv: list[str] | None = None) -> int:

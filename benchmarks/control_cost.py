@@ -41,7 +41,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.reporting import save_report
+from benchmarks.reporting import pyplot, save_figure, save_report
 from models.data.media import data_root
 from realtime.errors import UserError, run_cli
 from realtime.host import machine
@@ -255,7 +255,6 @@ def pieces(source: Path, repeats: int = 200) -> dict[str, float]:
     import time
 
     import cv2
-    import numpy as np
 
     from realtime.control.server import Preview
     from realtime.live.loop import FrameTap
@@ -317,9 +316,7 @@ def report_text(args: argparse.Namespace, table: list[dict[str, Any]], parts: di
 
 
 def plot(table: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
     for ax, key, label in ((axes[0], "fps", "fps"), (axes[1], "cpu_ms_per_frame", "CPU ms per frame")):
@@ -327,9 +324,7 @@ def plot(table: list[dict[str, Any]], path: Path) -> None:
         ax.bar(range(len(table)), [r[key] for r in table], color=["#888", "#5b8fd9", "#d98b5b"] * 2)
         ax.set_xticks(range(len(table)), names, fontsize=6)
         ax.set_title(label)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 def main(argv: list[str] | None = None) -> int:

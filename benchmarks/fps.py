@@ -36,6 +36,7 @@ from realtime.errors import UserError, below_minimum, run_cli
 from models.data.media import data_root
 from realtime.live.stats import median_ms
 from realtime.host import machine
+from benchmarks.reporting import pyplot, save_figure
 
 IN_FLIGHT = tuple(int(v) for v in LIMITS["in_flight"])  # realtime's --in-flight range
 
@@ -314,10 +315,7 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any], starts: dict[str,
 
 
 def plot(rows: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     labels = [f"{r['filter'].split(' ')[0]} {r.get('variant', '')} {r.get('precision', 'fp32')} {r['provider']} {r['size']}" for r in rows]
     x = np.arange(len(rows))
@@ -328,9 +326,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     ax.set_xticks(x, labels, fontsize=7, rotation=40, ha="right")
     ax.set_ylabel("frames per second")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 def main(argv: list[str] | None = None) -> int:

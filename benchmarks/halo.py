@@ -26,7 +26,7 @@ import numpy as np
 from tqdm import tqdm
 
 from benchmarks.clone_ratio import add_holdout_args, held_out
-from benchmarks.reporting import save_report
+from benchmarks.reporting import pyplot, save_figure, save_report
 from realtime.errors import UserError, run_cli
 from realtime.host import machine
 
@@ -117,10 +117,7 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def plot(report: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     rows = report["rows"]
     labels = [f"{r['filter']} {r['variant']}" for r in rows]
@@ -130,9 +127,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
     ax.set_yticks(np.arange(len(rows)), labels, fontsize=7)
     ax.invert_yaxis()
     ax.set_xlabel(f"lightness change {RING[0]}-{RING[1]} px outside the person minus far background (gray levels)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -45,7 +45,7 @@ import numpy as np
 from tqdm import tqdm
 
 from models.data.media import data_root
-from benchmarks.reporting import save_report
+from benchmarks.reporting import pyplot, save_figure, save_report
 from realtime.errors import UserError, run_cli
 from realtime.analysis.one_euro import OneEuroConfig, OneEuroFilter
 from realtime.host import machine
@@ -468,10 +468,7 @@ def markdown(result: dict[str, Any], seqs: list[Sequence], meta: dict[str, Any])
 
 
 def plot(result: dict[str, Any], seqs: list[Sequence], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     rows = result["rows"]
     eye = next(s.eye_distance for s in seqs if s.name == "still")
@@ -503,9 +500,7 @@ def plot(result: dict[str, Any], seqs: list[Sequence], path: Path) -> None:
     ax.set_ylabel("mean landmark x − offset, px")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,6 +28,7 @@ from benchmarks.bands import ChangeSums
 from benchmarks.sampling import parse_sizes, sample_frames
 from realtime.errors import UserError, below_minimum, run_cli
 from realtime.host import machine
+from benchmarks.reporting import pyplot, save_figure
 
 log = logging.getLogger("benchmarks.look_across_sizes")
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -92,10 +93,7 @@ def markdown(rows: list[dict[str, Any]]) -> str:
 
 
 def plot(rows: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(max(6, 0.5 * len(rows)), 4))
     x = np.arange(len(rows))
@@ -105,9 +103,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     ax.set_ylim(min(0.8, min((r["ssim"] for r in rows), default=1.0) - 0.02), 1.0)
     ax.set_ylabel("SSIM to the 480-line output")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from benchmarks.reporting import save_report
+from benchmarks.reporting import pyplot, save_figure, save_report
 from realtime.errors import run_cli
 from realtime.host import machine
 
@@ -145,10 +145,7 @@ def report_text(report: dict[str, Any]) -> str:
 
 def plot(report: dict[str, Any]) -> Callable[[Path], None]:
     def draw(path: Path) -> None:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        plt = pyplot()
 
         rows = report["rows"]
         fig, ax = plt.subplots(figsize=(9, 4.2))
@@ -163,9 +160,7 @@ def plot(report: dict[str, Any]) -> Callable[[Path], None]:
         ax.set_ylabel("loss(blur σ=1) / loss(1-px shift)")
         ax.set_title("what each loss punishes more: blur (>1) or a 1-pixel shift (<1)")
         ax.legend(fontsize=7)
-        fig.tight_layout()
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
+        save_figure(fig, path, dpi=110)
 
     return draw
 

@@ -37,7 +37,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from benchmarks.reporting import save_report
+from benchmarks.reporting import pyplot, save_figure, save_report
 from models.data.media import data_root
 from models.losses.quality import ssim
 from realtime.errors import UserError, run_cli
@@ -242,10 +242,7 @@ def framing_video(spec: str, frames: int) -> dict[str, Any]:
 
 
 def plot(path: Path, light: list[dict[str, Any]], frames: list[dict[str, Any]]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
     first = light[0]
@@ -269,9 +266,7 @@ def plot(path: Path, light: list[dict[str, Any]], frames: list[dict[str, Any]]) 
         axes[2].plot(t, smooth[:, 2], lw=1.6, label="crop height, auto_frame")
         axes[2].set(title=f"framing, {f['video']}", xlabel="s", ylabel="px")
         axes[2].legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -38,7 +38,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from benchmarks.reporting import save_report
+from benchmarks.reporting import pyplot, save_figure, save_report
 from models.data.media import data_root
 from realtime.errors import UserError, run_cli
 from realtime.host import machine
@@ -263,10 +263,7 @@ def render(report: dict[str, Any]) -> str:
 
 
 def plot(report: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
     phases = report["live"]["phases"]
@@ -276,9 +273,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
     b.hist(report["wake"]["all_ms"], bins=15, color="#48c")
     b.set_xlabel("app open() → counted, ms")
     b.set_title("inotify wake of the reader count")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path, dpi=100)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -43,7 +43,7 @@ import cv2
 import numpy as np
 
 from models.data.media import data_root
-from benchmarks.reporting import save_report
+from benchmarks.reporting import pyplot, save_figure, save_report
 from realtime.errors import UserError, run_cli
 from realtime.analysis.expressions import POPULATION, Smile, SmileConfig, SmileDetector, mouth_features
 from realtime.analysis.tracking import Face, FaceTracker
@@ -384,10 +384,7 @@ def markdown(report: dict[str, Any], meta: dict[str, Any]) -> str:
 
 
 def plot(tracks: list[Track], runs: dict[str, list[Smile]], config: SmileConfig, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(len(tracks), 1, figsize=(11, 1.9 * len(tracks)), squeeze=False)
     for ax, t in zip(axes[:, 0], tracks):
@@ -405,9 +402,7 @@ def plot(tracks: list[Track], runs: dict[str, list[Smile]], config: SmileConfig,
     axes[0, 0].legend(loc="upper right", fontsize=7, ncol=2)
     axes[0, 0].set_title("smile score (blue), trigger on (orange), labels: smile green / not grey; on/off thresholds dashed/dotted", fontsize=9)
     axes[-1, 0].set_xlabel("seconds")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    save_figure(fig, path, dpi=90)
 
 
 def main(argv: list[str] | None = None) -> int:

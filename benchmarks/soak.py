@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.reporting import save_report
+from benchmarks.reporting import pyplot, save_figure, save_report
 from realtime.errors import UserError, below_minimum, run_cli
 from realtime.live.stats import RunStats, percentiles
 from realtime.host import machine
@@ -218,10 +218,7 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def plot(report: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     w = report["windows"]
     x = [v["end_s"] / 60 for v in w]
@@ -241,9 +238,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
         ax.grid(alpha=0.3)
     o = report["options"]
     fig.suptitle(f"soak: {o['filter']} --background {o['background']} ({report['machine']})", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
 def parse(argv: list[str] | None) -> tuple[SoakOptions, Path]:

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from benchmarks.reporting import save_report
+from benchmarks.reporting import pyplot, save_figure, save_report
 from realtime.errors import UserError, run_cli
 from realtime.host import machine
 
@@ -162,10 +162,7 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def plot(report: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     rows = report["rows"]
     fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(rows)), 4))
@@ -174,9 +171,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
     ax.set_xticks(x, [r["label"] for r in rows], rotation=30, ha="right", fontsize=7)
     ax.set_ylabel(f"ms in ONNX Runtime ({report['input']})")
     ax.set_title(f"{report['model']}: the shipped student and untrained variants")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 def main(argv: list[str] | None = None) -> int:

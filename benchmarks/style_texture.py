@@ -46,7 +46,7 @@ from benchmarks.bands import LEVELS, TextureSums, band_rms
 from benchmarks.clone_ratio import add_holdout_args, held_out
 from benchmarks.edge_ringing import Edges, edge_ringing, edges_of
 from benchmarks.halo import FaceFinder, face_finder, halo, people
-from benchmarks.reporting import save_report
+from benchmarks.reporting import pyplot, save_figure, save_report
 from realtime.errors import UserError, below_minimum, run_cli
 from realtime.host import machine
 
@@ -225,10 +225,7 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def plot(report: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     rows = [r for r in report["rows"] if r["filter"] != "photo"]
     labels = [f"{r['filter']} {r['variant']}" for r in rows]
@@ -253,9 +250,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
     axes[2].legend(fontsize=7)
     axes[0].set_yticks(y, labels, fontsize=7)
     axes[0].invert_yaxis()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
 def paint_entry(network: tuple[Path, str], paint: np.ndarray) -> dict[str, Any]:

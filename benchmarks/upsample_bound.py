@@ -28,7 +28,7 @@ import numpy as np
 from tqdm import tqdm
 
 from benchmarks.clone_ratio import add_holdout_args, teacher_images
-from benchmarks.reporting import save_report
+from benchmarks.reporting import pyplot, save_figure, save_report
 from models.losses.quality import clone_ratio_table
 from realtime.errors import UserError, run_cli
 from realtime.host import machine
@@ -145,10 +145,7 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def plot(report: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     names = list(report["rows"][0]["ratios"])
     fig, ax = plt.subplots(figsize=(7, 3))
@@ -159,9 +156,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
     ax.set_xticks(np.arange(len(report["rows"])) + 0.4 - width / 2, [r["teacher"] for r in report["rows"]])
     ax.set_ylabel("clone ratio (perfect network)")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
 def main(argv: list[str] | None = None) -> int:

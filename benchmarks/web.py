@@ -35,7 +35,7 @@ import numpy as np
 from tqdm import tqdm
 
 from models.data.media import data_root
-from benchmarks.reporting import save_report
+from benchmarks.reporting import pyplot, save_figure, save_report
 from realtime.compositing.background import cover
 from realtime.errors import UserError, run_cli
 from realtime.filters.registry import bundled_filters
@@ -154,10 +154,7 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def plot(report: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     rows = report["rows"]
     y = np.arange(len(rows))
@@ -173,9 +170,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
     ax.set_xlabel("ms per request (640x480)")
     ax.set_title(f"POST /api/apply latency, {report['machine']}", fontsize=9)
     ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-import os, time, numpy as np, cv2, av, sys
+import os, time, numpy as np, cv2, av
 # needs beside.patch applied: it swaps the face filter's beside() for the same call made in line
 from concurrent.futures import Future
 import realtime.filters.kinds.face_filter as ff

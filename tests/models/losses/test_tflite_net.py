@@ -6,7 +6,6 @@ import importlib.util
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 from realtime.errors import UserError
 
