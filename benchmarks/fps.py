@@ -35,6 +35,7 @@ from realtime.config import LIMITS
 from realtime.errors import UserError, below_minimum, run_cli
 from models.data.media import data_root
 from realtime.live.stats import median_ms
+from realtime import opencv_pool
 from realtime.host import machine
 from benchmarks.reporting import pyplot, save_figure
 
@@ -274,7 +275,8 @@ def goal_rows(rows: list[dict[str, Any]], live_fps: float) -> list[dict[str, Any
 def markdown(rows: list[dict[str, Any]], meta: dict[str, Any], starts: dict[str, dict[str, Any]],
              goals: list[dict[str, Any]] | None = None, look: list[dict[str, Any]] | None = None) -> str:
     lines = [f"# FPS benchmark — {meta['machine']}", "", f"{meta['date']}; source `{meta['source']}`, {meta['frames']} frames end to end"
-             + (f"; {meta['in_flight']} frames in flight (realtime --in-flight; the baseline one)" if meta.get("in_flight", 1) > 1 else "") + ".", "",
+             + (f"; {meta['in_flight']} frames in flight (realtime --in-flight; the baseline one)" if meta.get("in_flight", 1) > 1 else "")
+             + (f"; OpenCV's idle workers: {meta['opencv_pool']}" if meta.get("opencv_pool") else "") + ".", "",
              "| filter | variant | precision | provider | size | model ms | model fps | e2e fps | live latency p50 / p95 / p99 ms | live frames kept | × baseline e2e | SSIM to full | non-inference ms | live |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -433,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
     look = look_across_sizes(networks, large, a.source, a.look_frames) if a.look_frames and large and networks else []
     meta = {"machine": machine(),
             "date": time.strftime("%Y-%m-%d %H:%M"), "source": a.source, "frames": a.frames, "live_fps": a.live_fps,
-            "in_flight": a.in_flight}
+            "in_flight": a.in_flight, "opencv_pool": opencv_pool.given}
     goals = goal_rows(rows, a.live_fps)
     (a.out / "fps.json").write_text(json.dumps({"meta": meta, "rows": rows, "startup": starts, "goals": goals, "look": look},
                                                indent=2) + "\n")

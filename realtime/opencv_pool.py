@@ -30,14 +30,19 @@ log = logging.getLogger(__name__)
 # OpenCV's configuration names (modules/core/src/parallel_impl.cpp) → the value the loop wants:
 # no polling rounds after a job, in the workers or the calling thread
 QUIET = {"OPENCV_THREAD_POOL_ACTIVE_WAIT_WORKER": "0", "OPENCV_THREAD_POOL_ACTIVE_WAIT_MAIN": "0"}
+# what OpenCV was given, in words, for a benchmark report (timings differ with it): set below
+given = "not set up: realtime.opencv_pool.quiet_opencv_pool() was not called"
 
 
 def quiet_opencv_pool() -> bool:
     """Put :data:`QUIET` in the environment where the user set nothing; True when OpenCV will
     read it (not loaded yet), False when it is loaded already and keeps what it read."""
+    global given
     if "cv2" in sys.modules:
         log.debug("OpenCV was loaded before realtime: its idle workers poll as it read at load")
+        given = "as OpenCV read it (cv2 was loaded before realtime)"
         return False
     for name, value in QUIET.items():
         os.environ.setdefault(name, value)
+    given = ", ".join(f"{name.rsplit('_', 1)[1].lower()} {os.environ[name]}" for name in QUIET) + " polling rounds after a job"
     return True
