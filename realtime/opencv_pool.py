@@ -1,8 +1,8 @@
 """OpenCV's worker threads told to sleep, not spin, between the calls that use them.
 
-OpenCV (pthreads build, as in the opencv-python wheels) splits a large resize, warp or blend
-across its pool of one thread per core, and after each job every worker keeps polling for the
-next one (2,000 rounds, ``OPENCV_THREAD_POOL_ACTIVE_WAIT_WORKER``; the calling thread 10,000
+OpenCV's pthreads build (the opencv-python wheels for Linux) splits a large resize, warp or
+blend across its pool of one thread per core, and after each job every worker keeps polling for
+the next one (2,000 rounds, ``OPENCV_THREAD_POOL_ACTIVE_WAIT_WORKER``; the calling thread 10,000
 while it waits, ``..._MAIN``). In the live loop the next thing after the OpenCV calls around a
 network is usually the network itself, so ONNX Runtime's threads start beside OpenCV workers
 still spinning on the same cores. In seven interleaved pairs of runs at 1280×720 on the 2-core
@@ -18,6 +18,7 @@ OpenCV reads these settings once, when its library loads, so they must be in the
 before anything imports ``cv2``: :mod:`realtime` (and :mod:`benchmarks`) call
 :func:`quiet_opencv_pool` first thing. A value the user set is kept; where ``cv2`` is already
 loaded (a program that imported it before :mod:`realtime`) nothing can change and nothing is.
+A build on another parallel framework does not read them and is left as it is.
 """
 from __future__ import annotations
 
