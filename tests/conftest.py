@@ -93,9 +93,8 @@ def make_onnx_filter(path: Path, props: dict[str, str] | None = None, nan: bool 
     """
     import onnx
     from onnx import TensorProto, helper
-    from realtime.filters.onnx_format import built_model
 
-    from realtime.filters.onnx_format import FilterContract
+    from realtime.filters.onnx_format import FilterContract, built_model
 
     swap = np.eye(3, dtype=np.float32)[::-1].reshape(3, 3, 1, 1)
     nodes = [helper.make_node("Conv", ["input", "w"], ["conv"])]
