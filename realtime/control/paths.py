@@ -6,14 +6,18 @@
   Windows);
 - the runtime folder (one file per running instance: its port and token, readable by the user
   only): ``$REALTIME_RUNTIME_DIR``, else ``$REALTIME_CONFIG_DIR/run`` when only that is set
-  (tests), else platformdirs' ``user_runtime_dir`` (``$XDG_RUNTIME_DIR/realtime-filters``)
-  where that folder exists, else ``user_state_dir`` (``~/.local/state/realtime-filters``).
+  (tests), else platformdirs' ``user_runtime_dir`` (``$XDG_RUNTIME_DIR/realtime-filters``
+  on Linux, where that variable names a folder platformdirs accepts and the user can write
+  in), else ``user_state_dir`` (``~/.local/state/realtime-filters``): a shell without a login
+  session (a container, ``su``, some ssh set-ups) has no ``$XDG_RUNTIME_DIR``.
 
 Folders are made with mode 0700.
 """
 from __future__ import annotations
 
 import os
+import sys
+import warnings
 from pathlib import Path
 
 from platformdirs import user_config_dir, user_runtime_dir, user_state_dir
@@ -45,9 +49,22 @@ def runtime_dir() -> Path:
 
 def _runtime_base() -> Path | None:
     """platformdirs' user_runtime_dir where its parent exists and is writable (a container
-    or a service manager may have no /run/user/UID), else None."""
-    path = Path(user_runtime_dir(APP))
+    or a service manager may have no /run/user/UID), else None.
+
+    On Linux only under a usable ``$XDG_RUNTIME_DIR``: without one, platformdirs 4.14 warns
+    (a Python warning with a source line, on every start of ``realtime``) and picks a folder
+    of its own in /tmp, or /run/user/UID where that exists; the state folder is where we go
+    then, quietly, and ``realtime ctl`` looks there by the same rule."""
+    linux = sys.platform.startswith("linux")
+    xdg = os.environ.get("XDG_RUNTIME_DIR", "")
+    if linux and not os.path.isabs(xdg):
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # its note on an unusable $XDG_RUNTIME_DIR: that case is None below
+        path = Path(user_runtime_dir(APP))
     parent = path.parent
+    if linux and parent != Path(xdg):  # platformdirs refused the folder and fell back
+        return None
     return path if parent.is_dir() and os.access(parent, os.W_OK | os.X_OK) else None
 
 

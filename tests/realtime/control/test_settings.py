@@ -34,10 +34,27 @@ def test_the_config_folder_is_the_tests_own(own_config_dir, monkeypatch, tmp_pat
     monkeypatch.delenv("REALTIME_RUNTIME_DIR")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     if sys.platform.startswith("linux"):
-        try:
-            import platformdirs  # noqa: F401
-        except ImportError:  # the same rule without it
-            assert paths.config_dir() == tmp_path / "xdg" / "realtime-filters"
+        assert paths.config_dir() == tmp_path / "xdg" / "realtime-filters"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="$XDG_RUNTIME_DIR is Linux's")
+def test_the_runtime_folder_is_xdg_s_where_usable_else_the_state_folder_without_a_warning(own_config_dir, monkeypatch, tmp_path, recwarn):
+    """A shell without a login session has no $XDG_RUNTIME_DIR; platformdirs 4.14 warns then (a
+    Python warning on every start) and picks a /tmp folder: the state folder is used instead,
+    quietly, and realtime ctl finds the instances there by the same rule."""
+    monkeypatch.delenv("REALTIME_CONFIG_DIR")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    state = tmp_path / "state" / "realtime-filters"
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    assert paths.runtime_dir() == state
+    for unusable in (tmp_path / "missing", "relative/run"):
+        monkeypatch.setenv("XDG_RUNTIME_DIR", str(unusable))
+        assert paths.runtime_dir() == state
+    usable = tmp_path / "run-user"
+    usable.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(usable))
+    assert paths.runtime_dir() == usable / "realtime-filters"
+    assert [str(w.message) for w in recwarn] == []
 
 
 def test_a_round_trip_keeps_everything(own_config_dir):
