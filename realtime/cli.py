@@ -47,9 +47,9 @@ def _size(text: str) -> tuple[int, int]:
     try:
         w, h = parse_size(text)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{exc} (width x height, e.g. 1280x720)") from None
+        raise argparse.ArgumentTypeError(str(exc)) from None
     if w > MAX_SIDE or h > MAX_SIDE:
-        raise argparse.ArgumentTypeError(f"{w}x{h} is larger than {MAX_SIDE}x{MAX_SIDE} (width x height, e.g. 1280x720)")
+        raise argparse.ArgumentTypeError(f"{w}x{h}: each side at most {MAX_SIDE}, e.g. 1280x720")
     return w, h
 
 

@@ -204,7 +204,7 @@ def _pair(text: str, form: str) -> tuple[int, int]:
     except ValueError:
         raise ValueError(f"expected {form}, got {text!r}") from None
     if a <= 0 or b <= 0:
-        raise ValueError(f"sizes must be positive, got {text!r}")
+        raise ValueError(f"both sides must be above 0 ({form}), got {text!r}")
     return a, b
 
 

@@ -217,7 +217,7 @@ def test_fp16_variant_path_that_is_a_folder(monkeypatch, capsys, tmp_path, tiny_
     (["--work-size", "100000"], "--work-size: must be from 1 to 4096"),
     (["--work-size", "big"], "expected a whole number"),
     (["--fixed-size", "224"], "expected WxH"),
-    (["--fixed-size", "0x224"], "positive"),
+    (["--fixed-size", "0x224"], "above 0"),
     (["--fixed-size", "99999x99999"], "at most 8192x8192"),
     (["--kind", "everything"], "invalid choice"),
     (["--input-range", "0-2"], "invalid choice"),
@@ -248,7 +248,7 @@ def test_bad_temporal_settings_are_one_line_and_leave_the_file(monkeypatch, caps
 
 @pytest.mark.parametrize("args, needle", [
     (["--opt", "abc"], "argument --opt: expected WxH"),
-    (["--max", "0x0"], "positive"),
+    (["--max", "0x0"], "above 0"),
     (["--min", "500x500"], "--min ≤ --opt"),
     (["--opt", "2000x2000"], "--opt ≤ --max"),
 ])
