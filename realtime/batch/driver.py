@@ -54,7 +54,7 @@ class Summary:
         return [f"{total} file{'s' * (total != 1)}: {len(self.done)} filtered, {len(self.skipped)} skipped (finished "
                 f"before; --overwrite redoes them), {len(self.failed)} failed; {self.frames} frames in "
                 f"{self.seconds:.1f} s ({self.fps:.1f} fps, start-up {self.startup_s:.1f} s) on {self.runner or 'nothing'}",
-                f"{self.units} units took {self.busy_s:.1f} s of worker time; joining took {self.join_s:.2f} s"]
+                f"{self.units} unit{'s' * (self.units != 1)} (a file or a segment of one) took {self.busy_s:.1f} s of worker time; joining took {self.join_s:.2f} s"]
 
 
 def check_chain(config: BatchConfig) -> None:
