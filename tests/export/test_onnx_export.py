@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import platform
 import shutil
 import subprocess
@@ -245,3 +246,18 @@ def test_a_monochrome_code_stays_grey_in_the_exported_graph(tmp_path):
             out = session.run(["output"], {"input": x, "latent": np.array([code], dtype=np.int64)})[0]
             spread = float((out.max(axis=1) - out.min(axis=1)).max())
             assert (spread == 0.0) == (code in (0, 1)), f"{key} code {code}: channel spread {spread}"
+
+
+def test_an_export_says_nothing_of_torchvision(tiny_tnet, tmp_path):
+    """torch's exporter logs four 'torchvision is not installed' lines on every export (none of
+    our networks uses its operators): left out, so the parity line is what a user reads."""
+    heard: list[str] = []
+    listener = logging.Handler()
+    listener.emit = lambda record: heard.append(record.getMessage())  # type: ignore[method-assign]
+    registry = logging.getLogger("torch.onnx._internal.exporter._registration")  # where torch logs them
+    registry.addHandler(listener)
+    try:
+        export_model(tiny_tnet, contract_for(tiny_tnet, "quiet", work_size=64), tmp_path / "quiet.onnx")
+    finally:
+        registry.removeHandler(listener)
+    assert not [m for m in heard if "torchvision" in m], heard
