@@ -21,6 +21,7 @@ Options can also come from a TOML file (--config); the command line wins.
 from __future__ import annotations
 
 import argparse
+import difflib
 import logging
 import os
 import sys
@@ -157,7 +158,8 @@ def load_config(parser: argparse.ArgumentParser, path: Path) -> dict[str, Any]:
         name = key.replace("-", "_")
         action = by_option.get(name) or by_dest.get(name)
         if action is None or action.dest in ("config", "help", "list_filters", "list_cameras"):
-            problems.append(f"unknown option {key!r}")
+            near = difflib.get_close_matches(name, [k for k in by_option if k not in ("config", "help", "list_filters", "list_cameras")], 1)
+            problems.append(f"unknown option {key!r}" + (f" (did you mean {near[0]}?)" if near else ""))
             continue
         try:
             if name not in by_option and isinstance(action.const, bool):  # the value itself, e.g. temporal = false

@@ -1,7 +1,7 @@
 """``run(config) -> RunStats``: one live run from a :class:`~realtime.config.RunConfig`.
 
-Order: everything that can be known before work (output paths, display, latent range) is
-checked first; then the source opens, the models load (provider first, then the variant,
+Order: everything that can be known before work (filter names, output paths, latent range,
+display, the sticker and background files) is checked first, every problem in one line; then the source opens, the models load (provider first, then the variant,
 then one session each, warmed up), the sinks open, and :class:`~realtime.live.loop.LiveLoop`
 runs. However the run ends (its end, --frames, q, Ctrl-C, SIGTERM, SIGHUP, an error in a
 thread) the video is finalised and the stats are written; further signals wait until both
@@ -10,16 +10,17 @@ are done (:mod:`realtime.signals`).
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TypeVar
 
 from realtime.analysis.analysers import AnalysisOptions
-from realtime.compositing.background import background_modes, parse_background
+from realtime.compositing.background import Backdrop, background_modes, parse_background
 from realtime.filters.chain import build_chain, chain_files
 from realtime.config import RunConfig
 from realtime.live.controls import HOTKEYS, ControlState
 from realtime.errors import UserError
-from realtime.filters.kinds.base import Settings
+from realtime.filters.kinds.base import Filter, Settings
 from realtime.filters.kinds.face_effects import sticker_filter
 from realtime.filters.loading import ModelLoader
 from realtime.live.loop import LiveLoop, LoopConfig
@@ -41,24 +42,54 @@ from realtime.live.stats import RunStats, write_json
 from realtime.memory import keep_freed_memory
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
-def check_before_work(config: RunConfig) -> None:
+@dataclass(frozen=True)
+class Checked:
+    """What :func:`check_before_work` read while checking: the ``--sticker`` effect (an empty
+    list without one) and the ``--background`` (None without one)."""
+
+    sticker: list[Filter]
+    backdrop: Backdrop | None
+
+
+def check_before_work(config: RunConfig) -> Checked:
     """Everything that would otherwise fail after the models load, or after the whole run:
     the filter names, the output paths (not the source, the config or a filter; writable
-    folders; see :func:`check_outputs`), the latent code, the display for the preview."""
-    files = chain_files(config.filter)  # unknown names fail first
-    smile_files = chain_files(config.on_smile) if config.on_smile else []
+    folders; see :func:`check_outputs`), the latent code, the display for the preview, the
+    sticker and the background (read now, so a bad file fails before the source opens).
+    Every problem found is said at once, in one line: a mistyped --background on a machine
+    without a display names both, not one and then, once fixed, the other."""
+    problems: list[str] = []
+
+    def attempt(check: Callable[[], T], otherwise: T) -> T:
+        try:
+            return check()
+        except UserError as exc:
+            problems.append(str(exc))
+            return otherwise
+
+    files = attempt(lambda: chain_files(config.filter), None)
+    smile_files = attempt(lambda: chain_files(config.on_smile), []) if config.on_smile else []
     inputs = [("--source", input_path(config.source)), ("--config", config.config_file)]
-    inputs += [("--filter", Path(path)) for path in files] + [("--on-smile", Path(path)) for path in smile_files]
+    inputs += [("--filter", Path(path)) for path in files or []] + [("--on-smile", Path(path)) for path in smile_files]
     if config.background is not None and Path(config.background).expanduser().exists():
         inputs.append(("--background", Path(config.background).expanduser()))
     if config.sticker is not None:
         inputs.append(("--sticker", split_placement(config.sticker)[0].expanduser()))
-    check_outputs({"--output": config.output, "--stats": config.stats, "--events": config.events}, inputs)
-    check_latent(config.filter, files, config.latent)
+    attempt(lambda: check_outputs({"--output": config.output, "--stats": config.stats, "--events": config.events}, inputs), None)
+    if files is not None:  # an unknown filter name was said above; its latent codes cannot be known
+        attempt(lambda: check_latent(config.filter, files, config.latent), None)
     if config.preview:
-        check_display()
+        attempt(check_display, None)
+    sticker = attempt(lambda: [sticker_filter(config.sticker)], []) if config.sticker else []
+    backdrop = attempt(lambda: parse_background(config.background), None)
+    if problems:
+        if backdrop is not None:
+            getattr(backdrop, "close", lambda: None)()  # a video backdrop holds its file open
+        raise UserError("; ".join(problems))
+    return Checked(sticker, backdrop)
 
 
 def check_latent(spec: str, files: list[Path], latent: int) -> None:
@@ -96,10 +127,9 @@ def run(config: RunConfig, extra_sinks: list[Sink] | None = None, stats: RunStat
 
 def _run(config: RunConfig, extra_sinks: list[Sink], given_stats: RunStats | None = None,
          attach: Attach | None = None) -> RunStats:
-    check_before_work(config)
+    checked = check_before_work(config)
+    sticker, backdrop = checked.sticker, checked.backdrop
     keep_freed_memory()  # frames' arrays reused, not faulted in anew (realtime.memory)
-    sticker = [sticker_filter(config.sticker)] if config.sticker else []  # a bad file fails here, before any work
-    backdrop = parse_background(config.background)  # a bad image or video fails here, before the source and models
     signals.checkpoint()
     source = open_source(SourceSpec(config.source, config.size, config.fps, paced=not config.fast, loop=config.loop,
                                     fourcc=config.fourcc))

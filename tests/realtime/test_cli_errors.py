@@ -67,6 +67,9 @@ def test_named_virtual_camera_device_missing(monkeypatch, capsys, swap_onnx):
 def test_bad_config_file(monkeypatch, capsys, tmp_path):
     (tmp_path / "c.toml").write_text("filter = 'cartoon'\ncolour = 'blue'\n")
     assert_one_line(*run_realtime(monkeypatch, capsys, "--config", str(tmp_path / "c.toml")), "unknown option 'colour'")
+    (tmp_path / "e.toml").write_text("filtr = 'cartoon'\nno-previw = true\n")  # typos: the option meant, named
+    assert_one_line(*run_realtime(monkeypatch, capsys, "--config", str(tmp_path / "e.toml")),
+                    "unknown option 'filtr' (did you mean filter?)", "'no-previw' (did you mean no_preview?)")
     (tmp_path / "d.toml").write_text("filter = [unclosed\n")
     assert_one_line(*run_realtime(monkeypatch, capsys, "--config", str(tmp_path / "d.toml")), "not valid TOML")
 
@@ -75,6 +78,16 @@ def test_no_display_for_the_preview(monkeypatch, capsys, swap_onnx):
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     assert_one_line(*run_realtime(monkeypatch, capsys, "--filter", str(swap_onnx), "--source", "synthetic"), "--no-preview")
+
+
+def test_every_problem_known_before_work_is_said_at_once(monkeypatch, capsys, swap_onnx, tmp_path):
+    """A mistyped --background, a bad --output name and no display: one line naming all three,
+    not one now and the next once that is fixed."""
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert_one_line(*run_realtime(monkeypatch, capsys, "--filter", str(swap_onnx), "--source", "synthetic",
+                                  "--background", "blurr", "--output", str(tmp_path / "out.txt")),
+                    "--background blurr: no such file", "--output", "--no-preview")
 
 
 def test_config_file_options_and_command_line_override(monkeypatch, capsys, tmp_path, swap_onnx):
