@@ -154,11 +154,12 @@ def load_config(parser: argparse.ArgumentParser, path: Path) -> dict[str, Any]:
     by_dest = {a.dest: a for a in parser._actions if a.option_strings}
     out: dict[str, Any] = {}
     problems = []
+    not_in_files = ("config", "help", "list_filters", "list_cameras")
     for key, value in data.items():
         name = key.replace("-", "_")
         action = by_option.get(name) or by_dest.get(name)
-        if action is None or action.dest in ("config", "help", "list_filters", "list_cameras"):
-            near = difflib.get_close_matches(name, [k for k in by_option if k not in ("config", "help", "list_filters", "list_cameras")], 1)
+        if action is None or action.dest in not_in_files:
+            near = difflib.get_close_matches(name, [k for k in by_option if k not in not_in_files], 1)
             problems.append(f"unknown option {key!r}" + (f" (did you mean {near[0]}?)" if near else ""))
             continue
         try:
