@@ -25,7 +25,6 @@ an unpaced run for throughput.
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import time
 from pathlib import Path
@@ -36,7 +35,7 @@ import numpy as np
 from tqdm import tqdm
 
 from models.data.media import data_root
-from benchmarks.reporting import pyplot, save_figure, save_report
+from benchmarks.reporting import command_line, pyplot, save_figure, save_report
 from realtime.compositing.background import BlurBackdrop, blur_sigma, cover, masked_blur, mix, register_backdrop
 from realtime.errors import UserError, run_cli
 from realtime.analysis.segmentation import MaskConfig, PersonSegmenter
@@ -328,8 +327,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.background", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_line("benchmarks.background", __doc__)
     p.add_argument("--data", type=Path, default=None, help="the shared media folder (default ../shared/data or $REALTIME_DATA)")
     p.add_argument("--out", type=Path, default=RESULTS / "background-cpu")
     p.add_argument("--frames", type=int, default=300, help="frames per speed run (default 300: 10 s at 30 fps)")

@@ -29,7 +29,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from benchmarks.reporting import pyplot, save_figure, save_report
+from benchmarks.reporting import command_line, pyplot, save_figure, save_report
 from realtime.host import machine
 
 LINE = re.compile(r"(\d+) frames in ([\d.]+) s \(([\d.]+) fps, start-up ([\d.]+) s\)")
@@ -207,7 +207,7 @@ def plot(results: list[Result], proj: dict[str, list[float]], path: Path) -> Non
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_line("benchmarks.batch", __doc__)
     p.add_argument("--filter", default="cartoon")
     p.add_argument("--segment-frames", type=int, default=60)
     p.add_argument("--out", type=Path, default=Path("benchmarks/results/batch-cpu"))

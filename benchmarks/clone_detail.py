@@ -36,7 +36,6 @@ public-domain astronaut by default) into ``--out``.
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 import time
@@ -50,7 +49,7 @@ from tqdm import tqdm
 
 from benchmarks.bands import LEVELS, ChangeSums, mean_chroma
 from benchmarks.clone_ratio import Apply, add_holdout_args, bundled, held_out
-from benchmarks.reporting import pyplot, save_figure, save_report
+from benchmarks.reporting import command_line, pyplot, save_figure, save_report
 from realtime.errors import UserError, below_minimum, run_cli
 from realtime.host import machine
 
@@ -408,8 +407,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     from models.data.media import data_root
 
-    p = argparse.ArgumentParser(prog="python -m benchmarks.clone_detail", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_line("benchmarks.clone_detail", __doc__)
     p.add_argument("--filter", nargs="+", default=list(FILTERS), help=f"cloned filters (default: {' '.join(FILTERS)})")
     p.add_argument("--variants", nargs="+", default=["full", "fast"], choices=["full", "fast"])
     add_holdout_args(p)

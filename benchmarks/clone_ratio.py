@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from benchmarks.reporting import pyplot, save_figure, save_report
+from benchmarks.reporting import command_line, pyplot, save_figure, save_report
 from models.data.media import HOLDOUT
 from models.losses.quality import clone_ratio_table
 from realtime.errors import UserError, run_cli
@@ -171,8 +171,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.clone_ratio", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_line("benchmarks.clone_ratio", __doc__)
     p.add_argument("--filter", nargs="+", default=["cartoon"], help="bundled filters cloned from a teacher of the same name")
     p.add_argument("--variants", nargs="+", default=["full", "fast"], choices=["full", "fast"])
     add_holdout_args(p)

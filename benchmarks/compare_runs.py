@@ -20,7 +20,6 @@ report.json, report.md and a plot of the ratios.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import statistics
@@ -30,7 +29,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from benchmarks.reporting import pyplot, save_figure, save_report
+from benchmarks.reporting import command_line, pyplot, save_figure, save_report
 from realtime.errors import UserError, run_cli
 
 
@@ -175,7 +174,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_line("benchmarks.compare_runs", __doc__)
     p.add_argument("--before", nargs="+", type=Path, required=True, help="--out folders of the runs of the old code")
     p.add_argument("--after", nargs="+", type=Path, required=True, help="--out folders of the runs of the new code")
     p.add_argument("--what", default="", help="a sentence on what changed, for the report")

@@ -41,7 +41,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.reporting import pyplot, save_figure, save_report
+from benchmarks.reporting import command_line, pyplot, save_figure, save_report
 from models.data.media import data_root
 from realtime.errors import UserError, run_cli
 from realtime.host import machine
@@ -331,8 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--child"]:
         return child(argv[1:])
-    p = argparse.ArgumentParser(prog="python -m benchmarks.control_cost", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_line("benchmarks.control_cost", __doc__)
     p.add_argument("--source", type=Path, default=data_root() / "videos" / "liveportrait__d18.mp4")
     p.add_argument("--filter", default="cartoon")
     p.add_argument("--frames", type=int, default=600, help="frames of each --fast run")

@@ -9,7 +9,6 @@ the tracked face of ``--photo`` (the public-domain astronaut by default), one th
 """
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -18,6 +17,7 @@ import cv2
 import numpy as np
 
 from realtime.errors import UserError, run_cli
+from benchmarks.reporting import command_line
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,8 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     from realtime.filters.kinds.face_filter import FaceFilter
     from realtime.filters.onnx_format import FilterContract
 
-    p = argparse.ArgumentParser(prog="python -m benchmarks.crease_cost", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_line("benchmarks.crease_cost", __doc__)
     p.add_argument("--photo", type=Path, default=data_root() / "faces" / "skimage__astronaut.png")
     p.add_argument("--sizes", type=int, nargs="+", default=[160, 192, 256])
     p.add_argument("--repeat", type=int, default=200)

@@ -26,7 +26,6 @@ the runtime's IO binding) and says so; the TensorRT rows wait for a machine that
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import io
 import json
@@ -41,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from realtime.errors import UserError, run_cli
+from benchmarks.reporting import command_line
 
 log = logging.getLogger("benchmarks.device_kit")
 ROOT = Path(__file__).resolve().parent.parent
@@ -316,7 +316,7 @@ def rehearse(root: Path, python: Path, frames: int) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_line("benchmarks.device_kit", __doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="verb", required=True)
     packing = sub.add_parser("pack", help="download, repack and cut onnxruntime-gpu; write .gpu/PLAN.md")
     packing.add_argument("--piece-mib", type=float, default=40.0, help="size of a piece (the checkout travels beside it)")

@@ -13,7 +13,6 @@ the same videos and frames stay in the report.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 from pathlib import Path
@@ -27,6 +26,7 @@ from realtime.imaging import work_shape
 from realtime.filters.registry import resolve_filter
 from realtime.compositing.temporal import TemporalConfig, TemporalMemory, flicker_and_response, own_config
 from realtime.filters.onnx_format import read_contract
+from benchmarks.reporting import command_line
 
 DEFAULT_VIDEOS = ("liveportrait__d18.mp4", "liveportrait__d9.mp4", "tpsmm__driving.mp4")
 
@@ -97,7 +97,7 @@ def merged(old: dict | None, new: dict) -> dict:
 def main(argv: list[str] | None = None) -> int:
     from models.data.media import data_root
 
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_line("benchmarks.flicker", __doc__)
     p.add_argument("--filter", required=True, action="append", help="bundled name or ONNX file (repeatable)")
     p.add_argument("--videos", nargs="*", type=Path)
     p.add_argument("--frames", type=int, default=60)

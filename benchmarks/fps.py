@@ -37,7 +37,7 @@ from models.data.media import data_root
 from realtime.live.stats import median_ms
 from realtime import opencv_pool
 from realtime.host import machine
-from benchmarks.reporting import pyplot, save_figure
+from benchmarks.reporting import command_line, pyplot, save_figure
 
 IN_FLIGHT = tuple(int(v) for v in LIMITS["in_flight"])  # realtime's --in-flight range
 
@@ -337,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     from realtime.filters.chain import chain_files, parse_spec
     from realtime.filters.registry import bundled_filters, fast_variant, resolve_filter, variant_file
 
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_line("benchmarks.fps", __doc__)
     p.add_argument("--filter", nargs="*", help="bundled names, ONNX files, effects (big_eyes, glasses, crown) or chains a+b; "
                    "NAME@BACKGROUND adds --background (none@blur: the background alone); 'all': every bundled filter, "
                    "every effect, none@blur and the chains cartoon@blur, aged+cartoon, big_eyes+glasses+cartoon "

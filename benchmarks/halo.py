@@ -15,7 +15,6 @@ report.json, report.md and plot.png.
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import time
 from pathlib import Path
@@ -26,7 +25,7 @@ import numpy as np
 from tqdm import tqdm
 
 from benchmarks.clone_ratio import add_holdout_args, held_out
-from benchmarks.reporting import pyplot, save_figure, save_report
+from benchmarks.reporting import command_line, pyplot, save_figure, save_report
 from realtime.errors import UserError, run_cli
 from realtime.host import machine
 
@@ -134,8 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     from models.data.media import data_root
     from realtime.filters.registry import bundled_filters
 
-    p = argparse.ArgumentParser(prog="python -m benchmarks.halo", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_line("benchmarks.halo", __doc__)
     p.add_argument("--filter", nargs="+", default=list(STYLES), help="bundled filters or ONNX files")
     p.add_argument("--variants", nargs="+", default=["full", "fast"], choices=["full", "fast"],
                    help="fast rows are left out for filters without a fast variant")

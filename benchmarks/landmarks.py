@@ -32,7 +32,6 @@ Writes report.json, report.md and landmarks.png into ``--out``; prints the table
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import math
 import time
@@ -45,7 +44,7 @@ import numpy as np
 from tqdm import tqdm
 
 from models.data.media import data_root
-from benchmarks.reporting import pyplot, save_figure, save_report
+from benchmarks.reporting import command_line, pyplot, save_figure, save_report
 from realtime.errors import UserError, run_cli
 from realtime.analysis.one_euro import OneEuroConfig, OneEuroFilter
 from realtime.host import machine
@@ -504,7 +503,7 @@ def plot(result: dict[str, Any], seqs: list[Sequence], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_line("benchmarks.landmarks", __doc__)
     p.add_argument("--data", type=Path, default=data_root(), help="the shared media folder (faces/, videos/)")
     p.add_argument("--frames", type=int, default=180, help="frames a sequence (the video has 216)")
     p.add_argument("--noise", type=float, default=6.0, help="sensor noise σ in gray levels on the photo sequences")

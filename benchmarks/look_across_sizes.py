@@ -14,7 +14,6 @@ squeeze changes every stroke's width, which is not what this measures).
 """
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import time
@@ -28,7 +27,7 @@ from benchmarks.bands import ChangeSums
 from benchmarks.sampling import parse_sizes, sample_frames
 from realtime.errors import UserError, below_minimum, run_cli
 from realtime.host import machine
-from benchmarks.reporting import pyplot, save_figure
+from benchmarks.reporting import command_line, pyplot, save_figure
 
 log = logging.getLogger("benchmarks.look_across_sizes")
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -110,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     from models.data.media import data_root
     from realtime.filters.registry import bundled_filters
 
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_line("benchmarks.look_across_sizes", __doc__)
     p.add_argument("--filter", nargs="*", help="bundled names, ONNX files or chains (default: every bundled filter)")
     p.add_argument("--sizes", nargs="*", default=["1280x720", "1920x1080"])
     p.add_argument("--source", default=str(data_root() / "videos" / "liveportrait__d18.mp4"))

@@ -22,7 +22,6 @@ when the faces folder is absent.
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 import time
@@ -33,7 +32,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from benchmarks.reporting import pyplot, save_figure, save_report
+from benchmarks.reporting import command_line, pyplot, save_figure, save_report
 from realtime.errors import run_cli
 from realtime.host import machine
 
@@ -168,7 +167,7 @@ def plot(report: dict[str, Any]) -> Callable[[Path], None]:
 def main(argv: list[str] | None = None) -> int:
     from models.data.media import data_root
 
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_line("benchmarks.loss_sensitivity", __doc__)
     p.add_argument("--data", type=Path, default=None, help="the shared media folder (default ../shared/data or $REALTIME_DATA)")
     p.add_argument("--size", type=int, default=256, help="crop side (a multiple of 16 for the stride-16 stages)")
     p.add_argument("--models", nargs="+", default=["random", "pose", "face", "selfie"], choices=["random", *PRETRAINED])

@@ -27,7 +27,6 @@ Writes report.json, report.md, plot.png and sheet.jpg (original | darkened | low
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import time
 from dataclasses import dataclass
@@ -37,7 +36,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from benchmarks.reporting import pyplot, save_figure, save_report
+from benchmarks.reporting import command_line, pyplot, save_figure, save_report
 from models.data.media import data_root
 from models.losses.quality import ssim
 from realtime.errors import UserError, run_cli
@@ -270,7 +269,7 @@ def plot(path: Path, light: list[dict[str, Any]], frames: list[dict[str, Any]]) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_line("benchmarks.low_light", __doc__)
     p.add_argument("--videos", nargs="*", default=list(VIDEOS), help="videos (stems under ../shared/data/videos) to darken")
     p.add_argument("--frames", type=int, default=60, help="frames of each video (from its start)")
     p.add_argument("--exposure", type=float, default=Darkening.exposure)

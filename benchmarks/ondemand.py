@@ -24,7 +24,6 @@ Writes report.json, report.md and plot.png into ``--out``.
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import subprocess
@@ -38,7 +37,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from benchmarks.reporting import pyplot, save_figure, save_report
+from benchmarks.reporting import command_line, pyplot, save_figure, save_report
 from models.data.media import data_root
 from realtime.errors import UserError, run_cli
 from realtime.host import machine
@@ -277,8 +276,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.ondemand", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_line("benchmarks.ondemand", __doc__)
     p.add_argument("--filter", default="cartoon")
     p.add_argument("--video", default="liveportrait__d18")
     p.add_argument("--seconds", type=float, default=5.0)

@@ -1,9 +1,19 @@
-"""What every benchmark writes: report.json + report.md + a plot."""
+"""What every benchmark shares: its command line (``python -m benchmarks.NAME``) and what it
+writes: report.json + report.md + a plot."""
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 from typing import Any, Callable
+
+
+def command_line(module: str, description: str | None) -> argparse.ArgumentParser:
+    """A benchmark's argument parser: its usage names the command that runs it (``python -m
+    benchmarks.NAME``; argparse before Python 3.14 says ``NAME.py``, which does not run from
+    outside the package) and ``description`` (its docstring) is shown as written."""
+    return argparse.ArgumentParser(prog=f"python -m {module}", description=description,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
 def save_report(out: Path, report: dict[str, Any], text: str, plot: Callable[[Path], None], plot_name: str = "plot.png") -> None:

@@ -29,7 +29,6 @@ from a smile's first labelled frame to the trigger. Writes ``report.json``, ``re
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import itertools
 import logging
@@ -43,7 +42,7 @@ import cv2
 import numpy as np
 
 from models.data.media import data_root
-from benchmarks.reporting import pyplot, save_figure, save_report
+from benchmarks.reporting import command_line, pyplot, save_figure, save_report
 from realtime.errors import UserError, run_cli
 from realtime.analysis.expressions import POPULATION, Smile, SmileConfig, SmileDetector, mouth_features
 from realtime.analysis.tracking import Face, FaceTracker
@@ -406,7 +405,7 @@ def plot(tracks: list[Track], runs: dict[str, list[Smile]], config: SmileConfig,
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_line("benchmarks.smile", __doc__)
     p.add_argument("--data", type=Path, default=None, help="shared data folder with videos/ (default: $REALTIME_DATA or ../shared/data)")
     p.add_argument("--labels", type=Path, default=LABELS)
     p.add_argument("--out", type=Path, default=RESULTS)

@@ -23,7 +23,6 @@ Writes report.json, report.md and plot.png under ``--out``.
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 import threading
@@ -34,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.reporting import pyplot, save_figure, save_report
+from benchmarks.reporting import command_line, pyplot, save_figure, save_report
 from realtime.errors import UserError, below_minimum, run_cli
 from realtime.live.stats import RunStats, percentiles
 from realtime.host import machine
@@ -244,7 +243,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
 def parse(argv: list[str] | None) -> tuple[SoakOptions, Path]:
     from realtime.cli import _size
 
-    p = argparse.ArgumentParser(prog="python -m benchmarks.soak", description=__doc__.split("\n\n")[0])
+    p = command_line("benchmarks.soak", __doc__.split("\n\n")[0])
     p.add_argument("--minutes", type=float, default=60.0, help="how long the loop runs (fractions allowed; default 60)")
     p.add_argument("--filter", default="aged+cartoon", help="chain (default aged+cartoon: faces)")
     p.add_argument("--background", default="blur", help="background mode (default blur: the person mask); 'none' for none")

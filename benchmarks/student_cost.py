@@ -18,7 +18,6 @@ Writes report.json, report.md and plot.png.
 """
 from __future__ import annotations
 
-import argparse
 import ast
 import copy
 import dataclasses
@@ -32,7 +31,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from benchmarks.reporting import pyplot, save_figure, save_report
+from benchmarks.reporting import command_line, pyplot, save_figure, save_report
 from realtime.errors import UserError, run_cli
 from realtime.host import machine
 
@@ -175,8 +174,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.student_cost", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_line("benchmarks.student_cost", __doc__)
     p.add_argument("--model", default="cartoon.fast", help="a bundled student (its checkpoint in models/checkpoints)")
     p.add_argument("--size", default="1280x720", help="the camera frame, WxH (default: %(default)s)")
     p.add_argument("--variant", action="append", default=[], help="KEY=VALUE settings changed, e.g. tone_frequencies=8 (repeatable)")

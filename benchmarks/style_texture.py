@@ -29,7 +29,6 @@ Writes report.json, report.md and plot.png into ``--out``.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import sys
@@ -46,7 +45,7 @@ from benchmarks.bands import LEVELS, TextureSums, band_rms
 from benchmarks.clone_ratio import add_holdout_args, held_out
 from benchmarks.edge_ringing import Edges, edge_ringing, edges_of
 from benchmarks.halo import FaceFinder, face_finder, halo, people
-from benchmarks.reporting import pyplot, save_figure, save_report
+from benchmarks.reporting import command_line, pyplot, save_figure, save_report
 from realtime.errors import UserError, below_minimum, run_cli
 from realtime.host import machine
 
@@ -268,8 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     from models.data.media import data_root
     from realtime.filters.registry import variant_file
 
-    p = argparse.ArgumentParser(prog="python -m benchmarks.style_texture", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_line("benchmarks.style_texture", __doc__)
     p.add_argument("--filter", nargs="+", default=list(DEFAULT_STYLES), help=f"bundled style networks (default: {' '.join(DEFAULT_STYLES)})")
     p.add_argument("--variants", nargs="+", default=["full", "auto"], choices=["full", "auto", "fast"],
                    help="auto: what --variant auto runs on CPU; fast rows are left out for styles without a fast student")

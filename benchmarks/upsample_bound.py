@@ -18,7 +18,6 @@ Writes report.json, report.md and plot.png.
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import time
 from pathlib import Path
@@ -28,7 +27,7 @@ import numpy as np
 from tqdm import tqdm
 
 from benchmarks.clone_ratio import add_holdout_args, teacher_images
-from benchmarks.reporting import pyplot, save_figure, save_report
+from benchmarks.reporting import command_line, pyplot, save_figure, save_report
 from models.losses.quality import clone_ratio_table
 from realtime.errors import UserError, run_cli
 from realtime.host import machine
@@ -160,8 +159,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.upsample_bound", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_line("benchmarks.upsample_bound", __doc__)
     p.add_argument("--filter", nargs="+", default=["cartoon", "oil"], help="cloned filters with a teacher of the same name")
     p.add_argument("--factor", type=int, default=3, help="the student's size factor (default: %(default)s)")
     add_holdout_args(p)

@@ -19,7 +19,6 @@ tiles), two effects without a network (big_eyes, glasses: face mesh and a warp),
 """
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import re
@@ -35,7 +34,7 @@ import numpy as np
 from tqdm import tqdm
 
 from models.data.media import data_root
-from benchmarks.reporting import pyplot, save_figure, save_report
+from benchmarks.reporting import command_line, pyplot, save_figure, save_report
 from realtime.compositing.background import cover
 from realtime.errors import UserError, run_cli
 from realtime.filters.registry import bundled_filters
@@ -174,8 +173,7 @@ def plot(report: dict[str, Any], path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.web", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = command_line("benchmarks.web", __doc__)
     p.add_argument("--data", type=Path, default=None, help="the shared media folder (default ../shared/data or $REALTIME_DATA)")
     p.add_argument("--out", type=Path, default=RESULTS / "web-cpu")
     p.add_argument("--requests", type=int, default=20, help="timed requests per case (default 20)")
