@@ -49,7 +49,7 @@ log = logging.getLogger("release")
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(prog="python -m export.release", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint", type=Path, nargs="?")
     p.add_argument("--retime", action="store_true", help="only measure the CPU times of every bundled model card again")
     p.add_argument("--reexport", nargs="*", metavar="NAME",

@@ -352,7 +352,7 @@ def parse_sigmas(text: str) -> tuple[float, ...]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(prog="python -m models.distill", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--teacher", type=Path, required=True, help="checkpoint of the full network")
     p.add_argument("--images", type=Path, default=data_root(), help="content photos/videos (default: %(default)s)")
     p.add_argument("--width", type=int, default=8, help="TransformerNet student width")

@@ -95,7 +95,7 @@ def judge(image: np.ndarray, content: np.ndarray, style: np.ndarray, seeds: tupl
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(prog="python -m models.loss_experiment", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--size", type=int, default=192)
     p.add_argument("--steps", type=int, default=150)
     p.add_argument("--content", type=Path, default=data_root() / "faces" / "skimage__astronaut.png")

@@ -62,7 +62,7 @@ def stylize(content: np.ndarray, style: np.ndarray, net: torch.nn.Module, cfg: G
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(prog="python -m models.stylize_image", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--style", type=Path, required=True)
     p.add_argument("--content", type=Path, required=True)
     p.add_argument("-o", "--output", type=Path, required=True)

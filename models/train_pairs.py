@@ -272,7 +272,7 @@ def _train(cfg: TrainConfig, resume: bool, dist: Distributed) -> dict[str, Any]:
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[TrainConfig, bool]:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(prog="python -m models.train_pairs", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     src = p.add_mutually_exclusive_group()
     src.add_argument("--teacher", default="cartoon", help=f"filter to clone on the fly ({', '.join(sorted({*TEACHERS, *FACE_TEACHERS}))})")
     src.add_argument("--pairs", type=Path, help="folder with inputs/ and outputs/ images of the same names")

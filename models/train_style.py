@@ -202,7 +202,7 @@ def _train(cfg: StyleTrainConfig, resume: bool, dist: Distributed) -> dict[str, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(prog="python -m models.train_style", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--style", type=Path, required=True)
     p.add_argument("--images", type=Path, default=data_root(), help="content photos/videos (default: %(default)s)")
     p.add_argument("--width", type=int, default=32, help="32 = Johnson's network; 8 or 16 for CPU students")
