@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -14,6 +15,35 @@ from models.data.media import data_root
 
 logging.getLogger("onnx_ir").setLevel(logging.WARNING)
 os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """torch on ``n`` threads inside the block and on what it had after it. A test module that
+    set it and left it changed the tests after it: a training test's numbers moved with the
+    thread count, and its outcome with the order the tests ran in."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def torch_threads_left_as_found(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Each test module leaves torch's thread count as it found it (use :func:`torch_threads`)."""
+    torch = sys.modules.get("torch")
+    omp = os.environ.get("OMP_NUM_THREADS", "")
+    before = torch.get_num_threads() if torch is not None else int(omp) if omp.isdigit() else None  # what torch starts on
+    yield
+    torch = sys.modules.get("torch")
+    if torch is not None and before is not None and torch.get_num_threads() != before:
+        after = torch.get_num_threads()
+        torch.set_num_threads(before)
+        pytest.fail(f"{request.module.__name__} left torch on {after} threads (found {before}): use tests.conftest.torch_threads")
 
 
 @pytest.fixture(autouse=True)

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from realtime.errors import UserError
+from tests.conftest import torch_threads
 
 pytest.importorskip("tflite", reason="the tflite package (train extra) is not installed")
 face_finder = pytest.importorskip("models.losses.face_finder")
@@ -15,11 +16,12 @@ face_finder = pytest.importorskip("models.losses.face_finder")
 
 @pytest.fixture(scope="module")
 def loss():
-    try:
-        torch.set_num_threads(1)
-        return face_finder.FaceFinderLoss()
-    except UserError as e:
-        pytest.skip(f"mediapipe's face detector is not available: {e}")
+    with torch_threads(1):
+        try:
+            finder = face_finder.FaceFinderLoss()
+        except UserError as e:
+            pytest.skip(f"mediapipe's face detector is not available: {e}")
+        yield finder
 
 
 def picture(rgb: np.ndarray, side: int = 192) -> torch.Tensor:

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from realtime.errors import UserError
+from tests.conftest import torch_threads
 
 pytest.importorskip("tflite", reason="the tflite package (train extra) is not installed")
 tflite_net = pytest.importorskip("models.losses.tflite_net")
@@ -23,8 +24,8 @@ def _model(name: str):
 @pytest.fixture(scope="module")
 def pose():
     _model("pose")
-    torch.set_num_threads(1)
-    return tflite_net.PretrainedFeatures(tflite_net.PretrainedFeaturesConfig("pose_landmark_full", (0, 1, 2)))
+    with torch_threads(1):
+        yield tflite_net.PretrainedFeatures(tflite_net.PretrainedFeaturesConfig("pose_landmark_full", (0, 1, 2)))
 
 
 def textured(seed: int = 0, size: int = 128) -> torch.Tensor:
@@ -96,12 +97,12 @@ def test_same_padding_is_tflites():
 def test_whole_graphs_run_to_their_outputs():
     """Every op of face_landmark (PRELU, MAX_POOL, channel PAD) and selfie_segmentation (HARD_SWISH, global
     AVERAGE_POOL, MUL, RESIZE_BILINEAR, MediaPipe's transpose conv) runs at the file's size."""
-    torch.set_num_threads(1)
-    face = tflite_net.TFLiteNet(_model("face"), ["conv2d_21", "conv2d_31"])
-    landmarks, score = face(torch.rand(1, 3, 192, 192))
+    with torch_threads(1):
+        face = tflite_net.TFLiteNet(_model("face"), ["conv2d_21", "conv2d_31"])
+        landmarks, score = face(torch.rand(1, 3, 192, 192))
+        selfie = tflite_net.TFLiteNet(_model("selfie"), ["activation_10"])
+        (mask,) = selfie(torch.rand(1, 3, 256, 256))
     assert landmarks.shape == (1, 1404, 1, 1) and score.shape == (1, 1, 1, 1)
-    selfie = tflite_net.TFLiteNet(_model("selfie"), ["activation_10"])
-    (mask,) = selfie(torch.rand(1, 3, 256, 256))
     assert mask.shape == (1, 1, 256, 256) and 0 <= mask.min() and mask.max() <= 1
 
 
