@@ -3,9 +3,10 @@
 Order: everything that can be known before work (filter names, output paths, latent range,
 display, the sticker and background files) is checked first, every problem in one line; then
 the source opens, the models load (provider first, then the variant, then one session each,
-warmed up), the sinks open, and :class:`~realtime.live.loop.LiveLoop` runs. However the run ends (its end, --frames, q, Ctrl-C, SIGTERM, SIGHUP, an error in a
-thread) the video is finalised and the stats are written; further signals wait until both
-are done (:mod:`realtime.signals`).
+warmed up), the sinks open, and :class:`~realtime.live.loop.LiveLoop` runs. However the run
+ends (its end, --frames, q, Ctrl-C, SIGTERM, SIGHUP, an error in a thread) the video is
+finalised and the stats are written; further signals wait until both are done
+(:mod:`realtime.signals`).
 """
 from __future__ import annotations
 
