@@ -23,12 +23,14 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, NoReturn
 
-from realtime.filters.onnx_format import KINDS, RANGES, FilterContract, parse_size
+from realtime.cli_args import size
+from realtime.filters.onnx_format import KINDS, RANGES, FilterContract
 from realtime.errors import UserError, run_cli
 
 log = logging.getLogger("export")
 MAX_SIDE = 8192  # largest height/width accepted on the command line
 MAX_WORK_SIZE = 4096  # largest --work-size (exports take sides up to 4096)
+_wxh = size(MAX_SIDE)
 
 
 class Parser(argparse.ArgumentParser):
@@ -40,12 +42,7 @@ class Parser(argparse.ArgumentParser):
 
 def _size(text: str) -> tuple[int, int]:
     """'WxH' on the command line (as everywhere in this project) → (height, width) for the code."""
-    try:
-        w, h = parse_size(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    if max(h, w) > MAX_SIDE:
-        raise argparse.ArgumentTypeError(f"sizes must be at most {MAX_SIDE}x{MAX_SIDE}, got {text!r}")
+    w, h = _wxh(text)
     return h, w
 
 

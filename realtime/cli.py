@@ -34,24 +34,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # only light modules here: the heavy ones (onnx, cv2, ONNX Runtime, MediaPipe) load once the
 # signal handler is in place, in a region no signal interrupts (realtime.signals)
 from realtime import signals  # noqa: E402
-from realtime.cli_args import OneLineParser, number  # noqa: E402
+from realtime.cli_args import OneLineParser, number, size  # noqa: E402
 from realtime.config import MAX_SIDE, RunConfig  # noqa: E402
 from realtime.errors import UserError, run_cli  # noqa: E402
 
 log = logging.getLogger("realtime")
 
 
-def _size(text: str) -> tuple[int, int]:
-    """'1280x720' → (width, height), each side 1..7680."""
-    from realtime.filters.onnx_format import parse_size
-
-    try:
-        w, h = parse_size(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    if w > MAX_SIDE or h > MAX_SIDE:
-        raise argparse.ArgumentTypeError(f"{w}x{h}: each side at most {MAX_SIDE}, e.g. 1280x720")
-    return w, h
+_size = size(MAX_SIDE)  # one object: load_config tells a size option by it
 
 
 def _fourcc(text: str) -> str | None:

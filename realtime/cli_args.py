@@ -1,6 +1,6 @@
 """What every ``realtime`` command line shares: a parser that reports a bad option in one line,
-and number types that refuse nan and inf (``realtime``, ``realtime web``, ``realtime service``,
-``realtime batch``). Light on purpose: the CLIs import it before the signal handler is in place."""
+number types that refuse nan and inf (``realtime``, ``realtime web``, ``realtime service``,
+``realtime batch``) and the ``WxH`` size type (those and ``realtime-export``). Light on purpose: the CLIs import it before the signal handler is in place."""
 from __future__ import annotations
 
 import argparse
@@ -26,4 +26,20 @@ def number(kind: type) -> Callable[[str], int | float]:
             raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
         return value
     convert.__name__ = kind.__name__  # argparse names the type in its messages
+    return convert
+
+
+def size(max_side: int) -> Callable[[str], tuple[int, int]]:
+    """An argparse type for 'WxH' (e.g. 1280x720) → (width, height), each side 1..``max_side``."""
+    from realtime.filters.onnx_format import parse_size
+
+    def convert(text: str) -> tuple[int, int]:
+        try:
+            w, h = parse_size(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        if w > max_side or h > max_side:
+            raise argparse.ArgumentTypeError(f"{w}x{h}: each side at most {max_side}, e.g. 1280x720")
+        return w, h
+    convert.__name__ = "size"
     return convert

@@ -218,7 +218,7 @@ def test_fp16_variant_path_that_is_a_folder(monkeypatch, capsys, tmp_path, tiny_
     (["--work-size", "big"], "expected a whole number"),
     (["--fixed-size", "224"], "expected WxH"),
     (["--fixed-size", "0x224"], "above 0"),
-    (["--fixed-size", "99999x99999"], "at most 8192x8192"),
+    (["--fixed-size", "99999x99999"], "99999x99999: each side at most 8192"),
     (["--kind", "everything"], "invalid choice"),
     (["--input-range", "0-2"], "invalid choice"),
     (["--bogus"], "unrecognized arguments"),
