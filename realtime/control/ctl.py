@@ -154,6 +154,8 @@ def ctl_main(argv: list[str]) -> int:
         print(summary(state))
         print(f"{stats['fps']:.1f} fps  latency {stats['latency_ms']:.0f} ms  provider {stats['provider']}  "
               f"control port {instance.port}")
+        if stats.get("behind"):  # an older run's answer has no such field
+            print(stats["behind"])
         return 0
     if args.command == "request":
         if not args.args:

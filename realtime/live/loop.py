@@ -23,10 +23,11 @@ preview); the control plane (:mod:`realtime.control`) reads those and posts chan
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import cv2
@@ -38,6 +39,7 @@ from realtime.imaging import cover
 from realtime.live.controls import Choices, Controls, ControlState, status_line
 from realtime.live.events import EventLog
 from realtime.live.frames import Frame, Slot
+from realtime.live.keeping_up import KeepUpConfig, KeepUpWatch
 from realtime.live.process import FrameProcessor, Processed, Triggers
 from realtime.live.turns import Turn, Turns, TurnsClosed
 from realtime import signals
@@ -62,6 +64,7 @@ class LoopConfig:
     favourites: tuple[str, ...] = ()  # chains for the keys 1-9
     idle_fps: float = 1.0  # the idle picture's rate while the camera is released (--ondemand)
     in_flight: int = 1  # frames processed at once (realtime.live.turns): 1, or 2 to run one's network beside the next
+    keep_up: KeepUpConfig = KeepUpConfig()  # when a chain is said to fall behind the camera (its in_flight and cores: the run's)
 
     def __post_init__(self) -> None:
         lo, hi = LIMITS["in_flight"]
@@ -154,6 +157,7 @@ class LiveLoop:
         self.paced = source.live or source.paced
         self.errors: list[BaseException] = []
         self.join_timeout = 5.0  # seconds for the threads to finish their frame at the end
+        self.keeping_up = KeepUpWatch(replace(cfg.keep_up, in_flight=cfg.in_flight, cores=os.cpu_count() or 1))
 
     # ------------------------------------------------------------------ threads
     def _capture(self) -> None:
@@ -237,6 +241,11 @@ class LiveLoop:
         self.stats.face_frames += processed.faces > 0
         for name, ms in {**frame.stages, **processed.ms}.items():
             self.stats.stage(name, ms)
+        if self.paced:  # a camera (or a file played like one) skips the frames the loop is too slow for
+            h, w = frame.image.shape[:2]
+            behind = self.keeping_up.frame(processed.chain, (w, h), frame.id, frame.captured)
+            if behind:
+                log.warning("%s", behind)
         result = Result(frame, processed)
         if self.paced:
             self.results.put(result)

@@ -1,0 +1,93 @@
+"""Whether the loop keeps up with its camera, and what to try when it does not.
+
+A camera gives 30 frames a second whatever the filter costs; when a frame takes longer than
+33 ms, the loop skips frames (newest frame wins) and the call sees a jerky picture. Nothing
+says why: the preview's counter is easy to miss and a virtual camera has none. So the loop
+watches its own frames: over each 10 s of one chain (after 3 s to settle once it is loaded),
+the share of the camera's frames it processed; under 80 % (a 30 fps camera seen at 24 fps or
+less), it says once, in one line, what the chain keeps and what would help on this machine
+(a 720p frame costs a network 2-3x a 640x480 one: docs/benchmarks.md). The line comes again
+only after the chain or the size changes.
+
+The count comes from the frames' own numbers (ids given by the capture thread in order), so
+skipped frames are counted without reading another thread's counters: a pure function of
+the frames processed, which the tests drive with made-up times.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+SMALL = (640, 480)  # the size every fast variant keeps up at on 2 cores (README's table)
+
+
+@dataclass(frozen=True)
+class KeepUpConfig:
+    window_s: float = 10.0  # how long the share is measured over
+    settle_s: float = 3.0  # time after a chain (or size) change before measuring: its first frames load caches
+    share: float = 0.8  # processed / captured below which it is said
+    in_flight: int = 1  # the run's --in-flight (advice: 2 where it is 1)
+    cores: int = 1  # the machine's cores (--in-flight 2 helps only with two or more)
+
+    def __post_init__(self) -> None:
+        if not (self.window_s > 0 and self.settle_s >= 0 and 0 < self.share <= 1):
+            raise ValueError(f"KeepUpConfig needs window_s > 0, settle_s >= 0 and 0 < share <= 1, got {self}")
+
+
+def advice(chain: str, size: tuple[int, int], kept_fps: float, camera_fps: float, cfg: KeepUpConfig) -> str:
+    """The one line said when ``chain`` at ``size`` (w, h) keeps ``kept_fps`` of ``camera_fps``."""
+    w, h = size
+    tries = []
+    if w * h > SMALL[0] * SMALL[1]:
+        tries.append(f"--size {SMALL[0]}x{SMALL[1]} --output-size {w}x{h} (the filter at 640x480, the call still at {w}x{h})")
+    if cfg.in_flight == 1 and cfg.cores >= 2:
+        tries.append("--in-flight 2 (more frames, more delay)")
+    if "+" in chain:
+        tries.append("a shorter chain")
+    try_ = f"; try {' or '.join(tries)}" if tries else ""
+    return (f"{chain} keeps {kept_fps:.0f} of the camera's {camera_fps:.0f} frames a second at {w}x{h} on this "
+            f"machine (the rest are skipped){try_}")
+
+
+class KeepUpWatch:
+    """Fed every processed frame of a paced (live) run; returns the line to say, once."""
+
+    def __init__(self, cfg: KeepUpConfig = KeepUpConfig()) -> None:
+        self.cfg = cfg
+        self._key: tuple[str, tuple[int, int]] | None = None
+        self._since = 0.0  # capture time the key took over
+        self._start: tuple[float, int] | None = None  # (capture time, frame id) the window opened at
+        self._count = 0  # frames processed in the window, the opening one included
+        self._said: set[tuple[str, tuple[int, int]]] = set()
+        self.behind = ""  # the last line said while it still holds (cleared when the chain keeps up again)
+
+    def frame(self, chain: str, size: tuple[int, int], frame_id: int, captured: float) -> str | None:
+        """One processed frame: its chain, its size (w, h), the capture thread's ``frame_id``
+        and capture time (s). Returns the line the first time a window of this chain and size
+        falls short, else None."""
+        key = (chain, size)
+        if key != self._key:
+            self._key, self._since, self._start, self._count, self.behind = key, captured, None, 0, ""
+            return None
+        if captured - self._since < self.cfg.settle_s:
+            return None
+        if self._start is None:
+            self._start, self._count = (captured, frame_id), 1
+            return None
+        self._count += 1
+        t0, id0 = self._start
+        span = captured - t0
+        if span < self.cfg.window_s:
+            return None
+        kept, offered = self._count, frame_id - id0 + 1  # the window's ends both counted
+        self._start, self._count = (captured, frame_id), 1  # the next window opens at this frame
+        if kept >= self.cfg.share * offered:
+            self.behind = ""
+            return None
+        self.behind = advice(chain, size, (kept - 1) / span, (offered - 1) / span, self.cfg)
+        if key in self._said:
+            return None
+        self._said.add(key)
+        return self.behind
