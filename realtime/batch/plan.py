@@ -22,7 +22,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from realtime.batch.config import BatchConfig
-from realtime.capture.sources import IMAGE_EXTS
+from realtime.capture.sources import IMAGE_EXTS, VIDEO_EXTS
 from realtime.errors import UserError, first_line
 
 log = logging.getLogger(__name__)
@@ -95,16 +95,13 @@ def expand_inputs(inputs: tuple[Path, ...], out: Path) -> list[Path]:
     for path in inputs:
         if path.is_dir():
             found = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")
-                           and (p.suffix.lower() in IMAGE_EXTS or p.suffix.lower() in VIDEO_SUFFIXES))
+                           and (p.suffix.lower() in IMAGE_EXTS or p.suffix.lower() in VIDEO_EXTS))
             if not found:
-                raise UserError(f"{path} holds no videos or images ({', '.join(sorted(VIDEO_SUFFIXES | IMAGE_EXTS))})")
+                raise UserError(f"{path} holds no videos or images ({', '.join(sorted(VIDEO_EXTS | IMAGE_EXTS))})")
             files += found
         else:
             files.append(path)
     return files
-
-
-VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".ts", ".flv", ".wmv", ".3gp"}
 
 
 def output_for(source: Path, out: Path) -> Path:

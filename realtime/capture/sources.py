@@ -7,6 +7,7 @@ loop should pace it (``live``: a camera paces itself; a file is paced to its fps
 from __future__ import annotations
 
 import logging
+import os
 import math
 import threading
 import time
@@ -24,6 +25,8 @@ from realtime.native import quiet_native_stderr
 
 log = logging.getLogger(__name__)
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+# the video files read as sources, backdrops and batch inputs (FFmpeg through PyAV reads them all)
+VIDEO_EXTS = {".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".ts", ".flv", ".wmv", ".3gp", ".gif"}
 
 
 class Source(Protocol):
@@ -306,6 +309,17 @@ class SourceSpec:
     loop: bool = False
     retry_s: float = RETRY_S  # a lost camera is tried again this often
     fourcc: str | None = "MJPG"  # the pixel format asked of a camera (None: its default); MJPG gives most webcams 720p30
+
+
+def check_source_file(text: str) -> None:
+    """A --source that names a file (a picture's or a video's suffix, or a folder in it) must
+    exist: said before any work, with the other problems (a camera's name has neither)."""
+    text = str(text).strip()
+    path = Path(text).expanduser()
+    if text.isdigit() or text == "synthetic" or path.exists():
+        return
+    if path.suffix.lower() in IMAGE_EXTS | VIDEO_EXTS or "/" in text or os.sep in text:
+        raise UserError(f"--source {text}: no such file (a camera goes by its index or name: realtime --list-cameras)")
 
 
 def open_source(spec: SourceSpec) -> Source:

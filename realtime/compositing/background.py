@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from realtime import imaging
+from realtime.capture.sources import VIDEO_EXTS
 from realtime.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -34,8 +35,6 @@ COLOURS = {  # BGR
     "magenta": (255, 0, 255), "cyan": (255, 255, 0), "yellow": (0, 255, 255),
 }
 REMOVE_COLOUR = COLOURS["green"]  # the chroma key OBS expects by default
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
-VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".gif"}
 MAX_PIXELS = 7680 * 4320  # a background larger than 8K is a mistake, not a wallpaper
 BLUR_FRACTION = 0.05  # σ at strength 1, as a share of the frame's short side (36 px at 720p)
 
@@ -302,7 +301,7 @@ def parse_background(text: str | None) -> Backdrop | None:
                         f"(#RRGGBB, {', '.join(sorted(COLOURS))}) or none")
     if path.is_dir():
         raise UserError(f"--background {t}: is a folder; give an image or a video file")
-    if path.suffix.lower() in VIDEO_SUFFIXES:
+    if path.suffix.lower() in VIDEO_EXTS:
         return VideoBackdrop(path)
     return ImageBackdrop(read_image(path), name=path.name)
 

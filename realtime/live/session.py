@@ -36,7 +36,7 @@ from realtime.sinks.base import NullSink, Sink
 from realtime.sinks.preview import PreviewSink, check_display
 from realtime.sinks.video_file import VideoFileSink
 from realtime.sinks.virtual_cam import VirtualCamSink
-from realtime.capture.sources import CameraSource, SourceSpec, open_source
+from realtime.capture.sources import CameraSource, SourceSpec, check_source_file, open_source
 from realtime.live.ondemand import OnDemand
 from realtime.sinks.readers import open_readers
 from realtime.live.stats import RunStats, write_json
@@ -57,9 +57,10 @@ class Checked:
 
 def check_before_work(config: RunConfig) -> Checked:
     """Everything that would otherwise fail after the models load, or after the whole run:
-    the filter names, the output paths (not the source, the config or a filter; writable
-    folders; see :func:`check_outputs`), the latent code, the display for the preview, the
-    sticker and the background (read now, so a bad file fails before the source opens).
+    a --source file that is not there, the filter names, the output paths (not the source, the
+    config or a filter; writable folders; see :func:`check_outputs`), the latent code, the
+    display for the preview, the sticker and the background (read now, so a bad file fails
+    before the source opens).
     Every problem found is said at once, in one line: a mistyped --background on a machine
     without a display names both, not one and then, once fixed, the other."""
     problems: list[str] = []
@@ -71,6 +72,7 @@ def check_before_work(config: RunConfig) -> Checked:
             problems.append(str(exc))
             return otherwise
 
+    attempt(lambda: check_source_file(config.source), None)
     files = attempt(lambda: chain_files(config.filter), None)
     smile_files = attempt(lambda: chain_files(config.on_smile), []) if config.on_smile else []
     inputs = [("--source", input_path(config.source)), ("--config", config.config_file)]

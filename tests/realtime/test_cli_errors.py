@@ -37,7 +37,15 @@ def test_incompatible_model(monkeypatch, capsys, tmp_path):
 
 
 def test_missing_video(monkeypatch, capsys, tmp_path, swap_onnx):
-    assert_one_line(*run_realtime(monkeypatch, capsys, "--filter", str(swap_onnx), "--source", str(tmp_path / "none.mp4"), "--no-preview"), "not a camera index")
+    assert_one_line(*run_realtime(monkeypatch, capsys, "--filter", str(swap_onnx), "--source", str(tmp_path / "none.mp4"), "--no-preview"),
+                    f"--source {tmp_path / 'none.mp4'}: no such file", "--list-cameras")
+
+
+def test_a_camera_name_that_matches_none(monkeypatch, capsys, swap_onnx):
+    """No suffix, no folder: a camera's name, looked up among the cameras (none here)."""
+    monkeypatch.setattr("realtime.capture.sources.list_cameras", lambda: [])
+    assert_one_line(*run_realtime(monkeypatch, capsys, "--filter", str(swap_onnx), "--source", "Logitech BRIO", "--no-preview"),
+                    "not a camera index, a camera name", "--list-cameras")
 
 
 def test_camera_that_does_not_open(monkeypatch, capsys, swap_onnx):
@@ -81,13 +89,13 @@ def test_no_display_for_the_preview(monkeypatch, capsys, swap_onnx):
 
 
 def test_every_problem_known_before_work_is_said_at_once(monkeypatch, capsys, swap_onnx, tmp_path):
-    """A mistyped --background, a bad --output name and no display: one line naming all three,
-    not one now and the next once that is fixed."""
+    """A missing --source file, a mistyped --background, a bad --output name and no display: one
+    line naming all four, not one now and the next once that is fixed."""
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
-    assert_one_line(*run_realtime(monkeypatch, capsys, "--filter", str(swap_onnx), "--source", "synthetic",
+    assert_one_line(*run_realtime(monkeypatch, capsys, "--filter", str(swap_onnx), "--source", "talk.mp4",
                                   "--background", "blurr", "--output", str(tmp_path / "out.txt")),
-                    "--background blurr: no such file", "--output", "--no-preview")
+                    "--source talk.mp4: no such file", "--background blurr: no such file", "--output", "--no-preview")
 
 
 def test_config_file_options_and_command_line_override(monkeypatch, capsys, tmp_path, swap_onnx):
