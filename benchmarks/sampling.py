@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from realtime.errors import UserError
-from realtime.filters.onnx_format import parse_size
+from realtime.config import parse_size
 
 
 def parse_sizes(texts: list[str]) -> list[tuple[int, int]]:

@@ -7,6 +7,8 @@ import argparse
 import math
 from typing import Callable, NoReturn
 
+from realtime.config import parse_size
+
 
 class OneLineParser(argparse.ArgumentParser):
     """argparse that reports a bad option in one line (not the usage block), exit status 2."""
@@ -31,8 +33,6 @@ def number(kind: type) -> Callable[[str], int | float]:
 
 def size(max_side: int) -> Callable[[str], tuple[int, int]]:
     """An argparse type for 'WxH' (e.g. 1280x720) → (width, height), each side 1..``max_side``."""
-    from realtime.filters.onnx_format import parse_size
-
     def convert(text: str) -> tuple[int, int]:
         try:
             w, h = parse_size(text)

@@ -13,6 +13,23 @@ from pathlib import Path
 from realtime.errors import UserError
 
 MAX_SIDE = 7680  # 8K: larger frames are a typo, not a camera
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'WxH' (a command-line size, e.g. 1280x720) → (width, height)."""
+    return parse_pair(text, "WxH, e.g. 1280x720")
+
+
+def parse_pair(text: str, form: str) -> tuple[int, int]:
+    """'AxB' → (A, B), both above 0; ValueError names ``form`` (e.g. 'WxH, e.g. 1280x720')."""
+    try:
+        a, b = (int(v) for v in str(text).lower().split("x"))
+    except ValueError:
+        raise ValueError(f"expected {form}, got {text!r}") from None
+    if a <= 0 or b <= 0:
+        raise ValueError(f"both sides must be above 0 ({form}), got {text!r}")
+    return a, b
+
 LIMITS: dict[str, tuple[float, float]] = {  # field: (lowest, highest) accepted; numbers must also be finite
     "fps": (1.0, 240.0),
     "frames": (1, 10**9),

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from realtime.errors import UserError
+from realtime.media import IMAGE_EXTS, VIDEO_EXTS  # one list for the runtime and training
 
 # The photos and videos (file stems) every trainer keeps out and every quality benchmark scores
 # on: faces and video frames no network saw. One tuple, so training and measuring cannot drift
@@ -21,8 +23,6 @@ HOLDOUT = ("skimage__astronaut", "liveportrait__d18", "face_recognition__obama",
 
 log = logging.getLogger(__name__)
 
-IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
-VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm"}
 
 
 def data_root() -> Path:
@@ -33,7 +33,7 @@ def data_root() -> Path:
     return Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
-def list_media(root: Path, exts: set[str]) -> list[Path]:
+def list_media(root: Path, exts: AbstractSet[str]) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.suffix.lower() in exts and p.is_file())
 
 

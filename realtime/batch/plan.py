@@ -22,7 +22,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from realtime.batch.config import BatchConfig
-from realtime.capture.sources import IMAGE_EXTS, VIDEO_EXTS
+from realtime.media import IMAGE_EXTS, VIDEO_EXTS
 from realtime.errors import UserError, first_line
 
 log = logging.getLogger(__name__)

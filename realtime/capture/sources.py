@@ -21,12 +21,10 @@ import numpy as np
 from realtime.capture.cameras import camera_backend, cameras_line, list_cameras, pick_camera
 from realtime.errors import UserError
 from realtime.imaging import to_bgr
+from realtime.media import IMAGE_EXTS, VIDEO_EXTS
 from realtime.native import quiet_native_stderr
 
 log = logging.getLogger(__name__)
-IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
-# the video files read as sources, backdrops and batch inputs (FFmpeg through PyAV reads them all)
-VIDEO_EXTS = {".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".ts", ".flv", ".wmv", ".3gp", ".gif"}
 
 
 class Source(Protocol):

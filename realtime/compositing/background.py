@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from realtime import imaging
-from realtime.capture.sources import VIDEO_EXTS
+from realtime.media import VIDEO_EXTS
 from realtime.errors import UserError
 
 log = logging.getLogger(__name__)

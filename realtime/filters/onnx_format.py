@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 import onnx
 from onnx import TensorProto, helper
 
+from realtime.config import parse_pair
 from realtime.errors import UserError, first_line
 from realtime.filters.frame_graph import shape_of
 
@@ -193,24 +194,9 @@ def has_contract(props: Mapping[str, str]) -> bool:
     return any(k.startswith(PREFIX) for k in props)
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    """'WxH' (a command-line size, e.g. 1280x720) → (width, height)."""
-    return _pair(text, "WxH, e.g. 1280x720")
-
-
-def _pair(text: str, form: str) -> tuple[int, int]:
-    try:
-        a, b = (int(v) for v in str(text).lower().split("x"))
-    except ValueError:
-        raise ValueError(f"expected {form}, got {text!r}") from None
-    if a <= 0 or b <= 0:
-        raise ValueError(f"both sides must be above 0 ({form}), got {text!r}")
-    return a, b
-
-
 def _stored_hw(text: str) -> tuple[int, int]:
     """``filter.fixed_size`` as stored in files: 'HxW' → (H, W)."""
-    return _pair(text, "HxW, e.g. 224x224")
+    return parse_pair(text, "HxW, e.g. 224x224")
 
 
 # ---------------------------------------------------------------- reading
