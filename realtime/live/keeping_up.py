@@ -15,10 +15,7 @@ the frames processed, which the tests drive with made-up times.
 """
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
-
-log = logging.getLogger(__name__)
 
 SMALL = (640, 480)  # the size every fast variant keeps up at on 2 cores (README's table)
 
