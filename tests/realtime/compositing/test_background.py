@@ -320,3 +320,16 @@ def test_a_video_background_given_to_apply_is_opened_once_and_plays_on(face_phot
     video = str(data_dir / "videos" / "tpsmm__driving.mp4")
     first, second = chain.apply(bgr, background=video), chain.apply(bgr, background=video)
     assert not np.array_equal(first, second), "the second call shows the video's next frame"
+
+
+def test_every_video_a_source_reads_is_a_video_backdrop_too(tmp_path):
+    """One list of video suffixes (realtime.media): an MPEG-TS clip, which --source and batch
+    read, was once read as a picture here and refused."""
+    from tests.av_clip import write_clip
+
+    clip = write_clip(tmp_path / "wall.ts", [synthetic_photo(48, 64, i) for i in range(6)], (64, 48), 30, {})
+    backdrop = parse_background(str(clip))
+    assert isinstance(backdrop, VideoBackdrop)
+    frame, person = person_scene()
+    assert backdrop.compose(frame, person).shape == frame.shape
+    backdrop.close()
