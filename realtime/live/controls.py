@@ -347,8 +347,17 @@ def _done(value: int) -> "Future[int]":
     return future
 
 
-def status_line(fps: float, latency_ms: float, provider: str, chain: str, state: ControlState, counts: str = "", background: str = "") -> str:
-    text = f"{fps:4.1f} fps  {latency_ms:4.0f} ms  {provider}  {chain}  strength {state.strength:.1f}"
+def fps_text(fps: float, new_fps: float | None = None) -> str:
+    """'30.0 fps', or '15.2 fps (30 sent)' while re-sent frames fill the rate: the picture moves at
+    the first number, the call gets the second."""
+    if new_fps is not None and new_fps < fps - 1.0:
+        return f"{new_fps:4.1f} fps ({fps:.0f} sent)"
+    return f"{fps:4.1f} fps"
+
+
+def status_line(fps: float, latency_ms: float, provider: str, chain: str, state: ControlState, counts: str = "",
+                background: str = "", new_fps: float | None = None) -> str:
+    text = f"{fps_text(fps, new_fps)}  {latency_ms:4.0f} ms  {provider}  {chain}  strength {state.strength:.1f}"
     if background:
         text += f"  background {background}"
     if not state.enabled:

@@ -341,7 +341,7 @@ class LiveLoop:
         s = self.stats
         counts = f"captured {s.frames_captured} processed {s.frames_processed} dropped {self.captured.dropped}"
         return status_line(s.live_fps(), s.live_latency(), s.provider, self.chain_name, self.controls.state(), counts,
-                           self.background_name)
+                           self.background_name, s.new_fps())
 
     def _done(self) -> bool:
         n = self.cfg.frames

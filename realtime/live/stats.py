@@ -172,6 +172,7 @@ class RunStats:
     latency_ms: StreamingPercentiles = field(default_factory=StreamingPercentiles)
     stages_ms: dict[str, StreamingPercentiles] = field(default_factory=lambda: defaultdict(StreamingPercentiles))
     recent_output: deque[float] = field(default_factory=lambda: deque(maxlen=60))
+    recent_new: deque[bool] = field(default_factory=lambda: deque(maxlen=60))  # whether each of recent_output was new
     recent_latency_ms: deque[float] = field(default_factory=lambda: deque(maxlen=30))
     stopped_by: str | None = None  # the signal that ended the run (SIGINT, SIGTERM, SIGHUP)
     camera_lost_s: float = 0.0  # seconds a camera gave no frames (the output repeated the last one)
@@ -195,13 +196,22 @@ class RunStats:
                 self.latency_ms.add(ms)
                 self.recent_latency_ms.append(ms)
             self.recent_output.append(now)
+            self.recent_new.append(not repeated)
             if self.first_output is None:
                 self.first_output = now
                 self.first_output_process_age = process_age_s()
 
     def live_fps(self) -> float:
+        """Frames sent a second lately, re-sends included (what keeps a call's rate)."""
         r = self.recent_output
         return (len(r) - 1) / (r[-1] - r[0]) if len(r) > 1 and r[-1] > r[0] else 0.0
+
+    def new_fps(self) -> float:
+        """New results a second lately (what makes the picture move): the share of the recent
+        frames sent that were new, times their rate, so it falls to 0 while only re-sends go out."""
+        with self.lock:
+            new = list(self.recent_new)
+        return self.live_fps() * sum(new) / len(new) if new else 0.0
 
     def live_latency(self) -> float:
         with self.lock:

@@ -110,3 +110,24 @@ def test_the_loop_says_it_when_its_filter_is_too_slow_for_the_camera(caplog):
     lines = [r.getMessage() for r in caplog.records if "frames a second" in r.getMessage()]
     assert len(lines) == 1 and lines[0].startswith("none keeps ") and "at 320x240" in lines[0], caplog.text
     assert loop.keeping_up.behind.startswith("none keeps ")
+
+
+def test_the_counters_tell_new_results_from_re_sends():
+    """A loop that makes a result every other frame interval and re-sends between: 30 frames a
+    second go out, 15 of them new; the status line leads with the 15."""
+    from realtime.live.controls import ControlState, fps_text, status_line
+    from realtime.live.stats import RunStats
+
+    stats = RunStats()
+    for i in range(90):
+        stats.output(i / 30, i / 30 - 0.05, repeated=i % 2 == 1)
+    assert stats.live_fps() == pytest.approx(30.0) and stats.new_fps() == pytest.approx(15.0, rel=0.03)
+    line = status_line(stats.live_fps(), 50, "cpu", "cartoon", ControlState(), new_fps=stats.new_fps())
+    assert line.startswith(f"{stats.new_fps():4.1f} fps (30 sent)"), line
+    assert fps_text(30.0, 29.6) == "30.0 fps"  # every frame new: one number
+    for i in range(90, 120):  # the network stalls: only re-sends go out, the new rate falls
+        stats.output(i / 30, 0.0, repeated=True)
+    assert stats.new_fps() == pytest.approx(7.5) and stats.live_fps() == pytest.approx(30.0)
+    for i in range(120, 150):  # two seconds: none of the last 60 frames sent was new
+        stats.output(i / 30, 0.0, repeated=True)
+    assert stats.new_fps() == 0.0
