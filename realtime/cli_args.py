@@ -1,6 +1,7 @@
 """What every ``realtime`` command line shares: a parser that reports a bad option in one line,
 number types that refuse nan and inf (``realtime``, ``realtime web``, ``realtime service``,
-``realtime batch``) and the ``WxH`` size type (those and ``realtime-export``). Light on purpose: the CLIs import it before the signal handler is in place."""
+``realtime batch``) and the ``WxH`` size type (those and ``realtime-export``). Light on purpose:
+the CLIs import it before the signal handler is in place."""
 from __future__ import annotations
 
 import argparse

@@ -69,10 +69,10 @@ class LiveTarget:
 
     def stats(self) -> JSON:
         st = self.loop.stats
-        return {"fps": round(st.live_fps(), 2), "fps_new": round(st.new_fps(), 2), "latency_ms": round(st.live_latency(), 1), "provider": st.provider,
-                "chain": self.loop.chain_name, "frames_output": st.frames_output, "frames_captured": st.frames_captured,
-                "frames_processed": st.frames_processed, "frames_dropped": self.loop.captured.dropped,
-                "behind": self.loop.keeping_up.behind}
+        return {"fps": round(st.live_fps(), 2), "fps_new": round(st.new_fps(), 2), "latency_ms": round(st.live_latency(), 1),
+                "provider": st.provider, "chain": self.loop.chain_name, "frames_output": st.frames_output,
+                "frames_captured": st.frames_captured, "frames_processed": st.frames_processed,
+                "frames_dropped": self.loop.captured.dropped, "behind": self.loop.keeping_up.behind}
 
     def filters(self) -> JSON:
         return {"filters": [f.as_json() for f in catalogue.filters()]}
