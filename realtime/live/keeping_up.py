@@ -17,7 +17,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SMALL = (640, 480)  # the size every fast variant keeps up at on 2 cores (README's table)
+
+
+def smaller_size(w: int, h: int) -> tuple[int, int] | None:
+    """The camera mode to suggest for a ``w``×``h`` frame: 640×480 (every fast variant keeps up at it
+    on 2 cores: the README's table), or 640×360 for a wide frame, so the call keeps its framing
+    (a 4:3 picture scaled to cover 16:9 loses a quarter of its height); turned for a portrait
+    frame. None when the frame is no larger."""
+    sw, sh = (640, 360) if max(w, h) >= 1.6 * min(w, h) else (640, 480)
+    if h > w:
+        sw, sh = sh, sw
+    return (sw, sh) if w * h > sw * sh else None
 
 
 @dataclass(frozen=True)
@@ -37,8 +47,10 @@ def advice(chain: str, size: tuple[int, int], kept_fps: float, camera_fps: float
     """The one line said when ``chain`` at ``size`` (w, h) keeps ``kept_fps`` of ``camera_fps``."""
     w, h = size
     tries = []
-    if w * h > SMALL[0] * SMALL[1]:
-        tries.append(f"--size {SMALL[0]}x{SMALL[1]} --output-size {w}x{h} (the filter at 640x480, the call still at {w}x{h})")
+    small = smaller_size(w, h)
+    if small is not None:
+        sw, sh = small
+        tries.append(f"--size {sw}x{sh} --output-size {w}x{h} (the filter at {sw}x{sh}, the call still at {w}x{h})")
     if cfg.in_flight == 1 and cfg.cores >= 2:
         tries.append("--in-flight 2 (more frames, more delay)")
     if "+" in chain:

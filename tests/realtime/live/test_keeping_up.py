@@ -36,13 +36,17 @@ def test_a_chain_that_keeps_half_the_frames_is_said_once_with_what_to_try():
     assert len(said) == 1, said
     line = said[0]
     assert line.startswith("cartoon keeps 15 of the camera's 30 frames a second at 1280x720"), line
-    assert "--size 640x480 --output-size 1280x720" in line and "--in-flight 2" in line, line
+    assert "--size 640x360 --output-size 1280x720" in line and "--in-flight 2" in line, line
     assert "\n" not in line and "shorter chain" not in line
     assert watch.behind == line  # still behind after the last window: GetStats says so
 
 
 def test_what_is_tried_depends_on_the_run():
     assert "--size" not in advice("sketch", VGA, 20, 30, CFG)  # already small
+    assert "--size" not in advice("sketch", (640, 360), 20, 30, CFG)
+    assert "--size 640x480 --output-size 1024x768" in advice("sketch", (1024, 768), 20, 30, CFG)  # 4:3 stays 4:3
+    assert "--size 640x360 --output-size 1920x1080" in advice("sketch", (1920, 1080), 20, 30, CFG)  # the framing kept
+    assert "--size 360x640 --output-size 720x1280" in advice("sketch", (720, 1280), 20, 30, CFG)  # a portrait frame
     assert "--in-flight" not in advice("sketch", HD, 20, 30, KeepUpConfig(in_flight=2, cores=2))
     assert "--in-flight" not in advice("sketch", HD, 20, 30, KeepUpConfig(in_flight=1, cores=1))
     assert "a shorter chain" in advice("aged+cartoon", VGA, 20, 30, CFG)
