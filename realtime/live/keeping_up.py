@@ -35,23 +35,24 @@ class KeepUpConfig:
     window_s: float = 10.0  # how long the share is measured over
     settle_s: float = 3.0  # time after a chain (or size) change before measuring: its first frames load caches
     share: float = 0.8  # processed / captured below which it is said
-    in_flight: int = 1  # the run's --in-flight (advice: 2 where it is 1)
-    cores: int = 1  # the machine's cores (--in-flight 2 helps only with two or more)
 
     def __post_init__(self) -> None:
         if not (self.window_s > 0 and self.settle_s >= 0 and 0 < self.share <= 1):
             raise ValueError(f"KeepUpConfig needs window_s > 0, settle_s >= 0 and 0 < share <= 1, got {self}")
 
 
-def advice(chain: str, size: tuple[int, int], kept_fps: float, camera_fps: float, cfg: KeepUpConfig) -> str:
-    """The one line said when ``chain`` at ``size`` (w, h) keeps ``kept_fps`` of ``camera_fps``."""
+def advice(chain: str, size: tuple[int, int], kept_fps: float, camera_fps: float, in_flight: int = 1,
+           cores: int = 1) -> str:
+    """The one line said when ``chain`` at ``size`` (w, h) keeps ``kept_fps`` of ``camera_fps``, in a
+    run of ``in_flight`` frames at once (``--in-flight``; 2 is offered where it is 1) on ``cores``
+    cores (it helps only with two or more)."""
     w, h = size
     tries = []
     small = smaller_size(w, h)
     if small is not None:
         sw, sh = small
         tries.append(f"--size {sw}x{sh} --output-size {w}x{h} (the filter at {sw}x{sh}, the call still at {w}x{h})")
-    if cfg.in_flight == 1 and cfg.cores >= 2:
+    if in_flight == 1 and cores >= 2:
         tries.append("--in-flight 2 (more frames, more delay)")
     if "+" in chain:
         tries.append("a shorter chain")
@@ -63,8 +64,9 @@ def advice(chain: str, size: tuple[int, int], kept_fps: float, camera_fps: float
 class KeepUpWatch:
     """Fed every processed frame of a paced (live) run; returns the line to say, once."""
 
-    def __init__(self, cfg: KeepUpConfig = KeepUpConfig()) -> None:
-        self.cfg = cfg
+    def __init__(self, cfg: KeepUpConfig = KeepUpConfig(), in_flight: int = 1, cores: int = 1) -> None:
+        """``in_flight`` and ``cores``: the run's, for :func:`advice`."""
+        self.cfg, self.in_flight, self.cores = cfg, in_flight, cores
         self._key: tuple[str, tuple[int, int]] | None = None
         self._since = 0.0  # capture time the key took over
         self._start: tuple[float, int] | None = None  # (capture time, frame id) the window opened at
@@ -95,7 +97,7 @@ class KeepUpWatch:
         if kept >= self.cfg.share * offered:
             self.behind = ""
             return None
-        self.behind = advice(chain, size, (kept - 1) / span, (offered - 1) / span, self.cfg)
+        self.behind = advice(chain, size, (kept - 1) / span, (offered - 1) / span, self.in_flight, self.cores)
         if key in self._said:
             return None
         self._said.add(key)

@@ -27,7 +27,7 @@ import os
 import signal
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Callable
 
 import cv2
@@ -64,7 +64,7 @@ class LoopConfig:
     favourites: tuple[str, ...] = ()  # chains for the keys 1-9
     idle_fps: float = 1.0  # the idle picture's rate while the camera is released (--ondemand)
     in_flight: int = 1  # frames processed at once (realtime.live.turns): 1, or 2 to run one's network beside the next
-    keep_up: KeepUpConfig = KeepUpConfig()  # when a chain is said to fall behind the camera (its in_flight and cores: the run's)
+    keep_up: KeepUpConfig = KeepUpConfig()  # when a chain is said to fall behind the camera
 
     def __post_init__(self) -> None:
         lo, hi = LIMITS["in_flight"]
@@ -157,7 +157,7 @@ class LiveLoop:
         self.paced = source.live or source.paced
         self.errors: list[BaseException] = []
         self.join_timeout = 5.0  # seconds for the threads to finish their frame at the end
-        self.keeping_up = KeepUpWatch(replace(cfg.keep_up, in_flight=cfg.in_flight, cores=os.cpu_count() or 1))
+        self.keeping_up = KeepUpWatch(cfg.keep_up, cfg.in_flight, os.cpu_count() or 1)
 
     # ------------------------------------------------------------------ threads
     def _capture(self) -> None:

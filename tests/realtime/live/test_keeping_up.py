@@ -11,7 +11,8 @@ import pytest
 from realtime.live.keeping_up import KeepUpConfig, KeepUpWatch, advice
 
 HD, VGA = (1280, 720), (640, 480)
-CFG = KeepUpConfig(in_flight=1, cores=2)
+CFG = KeepUpConfig()
+RUN = {"in_flight": 1, "cores": 2}  # the run the advice is for
 
 
 def feed(watch: KeepUpWatch, chain: str, size: tuple[int, int], seconds: float, every: int, first_id: int = 0,
@@ -26,12 +27,12 @@ def feed(watch: KeepUpWatch, chain: str, size: tuple[int, int], seconds: float, 
 
 
 def test_a_chain_that_keeps_every_frame_is_not_mentioned():
-    watch = KeepUpWatch(CFG)
+    watch = KeepUpWatch(CFG, **RUN)
     assert feed(watch, "cartoon", HD, 60, every=1) == [] and watch.behind == ""
 
 
 def test_a_chain_that_keeps_half_the_frames_is_said_once_with_what_to_try():
-    watch = KeepUpWatch(CFG)
+    watch = KeepUpWatch(CFG, **RUN)
     said = feed(watch, "cartoon", HD, 60, every=2)
     assert len(said) == 1, said
     line = said[0]
@@ -42,20 +43,20 @@ def test_a_chain_that_keeps_half_the_frames_is_said_once_with_what_to_try():
 
 
 def test_what_is_tried_depends_on_the_run():
-    assert "--size" not in advice("sketch", VGA, 20, 30, CFG)  # already small
-    assert "--size" not in advice("sketch", (640, 360), 20, 30, CFG)
-    assert "--size 640x480 --output-size 1024x768" in advice("sketch", (1024, 768), 20, 30, CFG)  # 4:3 stays 4:3
-    assert "--size 640x360 --output-size 1920x1080" in advice("sketch", (1920, 1080), 20, 30, CFG)  # the framing kept
-    assert "--size 360x640 --output-size 720x1280" in advice("sketch", (720, 1280), 20, 30, CFG)  # a portrait frame
-    assert "--in-flight" not in advice("sketch", HD, 20, 30, KeepUpConfig(in_flight=2, cores=2))
-    assert "--in-flight" not in advice("sketch", HD, 20, 30, KeepUpConfig(in_flight=1, cores=1))
-    assert "a shorter chain" in advice("aged+cartoon", VGA, 20, 30, CFG)
-    assert advice("sketch", VGA, 20, 30, KeepUpConfig(in_flight=2, cores=2)).endswith("(the rest are skipped)")
+    assert "--size" not in advice("sketch", VGA, 20, 30, **RUN)  # already small
+    assert "--size" not in advice("sketch", (640, 360), 20, 30, **RUN)
+    assert "--size 640x480 --output-size 1024x768" in advice("sketch", (1024, 768), 20, 30, **RUN)  # 4:3 stays 4:3
+    assert "--size 640x360 --output-size 1920x1080" in advice("sketch", (1920, 1080), 20, 30, **RUN)  # the framing kept
+    assert "--size 360x640 --output-size 720x1280" in advice("sketch", (720, 1280), 20, 30, **RUN)  # a portrait frame
+    assert "--in-flight" not in advice("sketch", HD, 20, 30, in_flight=2, cores=2)
+    assert "--in-flight" not in advice("sketch", HD, 20, 30, in_flight=1, cores=1)
+    assert "a shorter chain" in advice("aged+cartoon", VGA, 20, 30, **RUN)
+    assert advice("sketch", VGA, 20, 30, in_flight=2, cores=2).endswith("(the rest are skipped)")
 
 
 def test_the_first_seconds_of_a_chain_do_not_count():
     """A chain loading its caches is slow for a moment: the settle time is left out."""
-    watch = KeepUpWatch(CFG)
+    watch = KeepUpWatch(CFG, **RUN)
     said = feed(watch, "cartoon", HD, CFG.settle_s - 0.5, every=3)
     n = int((CFG.settle_s - 0.5) * 30)
     said += feed(watch, "cartoon", HD, 30, every=1, first_id=n, start=n / 30)
@@ -63,7 +64,7 @@ def test_the_first_seconds_of_a_chain_do_not_count():
 
 
 def test_each_chain_and_size_is_said_once_and_behind_clears_when_it_keeps_up():
-    watch = KeepUpWatch(CFG)
+    watch = KeepUpWatch(CFG, **RUN)
     t, i = 0.0, 0
     said = []
     for chain, size, every in [("cartoon", HD, 2), ("sketch", HD, 3), ("cartoon", HD, 2), ("cartoon", VGA, 2),
@@ -78,7 +79,7 @@ def test_each_chain_and_size_is_said_once_and_behind_clears_when_it_keeps_up():
 
 def test_a_camera_that_gives_fewer_frames_is_not_the_loop_falling_behind():
     """Frame ids count the camera's frames: a dim room's 15 fps camera, every frame kept."""
-    watch = KeepUpWatch(CFG)
+    watch = KeepUpWatch(CFG, **RUN)
     assert feed(watch, "cartoon", HD, 60, every=1, fps=15.0) == []
 
 
