@@ -13,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Literal, Protocol
 
 import cv2
 import numpy as np
@@ -309,36 +309,67 @@ class SourceSpec:
     fourcc: str | None = "MJPG"  # the pixel format asked of a camera (None: its default); MJPG gives most webcams 720p30
 
 
+SourceKind = Literal["camera", "synthetic", "file", "missing file", "camera name"]
+
+
+@dataclass(frozen=True)
+class SourceName:
+    """What a --source value names, read the same way by the check before work, the opening
+    and the sound track's copy: a camera's index, ``synthetic``, an existing file (or folder of
+    pictures), a missing file (a picture's or a video's suffix, or a folder in it) or else a
+    camera's name (or a part of it)."""
+    kind: SourceKind
+    text: str
+    path: Path | None = None  # the file, for "file" and "missing file"
+
+    @classmethod
+    def of(cls, text: str | None) -> SourceName:
+        text = str(text if text is not None else "").strip()
+        if text.isdigit():
+            return cls("camera", text)
+        if text == "synthetic":
+            return cls("synthetic", text)
+        path = Path(text).expanduser()
+        if text and path.exists():
+            return cls("file", text, path)
+        if path.suffix.lower() in IMAGE_EXTS | VIDEO_EXTS or "/" in text or os.sep in text:
+            return cls("missing file", text, path)
+        return cls("camera name", text)
+
+
+def source_file(text: str | None) -> Path | None:
+    """The existing file behind a --source value (None for a camera, 'synthetic' or a missing path)."""
+    name = SourceName.of(text)
+    return name.path if name.kind == "file" else None
+
+
 def check_source_file(text: str) -> None:
-    """A --source that names a file (a picture's or a video's suffix, or a folder in it) must
-    exist: said before any work, with the other problems (a camera's name has neither)."""
-    text = str(text).strip()
-    path = Path(text).expanduser()
-    if text.isdigit() or text == "synthetic" or path.exists():
-        return
-    if path.suffix.lower() in IMAGE_EXTS | VIDEO_EXTS or "/" in text or os.sep in text:
-        raise UserError(f"--source {text}: no such file (a camera goes by its index or name: realtime --list-cameras)")
+    """A --source that names a file must exist: said before any work, with the other problems."""
+    name = SourceName.of(text)
+    if name.kind == "missing file":
+        raise UserError(f"--source {name.text}: no such file (a camera goes by its index or name: realtime --list-cameras)")
 
 
 def open_source(spec: SourceSpec) -> Source:
-    text = spec.text.strip()
-    if text.isdigit():
-        return CameraSource(int(text), spec.size, spec.fps, spec.fourcc, retry_s=spec.retry_s)
+    name = SourceName.of(spec.text)
+    check_source_file(spec.text)
+    if name.kind == "camera":
+        return CameraSource(int(name.text), spec.size, spec.fps, spec.fourcc, retry_s=spec.retry_s)
     source: Source
-    if text == "synthetic":
+    if name.kind == "synthetic":
         source = SyntheticSource(spec.size or (640, 480), spec.fps)
+    elif name.kind == "camera name":
+        cameras = list_cameras()
+        camera = pick_camera(name.text, cameras)
+        if camera is None:
+            raise UserError(f"source {name.text!r} is not a camera index, a camera name, 'synthetic', or an existing file "
+                            f"({cameras_line(cameras)}; see realtime --list-cameras)")
+        return CameraSource(camera.index, spec.size, spec.fps, spec.fourcc, retry_s=spec.retry_s, name=camera.name)
     else:
-        path = Path(text).expanduser()
-        if not path.exists():  # not a file: a camera's name (or a part of it)
-            cameras = list_cameras()
-            camera = pick_camera(text, cameras)
-            if camera is None:
-                raise UserError(f"source {text!r} is not a camera index, a camera name, 'synthetic', or an existing file "
-                                f"({cameras_line(cameras)}; see realtime --list-cameras)")
-            return CameraSource(camera.index, spec.size, spec.fps, spec.fourcc, retry_s=spec.retry_s, name=camera.name)
-        if path.suffix.lower() in IMAGE_EXTS:
-            source = ImageSource(path, spec.fps, spec.size)
+        assert name.path is not None
+        if name.path.suffix.lower() in IMAGE_EXTS:
+            source = ImageSource(name.path, spec.fps, spec.size)
         else:
-            source = VideoSource(path, spec.paced, spec.loop, spec.size)
+            source = VideoSource(name.path, spec.paced, spec.loop, spec.size)
     source.paced = spec.paced  # type: ignore[misc]
     return source

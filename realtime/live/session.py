@@ -26,7 +26,7 @@ from realtime.filters.kinds.face_effects import sticker_filter
 from realtime.filters.loading import ModelLoader
 from realtime.live.loop import LiveLoop, LoopConfig
 from realtime.filters.onnx_format import read_contract
-from realtime.sinks.outputs import check_outputs, input_path, verify_video
+from realtime.sinks.outputs import check_outputs, verify_video
 from realtime.live.events import EventLog
 from realtime.filters.props import split_placement
 from realtime.live.process import ChainOptions, FrameProcessor, Triggers
@@ -36,7 +36,7 @@ from realtime.sinks.base import NullSink, Sink
 from realtime.sinks.preview import PreviewSink, check_display
 from realtime.sinks.video_file import VideoFileSink
 from realtime.sinks.virtual_cam import VirtualCamSink
-from realtime.capture.sources import CameraSource, SourceSpec, check_source_file, open_source
+from realtime.capture.sources import CameraSource, SourceSpec, check_source_file, open_source, source_file
 from realtime.live.ondemand import OnDemand
 from realtime.sinks.readers import open_readers
 from realtime.live.stats import RunStats, write_json
@@ -75,7 +75,7 @@ def check_before_work(config: RunConfig) -> Checked:
     attempt(lambda: check_source_file(config.source), None)
     files = attempt(lambda: chain_files(config.filter), None)
     smile_files = attempt(lambda: chain_files(config.on_smile), []) if config.on_smile else []
-    inputs = [("--source", input_path(config.source)), ("--config", config.config_file)]
+    inputs = [("--source", source_file(config.source)), ("--config", config.config_file)]
     inputs += [("--filter", Path(path)) for path in files or []] + [("--on-smile", Path(path)) for path in smile_files]
     if config.background is not None and Path(config.background).expanduser().exists():
         inputs.append(("--background", Path(config.background).expanduser()))
@@ -163,7 +163,7 @@ def _run(config: RunConfig, extra_sinks: list[Sink], given_stats: RunStats | Non
             events = EventLog(config.events)
         out_size = config.output_size or (w, h)  # what the call and the file see
         if config.output:
-            sound = input_path(config.source) if config.audio and getattr(source, "path", None) is not None else None
+            sound = getattr(source, "path", None) if config.audio else None  # a video file's own sound
             video = VideoFileSink(config.output, out_size, config.fps, audio_from=sound)
             sinks.append(video)
         device = None if config.virtual_cam in (True, False) else str(config.virtual_cam)

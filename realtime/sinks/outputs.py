@@ -23,17 +23,6 @@ log = logging.getLogger(__name__)
 VIDEO_SUFFIXES = tuple(CONTAINERS)
 
 
-def input_path(text: str | None) -> Path | None:
-    """The file behind a --source value (None for a camera index, 'synthetic' or a missing path)."""
-    if text is None:
-        return None
-    text = str(text).strip()
-    if not text or text.isdigit() or text == "synthetic":
-        return None
-    path = Path(text).expanduser()
-    return path if path.exists() else None
-
-
 def same_file(a: Path, b: Path) -> bool:
     """One file under two names: equal resolved paths (symlinks, ``..``) or, where both exist,
     the same device and inode (hard links, bind mounts, case-insensitive file systems)."""

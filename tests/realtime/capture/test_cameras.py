@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from types import SimpleNamespace
 
 import cv2
@@ -175,3 +176,19 @@ def test_cover_cuts_the_edges_that_do_not_fit_and_never_stretches():
     wide = cover(frame, 1280, 720)  # 4:3 into 16:9: the top and bottom go, the width is whole
     assert wide.shape == (720, 1280, 3)
     assert (wide[:, :150] == 0).all() and (wide[:, 170:1110] == 255).all()
+
+
+def test_a_source_value_is_read_one_way(tmp_path, monkeypatch):
+    """The check before work, the opening and the sound track's copy share one reading of
+    --source (sources.SourceName): an index, 'synthetic', an existing file, a missing file
+    (a media suffix or a folder in the name) or else a camera's name."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "talk.mp4").write_bytes(b"")
+    read = {text: sources.SourceName.of(text) for text in ("2", " synthetic ", "talk.mp4", "gone.mp4", "clips/talk", "BRIO")}
+    assert {text: name.kind for text, name in read.items()} == {
+        "2": "camera", " synthetic ": "synthetic", "talk.mp4": "file", "gone.mp4": "missing file",
+        "clips/talk": "missing file", "BRIO": "camera name"}
+    assert sources.source_file("talk.mp4") == Path("talk.mp4")
+    assert sources.source_file("gone.mp4") is None and sources.source_file("2") is None
+    with pytest.raises(UserError, match="gone.mp4: no such file"):
+        sources.open_source(sources.SourceSpec("gone.mp4"))  # not looked up among the cameras
