@@ -50,10 +50,14 @@ class Summary:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
     def lines(self) -> list[str]:
+        """The summary; the runner and the units' times only where a runner ran (nothing was left
+        to filter: every file finished before, or none could be read)."""
         total = len(self.done) + len(self.skipped) + len(self.failed)
-        return [f"{total} file{'s' * (total != 1)}: {len(self.done)} filtered, {len(self.skipped)} skipped (finished "
-                f"before; --overwrite redoes them), {len(self.failed)} failed; {self.frames} frames in "
-                f"{self.seconds:.1f} s ({self.fps:.1f} fps, start-up {self.startup_s:.1f} s) on {self.runner or 'nothing'}",
+        head = (f"{total} file{'s' * (total != 1)}: {len(self.done)} filtered, {len(self.skipped)} skipped (finished "
+                f"before; --overwrite redoes them), {len(self.failed)} failed")
+        if not self.runner:
+            return [head]
+        return [f"{head}; {self.frames} frames in {self.seconds:.1f} s ({self.fps:.1f} fps, start-up {self.startup_s:.1f} s) on {self.runner}",
                 f"{self.units} unit{'s' * (self.units != 1)} (a file or a segment of one) took {self.busy_s:.1f} s of worker time; joining took {self.join_s:.2f} s"]
 
 
@@ -63,7 +67,7 @@ def check_chain(config: BatchConfig) -> None:
     from realtime.filters.chain import chain_files
     from realtime.live.session import check_latent
 
-    files = chain_files(config.job.filter)
+    files = chain_files(config.job.filter, "--filter")
     check_latent(config.job.filter, files, config.job.latent)
     backdrop = parse_background(config.job.background)
     getattr(backdrop, "close", lambda: None)()

@@ -221,18 +221,25 @@ def split_spec(spec: str) -> list[str]:
     return parts
 
 
-def parse_spec(spec: str) -> list[str]:
-    """:func:`split_spec` for ``--filter``: a one-line :class:`UserError` that names the option."""
+def parse_spec(spec: str, flag: str = "--filter") -> list[str]:
+    """:func:`split_spec` for a command line's ``flag``: a one-line :class:`UserError` that names it."""
     try:
         return split_spec(spec)
     except ValueError as e:
-        raise UserError(f"--filter {spec}: {e} (see --list-filters)") from None
+        raise UserError(f"{flag} {spec}: {e} (see --list-filters)") from None
 
 
-def chain_files(spec: str) -> list[Path]:
+def chain_files(spec: str, flag: str | None = None) -> list[Path]:
     """The ONNX files a chain spec names (effects without a network are left out); unknown
-    names fail here, before anything loads."""
-    return [resolve_filter(part) for part in parse_spec(spec) if part not in EFFECTS]
+    names fail here, before anything loads, in a line that starts with ``flag`` where one is
+    given (a run with --filter and --on-smile says which of the two)."""
+    parts = parse_spec(spec, flag or "--filter")
+    try:
+        return [resolve_filter(part) for part in parts if part not in EFFECTS]
+    except UserError as e:
+        if flag is None:
+            raise
+        raise UserError(f"{flag}: {e}") from None
 
 
 def build_chain(spec: str, loader: ModelLoader, settings: Settings = Settings(), extra: Sequence[Filter] = ()) -> Chain:

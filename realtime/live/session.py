@@ -73,8 +73,8 @@ def check_before_work(config: RunConfig) -> Checked:
             return otherwise
 
     attempt(lambda: check_source_file(config.source), None)
-    files = attempt(lambda: chain_files(config.filter), None)
-    smile_files = attempt(lambda: chain_files(config.on_smile), []) if config.on_smile else []
+    files = attempt(lambda: chain_files(config.filter, "--filter"), None)
+    smile_files = attempt(lambda: chain_files(config.on_smile, "--on-smile"), []) if config.on_smile else []
     inputs = [("--source", source_file(config.source)), ("--config", config.config_file)]
     inputs += [("--filter", Path(path)) for path in files or []] + [("--on-smile", Path(path)) for path in smile_files]
     if config.background is not None and Path(config.background).expanduser().exists():

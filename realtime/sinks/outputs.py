@@ -56,7 +56,7 @@ def check_outputs(outputs: dict[str, Path | None], inputs: list[tuple[str, Path 
 
 def _check_kind(flag: str, path: Path) -> None:
     if path.is_dir():
-        example = path / ("out.mp4" if flag == "--output" else "stats.json")
+        example = path / {"--output": "out.mp4", "--events": "events.jsonl"}.get(flag, "stats.json")
         raise UserError(f"{flag} {path} is a folder: give a file name in it, e.g. {example}")
     if flag == "--output":
         container_format(path)  # a name PyAV cannot write: one line, before any work

@@ -98,6 +98,15 @@ def test_every_problem_known_before_work_is_said_at_once(monkeypatch, capsys, sw
                     "--source talk.mp4: no such file", "--background blurr: no such file", "--output", "--no-preview")
 
 
+def test_a_bad_name_says_which_chain_it_is_in(monkeypatch, capsys, swap_onnx):
+    """--filter and --on-smile both name chains: a mistyped name (or a '+' too many) says which."""
+    assert_one_line(*run_realtime(monkeypatch, capsys, "--filter", "cartoonn", "--on-smile", "sketch++glasses",
+                                  "--source", "synthetic", "--no-preview"),
+                    "--filter: unknown filter 'cartoonn'", "--on-smile sketch++glasses: ", "empty name")
+    assert_one_line(*run_realtime(monkeypatch, capsys, "--filter", str(swap_onnx), "--on-smile", "sketchh",
+                                  "--source", "synthetic", "--no-preview"), "--on-smile: unknown filter 'sketchh'")
+
+
 def test_config_file_options_and_command_line_override(monkeypatch, capsys, tmp_path, swap_onnx):
     import json
 

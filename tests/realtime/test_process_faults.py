@@ -347,7 +347,8 @@ def test_unwritable_stats_paths_are_refused_before_the_run(monkeypatch, capsys, 
     nothing and said nothing)."""
     (tmp_path / "a_file").write_text("x")
     out = ("--output", str(tmp_path / "never.mp4"))
-    refused(monkeypatch, capsys, tmp_path, media, source_copy, "--stats", str(tmp_path), *out, needles=("is a folder",))
+    refused(monkeypatch, capsys, tmp_path, media, source_copy, "--stats", str(tmp_path), *out, needles=("is a folder", "stats.json"))
+    refused(monkeypatch, capsys, tmp_path, media, source_copy, "--events", str(tmp_path), *out, needles=("is a folder", "events.jsonl"))
     refused(monkeypatch, capsys, tmp_path, media, source_copy, "--stats", str(tmp_path / "a_file" / "s.json"), *out,
             needles=("is a file, not a folder",))
     refused(monkeypatch, capsys, tmp_path, media, source_copy, "--stats", "/dev/full", *out, needles=("not a regular file",))
