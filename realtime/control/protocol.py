@@ -77,8 +77,10 @@ class Field:
     high: float | None = None
     choices: tuple[str, ...] = ()
     nullable: bool = False  # null is a value (e.g. no smile trigger)
+    label: str = ""  # what the messages call it where the field's name says little ("n": "favourite")
 
     def check(self, name: str, value: object) -> object:
+        name = self.label or name
         if value is None and self.nullable:
             return None
         kind = self.kind
@@ -256,7 +258,7 @@ def _set_enabled(target: Target, data: JSON) -> JSON:
     return target.set_values(enabled=data["on"])
 
 
-@request("Favourite", n=Field("integer", low=1, high=9), wait=WAIT)
+@request("Favourite", n=Field("integer", low=1, high=9, label="favourite"), wait=WAIT)
 def _favourite(target: Target, data: JSON) -> Answer:
     """Favourite n (1-9), as the key n in the preview."""
     return target.favourite(data["n"], data.get("wait", False))

@@ -101,7 +101,7 @@ def test_bad_input_is_one_line_4xx_and_the_loop_goes_on(live, tmp_path):
         ("SetMirror", {}, 400, "needs preview or output"),
         ("SetMirror", {"preview": "yes"}, 400, "true or false"),
         ("Favourite", {"n": 1}, 400, "favourite 1 is not set"),
-        ("Favourite", {"n": 10}, 400, "out of range 1..9"),
+        ("Favourite", {"n": 10}, 400, "favourite 10 is out of range 1..9"),
         ("ApplyPreset", {"name": "work"}, 404, "no preset 'work'"),
         ("SavePreset", {"name": "../../etc"}, 400, "is not allowed"),
         ("SetFavourites", {"favourites": ["none"] * 10}, 400, "at most 9"),
