@@ -19,7 +19,8 @@ stream, read by a client in this process as soon as the run's instance file appe
 Whole-run fps and CPU time move a lot on a shared machine (and ONNX Runtime's threads spin
 while they wait, so CPU time follows the load too). So the child also samples the CPU time of
 each of its threads (``/proc/self/task``, Linux) and sums them by role: the control plane's
-own threads (``control``, ``control-preview``, ``thumbnails``), the loop's (``process``,
+own threads (``control``, ``control-preview``, ``thumbnails``) and the thumbnails' own process
+(its CPU time once it ended, with the run), the loop's (``process``,
 ``capture``, the main thread: output and start-up) and the rest (ONNX Runtime's and
 MediaPipe's pools). The control plane's share of one core over the run is its cost, measured
 directly. Cases run in turn (A B C A B C ...), and the medians are reported.
@@ -92,6 +93,10 @@ def child(argv: list[str]) -> int:
     code = realtime_main(argv[1:])
     sample()
     stop.set()
+    for thread in threading.enumerate():  # the thumbnails' process is reaped on a thread of its own
+        if thread.name == "thumbnails-end":
+            thread.join(30)
+    drawn = resource.getrusage(resource.RUSAGE_CHILDREN)  # that process: the only child of a run
     roles: dict[str, float] = {"control plane": 0.0, "thumbnails": 0.0, "loop threads": 0.0, "main (output, start-up)": 0.0,
                                "other": 0.0}
     for name, value in seen.values():
@@ -100,6 +105,7 @@ def child(argv: list[str]) -> int:
                 else "main (output, start-up)" if base == "MainThread" else None if base == "cpu-watch" else "other")
         if role is not None:
             roles[role] += value
+    roles["thumbnails"] += drawn.ru_utime + drawn.ru_stime
     out.write_text(json.dumps({"roles": roles, "wall_s": time.perf_counter() - start}))
     return code
 

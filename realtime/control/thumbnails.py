@@ -1,50 +1,44 @@
 """The gallery's thumbnails: every filter applied to the user's own current frame, off the
-live loop.
+live loop and out of its process.
 
 :meth:`Thumbnails.refresh` keeps a small copy of the newest camera frame (the control thread
-reads the loop's reference to it; it never waits for the loop). :meth:`Thumbnails.render`
-runs on one worker thread of its own, with its own model loader (ONNX Runtime with one
-thread, so it takes at most one core from the loop, and only while a page asks), at a lower
-scheduling priority where the system has one per thread (Linux: nice 10), so the loop's
-threads go first; each chain's picture is cached for the current frame.
+reads the loop's reference to it; it never waits for the loop). :meth:`Thumbnails.render` hands
+it, on one thread of its own, to a child process that holds the models
+(:mod:`realtime.control.thumbnail_worker`: at a lower priority, one core at most, and its memory
+gone with it once the gallery rests: ``idle_s`` without a thumbnail asked for); each chain's
+picture is cached for the current frame.
 """
 from __future__ import annotations
 
 import logging
-import os
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
 
 import cv2
 import numpy as np
 
+from realtime.control.thumbnail_worker import WorkerProcess, WorkerStopped
 from realtime.errors import UserError
 
 log = logging.getLogger(__name__)
 WIDTH = 192  # thumbnails' width in pixels
-QUALITY = 80
-NICE = 10  # the worker's priority below the loop's (Linux, per thread)
-
-
-def _lower_priority() -> None:
-    """Make this thread yield to the loop's (Linux: a thread is a task with its own nice value)."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICE)
-    except (AttributeError, OSError):  # not Linux, or not allowed: the same priority as the loop
-        log.debug("thumbnails run at the loop's priority")
+IDLE_S = 60.0  # the child ends after this long without a thumbnail to draw
 
 
 class Thumbnails:
-    def __init__(self, provider: str = "auto", variant: str = "auto", width: int = WIDTH, threads: int = 1) -> None:
-        self.provider, self.variant, self.width, self.threads = provider, variant, width, threads
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="thumbnails", initializer=_lower_priority)
+    def __init__(self, provider: str = "auto", variant: str = "auto", width: int = WIDTH, threads: int = 1,
+                 idle_s: float = IDLE_S) -> None:
+        self.provider, self.variant, self.width, self.threads, self.idle_s = provider, variant, width, threads, idle_s
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="thumbnails")  # the one thread that talks to the child
         self._lock = threading.Lock()
         self._frame: np.ndarray | None = None
         self.generation = 0
         self._cache: dict[tuple[int, str, int], bytes] = {}
-        self._loader: Any = None
-        self._chains: dict[str, Any] = {}
+        self._worker: WorkerProcess | None = None  # only the pool's thread touches it
+        self._last_use = 0.0
+        self._timer: threading.Timer | None = None
+        self._closed = False
 
     def refresh(self, image: np.ndarray, mirror: bool = False) -> tuple[int, int, int]:
         """A small copy of ``image`` (mirrored as the preview is) for the next renders;
@@ -79,26 +73,78 @@ class Thumbnails:
         return self._pool.submit(self._render, key, frame, spec, latent)
 
     def _render(self, key: tuple[int, str, int], frame: np.ndarray, spec: str, latent: int) -> bytes:
-        chain = self._chain(spec, frame.shape[:2])
-        out = chain.apply(frame, latent=latent)
-        ok, jpeg = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, QUALITY])
-        if not ok:
-            raise UserError(f"could not encode the thumbnail of {spec}")
-        data = jpeg.tobytes()
+        if self._worker is None:
+            self._worker = WorkerProcess()
+            log.debug("thumbnails: process %d started", self._worker.pid)
+        try:
+            data = self._worker.draw(frame, spec, latent, self.provider, self.variant, self.threads)
+        except WorkerStopped:
+            self._worker.close()
+            self._worker = None  # the next thumbnail starts a new one
+            raise
+        finally:
+            self._used()
         with self._lock:
             if key[0] == self.generation:
                 self._cache[key] = data
         return data
 
-    def _chain(self, spec: str, hw: tuple[int, int]) -> Any:
-        from realtime.filters.chain import build_chain
-        from realtime.filters.loading import ModelLoader
+    @property
+    def worker_pid(self) -> int | None:
+        """The child's process id while it runs (None before the first thumbnail and once it rested)."""
+        worker = self._worker
+        return worker.pid if worker is not None else None
 
-        if self._loader is None:
-            self._loader = ModelLoader(self.provider, self.variant, self.threads, frame_hw=hw)
-        if spec not in self._chains:
-            self._chains[spec] = build_chain(spec, self._loader)
-        return self._chains[spec]
+    def _used(self) -> None:
+        """Note a thumbnail drawn; the child is ended ``idle_s`` after the last one."""
+        with self._lock:
+            self._last_use = time.monotonic()
+            if self._timer is None and not self._closed:
+                self._arm(self.idle_s)
+
+    def _arm(self, delay: float) -> None:
+        self._timer = threading.Timer(delay, self._idle)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _idle(self) -> None:
+        with self._lock:
+            left = self._last_use + self.idle_s - time.monotonic()
+            if self._closed:
+                return
+            if left > 0:  # drawn since the timer was set: wait the rest
+                self._arm(left)
+                return
+            self._timer = None
+        try:  # in the pool's turn, after any thumbnail still being drawn
+            self._pool.submit(self._stop_if_idle)
+        except RuntimeError:  # closed meanwhile
+            pass
+
+    def _stop_if_idle(self) -> None:
+        with self._lock:
+            if time.monotonic() - self._last_use < self.idle_s:
+                return  # asked for again meanwhile: its own timer is set
+        if self._worker is not None:
+            log.debug("thumbnails: process %d ends (no thumbnail for %.0f s)", self._worker.pid, self.idle_s)
+            self._worker.close()
+            self._worker = None
 
     def close(self) -> None:
+        """Stop drawing: what was asked and not begun is cancelled; the child is told to end (it
+        finishes the thumbnail it draws) and reaped on a thread of its own, so the run's end
+        does not wait for it."""
+        with self._lock:
+            self._closed = True
+            timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
         self._pool.shutdown(wait=False, cancel_futures=True)
+        worker = self._worker
+        if worker is not None:
+            worker.stop()
+            threading.Thread(target=self._reap, args=(worker,), name="thumbnails-end").start()
+
+    def _reap(self, worker: WorkerProcess) -> None:
+        self._pool.shutdown(wait=True)  # the thumbnail being drawn, if any, is answered first
+        worker.close()

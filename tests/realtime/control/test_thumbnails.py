@@ -1,0 +1,98 @@
+"""The gallery's thumbnails are drawn in a child process (realtime.control.thumbnail_worker) that
+ends when the gallery rests, so the models it loaded leave the camera's process: started for
+the first thumbnail, ended ``idle_s`` after the last, started again when asked; a child that
+dies answers the thumbnail in flight with one line and the next one starts afresh; close()
+ends it."""
+from __future__ import annotations
+
+import os
+import signal
+
+import cv2
+import numpy as np
+import pytest
+
+from realtime.control.thumbnail_worker import WorkerStopped
+from realtime.control.thumbnails import Thumbnails
+from realtime.errors import UserError
+from tests.realtime.control.helpers import make_onnx_filter, wait_for
+
+
+def gone(pid: int) -> bool:
+    """The process ``pid`` has ended and been reaped (no zombie left: its parent waited)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def frame() -> np.ndarray:
+    img = np.zeros((120, 160, 3), np.uint8)
+    img[:, :80] = (20, 60, 230)
+    return img
+
+
+def decoded(data: bytes) -> np.ndarray:
+    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+
+
+@pytest.fixture
+def thumbs():
+    t = Thumbnails("cpu", idle_s=0.5)
+    t.refresh(frame())
+    yield t
+    pid = t.worker_pid
+    t.close()
+    if pid is not None:
+        wait_for(lambda: gone(pid), 30, "the child to end after close()")
+
+
+def test_a_child_draws_them_and_ends_when_the_gallery_rests(thumbs, tmp_path):
+    swap = make_onnx_filter(tmp_path / "swap.onnx")
+    assert thumbs.worker_pid is None, "no child before the first thumbnail"
+    plain = decoded(thumbs.render("none").result(60))
+    assert plain.shape == (144, 192, 3) and abs(int(plain[70, 20, 2]) - 230) < 12  # the frame, at the gallery's width
+    swapped = decoded(thumbs.render(str(swap)).result(60))
+    assert abs(int(swapped[70, 20, 0]) - 230) < 12, "the filter ran (red and blue swapped)"
+    first = thumbs.worker_pid
+    assert first is not None and first != os.getpid()
+    wait_for(lambda: thumbs.worker_pid is None, 30, "the child to end once the gallery rested")
+    wait_for(lambda: gone(first), 30, "the rested child to be reaped")
+    thumbs.refresh(frame())  # a new frame: nothing cached
+    assert decoded(thumbs.render(str(swap)).result(60)).shape == (144, 192, 3)
+    assert thumbs.worker_pid not in (None, first), "asked again: a new child"
+
+
+def test_a_child_that_dies_fails_one_thumbnail_and_the_next_starts_afresh(thumbs):
+    thumbs.render("none").result(60)
+    dead = thumbs.worker_pid
+    assert dead is not None
+    os.kill(dead, signal.SIGKILL)
+    with pytest.raises(WorkerStopped, match="the thumbnails' process stopped"):
+        thumbs.render("none", latent=1).result(60)  # not cached: asks the dead child
+    wait_for(lambda: gone(dead), 30, "the dead child to be reaped")
+    assert decoded(thumbs.render("none", latent=2).result(60)).shape == (144, 192, 3)
+    assert thumbs.worker_pid not in (None, dead)
+
+
+def test_a_chain_the_child_cannot_build_is_one_line_and_the_child_lives_on(thumbs, tmp_path):
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"not a model")
+    with pytest.raises(UserError, match="broken.onnx") as caught:
+        thumbs.render(str(broken)).result(60)
+    assert "\n" not in str(caught.value)
+    pid = thumbs.worker_pid
+    assert pid is not None and not gone(pid)
+    thumbs.render("none").result(60)
+    assert thumbs.worker_pid == pid
+
+
+def test_close_ends_the_child():
+    t = Thumbnails("cpu", idle_s=600)
+    t.refresh(frame())
+    t.render("none").result(60)
+    pid = t.worker_pid
+    assert pid is not None
+    t.close()
+    wait_for(lambda: gone(pid), 30, "the child to end after close()")
