@@ -409,8 +409,9 @@ def live_main(argv: list[str]) -> int:
     control = ControlOptions(args.control, args.control_port, saved, camera=camera_of(args.source, args.size),
                              remember=not (args.fast or args.frames), provider=args.provider, variant=args.variant)
     summary = run(RunConfig.from_options(options), attach=control_plane(control)).summary()
-    lat = summary["latency_ms"]
-    print(f"{summary['frames_output']} frames out at {summary['fps_output']:.1f} fps, latency p50 {lat['p50']:.0f} ms "
+    lat, frames = summary["latency_ms"], summary["frames_output"]
+    rate = f" at {summary['fps_output']:.1f} fps" if frames > 1 else ""  # one frame has no rate
+    print(f"{frames} frame{'s' * (frames != 1)} out{rate}, latency p50 {lat['p50']:.0f} ms "
           f"p95 {lat['p95']:.0f} ms, {summary['frames_dropped']} dropped, provider {summary['provider']}"
           + (f", camera lost {summary['camera_lost_s']:.1f} s ({summary['reconnects']} reconnects)"
              if summary.get("camera_lost_s") else ""))

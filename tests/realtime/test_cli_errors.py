@@ -48,6 +48,17 @@ def test_a_camera_name_that_matches_none(monkeypatch, capsys, swap_onnx):
                     "not a camera index, a camera name", "--list-cameras")
 
 
+def test_the_summary_of_one_frame_gives_no_rate(monkeypatch, capsys, swap_onnx):
+    """One frame has no rate: '1 frame out, latency …', not '1 frames out at 0.0 fps'."""
+    from realtime.cli import entry
+
+    for frames, said in ((1, "1 frame out, latency"), (3, "3 frames out at ")):
+        monkeypatch.setattr("sys.argv", ["realtime", "--filter", str(swap_onnx), "--source", "synthetic", "--no-preview",
+                                         "--frames", str(frames), "--no-control"])
+        assert entry() == 0
+        assert capsys.readouterr().out.startswith(said)
+
+
 def test_camera_that_does_not_open(monkeypatch, capsys, swap_onnx):
     assert_one_line(*run_realtime(monkeypatch, capsys, "--filter", str(swap_onnx), "--source", "9", "--no-preview"), "camera 9 does not open")
 
