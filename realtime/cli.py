@@ -207,7 +207,7 @@ def config_value(action: argparse.Action, value: object) -> object:
 
 def list_filters() -> int:
     from realtime.filters.onnx_format import read_contract
-    from realtime.filters.registry import bundled_filters
+    from realtime.filters.registry import bundled_filters, fast_variant
 
     filters = bundled_filters()
     if not filters:
@@ -216,7 +216,9 @@ def list_filters() -> int:
     for name, path in filters.items():
         c = read_contract(path)
         variants = f"  variants: {', '.join(c.latent_names)}" if c.latent_names else (f"  latent codes: {c.latent_codes}" if c.latent_codes else "")
-        print(f"{name:14s} {c.kind:5s} work size {c.work_size:4d}  {path.stat().st_size / 1e6:5.1f} MB{variants}")
+        fast = fast_variant(path)  # what --variant auto runs on a CPU
+        light = f"  CPU student {read_contract(fast).work_size:4d}  {fast.stat().st_size / 1e6:4.1f} MB" if fast else ""
+        print(f"{name:14s} {c.kind:5s} work size {c.work_size:4d}  {path.stat().st_size / 1e6:5.1f} MB{light}{variants}")
     list_your_filters(set(filters))
     return 0
 
