@@ -152,8 +152,7 @@ def ctl_main(argv: list[str]) -> int:
     if args.command == "status":
         state, stats = call(instance, "GetState"), call(instance, "GetStats")
         print(summary(state))
-        new = f" ({stats['fps_new']:.1f} new)" if "fps_new" in stats else ""  # new results; the rest re-sent
-        print(f"{stats['fps']:.1f} fps{new}  latency {stats['latency_ms']:.0f} ms  provider {stats['provider']}  "
+        print(f"{stats.get('fps_text') or format(stats['fps'], '.1f') + ' fps'}  latency {stats['latency_ms']:.0f} ms  provider {stats['provider']}  "
               f"control port {instance.port}")
         if stats.get("behind"):  # an older run's answer has no such field
             print(stats["behind"])

@@ -27,7 +27,7 @@ Answer = Union[JSON, "Future[JSON]"]
 EVENTS: dict[str, str] = {
     "Hello": "first on every stream: protocol_version, state and stats",
     "StateChanged": "the whole state (as GetState) after any change: a request, a key in the preview, a chain loaded",
-    "StatsUpdated": "fps, fps_new, latency_ms, provider, counts and behind (as GetStats), once a second",
+    "StatsUpdated": "fps, fps_new, fps_text, latency_ms, provider, counts and behind (as GetStats), once a second",
     "FilterLoading": "filter: a chain being loaded in the background (the loop keeps the current one meanwhile)",
     "FilterLoadFailed": "filter, error: a chain that could not be loaded (the loop kept the current one)",
     "VirtualCameraFailed": "error: the virtual camera could not be opened (it stays off)",
@@ -176,8 +176,8 @@ def _get_state(target: Target, data: JSON) -> JSON:
 
 @request("GetStats")
 def _get_stats(target: Target, data: JSON) -> JSON:
-    """fps (frames sent, re-sends included), fps_new (new results), latency_ms, provider, frame
-    counts and behind: what the chain keeps of the camera's frames and what to try, while it
+    """fps (frames sent, re-sends included), fps_new (new results), fps_text (the two as the
+    preview's status line shows them: '15.2 fps (30 sent)'), latency_ms, provider, frame counts and behind: what the chain keeps of the camera's frames and what to try, while it
     keeps under 80 % of them (else "")."""
     return target.stats()
 

@@ -21,7 +21,7 @@ from realtime.control.protocol import JSON, Answer, RequestError
 from realtime.control.settings import MAX_FAVOURITES, Look, Saved, SettingsFile, check_preset_name, remember
 from realtime.control.thumbnails import Thumbnails
 from realtime.errors import UserError, first_line
-from realtime.live.controls import FILTER, ON_SMILE
+from realtime.live.controls import FILTER, ON_SMILE, fps_text
 from realtime.live.loop import LiveLoop
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,8 @@ class LiveTarget:
 
     def stats(self) -> JSON:
         st = self.loop.stats
-        return {"fps": round(st.live_fps(), 2), "fps_new": round(st.new_fps(), 2), "latency_ms": round(st.live_latency(), 1),
+        fps, new = st.live_fps(), st.new_fps()
+        return {"fps": round(fps, 2), "fps_new": round(new, 2), "fps_text": fps_text(fps, new), "latency_ms": round(st.live_latency(), 1),
                 "provider": st.provider, "chain": self.loop.chain_name, "frames_output": st.frames_output,
                 "frames_captured": st.frames_captured, "frames_processed": st.frames_processed,
                 "frames_dropped": self.loop.captured.dropped, "behind": self.loop.keeping_up.behind}

@@ -349,7 +349,8 @@ def _done(value: int) -> "Future[int]":
 
 def fps_text(fps: float, new_fps: float | None = None) -> str:
     """'30.0 fps', or '15.2 fps (30 sent)' while re-sent frames fill the rate: the picture moves at
-    the first number, the call gets the second (the studio page's ``showStats`` writes it alike)."""
+    the first number, the call gets the second (GetStats carries it as ``fps_text``: the studio page and
+    ``realtime ctl status`` show it)."""
     if new_fps is not None and new_fps < fps - 1.0:
         return f"{new_fps:4.1f} fps ({fps:.0f} sent)"
     return f"{fps:4.1f} fps"

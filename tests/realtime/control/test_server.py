@@ -148,6 +148,7 @@ def test_requests_change_the_frames_the_loop_sends(live, files):
     stats = ok(server, "GetStats")
     assert stats["fps"] > 0 and stats["provider"] and stats["frames_output"] > 0
     assert isinstance(stats["behind"], str)  # "" while the chain keeps up (tests/realtime/live/test_keeping_up.py)
+    assert stats["fps_text"].endswith(" fps") or stats["fps_text"].endswith(" sent)")  # the preview's own words
     assert not loop.errors
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -74,6 +75,8 @@ def test_the_studio_page_drives_the_running_virtual_camera(browser, video, looks
         WebDriverWait(browser, 30, poll_frequency=0.1).until(
             lambda d: js_count(d, "return document.body.dataset.previewFrames") >= 3)
         assert browser.execute_script("return document.getElementById('preview').naturalWidth") == 320
+        WebDriverWait(browser, 30, poll_frequency=0.1).until(  # the run's fps in the preview's own words (GetStats' fps_text)
+            lambda d: re.match(r"\d+\.\d fps( \(\d+ sent\))? · \d+ ms · ", d.find_element(By.ID, "stats").text))
         # the gallery: every filter, with a thumbnail of the user's own frame
         names = browser.execute_script("return [...document.querySelectorAll('#gallery .tile')].map((t) => t.dataset.filter)")
         assert {"none", "candy", "cartoon", "glasses"} <= set(names)
