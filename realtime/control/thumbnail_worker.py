@@ -68,9 +68,13 @@ class WorkerProcess:
         self._log = tempfile.TemporaryFile()
         package_root = str(Path(__file__).resolve().parents[2])  # the child imports this same package
         path = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH", "")) if p)
-        self.process = subprocess.Popen([sys.executable, "-m", "realtime.control.thumbnail_worker"],
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
-                                        env={**os.environ, "PYTHONPATH": path}, start_new_session=os.name == "posix")
+        try:
+            self.process = subprocess.Popen([sys.executable, "-m", "realtime.control.thumbnail_worker"],
+                                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
+                                            env={**os.environ, "PYTHONPATH": path}, start_new_session=os.name == "posix")
+        except OSError:
+            self._log.close()
+            raise
 
     @property
     def pid(self) -> int:
@@ -159,8 +163,9 @@ def main() -> int:
     import cv2
 
     cv2.setNumThreads(1)
-    requests, replies = sys.stdin.buffer, sys.stdout.buffer
-    sys.stdout = sys.stderr  # anything a library prints goes to the log, not into the answers
+    requests, replies = sys.stdin.buffer, os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # anything written to stdout, by Python or a native library, goes to the log, not into the answers
+    sys.stdout = sys.stderr
     drawer = Drawer()
     while (request := receive(requests)) is not None:
         try:

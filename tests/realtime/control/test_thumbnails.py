@@ -96,3 +96,15 @@ def test_close_ends_the_child():
     assert pid is not None
     t.close()
     wait_for(lambda: gone(pid), 30, "the child to end after close()")
+
+
+def test_what_a_native_library_prints_does_not_break_the_answers(thumbs, tmp_path, monkeypatch):
+    """Only the child's answers go down its stdout: a write to file descriptor 1 (as a C library
+    would make) lands in its log. The child is made to write to fd 1 each time it builds a chain."""
+    hook = tmp_path / "sitecustomize.py"
+    hook.write_text("import os\nimport realtime.filters.chain as c\n_build = c.build_chain\n"
+                    "def build_chain(*a, **k):\n    os.write(1, b'noise on fd 1\\n')\n    return _build(*a, **k)\n"
+                    "c.build_chain = build_chain\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(tmp_path), os.environ.get("PYTHONPATH", "")) if p))
+    for spec in ("none", "big_eyes"):  # two chains built: noise twice
+        assert decoded(thumbs.render(spec).result(60)).shape == (144, 192, 3)
