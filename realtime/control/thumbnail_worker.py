@@ -38,7 +38,9 @@ from realtime.errors import UserError, first_line
 log = logging.getLogger(__name__)
 NICE = 10  # below the camera's process
 QUALITY = 80  # JPEG quality
-_LENGTH = struct.Struct("<Q")
+_HEAD = struct.Struct("<4sQ")  # a mark, then the pickle's length
+_MARK = b"RTF1"
+_LARGEST = 64 << 20  # no answer (a JPEG) or request (a small frame) comes near it
 
 
 class WorkerStopped(RuntimeError):
@@ -47,16 +49,19 @@ class WorkerStopped(RuntimeError):
 
 def send(stream: IO[bytes], message: object) -> None:
     data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(_LENGTH.pack(len(data)) + data)
+    stream.write(_HEAD.pack(_MARK, len(data)) + data)
     stream.flush()
 
 
 def receive(stream: IO[bytes]) -> Any:
-    """The next message, or None where the stream ended (cleanly or in the middle of one)."""
-    head = stream.read(_LENGTH.size)
-    if len(head) < _LENGTH.size:
+    """The next message, or None where the stream ended (cleanly or in the middle of one) or
+    holds something that is not one (bytes another writer left in the pipe)."""
+    head = stream.read(_HEAD.size)
+    if len(head) < _HEAD.size:
         return None
-    size = _LENGTH.unpack(head)[0]
+    mark, size = _HEAD.unpack(head)
+    if mark != _MARK or size > _LARGEST:
+        return None
     data = stream.read(size)
     return pickle.loads(data) if len(data) == size else None
 

@@ -108,3 +108,18 @@ def test_what_a_native_library_prints_does_not_break_the_answers(thumbs, tmp_pat
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(tmp_path), os.environ.get("PYTHONPATH", "")) if p))
     for spec in ("none", "big_eyes"):  # two chains built: noise twice
         assert decoded(thumbs.render(spec).result(60)).shape == (144, 192, 3)
+
+
+def test_bytes_that_are_not_a_message_read_as_the_end_of_the_stream():
+    """A pipe that holds something else (a library's output before the child took its stdout over)
+    reads as the end of the stream at once, not as a length to wait for: the thumbnail in flight
+    then fails in one line and the next starts a new child (as for a child that died, above)."""
+    import io
+
+    from realtime.control.thumbnail_worker import receive, send
+
+    assert receive(io.BytesIO(b"noise on fd 1\n" + b"x" * 100)) is None  # no waiting for 'noise on' bytes
+    good = io.BytesIO()
+    send(good, ("ok", b"jpeg"))
+    assert receive(io.BytesIO(good.getvalue())) == ("ok", b"jpeg")
+    assert receive(io.BytesIO(good.getvalue()[:-1])) is None  # cut short
