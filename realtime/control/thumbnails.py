@@ -36,6 +36,7 @@ class Thumbnails:
         self.generation = 0
         self._cache: dict[tuple[int, str, int], bytes] = {}
         self._worker: WorkerProcess | None = None  # only the pool's thread touches it
+        self.started: list[int] = []  # the process id of each child started, in order
         self._last_use = 0.0
         self._timer: threading.Timer | None = None
         self._closed = False
@@ -75,6 +76,7 @@ class Thumbnails:
     def _render(self, key: tuple[int, str, int], frame: np.ndarray, spec: str, latent: int) -> bytes:
         if self._worker is None:
             self._worker = WorkerProcess()
+            self.started.append(self._worker.pid)
             log.debug("thumbnails: process %d started", self._worker.pid)
         try:
             data = self._worker.draw(frame, spec, latent, self.provider, self.variant, self.threads)

@@ -39,29 +39,41 @@ def decoded(data: bytes) -> np.ndarray:
 
 @pytest.fixture
 def thumbs():
-    t = Thumbnails("cpu", idle_s=0.5)
+    """Thumbnails whose child lives on while a test looks at it (it rests after 600 s)."""
+    t = Thumbnails("cpu", idle_s=600)
     t.refresh(frame())
     yield t
-    pid = t.worker_pid
     t.close()
-    if pid is not None:
+    for pid in t.started:
         wait_for(lambda: gone(pid), 30, "the child to end after close()")
 
 
-def test_a_child_draws_them_and_ends_when_the_gallery_rests(thumbs, tmp_path):
+def test_a_child_draws_them_and_ends_when_the_gallery_rests(tmp_path):
+    """Each claim holds whatever the machine's load: which child drew what is not asserted (a
+    stall longer than the rest ends one between two thumbnails), only that one was started, that
+    every child started ends once the gallery rests, and that a thumbnail asked for after that
+    starts a new one."""
     swap = make_onnx_filter(tmp_path / "swap.onnx")
-    assert thumbs.worker_pid is None, "no child before the first thumbnail"
-    plain = decoded(thumbs.render("none").result(60))
-    assert plain.shape == (144, 192, 3) and abs(int(plain[70, 20, 2]) - 230) < 12  # the frame, at the gallery's width
-    swapped = decoded(thumbs.render(str(swap)).result(60))
-    assert abs(int(swapped[70, 20, 0]) - 230) < 12, "the filter ran (red and blue swapped)"
-    first = thumbs.worker_pid
-    assert first is not None and first != os.getpid()
-    wait_for(lambda: thumbs.worker_pid is None, 30, "the child to end once the gallery rested")
-    wait_for(lambda: gone(first), 30, "the rested child to be reaped")
-    thumbs.refresh(frame())  # a new frame: nothing cached
-    assert decoded(thumbs.render(str(swap)).result(60)).shape == (144, 192, 3)
-    assert thumbs.worker_pid not in (None, first), "asked again: a new child"
+    thumbs = Thumbnails("cpu", idle_s=0.5)
+    thumbs.refresh(frame())
+    try:
+        assert thumbs.started == [], "no child before the first thumbnail"
+        plain = decoded(thumbs.render("none").result(60))
+        assert plain.shape == (144, 192, 3) and abs(int(plain[70, 20, 2]) - 230) < 12  # the frame, at the gallery's width
+        swapped = decoded(thumbs.render(str(swap)).result(60))
+        assert abs(int(swapped[70, 20, 0]) - 230) < 12, "the filter ran (red and blue swapped)"
+        assert thumbs.started and os.getpid() not in thumbs.started
+        wait_for(lambda: thumbs.worker_pid is None, 30, "the child to end once the gallery rested")
+        rested = list(thumbs.started)
+        for pid in rested:
+            wait_for(lambda: gone(pid), 30, "the rested child to be reaped")
+        thumbs.refresh(frame())  # a new frame: nothing cached
+        assert decoded(thumbs.render(str(swap)).result(60)).shape == (144, 192, 3)
+        assert len(thumbs.started) == len(rested) + 1, "asked again: a new child"
+    finally:
+        thumbs.close()
+        for pid in thumbs.started:
+            wait_for(lambda: gone(pid), 30, "the child to end after close()")
 
 
 def test_a_child_that_dies_fails_one_thumbnail_and_the_next_starts_afresh(thumbs):
@@ -88,13 +100,11 @@ def test_a_chain_the_child_cannot_build_is_one_line_and_the_child_lives_on(thumb
     assert thumbs.worker_pid == pid
 
 
-def test_close_ends_the_child():
-    t = Thumbnails("cpu", idle_s=600)
-    t.refresh(frame())
-    t.render("none").result(60)
-    pid = t.worker_pid
+def test_close_ends_the_child(thumbs):
+    thumbs.render("none").result(60)
+    pid = thumbs.worker_pid
     assert pid is not None
-    t.close()
+    thumbs.close()
     wait_for(lambda: gone(pid), 30, "the child to end after close()")
 
 
