@@ -93,8 +93,8 @@ def child(argv: list[str]) -> int:
     code = realtime_main(argv[1:])
     sample()
     stop.set()
-    for thread in threading.enumerate():  # the thumbnails' process is reaped on a thread of its own
-        if thread.name == "thumbnails-end":
+    for thread in threading.enumerate():  # the thumbnails' thread reaps their process once closed
+        if thread.name == "thumbnails":
             thread.join(30)
     drawn = resource.getrusage(resource.RUSAGE_CHILDREN)  # that process: the only child of a run
     roles: dict[str, float] = {"control plane": 0.0, "thumbnails": 0.0, "loop threads": 0.0, "main (output, start-up)": 0.0,

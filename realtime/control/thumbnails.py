@@ -11,9 +11,9 @@ picture is cached for the current frame.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
-import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 
 import cv2
 import numpy as np
@@ -24,21 +24,21 @@ from realtime.errors import UserError
 log = logging.getLogger(__name__)
 WIDTH = 192  # thumbnails' width in pixels
 IDLE_S = 60.0  # the child ends after this long without a thumbnail to draw
+Job = tuple["Future[bytes]", tuple[int, str, int], np.ndarray]  # the answer, (generation, spec, latent), the frame
 
 
 class Thumbnails:
     def __init__(self, provider: str = "auto", variant: str = "auto", width: int = WIDTH, threads: int = 1,
                  idle_s: float = IDLE_S) -> None:
         self.provider, self.variant, self.width, self.threads, self.idle_s = provider, variant, width, threads, idle_s
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="thumbnails")  # the one thread that talks to the child
         self._lock = threading.Lock()
         self._frame: np.ndarray | None = None
         self.generation = 0
         self._cache: dict[tuple[int, str, int], bytes] = {}
-        self._worker: WorkerProcess | None = None  # only the pool's thread touches it
+        self._jobs: queue.Queue[Job | None] = queue.Queue()  # None: closed
+        self._thread: threading.Thread | None = None  # the one thread that talks to the child, from the first thumbnail
+        self._worker: WorkerProcess | None = None  # only that thread changes it
         self.started: list[int] = []  # the process id of each child started, in order
-        self._last_use = 0.0
-        self._timer: threading.Timer | None = None
         self._closed = False
 
     def refresh(self, image: np.ndarray, mirror: bool = False) -> tuple[int, int, int]:
@@ -71,25 +71,15 @@ class Thumbnails:
             done: Future[bytes] = Future()
             done.set_result(cached)
             return done
-        return self._pool.submit(self._render, key, frame, spec, latent)
-
-    def _render(self, key: tuple[int, str, int], frame: np.ndarray, spec: str, latent: int) -> bytes:
-        if self._worker is None:
-            self._worker = WorkerProcess()
-            self.started.append(self._worker.pid)
-            log.debug("thumbnails: process %d started", self._worker.pid)
-        try:
-            data = self._worker.draw(frame, spec, latent, self.provider, self.variant, self.threads)
-        except WorkerStopped:
-            self._worker.close()
-            self._worker = None  # the next thumbnail starts a new one
-            raise
-        finally:
-            self._used()
+        future: Future[bytes] = Future()
         with self._lock:
-            if key[0] == self.generation:
-                self._cache[key] = data
-        return data
+            if self._closed:
+                raise RuntimeError("the thumbnails are closed")
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._serve, name="thumbnails", daemon=True)
+                self._thread.start()
+            self._jobs.put((future, key, frame))
+        return future
 
     @property
     def worker_pid(self) -> int | None:
@@ -97,56 +87,61 @@ class Thumbnails:
         worker = self._worker
         return worker.pid if worker is not None else None
 
-    def _used(self) -> None:
-        """Note a thumbnail drawn; the child is ended ``idle_s`` after the last one."""
-        with self._lock:
-            self._last_use = time.monotonic()
-            if self._timer is None and not self._closed:
-                self._arm(self.idle_s)
+    def _serve(self) -> None:
+        """The thumbnails asked for, one at a time; the child ends once none was asked for in
+        ``idle_s`` (the gallery rests), and when :meth:`close` ends the queue."""
+        while True:
+            try:
+                job = self._jobs.get(timeout=self.idle_s if self._worker is not None else None)
+            except queue.Empty:
+                self._end_worker(f"no thumbnail for {self.idle_s:.0f} s")
+                continue
+            if job is None:
+                break
+            future, key, frame = job
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(self._render(key, frame))
+                except Exception as exc:  # the caller's to say, in one line
+                    future.set_exception(exc)
+        self._end_worker("closed")
 
-    def _arm(self, delay: float) -> None:
-        self._timer = threading.Timer(delay, self._idle)
-        self._timer.daemon = True
-        self._timer.start()
-
-    def _idle(self) -> None:
+    def _render(self, key: tuple[int, str, int], frame: np.ndarray) -> bytes:
+        _, spec, latent = key
+        if self._worker is None:
+            self._worker = WorkerProcess()
+            self.started.append(self._worker.pid)
+            log.debug("thumbnails: process %d started", self._worker.pid)
+        try:
+            data = self._worker.draw(frame, spec, latent, self.provider, self.variant, self.threads)
+        except WorkerStopped:
+            self._end_worker("it stopped")  # the next thumbnail starts a new one
+            raise
         with self._lock:
-            left = self._last_use + self.idle_s - time.monotonic()
-            if self._closed:
-                return
-            if left > 0:  # drawn since the timer was set: wait the rest
-                self._arm(left)
-                return
-            self._timer = None
-        try:  # in the pool's turn, after any thumbnail still being drawn
-            self._pool.submit(self._stop_if_idle)
-        except RuntimeError:  # closed meanwhile
-            pass
+            if key[0] == self.generation:
+                self._cache[key] = data
+        return data
 
-    def _stop_if_idle(self) -> None:
-        with self._lock:
-            if time.monotonic() - self._last_use < self.idle_s:
-                return  # asked for again meanwhile: its own timer is set
+    def _end_worker(self, why: str) -> None:
         if self._worker is not None:
-            log.debug("thumbnails: process %d ends (no thumbnail for %.0f s)", self._worker.pid, self.idle_s)
+            log.debug("thumbnails: process %d ends (%s)", self._worker.pid, why)
             self._worker.close()
             self._worker = None
 
     def close(self) -> None:
-        """Stop drawing: what was asked and not begun is cancelled; the child is told to end (it
-        finishes the thumbnail it draws) and reaped on a thread of its own, so the run's end
-        does not wait for it."""
+        """Stop drawing: what was asked and not begun is cancelled; the child is told to end at
+        once (it answers the thumbnail it draws) and is reaped by the thumbnails' thread, so the
+        run's end does not wait for it."""
         with self._lock:
             self._closed = True
-            timer, self._timer = self._timer, None
-        if timer is not None:
-            timer.cancel()
-        self._pool.shutdown(wait=False, cancel_futures=True)
+            while True:
+                try:
+                    job = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if job is not None:
+                    job[0].cancel()
+            self._jobs.put(None)
         worker = self._worker
         if worker is not None:
             worker.stop()
-            threading.Thread(target=self._reap, args=(worker,), name="thumbnails-end").start()
-
-    def _reap(self, worker: WorkerProcess) -> None:
-        self._pool.shutdown(wait=True)  # the thumbnail being drawn, if any, is answered first
-        worker.close()
