@@ -30,6 +30,7 @@ def parse_pair(text: str, form: str) -> tuple[int, int]:
         raise ValueError(f"both sides must be above 0 ({form}), got {text!r}")
     return a, b
 
+
 LIMITS: dict[str, tuple[float, float]] = {  # field: (lowest, highest) accepted; numbers must also be finite
     "fps": (1.0, 240.0),
     "frames": (1, 10**9),

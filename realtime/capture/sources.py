@@ -7,8 +7,8 @@ loop should pace it (``live``: a camera paces itself; a file is paced to its fps
 from __future__ import annotations
 
 import logging
-import os
 import math
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -336,6 +336,11 @@ class SourceName:
             return cls("missing file", text, path)
         return cls("camera name", text)
 
+    def check(self) -> None:
+        """A --source that names a file must exist: said before any work, with the other problems."""
+        if self.kind == "missing file":
+            raise UserError(f"--source {self.text}: no such file (a camera goes by its index or name: realtime --list-cameras)")
+
 
 def source_file(text: str | None) -> Path | None:
     """The existing file behind a --source value (None for a camera, 'synthetic' or a missing path)."""
@@ -344,15 +349,12 @@ def source_file(text: str | None) -> Path | None:
 
 
 def check_source_file(text: str) -> None:
-    """A --source that names a file must exist: said before any work, with the other problems."""
-    name = SourceName.of(text)
-    if name.kind == "missing file":
-        raise UserError(f"--source {name.text}: no such file (a camera goes by its index or name: realtime --list-cameras)")
+    SourceName.of(text).check()
 
 
 def open_source(spec: SourceSpec) -> Source:
     name = SourceName.of(spec.text)
-    check_source_file(spec.text)
+    name.check()
     if name.kind == "camera":
         return CameraSource(int(name.text), spec.size, spec.fps, spec.fourcc, retry_s=spec.retry_s)
     source: Source

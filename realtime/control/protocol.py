@@ -177,8 +177,9 @@ def _get_state(target: Target, data: JSON) -> JSON:
 @request("GetStats")
 def _get_stats(target: Target, data: JSON) -> JSON:
     """fps (frames sent, re-sends included), fps_new (new results), fps_text (the two as the
-    preview's status line shows them: '15.2 fps (30 sent)'), latency_ms, provider, frame counts and behind: what the chain keeps of the camera's frames and what to try, while it
-    keeps under 80 % of them (else "")."""
+    preview's status line shows them: '15.2 fps (30 sent)'), latency_ms, provider, frame counts
+    and behind: what the chain keeps of the camera's frames and what to try, while it keeps
+    under 80 % of them (else "")."""
     return target.stats()
 
 
